@@ -1,0 +1,67 @@
+// The auth engine: Better Auth's request pipeline over plain Request/Response values.
+//
+//   AuthServer auth(options, store);
+//   auth.addPlugin(std::make_unique<AnonymousPlugin>(anonymousOptions));
+//   Response r = auth.handle(request);   // any thread; no sockets involved
+//
+// Pipeline per request: size limit → route → plugin onRequest (bearer) → origin check →
+// body parsing → redirect-URL checks → login-CSRF → endpoint → plugin onResponse.
+#pragma once
+
+#include "auth/options.h"
+#include "auth/origin_policy.h"
+#include "auth/password_hasher.h"
+#include "auth/router.h"
+#include "auth/session_manager.h"
+#include "http/request.h"
+#include "http/response.h"
+
+#include <QLoggingCategory>
+#include <memory>
+#include <vector>
+
+Q_DECLARE_LOGGING_CATEGORY(lcAuth)
+
+namespace Kernia::Server {
+
+class Plugin;
+class Store;
+class ApiError;
+
+class AuthServer
+{
+public:
+    AuthServer(AuthOptions options, std::shared_ptr<Store> store);
+    ~AuthServer();
+    AuthServer(const AuthServer &) = delete;
+    AuthServer &operator=(const AuthServer &) = delete;
+
+    // Register plugins before the first request; handle() is then safe from any thread.
+    void addPlugin(std::unique_ptr<Plugin> plugin);
+    Response handle(const Request &request);
+
+    const AuthOptions &options() const { return m_options; }
+    Store &store() const { return *m_store; }
+    SessionManager &sessions() { return m_sessions; }
+    PasswordHasher &passwords() { return m_passwords; }
+    const OriginPolicy &origins() const { return m_origins; }
+    Router &router() { return m_router; }
+    const QList<Plugin *> &plugins() const { return m_pluginView; }
+
+    static Response errorResponse(const ApiError &error);
+
+private:
+    Response dispatch(const Endpoint &endpoint, EndpointContext &context);
+    void parseBody(const Endpoint &endpoint, EndpointContext &context) const;
+
+    AuthOptions m_options;
+    std::shared_ptr<Store> m_store;
+    SessionManager m_sessions;
+    PasswordHasher m_passwords;
+    OriginPolicy m_origins;
+    Router m_router;
+    std::vector<std::unique_ptr<Plugin>> m_plugins;
+    QList<Plugin *> m_pluginView;
+};
+
+} // namespace Kernia::Server

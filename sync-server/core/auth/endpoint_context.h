@@ -1,0 +1,63 @@
+// What an endpoint handler sees of one request: the parsed body, the request's cookie view
+// (which the bearer plugin may rewrite), and the caller's session, looked up once.
+#pragma once
+
+#include "auth/json.h"
+#include "http/request.h"
+
+#include <QJsonObject>
+#include <QMap>
+#include <optional>
+
+namespace Kernia::Server {
+
+class AuthServer;
+class SessionManager;
+class Store;
+struct AuthOptions;
+
+class EndpointContext
+{
+public:
+    EndpointContext(AuthServer &server, const Request &request, QString path);
+
+    AuthServer &server() const { return m_server; }
+    const AuthOptions &options() const;
+    Store &store() const;
+    SessionManager &sessions() const;
+    const Request &request() const { return m_request; }
+    const QString &path() const { return m_path; }   // relative to the base path
+
+    QJsonObject body;            // {} when the request had none
+    bool hasBody = false;
+
+    // The request cookies as endpoints see them (bearer injects the session cookie here).
+    QMap<QByteArray, QByteArray> &cookies() { return m_cookies; }
+    const QMap<QByteArray, QByteArray> &cookies() const { return m_cookies; }
+
+    // The caller's session from the incoming credentials, without refreshing it.
+    std::optional<SessionWithUser> callerSession();
+    // True when the request carried a correctly signed token that maps to no live session.
+    bool callerSessionIsDead();
+
+    // Middlewares of protocol README §5.4; throw 401 UNAUTHORIZED / 403 SESSION_NOT_FRESH.
+    SessionWithUser requireSession();
+    SessionWithUser requireFreshSession();
+    bool isFresh(const Session &session) const;
+
+    // Forget the cached caller session (after an endpoint changed it).
+    void resetCallerSession();
+
+private:
+    void resolveCaller();
+
+    AuthServer &m_server;
+    const Request &m_request;
+    QString m_path;
+    QMap<QByteArray, QByteArray> m_cookies;
+    bool m_callerResolved = false;
+    bool m_callerDead = false;
+    std::optional<SessionWithUser> m_caller;
+};
+
+} // namespace Kernia::Server

@@ -1,0 +1,134 @@
+// sign-up/email and sign-in/email (endpoints.md §1–2). Both issue the session through
+// SessionManager::issue, so an anonymous caller is linked in the same transaction.
+#include "auth/auth_server.h"
+#include "auth/core_endpoints.h"
+#include "auth/endpoint_context.h"
+#include "auth/endpoints/credentials.h"
+#include "auth/error_codes.h"
+#include "auth/validation.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+namespace Kernia::Server {
+
+namespace {
+
+Response signUpEmail(EndpointContext &context)
+{
+    const QJsonObject &body = context.body;
+    BodySchema().string(QStringLiteral("name"))
+        .email(QStringLiteral("email"))
+        .nonEmptyString(QStringLiteral("password"))
+        .string(QStringLiteral("image"), BodySchema::Presence::Optional)
+        .string(QStringLiteral("callbackURL"), BodySchema::Presence::Optional)
+        .boolean(QStringLiteral("rememberMe"))
+        .validate(body);
+    const QString password = body.value(QStringLiteral("password")).toString();
+    checkNewPasswordLength(context, password);
+
+    const QString email = body.value(QStringLiteral("email")).toString().toLower();
+    Store &store = context.store();
+    const ApiError taken(422, CoreErrors::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL);
+    if (store.userByEmail(email))
+        throw taken; // answered before paying for a hash
+
+    // Hash outside the transaction: it takes ~100 ms and must not hold the write lock.
+    const QString passwordHash = context.server().passwords().hash(password);
+    const bool rememberMe = body.value(QStringLiteral("rememberMe")).toBool(true);
+
+    SessionWithUser issued;
+    try {
+        issued = context.sessions().issue(context, [&] {
+            if (store.userByEmail(email))
+                throw taken;
+            const QDateTime now = nowUtc();
+            User user;
+            user.id = Crypto::randomId();
+            user.name = body.value(QStringLiteral("name")).toString();
+            user.email = email;
+            if (body.contains(QStringLiteral("image")))
+                user.image = body.value(QStringLiteral("image")).toString();
+            user.createdAt = user.updatedAt = now;
+            store.createUser(user);
+
+            Account account;
+            account.id = Crypto::randomId();
+            account.accountId = user.id;
+            account.providerId = QLatin1String(kCredentialProvider);
+            account.userId = user.id;
+            account.password = passwordHash;
+            account.createdAt = account.updatedAt = now;
+            store.createAccount(account);
+            return user;
+        }, rememberMe);
+    } catch (const StoreError &error) {
+        if (error.isUniqueViolation())
+            throw taken; // lost a race with a concurrent sign-up for the same email
+        throw;
+    }
+
+    Response response = Response::json(QJsonObject{{QStringLiteral("token"), issued.session.token},
+                                                    {QStringLiteral("user"), userJson(issued.user)}});
+    context.sessions().setSessionCookie(response, issued.session, rememberMe, context.cookies());
+    return response;
+}
+
+Response signInEmail(EndpointContext &context)
+{
+    const QJsonObject &body = context.body;
+    BodySchema().string(QStringLiteral("email"))
+        .string(QStringLiteral("password"))
+        .string(QStringLiteral("callbackURL"), BodySchema::Presence::Optional)
+        .boolean(QStringLiteral("rememberMe"))
+        .validate(body);
+    const QString email = body.value(QStringLiteral("email")).toString().toLower();
+    const QString password = body.value(QStringLiteral("password")).toString();
+    if (!isValidEmail(email))
+        throw ApiError(400, CoreErrors::INVALID_EMAIL);
+    checkPasswordNotTooLong(context, password);
+
+    Store &store = context.store();
+    PasswordHasher &hasher = context.server().passwords();
+    const ApiError rejected(401, CoreErrors::INVALID_EMAIL_OR_PASSWORD);
+    const std::optional<User> user = store.userByEmail(email);
+    const std::optional<Account> account = user ? credentialAccount(store, user->id) : std::nullopt;
+    if (!account || account->accountId != user->id) {
+        hasher.spendVerificationTime(password); // same cost as a real check: no user enumeration
+        throw rejected;
+    }
+    if (!hasher.verify(*account->password, password))
+        throw rejected;
+
+    const bool rememberMe = body.value(QStringLiteral("rememberMe")).toBool(true);
+    const SessionWithUser issued = context.sessions().issue(context, [&] {
+        // Re-read inside the transaction: the user may have been deleted meanwhile.
+        std::optional<User> current = store.userById(user->id);
+        if (!current)
+            throw rejected;
+        return *current;
+    }, rememberMe);
+
+    QJsonObject json{{QStringLiteral("redirect"), false},
+                     {QStringLiteral("token"), issued.session.token},
+                     {QStringLiteral("user"), userJson(issued.user)}};
+    const QString callbackUrl = body.value(QStringLiteral("callbackURL")).toString();
+    if (!callbackUrl.isEmpty()) {
+        json.insert(QStringLiteral("redirect"), true);
+        json.insert(QStringLiteral("url"), callbackUrl);
+    }
+    Response response = Response::json(json);
+    if (!callbackUrl.isEmpty())
+        response.setHeader("location", callbackUrl.toUtf8());
+    context.sessions().setSessionCookie(response, issued.session, rememberMe, context.cookies());
+    return response;
+}
+
+} // namespace
+
+void registerEmailPasswordEndpoints(Router &router)
+{
+    router.add({"POST", QStringLiteral("/sign-up/email"), Endpoint::Body::Required, true, true, signUpEmail});
+    router.add({"POST", QStringLiteral("/sign-in/email"), Endpoint::Body::Required, true, true, signInEmail});
+}
+
+} // namespace Kernia::Server

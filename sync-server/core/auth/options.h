@@ -1,0 +1,43 @@
+// Everything that configures the auth engine. Defaults are Better Auth's (protocol
+// README §5.1), so an unconfigured server behaves like the reference.
+#pragma once
+
+#include "crypto/password.h"
+
+#include <QByteArray>
+#include <QStringList>
+#include <QUrl>
+#include <optional>
+
+namespace Kernia::Server {
+
+struct AuthOptions
+{
+    QByteArray secret;                 // signs cookies; at least 32 characters
+    QUrl baseUrl;                      // its origin is always trusted
+    QString basePath = QStringLiteral("/api/auth");
+    QStringList trustedOrigins;        // exact origins; '*' wildcards allowed
+    QByteArray cookiePrefix = "better-auth";
+    std::optional<bool> useSecureCookies; // unset: secure when baseUrl is https
+
+    qint64 sessionExpiresIn = 7 * 24 * 3600;
+    qint64 sessionUpdateAge = 24 * 3600;
+    qint64 sessionFreshAge = 24 * 3600;   // 0 disables the freshness check
+    static constexpr qint64 kDontRememberExpiresIn = 24 * 3600;
+
+    int minPasswordLength = 8;
+    int maxPasswordLength = 128;
+    ScryptParams scrypt;
+    int maxConcurrentHashes = 2;       // scrypt is memory-bandwidth bound: more threads gain nothing
+
+    qint64 maxBodyBytes = 1024 * 1024; // Kernia's own limit: 413 PAYLOAD_TOO_LARGE
+    bool requireBearerSignature = false;
+    bool deleteUserEnabled = true;
+
+    bool secureCookies() const
+    {
+        return useSecureCookies.value_or(baseUrl.scheme() == QLatin1String("https"));
+    }
+};
+
+} // namespace Kernia::Server

@@ -1,0 +1,141 @@
+#include "origin_policy.h"
+
+#include "auth/error_codes.h"
+
+#include <QUrl>
+
+namespace Kernia::Server {
+
+namespace {
+
+bool isSafeRelativePath(const QString &url)
+{
+    if (!url.startsWith(QLatin1Char('/')) || url.startsWith(QLatin1String("//")))
+        return false;
+    if (url.contains(QLatin1Char('\\')))
+        return false;
+    for (const QChar c : url) {
+        if (c.unicode() < 0x20 || c.unicode() == 0x7f)
+            return false;
+    }
+    const QString path = url.section(QLatin1Char('?'), 0, 0).toLower();
+    return !path.contains(QLatin1String("%2f")) && !path.contains(QLatin1String("%5c"));
+}
+
+} // namespace
+
+OriginPolicy::OriginPolicy(const AuthOptions &options)
+    : m_baseOrigin(originOf(options.baseUrl.toString()))
+{
+    if (!m_baseOrigin.isEmpty())
+        m_exact << m_baseOrigin;
+    for (const QString &entry : options.trustedOrigins) {
+        if (entry.contains(QLatin1Char('*'))) {
+            m_patterns << QRegularExpression(QRegularExpression::wildcardToRegularExpression(
+                entry, QRegularExpression::UnanchoredWildcardConversion).prepend(QLatin1Char('^')).append(QLatin1Char('$')));
+        } else {
+            const QString origin = originOf(entry);
+            if (!origin.isEmpty())
+                m_exact << origin;
+        }
+    }
+}
+
+QString OriginPolicy::originOf(const QString &url)
+{
+    const QUrl parsed(url, QUrl::StrictMode);
+    if (!parsed.isValid() || parsed.scheme().isEmpty() || parsed.host().isEmpty())
+        return {};
+    QString origin = parsed.scheme().toLower() + QLatin1String("://") + parsed.host().toLower();
+    const int port = parsed.port();
+    const bool defaultPort = (parsed.scheme() == QLatin1String("http") && port == 80)
+                             || (parsed.scheme() == QLatin1String("https") && port == 443);
+    if (port != -1 && !defaultPort)
+        origin += QLatin1Char(':') + QString::number(port);
+    return origin;
+}
+
+bool OriginPolicy::isTrusted(const QString &url) const
+{
+    const QString origin = originOf(url);
+    if (origin.isEmpty())
+        return false;
+    if (m_exact.contains(origin))
+        return true;
+    for (const QRegularExpression &pattern : m_patterns) {
+        if (pattern.match(origin).hasMatch())
+            return true;
+    }
+    return false;
+}
+
+bool OriginPolicy::isSafeRedirect(const QString &url) const
+{
+    return isSafeRelativePath(url) || isTrusted(url);
+}
+
+void OriginPolicy::checkOriginHeader(const Request &request) const
+{
+    QString origin = QString::fromUtf8(request.header("origin"));
+    if (origin.isEmpty())
+        origin = QString::fromUtf8(request.header("referer"));
+    if (origin == QLatin1String("null") && request.header("sec-fetch-site") == "same-origin")
+        origin = m_baseOrigin;
+    if (origin.isEmpty() || origin == QLatin1String("null"))
+        throw ApiError(403, CoreErrors::MISSING_OR_NULL_ORIGIN);
+    if (!isTrusted(origin))
+        throw ApiError(403, CoreErrors::INVALID_ORIGIN);
+}
+
+void OriginPolicy::checkCookieRequest(const Request &request) const
+{
+    if (request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS")
+        return;
+    if (request.hasHeader("cookie"))
+        checkOriginHeader(request);
+}
+
+void OriginPolicy::checkLoginCsrf(const Request &request) const
+{
+    if (request.hasHeader("cookie")) {
+        checkOriginHeader(request);
+        return;
+    }
+    const bool fetchMetadata = request.hasHeader("sec-fetch-site") || request.hasHeader("sec-fetch-mode")
+                               || request.hasHeader("sec-fetch-dest");
+    if (fetchMetadata) {
+        if (request.header("sec-fetch-site") == "cross-site" && request.header("sec-fetch-mode") == "navigate")
+            throw ApiError(403, CoreErrors::CROSS_SITE_NAVIGATION_LOGIN_BLOCKED);
+        checkOriginHeader(request);
+        return;
+    }
+    if (request.hasHeader("origin") || request.hasHeader("referer"))
+        checkOriginHeader(request);
+    // No cookie, no fetch metadata, no Origin: a server-to-server or native client.
+}
+
+void OriginPolicy::checkRedirectFields(const QJsonObject &body, const QUrlQuery &query) const
+{
+    struct Field { const char *name; const char *label; ErrorCode error; };
+    static const Field fields[] = {
+        {"callbackURL", "callbackURL", CoreErrors::INVALID_CALLBACK_URL},
+        {"redirectTo", "redirectURL", CoreErrors::INVALID_REDIRECT_URL},
+        {"errorCallbackURL", "errorCallbackURL", CoreErrors::INVALID_ERROR_CALLBACK_URL},
+        {"newUserCallbackURL", "newUserCallbackURL", CoreErrors::INVALID_NEW_USER_CALLBACK_URL},
+    };
+    for (const Field &field : fields) {
+        const QString name = QLatin1String(field.name);
+        QJsonValue value = body.value(name);
+        if (value.isUndefined() && query.hasQueryItem(name))
+            value = query.queryItemValue(name, QUrl::FullyDecoded);
+        if (value.isUndefined() || value.isNull())
+            continue;
+        if (!value.isString())
+            throw ApiError(400, QString(), QStringLiteral("Invalid %1: expected a string").arg(QLatin1String(field.label)));
+        const QString url = value.toString();
+        if (!url.isEmpty() && !isSafeRedirect(url))
+            throw ApiError(403, field.error);
+    }
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,42 @@
+// A server plugin: one self-contained unit that registers its endpoints and hooks. Adding a
+// plugin touches no other plugin (the same shape as Better Auth's plugins).
+#pragma once
+
+#include <QString>
+
+namespace Kernia::Server {
+
+class Router;
+class EndpointContext;
+class Response;
+struct SessionWithUser;
+
+class Plugin
+{
+public:
+    virtual ~Plugin() = default;
+    virtual QString id() const = 0;
+
+    virtual void registerEndpoints(Router &router) { Q_UNUSED(router); }
+
+    // Before the endpoint runs: may adjust the request's internal view (the bearer plugin
+    // turns an Authorization header into the session cookie here).
+    virtual void onRequest(EndpointContext &context) { Q_UNUSED(context); }
+
+    // Inside the store transaction that issues a new session, after the session row was
+    // written. Throwing ApiError (or StoreError) rolls the whole sign-in back.
+    virtual void onSessionIssued(EndpointContext &context, const SessionWithUser &issued)
+    {
+        Q_UNUSED(context);
+        Q_UNUSED(issued);
+    }
+
+    // After the endpoint produced its response (success or error).
+    virtual void onResponse(EndpointContext &context, Response &response)
+    {
+        Q_UNUSED(context);
+        Q_UNUSED(response);
+    }
+};
+
+} // namespace Kernia::Server

@@ -1,0 +1,133 @@
+#include "session_manager.h"
+
+#include "auth/auth_server.h"
+#include "auth/endpoint_context.h"
+#include "auth/plugin.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+namespace Kernia::Server {
+
+SessionManager::SessionManager(const AuthOptions &options, Store &store)
+    : m_options(options), m_store(store)
+{
+    const bool secure = options.secureCookies();
+    m_tokenCookie = Cookies::cookieName(options.cookiePrefix, "session_token", secure);
+    m_dataCookie = Cookies::cookieName(options.cookiePrefix, "session_data", secure);
+    m_dontRememberCookie = Cookies::cookieName(options.cookiePrefix, "dont_remember", secure);
+}
+
+std::optional<QString> SessionManager::tokenFromCookies(const QMap<QByteArray, QByteArray> &cookies) const
+{
+    const auto it = cookies.constFind(m_tokenCookie);
+    if (it == cookies.constEnd())
+        return std::nullopt;
+    const auto value = Cookies::verifySigned(it.value(), m_options.secret);
+    if (!value || value->isEmpty())
+        return std::nullopt;
+    return QString::fromUtf8(*value);
+}
+
+bool SessionManager::hasValidDontRemember(const QMap<QByteArray, QByteArray> &cookies) const
+{
+    const auto it = cookies.constFind(m_dontRememberCookie);
+    if (it == cookies.constEnd())
+        return false;
+    const auto value = Cookies::verifySigned(it.value(), m_options.secret);
+    return value && *value == "true";
+}
+
+SessionManager::Lookup SessionManager::lookup(const QString &token)
+{
+    Lookup result;
+    const std::optional<Session> session = m_store.sessionByToken(token);
+    if (!session) {
+        result.dead = true;
+        return result;
+    }
+    if (session->expiresAt < nowUtc()) {
+        m_store.deleteSessionByToken(token);
+        result.dead = true;
+        return result;
+    }
+    const std::optional<User> user = m_store.userById(session->userId);
+    if (!user) {
+        result.dead = true;
+        return result;
+    }
+    result.live = SessionWithUser{*session, *user};
+    return result;
+}
+
+Session SessionManager::newSession(const QString &userId, bool rememberMe, const Request &request) const
+{
+    const QDateTime now = nowUtc();
+    Session session;
+    session.id = Crypto::randomId();
+    session.token = Crypto::randomId();
+    session.userId = userId;
+    session.createdAt = now;
+    session.updatedAt = now;
+    session.expiresAt = now.addSecs(rememberMe ? m_options.sessionExpiresIn : AuthOptions::kDontRememberExpiresIn);
+    // Better Auth reads the client address from x-forwarded-for only; "" when absent.
+    session.ipAddress = QString::fromUtf8(request.header("x-forwarded-for").split(',').value(0).trimmed());
+    session.userAgent = QString::fromUtf8(request.header("user-agent"));
+    return session;
+}
+
+SessionWithUser SessionManager::issue(EndpointContext &context, const std::function<User()> &resolveUser,
+                                      bool rememberMe)
+{
+    SessionWithUser issued;
+    m_store.transaction([&] {
+        issued.user = resolveUser();
+        issued.session = newSession(issued.user.id, rememberMe, context.request());
+        m_store.createSession(issued.session);
+        for (Plugin *plugin : context.server().plugins())
+            plugin->onSessionIssued(context, issued);
+    });
+    return issued;
+}
+
+Cookies::CookieAttributes SessionManager::attributes(std::optional<qint64> maxAge) const
+{
+    Cookies::CookieAttributes attrs;
+    attrs.maxAge = maxAge;
+    attrs.secure = m_options.secureCookies();
+    return attrs;
+}
+
+void SessionManager::setSessionCookie(Response &response, const Session &session, bool rememberMe,
+                                      const QMap<QByteArray, QByteArray> &requestCookies) const
+{
+    const QByteArray signedToken = Cookies::sign(session.token.toUtf8(), m_options.secret);
+    response.setCookie(m_tokenCookie, Cookies::encodeURIComponent(signedToken),
+                       attributes(rememberMe ? std::optional<qint64>(m_options.sessionExpiresIn) : std::nullopt));
+    if (!rememberMe) {
+        response.setCookie(m_dontRememberCookie,
+                           Cookies::encodeURIComponent(Cookies::sign("true", m_options.secret)),
+                           attributes(std::nullopt));
+    } else if (requestCookies.contains(m_dontRememberCookie)) {
+        response.setCookie(m_dontRememberCookie, QByteArray(), attributes(0));
+    }
+}
+
+void SessionManager::clearSessionCookies(Response &response) const
+{
+    for (const QByteArray &name : {m_tokenCookie, m_dataCookie, m_dontRememberCookie})
+        response.setCookie(name, QByteArray(), attributes(0));
+}
+
+bool SessionManager::refreshIfDue(Session &session)
+{
+    const QDateTime now = nowUtc();
+    const QDateTime lastExtended = session.expiresAt.addSecs(-m_options.sessionExpiresIn);
+    if (lastExtended.addSecs(m_options.sessionUpdateAge) > now)
+        return false;
+    session.expiresAt = now.addSecs(m_options.sessionExpiresIn);
+    session.updatedAt = now;
+    m_store.updateSession(session);
+    return true;
+}
+
+} // namespace Kernia::Server

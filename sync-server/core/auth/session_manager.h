@@ -1,0 +1,66 @@
+// Sessions as Better Auth keeps them (protocol README §2, §5): signed cookies, lookup,
+// sliding refresh, and issuing a session together with the plugins' link hooks in one
+// transaction.
+#pragma once
+
+#include "auth/json.h"
+#include "auth/options.h"
+#include "http/request.h"
+#include "http/response.h"
+
+#include <QMap>
+#include <functional>
+#include <optional>
+
+namespace Kernia::Server {
+
+class Store;
+class EndpointContext;
+
+class SessionManager
+{
+public:
+    SessionManager(const AuthOptions &options, Store &store);
+
+    QByteArray sessionTokenCookie() const { return m_tokenCookie; }
+    QByteArray sessionDataCookie() const { return m_dataCookie; }
+    QByteArray dontRememberCookie() const { return m_dontRememberCookie; }
+
+    // The raw token of a correctly signed session cookie, if any.
+    std::optional<QString> tokenFromCookies(const QMap<QByteArray, QByteArray> &cookies) const;
+    bool hasValidDontRemember(const QMap<QByteArray, QByteArray> &cookies) const;
+
+    struct Lookup
+    {
+        std::optional<SessionWithUser> live;
+        bool dead = false; // a signed token that maps to no live session
+    };
+    // Expired rows found on the way are deleted.
+    Lookup lookup(const QString &token);
+
+    Session newSession(const QString &userId, bool rememberMe, const Request &request) const;
+
+    // Runs `resolveUser` (finds or creates the user), writes a new session and runs every
+    // plugin's onSessionIssued hook (the anonymous link) in ONE transaction. The caller then
+    // answers with setSessionCookie().
+    SessionWithUser issue(EndpointContext &context, const std::function<User()> &resolveUser,
+                          bool rememberMe);
+
+    void setSessionCookie(Response &response, const Session &session, bool rememberMe,
+                          const QMap<QByteArray, QByteArray> &requestCookies) const;
+    void clearSessionCookies(Response &response) const;
+
+    // Extends the session when it is at least updateAge old; returns true if it did.
+    bool refreshIfDue(Session &session);
+
+private:
+    Cookies::CookieAttributes attributes(std::optional<qint64> maxAge) const;
+
+    const AuthOptions &m_options;
+    Store &m_store;
+    QByteArray m_tokenCookie;
+    QByteArray m_dataCookie;
+    QByteArray m_dontRememberCookie;
+};
+
+} // namespace Kernia::Server

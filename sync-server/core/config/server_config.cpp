@@ -1,0 +1,286 @@
+#include "server_config.h"
+
+#include "config/templates.h"
+#include "crypto/crypto.h"
+#include "plugins/anonymous/anonymous_options.h"
+#include "store/store.h"
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+
+namespace Kernia::Server {
+
+namespace {
+
+const char *const kSecretFile = "secret";
+
+QStringList stringList(const QJsonValue &value)
+{
+    QStringList list;
+    for (const QJsonValue &entry : value.toArray())
+        list << entry.toString();
+    return list;
+}
+
+// Applies the JSON config file's keys (snake_case, as in the seeds) onto `config`.
+bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read config file %1: %2").arg(path, file.errorString());
+        return false;
+    }
+    QJsonParseError parseError;
+    const QJsonDocument document = QJsonDocument::fromJson(file.readAll(), &parseError);
+    if (parseError.error != QJsonParseError::NoError || !document.isObject()) {
+        *error = QStringLiteral("config file %1 is not a JSON object: %2").arg(path, parseError.errorString());
+        return false;
+    }
+    const QJsonObject root = document.object();
+    static const QStringList known = {
+        QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("data_dir"), QStringLiteral("database"),
+        QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
+        QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
+        QStringLiteral("anonymous")};
+    for (const QString &key : root.keys()) {
+        if (!known.contains(key)) {
+            *error = QStringLiteral("unknown key \"%1\" in config file %2").arg(key, path);
+            return false;
+        }
+    }
+    config.host = root.value(QStringLiteral("host")).toString(config.host);
+    config.port = root.value(QStringLiteral("port")).toInt(config.port);
+    config.dataDir = root.value(QStringLiteral("data_dir")).toString(config.dataDir);
+    config.database = root.value(QStringLiteral("database")).toString(config.database);
+    if (root.contains(QStringLiteral("secret")))
+        config.secret = root.value(QStringLiteral("secret")).toString().toUtf8();
+    if (root.contains(QStringLiteral("base_url")))
+        config.baseUrl = QUrl(root.value(QStringLiteral("base_url")).toString());
+    config.trustedOrigins += stringList(root.value(QStringLiteral("trusted_origins")));
+    config.mailOutbox = root.value(QStringLiteral("mail_outbox")).toString(config.mailOutbox);
+    config.maxBodyBytes = root.value(QStringLiteral("max_body_bytes")).toInteger(config.maxBodyBytes);
+    config.workerThreads = root.value(QStringLiteral("worker_threads")).toInt(config.workerThreads);
+
+    const QJsonObject anonymous = root.value(QStringLiteral("anonymous")).toObject();
+    AnonymousConfig &a = config.anonymous;
+    a.emailDomainName = anonymous.value(QStringLiteral("email_domain_name")).toString(a.emailDomainName);
+    a.nameTemplate = anonymous.value(QStringLiteral("generate_name")).toString(a.nameTemplate);
+    a.emailTemplate = anonymous.value(QStringLiteral("generate_random_email")).toString(a.emailTemplate);
+    a.disableDeleteAnonymousUser = anonymous.value(QStringLiteral("disable_delete_anonymous_user"))
+                                       .toBool(a.disableDeleteAnonymousUser);
+    a.onLinkSql += stringList(anonymous.value(QStringLiteral("on_link")).toObject().value(QStringLiteral("sql")));
+    return true;
+}
+
+void addOptions(QCommandLineParser &parser)
+{
+    parser.setApplicationDescription(QStringLiteral(
+        "Kernia's auth and sync server. Speaks the Better Auth protocol under /api/auth."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addOptions({
+        {QStringLiteral("config"), QStringLiteral("JSON config file (snake_case keys; flags override it)."), QStringLiteral("file")},
+        {QStringLiteral("host"), QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("host")},
+        {QStringLiteral("port"), QStringLiteral("Port to listen on; 0 picks a free one (default 3000)."), QStringLiteral("port")},
+        {QStringLiteral("data-dir"), QStringLiteral("Directory for the database and the generated secret (default ./data)."), QStringLiteral("dir")},
+        {QStringLiteral("database"), QStringLiteral("sqlite:PATH (default sqlite:<data-dir>/kernia.db)."), QStringLiteral("url")},
+        {QStringLiteral("secret"), QStringLiteral("Cookie-signing secret, at least 32 characters (or KERNIA_SECRET)."), QStringLiteral("secret")},
+        {QStringLiteral("base-url"), QStringLiteral("Public URL of the server (or KERNIA_BASE_URL); its origin is trusted."), QStringLiteral("url")},
+        {QStringLiteral("trusted-origin"), QStringLiteral("Another trusted origin (repeatable, '*' wildcards allowed)."), QStringLiteral("origin")},
+        {QStringLiteral("mail-outbox"), QStringLiteral("Write outgoing mail as JSON lines to this file."), QStringLiteral("file")},
+        {QStringLiteral("max-body-bytes"), QStringLiteral("Largest accepted request body (default 1048576)."), QStringLiteral("bytes")},
+        {QStringLiteral("worker-threads"), QStringLiteral("Request worker threads (default 8)."), QStringLiteral("count")},
+        {QStringLiteral("anonymous-email-domain"), QStringLiteral("Guests get temp-<id>@DOMAIN emails."), QStringLiteral("domain")},
+        {QStringLiteral("anonymous-name"), QStringLiteral("Template for guest names, e.g. \"Guest {random:6}\"."), QStringLiteral("template")},
+        {QStringLiteral("anonymous-email"), QStringLiteral("Template for guest emails, e.g. \"guest-{uuid}@example.com\"."), QStringLiteral("template")},
+        {QStringLiteral("disable-delete-anonymous-user"), QStringLiteral("Keep guests after linking; refuse /delete-anonymous-user.")},
+        {QStringLiteral("on-link-sql"), QStringLiteral("SQL run inside the link transaction (repeatable); binds :anonymous_user_id, :new_user_id, :anonymous_email, :new_email."), QStringLiteral("statement")},
+    });
+}
+
+bool parseInteger(const QString &text, const char *flag, qint64 minimum, qint64 maximum, qint64 *out, QString *error)
+{
+    bool ok = false;
+    const qint64 value = text.toLongLong(&ok);
+    if (!ok || value < minimum || value > maximum) {
+        *error = QStringLiteral("--%1 must be a number between %2 and %3, got \"%4\"")
+                     .arg(QLatin1String(flag)).arg(minimum).arg(maximum).arg(text);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+} // namespace
+
+std::optional<QByteArray> persistedSecret(const QString &dataDir, bool *generated, QString *error)
+{
+    *generated = false;
+    QDir dir(dataDir);
+    if (!dir.mkpath(QStringLiteral("."))) {
+        *error = QStringLiteral("cannot create data directory %1").arg(dir.absolutePath());
+        return std::nullopt;
+    }
+    QFile file(dir.filePath(QLatin1String(kSecretFile)));
+    if (file.exists()) {
+        if (!file.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read %1: %2").arg(file.fileName(), file.errorString());
+            return std::nullopt;
+        }
+        return file.readAll().trimmed();
+    }
+    const QByteArray secret = Crypto::randomBytes(32).toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::NewOnly)
+        || !file.setPermissions(QFile::ReadOwner | QFile::WriteOwner)
+        || file.write(secret + '\n') != secret.size() + 1 || !file.flush()) {
+        *error = QStringLiteral("cannot write %1: %2").arg(file.fileName(), file.errorString());
+        return std::nullopt;
+    }
+    *generated = true;
+    return secret;
+}
+
+ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnvironment &environment)
+{
+    ConfigResult result;
+    QCommandLineParser parser;
+    addOptions(parser);
+    if (!parser.parse(arguments)) {
+        result.error = parser.errorText();
+        return result;
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        result.helpText = parser.helpText();
+        return result;
+    }
+    if (parser.isSet(QStringLiteral("version"))) {
+        result.helpText = QStringLiteral("kernia-server %1\n").arg(QStringLiteral(KERNIA_VERSION));
+        return result;
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        result.error = QStringLiteral("unexpected argument \"%1\"").arg(parser.positionalArguments().first());
+        return result;
+    }
+
+    ServerConfig config;
+    QString error;
+    if (parser.isSet(QStringLiteral("config")) && !applyConfigFile(parser.value(QStringLiteral("config")), config, &error)) {
+        result.error = error;
+        return result;
+    }
+    if (environment.contains(QStringLiteral("KERNIA_SECRET")))
+        config.secret = environment.value(QStringLiteral("KERNIA_SECRET")).toUtf8();
+    if (environment.contains(QStringLiteral("KERNIA_BASE_URL")))
+        config.baseUrl = QUrl(environment.value(QStringLiteral("KERNIA_BASE_URL")));
+
+    auto flag = [&](const char *name) { return parser.value(QLatin1String(name)); };
+    auto isSet = [&](const char *name) { return parser.isSet(QLatin1String(name)); };
+    if (isSet("host")) config.host = flag("host");
+    if (isSet("data-dir")) config.dataDir = flag("data-dir");
+    if (isSet("database")) config.database = flag("database");
+    if (isSet("secret")) config.secret = flag("secret").toUtf8();
+    if (isSet("base-url")) config.baseUrl = QUrl(flag("base-url"));
+    config.trustedOrigins += parser.values(QStringLiteral("trusted-origin"));
+    if (isSet("mail-outbox")) config.mailOutbox = flag("mail-outbox");
+    qint64 number = 0;
+    if (isSet("port")) {
+        if (!parseInteger(flag("port"), "port", 0, 65535, &number, &result.error))
+            return result;
+        config.port = int(number);
+    }
+    if (isSet("max-body-bytes")) {
+        if (!parseInteger(flag("max-body-bytes"), "max-body-bytes", 1024, qint64(1) << 30, &number, &result.error))
+            return result;
+        config.maxBodyBytes = number;
+    }
+    if (isSet("worker-threads")) {
+        if (!parseInteger(flag("worker-threads"), "worker-threads", 1, 256, &number, &result.error))
+            return result;
+        config.workerThreads = int(number);
+    }
+    AnonymousConfig &anonymous = config.anonymous;
+    if (isSet("anonymous-email-domain")) anonymous.emailDomainName = flag("anonymous-email-domain");
+    if (isSet("anonymous-name")) anonymous.nameTemplate = flag("anonymous-name");
+    if (isSet("anonymous-email")) anonymous.emailTemplate = flag("anonymous-email");
+    if (isSet("disable-delete-anonymous-user")) anonymous.disableDeleteAnonymousUser = true;
+    anonymous.onLinkSql += parser.values(QStringLiteral("on-link-sql"));
+
+    // Validate everything now, so a bad setting stops the server with a message instead of
+    // failing on a user's first request.
+    if (config.baseUrl.isValid() && !config.baseUrl.isEmpty()
+        && (config.baseUrl.scheme() != QLatin1String("http") && config.baseUrl.scheme() != QLatin1String("https"))) {
+        result.error = QStringLiteral("--base-url must be an http:// or https:// URL, got \"%1\"").arg(config.baseUrl.toString());
+        return result;
+    }
+    for (const QString &text : {anonymous.nameTemplate, anonymous.emailTemplate}) {
+        if (!validateTemplate(text, &error)) {
+            result.error = error;
+            return result;
+        }
+    }
+    if (config.database.isEmpty())
+        config.database = QStringLiteral("sqlite:") + QDir(config.dataDir).filePath(QStringLiteral("kernia.db"));
+    if (!config.database.startsWith(QLatin1String("sqlite:"))) {
+        result.error = QStringLiteral("unsupported --database \"%1\": use sqlite:PATH").arg(config.database);
+        return result;
+    }
+    if (config.secret.isEmpty()) {
+        bool generated = false;
+        const std::optional<QByteArray> secret = persistedSecret(config.dataDir, &generated, &error);
+        if (!secret) {
+            result.error = error;
+            return result;
+        }
+        config.secret = *secret;
+        config.warnings << (generated
+            ? QStringLiteral("no secret configured: generated one and stored it in %1 — set --secret or KERNIA_SECRET in production")
+            : QStringLiteral("no secret configured: using the one stored in %1 — set --secret or KERNIA_SECRET in production"))
+                               .arg(QDir(config.dataDir).filePath(QLatin1String(kSecretFile)));
+    }
+    if (config.secret.size() < kMinimumSecretLength) {
+        result.error = QStringLiteral("the secret must be at least %1 characters long (got %2); "
+                                      "generate one with: openssl rand -base64 32")
+                           .arg(kMinimumSecretLength).arg(config.secret.size());
+        return result;
+    }
+    result.config = config;
+    return result;
+}
+
+AnonymousOptions anonymousOptionsFrom(const AnonymousConfig &config)
+{
+    AnonymousOptions options;
+    options.emailDomainName = config.emailDomainName;
+    options.disableDeleteAnonymousUser = config.disableDeleteAnonymousUser;
+    if (!config.nameTemplate.isEmpty())
+        options.generateName = [tmpl = config.nameTemplate](const Request &) { return expandTemplate(tmpl); };
+    if (!config.emailTemplate.isEmpty())
+        options.generateRandomEmail = [tmpl = config.emailTemplate] { return expandTemplate(tmpl); };
+    if (!config.onLinkSql.isEmpty()) {
+        options.onLink = [statements = config.onLinkSql](const AnonymousLink &link, QString *error) {
+            const QVariantMap binds{
+                {QStringLiteral("anonymous_user_id"), link.anonymous.user.id},
+                {QStringLiteral("new_user_id"), link.newUser.user.id},
+                {QStringLiteral("anonymous_email"), link.anonymous.user.email},
+                {QStringLiteral("new_email"), link.newUser.user.email},
+            };
+            for (const QString &sql : statements) {
+                try {
+                    link.store.execTemplate(sql, binds);
+                } catch (const StoreError &failure) {
+                    *error = QStringLiteral("on_link statement \"%1\" failed: %2").arg(sql, QString::fromUtf8(failure.what()));
+                    return false;
+                }
+            }
+            return true;
+        };
+    }
+    return options;
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,116 @@
+#include "crypto.h"
+
+#include "openssl_raii.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <QtGlobal>
+
+namespace Kernia::Server::Crypto {
+
+namespace {
+
+// EVP_MAC_init treats a null key as "no key given"; an empty key must still be a key.
+const unsigned char *keyBytes(QByteArrayView key)
+{
+    static const unsigned char empty = 0;
+    return key.isEmpty() ? &empty : reinterpret_cast<const unsigned char *>(key.data());
+}
+
+} // namespace
+
+QByteArray hmacSha256(QByteArrayView key, QByteArrayView message)
+{
+    Ossl::MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    if (!mac)
+        return {};
+    Ossl::MacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
+    if (!ctx)
+        return {};
+
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    QByteArray out(EVP_MAX_MD_SIZE, Qt::Uninitialized);
+    size_t outLength = 0;
+    if (EVP_MAC_init(ctx.get(), keyBytes(key), size_t(key.size()), params) != 1
+        || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char *>(message.data()),
+                          size_t(message.size())) != 1
+        || EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char *>(out.data()), &outLength,
+                         size_t(out.size())) != 1) {
+        return {};
+    }
+    out.truncate(qsizetype(outLength));
+    return out;
+}
+
+QByteArray sha256(QByteArrayView data)
+{
+    QByteArray out(EVP_MAX_MD_SIZE, Qt::Uninitialized);
+    size_t outLength = 0;
+    if (EVP_Q_digest(nullptr, "SHA256", nullptr, data.data(), size_t(data.size()),
+                     reinterpret_cast<unsigned char *>(out.data()), &outLength) != 1) {
+        return {};
+    }
+    out.truncate(qsizetype(outLength));
+    return out;
+}
+
+bool constantTimeEquals(QByteArrayView a, QByteArrayView b)
+{
+    // The length is not secret (MACs and hashes have fixed sizes), only the content is.
+    if (a.size() != b.size())
+        return false;
+    if (a.isEmpty())
+        return true;
+    return CRYPTO_memcmp(a.data(), b.data(), size_t(a.size())) == 0;
+}
+
+QByteArray randomBytes(int count)
+{
+    if (count <= 0)
+        return {};
+    QByteArray out(count, Qt::Uninitialized);
+    if (RAND_bytes(reinterpret_cast<unsigned char *>(out.data()), count) != 1)
+        qFatal("Kernia: RAND_bytes failed; refusing to continue without a working CSPRNG");
+    return out;
+}
+
+QString randomString(int length, QStringView alphabet)
+{
+    const qsizetype size = alphabet.size();
+    if (length <= 0 || size <= 0)
+        return {};
+    if (size > 65536)
+        return {}; // unreachable in practice; keeps the 16-bit sampling below valid
+
+    // Draw 16-bit values and reject the top partial bucket, so every character is
+    // equally likely (a plain `v % size` would favour the first characters).
+    constexpr quint32 range = 65536;
+    const quint32 limit = range - range % quint32(size);
+
+    QString out;
+    out.reserve(length);
+    while (out.size() < length) {
+        const QByteArray batch = randomBytes(2 * (length - int(out.size())) + 16);
+        for (qsizetype i = 0; i + 1 < batch.size() && out.size() < length; i += 2) {
+            const quint32 v = quint32(quint8(batch[i])) << 8 | quint8(batch[i + 1]);
+            if (v < limit)
+                out.append(alphabet[v % quint32(size)]);
+        }
+    }
+    return out;
+}
+
+QString randomId()
+{
+    static constexpr char16_t alphabet[] =
+            u"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    return randomString(32, QStringView(alphabet, 62));
+}
+
+} // namespace Kernia::Server::Crypto

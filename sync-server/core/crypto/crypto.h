@@ -1,0 +1,38 @@
+// Small crypto primitives over OpenSSL 3 (EVP only).
+//
+//     using namespace Kernia::Server;
+//     QByteArray mac = Crypto::hmacSha256(secret, value);            // 32 raw bytes
+//     if (Crypto::constantTimeEquals(mac, received)) { ... }
+//     QString token = Crypto::randomId();                             // 32 x [A-Za-z0-9]
+//
+// All functions are thread-safe. Byte results are raw (not hex/base64).
+#pragma once
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QString>
+#include <QStringView>
+
+namespace Kernia::Server::Crypto {
+
+// HMAC-SHA256; 32 bytes, or empty if OpenSSL failed (never equal to a real MAC).
+QByteArray hmacSha256(QByteArrayView key, QByteArrayView message);
+
+// SHA-256; 32 bytes, or empty if OpenSSL failed.
+QByteArray sha256(QByteArrayView data);
+
+// Compares in time independent of the content; false when the lengths differ.
+bool constantTimeEquals(QByteArrayView a, QByteArrayView b);
+
+// Cryptographically secure random bytes. Aborts (qFatal) if the CSPRNG fails: handing out
+// predictable tokens would be worse than stopping. count <= 0 gives an empty array.
+QByteArray randomBytes(int count);
+
+// `length` characters drawn uniformly from `alphabet` (rejection sampling, no modulo
+// bias). The alphabet is a list of UTF-16 code units; empty alphabet -> empty string.
+QString randomString(int length, QStringView alphabet);
+
+// 32 characters from [A-Za-z0-9]: the shape of Better Auth ids and session tokens.
+QString randomId();
+
+} // namespace Kernia::Server::Crypto

@@ -1,0 +1,94 @@
+#include "response.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+namespace Kernia::Server {
+
+Response Response::json(const QJsonValue &value, int status)
+{
+    Response response;
+    response.m_status = status;
+    response.m_contentType = "application/json";
+    switch (value.type()) {
+    case QJsonValue::Object:
+        response.m_body = QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact);
+        break;
+    case QJsonValue::Array:
+        response.m_body = QJsonDocument(value.toArray()).toJson(QJsonDocument::Compact);
+        break;
+    case QJsonValue::Bool:
+        response.m_body = value.toBool() ? "true" : "false";
+        break;
+    default: // Better Auth answers a literal `null` (get-session without a session)
+        response.m_body = "null";
+        break;
+    }
+    return response;
+}
+
+Response Response::empty(int status)
+{
+    Response response;
+    response.m_status = status;
+    return response;
+}
+
+Response Response::html(const QByteArray &page, int status)
+{
+    Response response;
+    response.m_status = status;
+    response.m_contentType = "text/html; charset=utf-8";
+    response.m_body = page;
+    return response;
+}
+
+void Response::setHeader(const QByteArray &name, const QByteArray &value)
+{
+    const QByteArray lower = name.toLower();
+    m_headers.removeIf([&](const auto &entry) { return entry.first == lower; });
+    m_headers.append({lower, value});
+}
+
+void Response::addHeader(const QByteArray &name, const QByteArray &value)
+{
+    m_headers.append({name.toLower(), value});
+}
+
+QByteArray Response::header(QByteArrayView name) const
+{
+    for (const auto &[key, value] : m_headers) {
+        if (name.compare(key, Qt::CaseInsensitive) == 0)
+            return value;
+    }
+    return {};
+}
+
+void Response::setCookie(const QByteArray &name, const QByteArray &value,
+                         const Cookies::CookieAttributes &attributes)
+{
+    m_cookies.removeIf([&](const ResponseCookie &c) { return c.name == name; });
+    m_cookies.append({name, value, attributes});
+}
+
+std::optional<ResponseCookie> Response::cookie(QByteArrayView name) const
+{
+    for (const ResponseCookie &c : m_cookies) {
+        if (c.name == name)
+            return c;
+    }
+    return std::nullopt;
+}
+
+QList<QPair<QByteArray, QByteArray>> Response::wireHeaders() const
+{
+    QList<QPair<QByteArray, QByteArray>> lines = m_headers;
+    if (!m_contentType.isEmpty())
+        lines.append({"content-type", m_contentType});
+    for (const ResponseCookie &c : m_cookies)
+        lines.append({"set-cookie", Cookies::serializeSetCookie(c.name, c.value, c.attributes)});
+    return lines;
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,57 @@
+// An HTTP response as a plain value. Cookies are kept structured until the response is
+// written, so hooks (bearer, anonymous link) can inspect what the endpoint set.
+#pragma once
+
+#include "auth/cookies.h"
+
+#include <QByteArray>
+#include <QJsonValue>
+#include <QList>
+#include <QPair>
+#include <optional>
+
+namespace Kernia::Server {
+
+struct ResponseCookie
+{
+    QByteArray name;
+    QByteArray value;                 // already encoded for the wire
+    Cookies::CookieAttributes attributes;
+};
+
+class Response
+{
+public:
+    static Response json(const QJsonValue &value, int status = 200);
+    static Response empty(int status);
+    static Response html(const QByteArray &page, int status = 200);
+
+    int status() const { return m_status; }
+    void setStatus(int status) { m_status = status; }
+    const QByteArray &body() const { return m_body; }
+    const QByteArray &contentType() const { return m_contentType; }
+
+    void setHeader(const QByteArray &name, const QByteArray &value); // replaces
+    void addHeader(const QByteArray &name, const QByteArray &value);
+    QByteArray header(QByteArrayView name) const;
+    const QList<QPair<QByteArray, QByteArray>> &headers() const { return m_headers; }
+
+    // Queues a Set-Cookie; an earlier one with the same name is dropped first, so a
+    // response never both sets and expires one cookie.
+    void setCookie(const QByteArray &name, const QByteArray &value,
+                   const Cookies::CookieAttributes &attributes);
+    std::optional<ResponseCookie> cookie(QByteArrayView name) const;
+    const QList<ResponseCookie> &cookies() const { return m_cookies; }
+
+    // Every header line to write, Set-Cookie lines included.
+    QList<QPair<QByteArray, QByteArray>> wireHeaders() const;
+
+private:
+    int m_status = 200;
+    QByteArray m_contentType;
+    QByteArray m_body;
+    QList<QPair<QByteArray, QByteArray>> m_headers;
+    QList<ResponseCookie> m_cookies;
+};
+
+} // namespace Kernia::Server

@@ -1,0 +1,131 @@
+#include "anonymous_plugin.h"
+
+#include "auth/auth_server.h"
+#include "auth/endpoint_context.h"
+#include "auth/validation.h"
+#include "crypto/crypto.h"
+#include "plugins/anonymous/anonymous_errors.h"
+#include "store/store.h"
+
+Q_LOGGING_CATEGORY(lcAnonymous, "kernia.anonymous")
+
+namespace Kernia::Server {
+
+AnonymousPlugin::AnonymousPlugin(AnonymousOptions options)
+    : m_options(std::move(options))
+{
+}
+
+void AnonymousPlugin::registerEndpoints(Router &router)
+{
+    router.add({"POST", QStringLiteral("/sign-in/anonymous"), Endpoint::Body::Ignored, false, false,
+                [this](EndpointContext &context) { return signInAnonymous(context); }});
+    router.add({"POST", QStringLiteral("/delete-anonymous-user"), Endpoint::Body::Ignored, false, false,
+                [this](EndpointContext &context) { return deleteAnonymousUser(context); }});
+}
+
+QString AnonymousPlugin::placeholderEmail() const
+{
+    if (m_options.generateRandomEmail) {
+        const QString email = m_options.generateRandomEmail().toLower();
+        if (!isValidEmail(email))
+            throw ApiError(400, AnonymousErrors::INVALID_EMAIL_FORMAT);
+        return email;
+    }
+    const QString id = Crypto::randomId().toLower();
+    if (!m_options.emailDomainName.isEmpty())
+        return QStringLiteral("temp-%1@%2").arg(id, m_options.emailDomainName.toLower());
+    return id + QStringLiteral("@anonymous.placeholder.invalid");
+}
+
+Response AnonymousPlugin::signInAnonymous(EndpointContext &context)
+{
+    const std::optional<SessionWithUser> caller = context.callerSession();
+    if (caller && caller->user.isAnonymous)
+        throw ApiError(400, AnonymousErrors::ANONYMOUS_USERS_CANNOT_SIGN_IN_AGAIN_ANONYMOUSLY);
+
+    const QString email = placeholderEmail();
+    const QString name = m_options.generateName ? m_options.generateName(context.request())
+                                                : QStringLiteral("Anonymous");
+    Store &store = context.store();
+    SessionWithUser issued;
+    try {
+        issued = context.sessions().issue(context, [&] {
+            const QDateTime now = nowUtc();
+            User user;
+            user.id = Crypto::randomId();
+            user.name = name;
+            user.email = email;
+            user.isAnonymous = true;
+            user.createdAt = user.updatedAt = now;
+            store.createUser(user);
+            return user;
+        }, true);
+    } catch (const StoreError &error) {
+        // e.g. a custom generate_random_email that repeats itself
+        qCWarning(lcAnonymous) << "could not create an anonymous user:" << error.what();
+        throw ApiError(500, AnonymousErrors::FAILED_TO_CREATE_USER);
+    }
+
+    Response response = Response::json(QJsonObject{{QStringLiteral("token"), issued.session.token},
+                                                    {QStringLiteral("user"), userJson(issued.user)}});
+    context.sessions().setSessionCookie(response, issued.session, true, context.cookies());
+    return response;
+}
+
+Response AnonymousPlugin::deleteAnonymousUser(EndpointContext &context)
+{
+    const SessionWithUser caller = context.requireSession();
+    if (m_options.disableDeleteAnonymousUser)
+        throw ApiError(400, AnonymousErrors::DELETE_ANONYMOUS_USER_DISABLED);
+    if (!caller.user.isAnonymous)
+        throw ApiError(403, AnonymousErrors::USER_IS_NOT_ANONYMOUS);
+    context.store().deleteUser(caller.user.id);
+    qCInfo(lcAnonymous) << "anonymous user" << caller.user.id << "deleted itself";
+    Response response = Response::json(QJsonObject{{QStringLiteral("success"), true}});
+    context.sessions().clearSessionCookies(response);
+    return response;
+}
+
+void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWithUser &issued)
+{
+    // The guest is whoever the *incoming* credentials name. Read it again inside this
+    // transaction: writers are serialised, so of two concurrent links from one guest the
+    // second finds the guest already gone and signs in without linking.
+    const std::optional<QString> token = context.sessions().tokenFromCookies(context.cookies());
+    if (!token || *token == issued.session.token)
+        return;
+    Store &store = context.store();
+    const std::optional<Session> guestSession = store.sessionByToken(*token);
+    if (!guestSession || guestSession->expiresAt < nowUtc())
+        return;
+    const std::optional<User> guest = store.userById(guestSession->userId);
+    if (!guest || !guest->isAnonymous)
+        return;
+
+    const AnonymousLink link{{*guestSession, *guest}, issued, store, context.request(), context.path()};
+    if (m_options.onLink) {
+        QString failure;
+        bool linked = false;
+        try {
+            linked = m_options.onLink(link, &failure);
+        } catch (const std::exception &error) {
+            failure = QString::fromUtf8(error.what());
+        }
+        if (!linked) {
+            qCWarning(lcAnonymous).nospace() << "on_link failed for guest " << guest->id << " -> "
+                                             << issued.user.id << " on " << context.path()
+                                             << "; rolled back: " << failure;
+            throw ApiError(500, AnonymousErrors::ACCOUNT_LINK_FAILED);
+        }
+    }
+
+    const bool keepGuest = m_options.disableDeleteAnonymousUser || issued.user.id == guest->id
+                           || issued.user.isAnonymous;
+    if (!keepGuest)
+        store.deleteUser(guest->id);
+    qCInfo(lcAnonymous).nospace() << "linked anonymous user " << guest->id << " into " << issued.user.id
+                                  << " via " << context.path() << (keepGuest ? " (guest kept)" : "");
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,106 @@
+#include "migrations.h"
+
+namespace Kernia::Server {
+
+QString migrationsTableDdl(const SqlDialect &dialect)
+{
+    return dialect.expandDdl(QStringLiteral(
+        "CREATE TABLE IF NOT EXISTS \"kernia_migrations\" ("
+        "\"id\" TEXT NOT NULL PRIMARY KEY, "
+        "\"applied_at\" ${TIMESTAMP} NOT NULL)"));
+}
+
+namespace {
+
+Migration make(const SqlDialect &dialect, const char *id, const char *plugin,
+               std::initializer_list<const char *> statements)
+{
+    Migration m{QString::fromLatin1(id), QString::fromLatin1(plugin), {}};
+    for (const char *s : statements)
+        m.statements.append(dialect.expandDdl(QString::fromLatin1(s)));
+    return m;
+}
+
+} // namespace
+
+QList<Migration> schemaMigrations(const SqlDialect &d)
+{
+    // Column names are Better Auth's (shared/protocol/schema.md). Timestamps: BIGINT ms
+    // since epoch UTC. Every reference to "user"."id" cascades on delete.
+    return {
+        make(d, "0001_core", "core", {
+            "CREATE TABLE \"user\" ("
+            "\"id\" TEXT NOT NULL PRIMARY KEY, "
+            "\"name\" TEXT NOT NULL, "
+            "\"email\" TEXT NOT NULL UNIQUE, "
+            "\"emailVerified\" ${BOOL} NOT NULL DEFAULT ${FALSE}, "
+            "\"image\" TEXT, "
+            "\"createdAt\" ${TIMESTAMP} NOT NULL, "
+            "\"updatedAt\" ${TIMESTAMP} NOT NULL)",
+
+            "CREATE TABLE \"session\" ("
+            "\"id\" TEXT NOT NULL PRIMARY KEY, "
+            "\"expiresAt\" ${TIMESTAMP} NOT NULL, "
+            "\"token\" TEXT NOT NULL UNIQUE, "
+            "\"createdAt\" ${TIMESTAMP} NOT NULL, "
+            "\"updatedAt\" ${TIMESTAMP} NOT NULL, "
+            "\"ipAddress\" TEXT, "
+            "\"userAgent\" TEXT, "
+            "\"userId\" TEXT NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE)",
+            "CREATE INDEX \"session_userId_idx\" ON \"session\"(\"userId\")",
+
+            "CREATE TABLE \"account\" ("
+            "\"id\" TEXT NOT NULL PRIMARY KEY, "
+            "\"accountId\" TEXT NOT NULL, "
+            "\"providerId\" TEXT NOT NULL, "
+            "\"userId\" TEXT NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE, "
+            "\"accessToken\" TEXT, "
+            "\"refreshToken\" TEXT, "
+            "\"idToken\" TEXT, "
+            "\"accessTokenExpiresAt\" ${TIMESTAMP}, "
+            "\"refreshTokenExpiresAt\" ${TIMESTAMP}, "
+            "\"scope\" TEXT, "
+            "\"password\" TEXT, "
+            "\"createdAt\" ${TIMESTAMP} NOT NULL, "
+            "\"updatedAt\" ${TIMESTAMP} NOT NULL)",
+            "CREATE INDEX \"account_userId_idx\" ON \"account\"(\"userId\")",
+
+            "CREATE TABLE \"verification\" ("
+            "\"id\" TEXT NOT NULL PRIMARY KEY, "
+            "\"identifier\" TEXT NOT NULL, "
+            "\"value\" TEXT NOT NULL, "
+            "\"expiresAt\" ${TIMESTAMP} NOT NULL, "
+            "\"createdAt\" ${TIMESTAMP} NOT NULL, "
+            "\"updatedAt\" ${TIMESTAMP} NOT NULL)",
+            "CREATE INDEX \"verification_identifier_idx\" ON \"verification\"(\"identifier\")",
+        }),
+        make(d, "0002_anonymous", "anonymous", {
+            "ALTER TABLE \"user\" ADD COLUMN \"isAnonymous\" ${BOOL} DEFAULT ${FALSE}",
+        }),
+        make(d, "0003_username", "username", {
+            "ALTER TABLE \"user\" ADD COLUMN \"username\" TEXT",
+            "ALTER TABLE \"user\" ADD COLUMN \"displayUsername\" TEXT",
+            // A unique index (not a column constraint: SQLite cannot add one with ALTER);
+            // violations still report "UNIQUE constraint failed: user.username" / 23505.
+            "CREATE UNIQUE INDEX \"user_username_key\" ON \"user\"(\"username\")",
+        }),
+        make(d, "0004_passkey", "passkey", {
+            "CREATE TABLE \"passkey\" ("
+            "\"id\" TEXT NOT NULL PRIMARY KEY, "
+            "\"name\" TEXT, "
+            "\"publicKey\" TEXT NOT NULL, "
+            "\"userId\" TEXT NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE, "
+            "\"credentialID\" TEXT NOT NULL, "
+            "\"counter\" BIGINT NOT NULL DEFAULT 0, "
+            "\"deviceType\" TEXT NOT NULL, "
+            "\"backedUp\" ${BOOL} NOT NULL DEFAULT ${FALSE}, "
+            "\"transports\" TEXT, "
+            "\"createdAt\" ${TIMESTAMP}, "
+            "\"aaguid\" TEXT)",
+            "CREATE INDEX \"passkey_userId_idx\" ON \"passkey\"(\"userId\")",
+            "CREATE INDEX \"passkey_credentialID_idx\" ON \"passkey\"(\"credentialID\")",
+        }),
+    };
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,61 @@
+// Plain value types for the rows Kernia stores. Field names follow Better Auth's schema
+// (shared/protocol/schema.md) so JSON output and on_link payloads line up with it.
+#pragma once
+
+#include <QDateTime>
+#include <QString>
+#include <optional>
+
+namespace Kernia::Server {
+
+struct User
+{
+    QString id;
+    QString name;
+    QString email;                 // always lower-case
+    bool emailVerified = false;
+    std::optional<QString> image;
+    QDateTime createdAt;           // UTC
+    QDateTime updatedAt;           // UTC
+    bool isAnonymous = false;      // anonymous plugin
+    std::optional<QString> username;        // username plugin, normalised (lower-case)
+    std::optional<QString> displayUsername; // username plugin, as typed
+};
+
+struct Session
+{
+    QString id;
+    QString token;                 // the raw 32-char token inside the signed cookie
+    QString userId;
+    QDateTime expiresAt;
+    QDateTime createdAt;           // never changes: "fresh session" checks use it
+    QDateTime updatedAt;
+    QString ipAddress;
+    QString userAgent;
+};
+
+struct Account
+{
+    QString id;
+    QString accountId;             // for "credential": equals userId
+    QString providerId;            // "credential" for passwords
+    QString userId;
+    std::optional<QString> password; // "<salt hex>:<scrypt key hex>", never returned over HTTP
+    std::optional<QString> scope;
+    QDateTime createdAt;
+    QDateTime updatedAt;
+};
+
+struct Verification
+{
+    QString id;
+    QString identifier;
+    QString value;
+    QDateTime expiresAt;
+    QDateTime createdAt;
+    QDateTime updatedAt;
+};
+
+inline constexpr auto kCredentialProvider = "credential";
+
+} // namespace Kernia::Server

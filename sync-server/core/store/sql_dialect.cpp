@@ -1,0 +1,109 @@
+#include "sql_dialect.h"
+
+#include "store.h"
+
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+
+namespace Kernia::Server {
+
+QString SqlDialect::driverName() const
+{
+    return m_kind == Kind::Sqlite ? QStringLiteral("QSQLITE") : QStringLiteral("QPSQL");
+}
+
+QString SqlDialect::beginWriteTransaction() const
+{
+    return m_kind == Kind::Sqlite ? QStringLiteral("BEGIN IMMEDIATE") : QStringLiteral("BEGIN");
+}
+
+QString SqlDialect::migrationLockStatement() const
+{
+    // 0x4b65726e ("Kern"): an arbitrary, fixed advisory lock key for schema migrations.
+    return m_kind == Kind::Sqlite ? QString()
+                                  : QStringLiteral("SELECT pg_advisory_xact_lock(1264939630)");
+}
+
+QString SqlDialect::booleanType() const
+{
+    return m_kind == Kind::Sqlite ? QStringLiteral("INTEGER") : QStringLiteral("BOOLEAN");
+}
+
+QString SqlDialect::booleanLiteral(bool value) const
+{
+    if (m_kind == Kind::Sqlite)
+        return value ? QStringLiteral("1") : QStringLiteral("0");
+    return value ? QStringLiteral("TRUE") : QStringLiteral("FALSE");
+}
+
+QString SqlDialect::expandDdl(QString ddl) const
+{
+    ddl.replace(QLatin1String("${BOOL}"), booleanType());
+    ddl.replace(QLatin1String("${TRUE}"), booleanLiteral(true));
+    ddl.replace(QLatin1String("${FALSE}"), booleanLiteral(false));
+    ddl.replace(QLatin1String("${TIMESTAMP}"), timestampType());
+    return ddl;
+}
+
+QVariant SqlDialect::boolValue(bool value) const
+{
+    return m_kind == Kind::Sqlite ? QVariant(value ? 1 : 0) : QVariant(value);
+}
+
+QString SqlDialect::insertionOrderColumn() const
+{
+    return m_kind == Kind::Sqlite ? QStringLiteral("rowid") : QStringLiteral("\"id\"");
+}
+
+QString SqlDialect::quote(const QString &identifier)
+{
+    QString escaped = identifier;
+    escaped.replace(QLatin1Char('"'), QLatin1String("\"\""));
+    return QLatin1Char('"') + escaped + QLatin1Char('"');
+}
+
+QString SqlDialect::connectOptions(int busyTimeoutMs) const
+{
+    if (m_kind == Kind::Sqlite)
+        return QStringLiteral("QSQLITE_BUSY_TIMEOUT=%1").arg(busyTimeoutMs);
+    return QString();
+}
+
+void SqlDialect::initialiseConnection(QSqlDatabase &db) const
+{
+    QSqlQuery q(db);
+    auto run = [&](const QString &sql) {
+        if (!q.exec(sql))
+            throw StoreError(QStringLiteral("%1: %2").arg(sql, q.lastError().text()));
+    };
+    if (m_kind == Kind::Sqlite) {
+        run(QStringLiteral("PRAGMA journal_mode=WAL"));
+        const QString mode = q.next() ? q.value(0).toString() : QString();
+        q.finish();
+        if (mode.compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0) {
+            throw StoreError(QStringLiteral("PRAGMA journal_mode=WAL: could not switch to WAL "
+                                            "(journal mode is '%1')").arg(mode));
+        }
+        run(QStringLiteral("PRAGMA synchronous=NORMAL"));
+        run(QStringLiteral("PRAGMA foreign_keys=ON"));
+        q.finish();
+    } else {
+        run(QStringLiteral("SET TIME ZONE 'UTC'"));
+        q.finish();
+    }
+}
+
+bool SqlDialect::isUniqueViolation(const QSqlError &error) const
+{
+    const QString code = error.nativeErrorCode();
+    if (m_kind == Kind::Postgres)
+        return code == QLatin1String("23505");
+    // SQLITE_CONSTRAINT_UNIQUE (2067) / SQLITE_CONSTRAINT_PRIMARYKEY (1555); the driver may
+    // report only the primary code 19 (SQLITE_CONSTRAINT), so fall back to the message.
+    return code == QLatin1String("2067") || code == QLatin1String("1555")
+        || error.databaseText().contains(QLatin1String("UNIQUE constraint failed"))
+        || error.driverText().contains(QLatin1String("UNIQUE constraint failed"));
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,64 @@
+// Everything that differs between the SQL databases SqlStore runs on, in one place.
+//
+//   const SqlDialect d = SqlDialect::sqlite();
+//   q.exec(d.beginWriteTransaction());          // "BEGIN IMMEDIATE"
+//   q.bindValue(":v", d.boolValue(true));        // 1 (SQLite) / true (PostgreSQL)
+//
+// All SQL in the store quotes identifiers with double quotes (both dialects accept that;
+// PostgreSQL needs it for the camelCase columns and the reserved table name "user").
+// Only SQLite is implemented and tested today; the Postgres branches are the intended
+// values for when a QPSQL factory is added to SqlStore.
+#pragma once
+
+#include <QString>
+#include <QStringList>
+#include <QVariant>
+
+class QSqlDatabase;
+class QSqlError;
+
+namespace Kernia::Server {
+
+class SqlDialect
+{
+public:
+    enum class Kind { Sqlite, Postgres };
+
+    static SqlDialect sqlite() { return SqlDialect(Kind::Sqlite); }
+    static SqlDialect postgres() { return SqlDialect(Kind::Postgres); }
+
+    Kind kind() const { return m_kind; }
+    QString driverName() const;               // "QSQLITE" / "QPSQL"
+
+    // Statement that starts a write transaction which serialises writers up front.
+    QString beginWriteTransaction() const;    // "BEGIN IMMEDIATE" / "BEGIN"
+    // Statement run first inside every migration transaction so concurrent starters of
+    // several processes queue up (empty for SQLite: BEGIN IMMEDIATE already does it).
+    QString migrationLockStatement() const;
+
+    // DDL type names and literals. Timestamps are BIGINT milliseconds since epoch (UTC).
+    QString booleanType() const;              // "INTEGER" / "BOOLEAN"
+    QString booleanLiteral(bool value) const; // "0"/"1" / "FALSE"/"TRUE"
+    QString timestampType() const { return QStringLiteral("BIGINT"); }
+    // Replaces ${BOOL}, ${TRUE}, ${FALSE}, ${TIMESTAMP} in a DDL statement.
+    QString expandDdl(QString ddl) const;
+
+    QVariant boolValue(bool value) const;     // value to bind for a boolean column
+    // Column used to break createdAt ties so lists come back in insertion order.
+    QString insertionOrderColumn() const;     // "rowid" / "\"id\""
+
+    static QString quote(const QString &identifier); // "user" -> "\"user\""
+
+    // Per-connection setup right after open(); throws StoreError on failure.
+    void initialiseConnection(QSqlDatabase &db) const;
+    // Connect options set before open() (SQLite busy timeout).
+    QString connectOptions(int busyTimeoutMs) const;
+
+    bool isUniqueViolation(const QSqlError &error) const;
+
+private:
+    explicit SqlDialect(Kind kind) : m_kind(kind) {}
+    Kind m_kind;
+};
+
+} // namespace Kernia::Server

@@ -1,0 +1,81 @@
+// The one storage interface of the server. Endpoints and plugins only talk to this;
+// SQLite (default) and PostgreSQL implement it.
+//
+// Threading: every method may be called from any thread; implementations keep one
+// database connection per thread. Errors: a database failure throws StoreError, which the
+// router turns into a logged 500 — callers never see half-applied writes because every
+// multi-step change runs inside transaction().
+#pragma once
+
+#include "models.h"
+
+#include <QList>
+#include <QVariantMap>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+
+namespace Kernia::Server {
+
+class StoreError : public std::runtime_error
+{
+public:
+    explicit StoreError(const QString &message, bool uniqueViolation = false)
+        : std::runtime_error(message.toStdString()), m_uniqueViolation(uniqueViolation) {}
+    // True when the failure was a UNIQUE constraint (e.g. two sign-ups racing for one email).
+    bool isUniqueViolation() const { return m_uniqueViolation; }
+
+private:
+    bool m_uniqueViolation;
+};
+
+class Store
+{
+public:
+    virtual ~Store() = default;
+
+    // Applies versioned schema migrations; safe to call on every start.
+    virtual void migrate() = 0;
+
+    // Runs `work` in one write transaction on this thread's connection and commits when it
+    // returns; any exception rolls everything back and is rethrown. Writers are serialised
+    // (SQLite: BEGIN IMMEDIATE), so a read at the start of `work` sees the state the
+    // transaction will commit against. Nested calls join the outer transaction.
+    virtual void transaction(const std::function<void()> &work) = 0;
+
+    // Users
+    virtual void createUser(const User &user) = 0;          // StoreError(unique) on a taken email/username
+    virtual std::optional<User> userById(const QString &id) = 0;
+    virtual std::optional<User> userByEmail(const QString &lowerCaseEmail) = 0;
+    virtual std::optional<User> userByUsername(const QString &normalisedUsername) = 0;
+    virtual void updateUser(const User &user) = 0;          // writes every column of the row
+    // Deletes the user's sessions, accounts, passkeys, then the user (Better Auth's order).
+    virtual void deleteUser(const QString &id) = 0;
+
+    // Accounts
+    virtual void createAccount(const Account &account) = 0;
+    virtual QList<Account> accountsByUser(const QString &userId) = 0;
+    virtual void updateAccount(const Account &account) = 0;
+
+    // Sessions
+    virtual void createSession(const Session &session) = 0;
+    virtual std::optional<Session> sessionByToken(const QString &token) = 0;
+    virtual QList<Session> sessionsByUser(const QString &userId) = 0;   // in creation order
+    virtual void updateSession(const Session &session) = 0;
+    virtual void deleteSessionByToken(const QString &token) = 0;
+    virtual void deleteSessionsByUser(const QString &userId) = 0;
+    virtual void deleteSessionsByUserExcept(const QString &userId, const QString &keepToken) = 0;
+
+    // Verifications (single-use tokens)
+    virtual void createVerification(const Verification &verification) = 0;
+    virtual std::optional<Verification> verificationByIdentifier(const QString &identifier) = 0;
+    // Deletes and returns the row in one step, so two requests can never both use it.
+    virtual std::optional<Verification> consumeVerification(const QString &identifier) = 0;
+
+    // Runs an operator-supplied statement (the server's on_link SQL templates) on this
+    // thread's connection, inside the current transaction. Only the named binds that occur
+    // in `sql` are bound.
+    virtual void execTemplate(const QString &sql, const QVariantMap &namedBinds) = 0;
+};
+
+} // namespace Kernia::Server
