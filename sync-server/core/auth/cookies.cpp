@@ -1,6 +1,6 @@
 #include "cookies.h"
 
-#include "../crypto/crypto.h"
+#include "crypto/crypto.h"
 
 namespace Kernia::Server::Cookies {
 

@@ -5,6 +5,8 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QElapsedTimer>
+#include <QThread>
 
 namespace Kernia::Server {
 
@@ -70,7 +72,17 @@ QString SqlDialect::connectOptions(int busyTimeoutMs) const
     return QString();
 }
 
-void SqlDialect::initialiseConnection(QSqlDatabase &db) const
+namespace {
+// SQLITE_BUSY / SQLITE_LOCKED and their extended codes (e.g. 261, 517, 262).
+bool isSqliteBusy(const QSqlError &error)
+{
+    bool ok = false;
+    const int code = error.nativeErrorCode().toInt(&ok);
+    return ok && ((code & 0xff) == 5 || (code & 0xff) == 6);
+}
+} // namespace
+
+void SqlDialect::initialiseConnection(QSqlDatabase &db, int busyTimeoutMs) const
 {
     QSqlQuery q(db);
     auto run = [&](const QString &sql) {
@@ -78,9 +90,22 @@ void SqlDialect::initialiseConnection(QSqlDatabase &db) const
             throw StoreError(QStringLiteral("%1: %2").arg(sql, q.lastError().text()));
     };
     if (m_kind == Kind::Sqlite) {
-        run(QStringLiteral("PRAGMA journal_mode=WAL"));
-        const QString mode = q.next() ? q.value(0).toString() : QString();
-        q.finish();
+        const QString walPragma = QStringLiteral("PRAGMA journal_mode=WAL");
+        QElapsedTimer waited;
+        waited.start();
+        QString mode;
+        for (;;) {
+            if (q.exec(walPragma) && q.next()) {
+                mode = q.value(0).toString();
+                q.finish();
+                break;
+            }
+            const QSqlError error = q.lastError();
+            q.finish();
+            if (!isSqliteBusy(error) || waited.elapsed() >= busyTimeoutMs)
+                throw StoreError(QStringLiteral("%1: %2").arg(walPragma, error.text()));
+            QThread::msleep(5);
+        }
         if (mode.compare(QLatin1String("wal"), Qt::CaseInsensitive) != 0) {
             throw StoreError(QStringLiteral("PRAGMA journal_mode=WAL: could not switch to WAL "
                                             "(journal mode is '%1')").arg(mode));

@@ -49,8 +49,11 @@ public:
 
     static QString quote(const QString &identifier); // "user" -> "\"user\""
 
-    // Per-connection setup right after open(); throws StoreError on failure.
-    void initialiseConnection(QSqlDatabase &db) const;
+    // Per-connection setup right after open(); throws StoreError on failure. SQLite:
+    // journal_mode=WAL (retried while another connection holds the lock, up to
+    // busyTimeoutMs: the switch can fail at once with "database is locked" when two
+    // processes open a new file together), synchronous=NORMAL, foreign_keys=ON.
+    void initialiseConnection(QSqlDatabase &db, int busyTimeoutMs) const;
     // Connect options set before open() (SQLite busy timeout).
     QString connectOptions(int busyTimeoutMs) const;
 

@@ -12,6 +12,7 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QThreadStorage>
 #include <QtGlobal>
 
 #include <unordered_map>
@@ -35,6 +36,7 @@ struct SqlStore::Config
     QString userName;
     QString password;
     QString connectOptions;
+    int busyTimeoutMs = SqlStore::kDefaultBusyTimeoutMs;
     QString description;    // for error messages, e.g. the file path
 };
 
@@ -80,10 +82,19 @@ public:
         state.connectionName.clear();
     }
 
+    // QThreadStorage (rather than thread_local) deletes the registry inside
+    // QThreadPrivate::finish, before QThread::wait() returns, so a finished QThread has
+    // closed its connections by the time anyone can observe it.
+    static QThreadStorage<ThreadRegistry *> &storage()
+    {
+        static QThreadStorage<ThreadRegistry *> perThread;
+        return perThread;
+    }
     static ThreadRegistry &local()
     {
-        thread_local ThreadRegistry registry;
-        return registry;
+        if (!storage().hasLocalData())
+            storage().setLocalData(new ThreadRegistry);
+        return *storage().localData();
     }
 
     std::unordered_map<quint64, ThreadState> states;
@@ -302,7 +313,8 @@ SqlStore::~SqlStore()
     // no thread is inside a method of this store any more.
     for (const QString &name : std::as_const(names))
         QSqlDatabase::removeDatabase(name);
-    ThreadRegistry::local().states.erase(m_shared->serial);
+    if (ThreadRegistry::storage().hasLocalData())
+        ThreadRegistry::storage().localData()->states.erase(m_shared->serial);
 }
 
 std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString *errorMessage,
@@ -335,6 +347,7 @@ std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString 
     config->dialect = SqlDialect::sqlite();
     config->databaseName = info.absoluteFilePath();
     config->connectOptions = config->dialect.connectOptions(busyTimeoutMs);
+    config->busyTimeoutMs = busyTimeoutMs;
     config->description = info.absoluteFilePath();
 
     std::unique_ptr<SqlStore> store(new SqlStore(std::move(config)));
@@ -389,7 +402,7 @@ SqlStore::ThreadState &SqlStore::threadState()
             error = db.lastError().text();
         } else {
             try {
-                c.dialect.initialiseConnection(db);
+                c.dialect.initialiseConnection(db, c.busyTimeoutMs);
             } catch (const StoreError &e) {
                 error = QString::fromStdString(e.what());
             }

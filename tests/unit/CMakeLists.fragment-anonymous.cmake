@@ -1,0 +1,1 @@
+kernia_unit_test(tst_anonymous tst_anonymous.cpp test_server.h)

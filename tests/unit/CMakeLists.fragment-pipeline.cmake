@@ -1,0 +1,1 @@
+kernia_unit_test(tst_pipeline tst_pipeline.cpp test_server.h)

@@ -1,0 +1,1 @@
+kernia_unit_test(tst_store tst_store.cpp)

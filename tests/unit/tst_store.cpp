@@ -1,0 +1,961 @@
+// Unit tests of SqlStore on real SQLite files (sync-server/core/store).
+#include "../../sync-server/core/store/sql_store.h"
+#include "../../sync-server/core/store/migrations.h"
+
+#include <QAtomicInteger>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QMutex>
+#include <QSemaphore>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QTemporaryDir>
+#include <QThread>
+#include <QtTest>
+
+#include <memory>
+#include <unistd.h>
+#include <vector>
+
+using namespace Kernia::Server;
+
+namespace {
+
+QDateTime ms(qint64 msecs) { return QDateTime::fromMSecsSinceEpoch(msecs, Qt::UTC); }
+
+User makeUser(const QString &id, const QString &email)
+{
+    User u;
+    u.id = id;
+    u.name = QStringLiteral("Name ") + id;
+    u.email = email;
+    u.createdAt = ms(1700000000123);
+    u.updatedAt = ms(1700000000456);
+    return u;
+}
+
+Session makeSession(const QString &id, const QString &token, const QString &userId, qint64 created)
+{
+    Session s;
+    s.id = id;
+    s.token = token;
+    s.userId = userId;
+    s.createdAt = ms(created);
+    s.updatedAt = ms(created + 1);
+    s.expiresAt = ms(created + 7LL * 24 * 3600 * 1000);
+    s.ipAddress = QStringLiteral("127.0.0.1");
+    s.userAgent = QStringLiteral("tst_store");
+    return s;
+}
+
+Account makeAccount(const QString &id, const QString &userId, qint64 created)
+{
+    Account a;
+    a.id = id;
+    a.accountId = userId;
+    a.providerId = QString::fromLatin1(kCredentialProvider);
+    a.userId = userId;
+    a.password = QStringLiteral("00ff:abcd");
+    a.createdAt = ms(created);
+    a.updatedAt = ms(created + 5);
+    return a;
+}
+
+Verification makeVerification(const QString &id, const QString &identifier, qint64 created)
+{
+    Verification v;
+    v.id = id;
+    v.identifier = identifier;
+    v.value = QStringLiteral("value-") + id;
+    v.createdAt = ms(created);
+    v.updatedAt = ms(created);
+    v.expiresAt = ms(created + 300000);
+    return v;
+}
+
+int kerniaConnectionCount()
+{
+    int n = 0;
+    for (const QString &name : QSqlDatabase::connectionNames())
+        n += name.startsWith(QLatin1String("kernia-sql-")) ? 1 : 0;
+    return n;
+}
+
+// Runs `fn(i)` on `count` threads released at the same moment; returns after all joined.
+template<typename Fn>
+void runConcurrently(int count, Fn fn)
+{
+    QSemaphore ready, go;
+    std::vector<std::unique_ptr<QThread>> threads;
+    for (int i = 0; i < count; ++i) {
+        threads.emplace_back(QThread::create([&, i] {
+            ready.release();
+            go.acquire();
+            fn(i);
+        }));
+        threads.back()->start();
+    }
+    ready.acquire(count);
+    go.release(count);
+    for (auto &t : threads)
+        QVERIFY(t->wait(30000));
+}
+
+struct TestFailure {};
+
+} // namespace
+
+class TestStore : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    int m_counter = 0;
+
+    QString freshPath() { return m_dir.filePath(QStringLiteral("db%1/kernia.db").arg(++m_counter)); }
+
+    std::unique_ptr<SqlStore> openMigrated(QString *path = nullptr, int busyMs = SqlStore::kDefaultBusyTimeoutMs)
+    {
+        const QString p = freshPath();
+        if (path)
+            *path = p;
+        QString error;
+        auto store = SqlStore::openSqlite(p, &error, busyMs);
+        if (!store)
+            qWarning("open failed: %s", qPrintable(error));
+        else
+            store->migrate();
+        return store;
+    }
+
+    // A plain connection next to the store's, for looking at the file directly.
+    QVariant rawScalar(const QString &path, const QString &sql)
+    {
+        QVariant result;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("raw"));
+            db.setDatabaseName(path);
+            if (db.open()) {
+                QSqlQuery q(db);
+                if (q.exec(sql) && q.next())
+                    result = q.value(0);
+                else
+                    qWarning("raw query failed: %s", qPrintable(q.lastError().text()));
+            }
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("raw"));
+        return result;
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        QVERIFY(QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")));
+    }
+
+    void openCreatesDirectoryAndSetsPragmas()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("nested/deeper/kernia.db"));
+        QString error;
+        auto store = SqlStore::openSqlite(path, &error);
+        QVERIFY2(store, qPrintable(error));
+        QVERIFY(error.isEmpty());
+        QVERIFY(QFileInfo::exists(path));
+        QCOMPARE(rawScalar(path, QStringLiteral("PRAGMA journal_mode")).toString(), QStringLiteral("wal"));
+        QCOMPARE(store->dialect().kind(), SqlDialect::Kind::Sqlite);
+        QVERIFY(store->appliedMigrations().isEmpty());   // open does not migrate
+
+        // foreign_keys=ON on the store's connection: a session for a missing user fails.
+        store->migrate();
+        try {
+            store->createSession(makeSession(QStringLiteral("s1"), QStringLiteral("t1"), QStringLiteral("nobody"), 1000));
+            QFAIL("foreign key not enforced");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("FOREIGN KEY")), e.what());
+            QVERIFY(!e.isUniqueViolation());
+        }
+    }
+
+    void openFailures()
+    {
+        QString error;
+        // Parent "directory" is a regular file: unwritable location even for root.
+        const QString blocker = m_dir.filePath(QStringLiteral("blocker"));
+        {
+            QFile f(blocker);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("x");
+        }
+        auto store = SqlStore::openSqlite(blocker + QStringLiteral("/sub/kernia.db"), &error);
+        QVERIFY(!store);
+        QVERIFY2(error.contains(QLatin1String("blocker")), qPrintable(error));
+        QVERIFY2(error.contains(QLatin1String("directory")), qPrintable(error));
+
+        error.clear();
+        store = SqlStore::openSqlite(blocker + QStringLiteral("/kernia.db"), &error);
+        QVERIFY(!store);
+        QVERIFY2(error.contains(QLatin1String("not a directory")), qPrintable(error));
+
+        // The path is a directory.
+        error.clear();
+        store = SqlStore::openSqlite(m_dir.path(), &error);
+        QVERIFY(!store);
+        QVERIFY2(error.contains(QLatin1String("directory")), qPrintable(error));
+
+        // Not a database file.
+        const QString junk = m_dir.filePath(QStringLiteral("junk.db"));
+        {
+            QFile f(junk);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(QByteArray(4096, 'J'));
+        }
+        error.clear();
+        store = SqlStore::openSqlite(junk, &error);
+        QVERIFY(!store);
+        QVERIFY2(error.contains(QLatin1String("not a database")), qPrintable(error));
+        QVERIFY2(error.contains(QLatin1String("junk.db")), qPrintable(error));
+
+        // Empty / in-memory paths are rejected; a null errorMessage pointer is allowed.
+        QVERIFY(!SqlStore::openSqlite(QString(), nullptr));
+        error.clear();
+        QVERIFY(!SqlStore::openSqlite(QStringLiteral(":memory:"), &error));
+        QVERIFY(!error.isEmpty());
+
+        // Read-only directory (only meaningful when not running as root).
+        if (::geteuid() != 0) {
+            const QString ro = m_dir.filePath(QStringLiteral("readonly"));
+            QVERIFY(QDir().mkpath(ro));
+            QVERIFY(QFile::setPermissions(ro, QFile::ReadOwner | QFile::ExeOwner));
+            error.clear();
+            store = SqlStore::openSqlite(ro + QStringLiteral("/x/kernia.db"), &error);
+            QVERIFY(!store);
+            QVERIFY(!error.isEmpty());
+            error.clear();
+            store = SqlStore::openSqlite(ro + QStringLiteral("/kernia.db"), &error);
+            QVERIFY(!store);
+            QVERIFY(!error.isEmpty());
+            QFile::setPermissions(ro, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+        }
+        QCOMPARE(kerniaConnectionCount(), 0);
+    }
+
+    void migrateIsIdempotent()
+    {
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        const QStringList expected{QStringLiteral("0001_core"), QStringLiteral("0002_anonymous"),
+                                   QStringLiteral("0003_username"), QStringLiteral("0004_passkey")};
+        QCOMPARE(store->appliedMigrations(), expected);
+        const qint64 firstAppliedAt = rawScalar(path, QStringLiteral(
+            "SELECT applied_at FROM kernia_migrations WHERE id = '0001_core'")).toLongLong();
+        QVERIFY(firstAppliedAt > 0);
+        store->createUser(makeUser(QStringLiteral("u1"), QStringLiteral("a@example.com")));
+        store->migrate();
+        store->migrate();
+        QCOMPARE(store->appliedMigrations(), expected);
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM kernia_migrations")).toInt(), 4);
+        QCOMPARE(rawScalar(path, QStringLiteral(
+            "SELECT applied_at FROM kernia_migrations WHERE id = '0001_core'")).toLongLong(), firstAppliedAt);
+        QVERIFY(store->userById(QStringLiteral("u1")));
+
+        // Reopening the file (a restart) and migrating again keeps the data.
+        store.reset();
+        QString error;
+        store = SqlStore::openSqlite(path, &error);
+        QVERIFY2(store, qPrintable(error));
+        store->migrate();
+        QCOMPARE(store->appliedMigrations(), expected);
+        QVERIFY(store->userById(QStringLiteral("u1")));
+
+        // Every migration is labelled with its plugin.
+        const QList<Migration> all = schemaMigrations(store->dialect());
+        QCOMPARE(all.size(), 4);
+        QCOMPARE(all.at(0).plugin, QStringLiteral("core"));
+        QCOMPARE(all.at(1).plugin, QStringLiteral("anonymous"));
+        QCOMPARE(all.at(2).plugin, QStringLiteral("username"));
+        QCOMPARE(all.at(3).plugin, QStringLiteral("passkey"));
+    }
+
+    void migrateFromTwoStartersAtOnce()
+    {
+        for (int round = 0; round < 20; ++round) {
+            const QString path = freshPath();
+            QAtomicInteger<int> failures{0};
+            QString lastError;
+            QMutex errorMutex;
+            runConcurrently(2, [&](int) {
+                QString error;
+                auto store = SqlStore::openSqlite(path, &error);   // one "process" each
+                if (!store) {
+                    QMutexLocker l(&errorMutex);
+                    lastError = error;
+                    ++failures;
+                    return;
+                }
+                try {
+                    store->migrate();
+                } catch (const StoreError &e) {
+                    QMutexLocker l(&errorMutex);
+                    lastError = QString::fromUtf8(e.what());
+                    ++failures;
+                }
+            });
+            QVERIFY2(failures.loadRelaxed() == 0, qPrintable(lastError));
+            QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM kernia_migrations")).toInt(), 4);
+        }
+        QCOMPARE(kerniaConnectionCount(), 0);
+    }
+
+    void userRoundTrip()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+
+        User full = makeUser(QStringLiteral("u-full"), QStringLiteral("full@example.com"));
+        full.emailVerified = true;
+        full.image = QStringLiteral("https://example.com/a.png");
+        full.isAnonymous = true;
+        full.username = QStringLiteral("fuller");
+        full.displayUsername = QStringLiteral("Fuller");
+        // A local-time QDateTime with milliseconds comes back as the same instant in UTC.
+        full.createdAt = QDateTime(QDate(2024, 2, 29), QTime(23, 59, 58, 987), Qt::OffsetFromUTC, 3600);
+        full.updatedAt = QDateTime(QDate(2024, 3, 1), QTime(0, 0, 0, 1), Qt::UTC);
+        store->createUser(full);
+
+        User bare = makeUser(QStringLiteral("u-bare"), QStringLiteral("bare@example.com"));
+        bare.name = QString();   // null name stored as "" (NOT NULL column)
+        store->createUser(bare);
+
+        const auto got = store->userById(QStringLiteral("u-full"));
+        QVERIFY(got);
+        QCOMPARE(got->id, full.id);
+        QCOMPARE(got->name, full.name);
+        QCOMPARE(got->email, full.email);
+        QCOMPARE(got->emailVerified, true);
+        QCOMPARE(got->image, full.image);
+        QCOMPARE(got->createdAt, full.createdAt);
+        QCOMPARE(got->createdAt.toMSecsSinceEpoch(), full.createdAt.toMSecsSinceEpoch());
+        QCOMPARE(got->createdAt.timeSpec(), Qt::UTC);
+        QCOMPARE(got->createdAt.time().msec(), 987);
+        QCOMPARE(got->updatedAt, full.updatedAt);
+        QCOMPARE(got->updatedAt.time().msec(), 1);
+        QCOMPARE(got->isAnonymous, true);
+        QCOMPARE(got->username, full.username);
+        QCOMPARE(got->displayUsername, full.displayUsername);
+
+        const auto gotBare = store->userByEmail(QStringLiteral("bare@example.com"));
+        QVERIFY(gotBare);
+        QCOMPARE(gotBare->id, QStringLiteral("u-bare"));
+        QVERIFY(gotBare->name.isEmpty());
+        QCOMPARE(gotBare->emailVerified, false);
+        QCOMPARE(gotBare->isAnonymous, false);
+        QVERIFY(!gotBare->image);
+        QVERIFY(!gotBare->username);
+        QVERIFY(!gotBare->displayUsername);
+        QCOMPARE(gotBare->createdAt, ms(1700000000123));
+
+        QCOMPARE(store->userByUsername(QStringLiteral("fuller"))->id, QStringLiteral("u-full"));
+        QVERIFY(!store->userByUsername(QStringLiteral("Fuller")));   // stored normalised
+        QVERIFY(!store->userById(QStringLiteral("missing")));
+        QVERIFY(!store->userByEmail(QStringLiteral("missing@example.com")));
+        QVERIFY(!store->userByUsername(QStringLiteral("missing")));
+
+        // updateUser writes every column, including clearing optionals.
+        User changed = *got;
+        changed.name = QStringLiteral("Renamed");
+        changed.email = QStringLiteral("renamed@example.com");
+        changed.emailVerified = false;
+        changed.image = std::nullopt;
+        changed.isAnonymous = false;
+        changed.username = std::nullopt;
+        changed.displayUsername = QStringLiteral("");   // empty but present
+        changed.updatedAt = ms(1800000000999);
+        store->updateUser(changed);
+        const auto after = store->userById(QStringLiteral("u-full"));
+        QVERIFY(after);
+        QCOMPARE(after->name, QStringLiteral("Renamed"));
+        QCOMPARE(after->email, QStringLiteral("renamed@example.com"));
+        QCOMPARE(after->emailVerified, false);
+        QVERIFY(!after->image);
+        QCOMPARE(after->isAnonymous, false);
+        QVERIFY(!after->username);
+        QVERIFY(after->displayUsername);
+        QVERIFY(after->displayUsername->isEmpty());
+        QCOMPARE(after->createdAt, full.createdAt);
+        QCOMPARE(after->updatedAt, ms(1800000000999));
+        QVERIFY(!store->userByEmail(QStringLiteral("full@example.com")));
+        QVERIFY(!store->userByUsername(QStringLiteral("fuller")));
+    }
+
+    void uniqueViolations()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        User a = makeUser(QStringLiteral("a"), QStringLiteral("same@example.com"));
+        a.username = QStringLiteral("taken");
+        store->createUser(a);
+
+        auto expectUnique = [](const std::function<void()> &fn, const char *column) {
+            try {
+                fn();
+            } catch (const StoreError &e) {
+                QVERIFY2(e.isUniqueViolation(), e.what());
+                QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String(column)), e.what());
+                return;
+            }
+            QFAIL("no StoreError thrown");
+        };
+
+        expectUnique([&] { store->createUser(makeUser(QStringLiteral("b"), QStringLiteral("same@example.com"))); },
+                     "user.email");
+        User c = makeUser(QStringLiteral("c"), QStringLiteral("c@example.com"));
+        c.username = QStringLiteral("taken");
+        expectUnique([&] { store->createUser(c); }, "user.username");
+        expectUnique([&] { store->createUser(makeUser(QStringLiteral("a"), QStringLiteral("other@example.com"))); },
+                     "user.id");
+
+        // Several users without a username are fine (NULLs are distinct).
+        store->createUser(makeUser(QStringLiteral("d"), QStringLiteral("d@example.com")));
+        store->createUser(makeUser(QStringLiteral("e"), QStringLiteral("e@example.com")));
+
+        // updateUser onto a taken email is a unique violation too.
+        User d = *store->userById(QStringLiteral("d"));
+        d.email = QStringLiteral("same@example.com");
+        expectUnique([&] { store->updateUser(d); }, "user.email");
+
+        store->createSession(makeSession(QStringLiteral("s1"), QStringLiteral("tok"), QStringLiteral("a"), 1000));
+        expectUnique([&] {
+            store->createSession(makeSession(QStringLiteral("s2"), QStringLiteral("tok"), QStringLiteral("d"), 2000));
+        }, "session.token");
+
+        // A NOT NULL failure is a StoreError but not a unique violation.
+        try {
+            Session s = makeSession(QStringLiteral("s3"), QStringLiteral("tok3"), QStringLiteral("a"), 1000);
+            s.expiresAt = QDateTime();   // invalid -> NULL
+            store->createSession(s);
+            QFAIL("NOT NULL not enforced");
+        } catch (const StoreError &e) {
+            QVERIFY(!e.isUniqueViolation());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("NOT NULL")), e.what());
+        }
+    }
+
+    void accountRoundTrip()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("u1"), QStringLiteral("u1@example.com")));
+        store->createUser(makeUser(QStringLiteral("u2"), QStringLiteral("u2@example.com")));
+
+        Account second = makeAccount(QStringLiteral("acc-b"), QStringLiteral("u1"), 2000);
+        second.providerId = QStringLiteral("github");
+        second.accountId = QStringLiteral("gh-123");
+        second.password = std::nullopt;
+        second.scope = QStringLiteral("read:user,user:email");
+        store->createAccount(second);
+        store->createAccount(makeAccount(QStringLiteral("acc-a"), QStringLiteral("u1"), 1000));
+        store->createAccount(makeAccount(QStringLiteral("acc-c"), QStringLiteral("u2"), 1000));
+
+        QList<Account> list = store->accountsByUser(QStringLiteral("u1"));
+        QCOMPARE(list.size(), 2);
+        QCOMPARE(list.at(0).id, QStringLiteral("acc-a"));   // by createdAt
+        QCOMPARE(list.at(0).providerId, QStringLiteral("credential"));
+        QCOMPARE(list.at(0).accountId, QStringLiteral("u1"));
+        QCOMPARE(list.at(0).password, std::optional<QString>(QStringLiteral("00ff:abcd")));
+        QVERIFY(!list.at(0).scope);
+        QCOMPARE(list.at(0).createdAt, ms(1000));
+        QCOMPARE(list.at(0).updatedAt, ms(1005));
+        QCOMPARE(list.at(1).id, QStringLiteral("acc-b"));
+        QVERIFY(!list.at(1).password);
+        QCOMPARE(list.at(1).scope, second.scope);
+        QCOMPARE(list.at(1).accountId, QStringLiteral("gh-123"));
+        QVERIFY(store->accountsByUser(QStringLiteral("nobody")).isEmpty());
+
+        Account changed = list.at(0);
+        changed.password = QStringLiteral("1111:2222");
+        changed.scope = QStringLiteral("x");
+        changed.updatedAt = ms(99999);
+        store->updateAccount(changed);
+        list = store->accountsByUser(QStringLiteral("u1"));
+        QCOMPARE(list.at(0).password, changed.password);
+        QCOMPARE(list.at(0).scope, changed.scope);
+        QCOMPARE(list.at(0).updatedAt, ms(99999));
+        QCOMPARE(list.at(0).createdAt, ms(1000));
+        QCOMPARE(store->accountsByUser(QStringLiteral("u2")).size(), 1);
+    }
+
+    void sessionRoundTrip()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("u1"), QStringLiteral("u1@example.com")));
+        store->createUser(makeUser(QStringLiteral("u2"), QStringLiteral("u2@example.com")));
+
+        store->createSession(makeSession(QStringLiteral("s3"), QStringLiteral("t3"), QStringLiteral("u1"), 3000));
+        store->createSession(makeSession(QStringLiteral("s1"), QStringLiteral("t1"), QStringLiteral("u1"), 1000));
+        store->createSession(makeSession(QStringLiteral("s2b"), QStringLiteral("t2b"), QStringLiteral("u1"), 2000));
+        store->createSession(makeSession(QStringLiteral("s2a"), QStringLiteral("t2a"), QStringLiteral("u1"), 2000));
+        Session other = makeSession(QStringLiteral("o1"), QStringLiteral("o1"), QStringLiteral("u2"), 1000);
+        other.ipAddress = QString();   // stored as ""
+        other.userAgent = QStringLiteral("");
+        store->createSession(other);
+
+        const auto s1 = store->sessionByToken(QStringLiteral("t1"));
+        QVERIFY(s1);
+        QCOMPARE(s1->id, QStringLiteral("s1"));
+        QCOMPARE(s1->userId, QStringLiteral("u1"));
+        QCOMPARE(s1->createdAt, ms(1000));
+        QCOMPARE(s1->updatedAt, ms(1001));
+        QCOMPARE(s1->expiresAt, ms(1000 + 7LL * 24 * 3600 * 1000));
+        QCOMPARE(s1->ipAddress, QStringLiteral("127.0.0.1"));
+        QCOMPARE(s1->userAgent, QStringLiteral("tst_store"));
+        QVERIFY(!store->sessionByToken(QStringLiteral("nope")));
+        QVERIFY(store->sessionByToken(QStringLiteral("o1"))->ipAddress.isEmpty());
+
+        // Creation order: createdAt, ties in insertion order.
+        QStringList ids;
+        for (const Session &s : store->sessionsByUser(QStringLiteral("u1")))
+            ids << s.id;
+        QCOMPARE(ids, (QStringList{QStringLiteral("s1"), QStringLiteral("s2b"), QStringLiteral("s2a"), QStringLiteral("s3")}));
+
+        Session refreshed = *s1;
+        refreshed.expiresAt = ms(5000000000123);
+        refreshed.updatedAt = ms(4000000000007);
+        refreshed.ipAddress = QStringLiteral("10.0.0.1");
+        store->updateSession(refreshed);
+        const auto s1b = store->sessionByToken(QStringLiteral("t1"));
+        QCOMPARE(s1b->expiresAt, ms(5000000000123));
+        QCOMPARE(s1b->updatedAt, ms(4000000000007));
+        QCOMPARE(s1b->createdAt, ms(1000));
+        QCOMPARE(s1b->ipAddress, QStringLiteral("10.0.0.1"));
+
+        store->deleteSessionByToken(QStringLiteral("t3"));
+        QVERIFY(!store->sessionByToken(QStringLiteral("t3")));
+        QCOMPARE(store->sessionsByUser(QStringLiteral("u1")).size(), 3);
+
+        store->deleteSessionsByUserExcept(QStringLiteral("u1"), QStringLiteral("t2a"));
+        const QList<Session> left = store->sessionsByUser(QStringLiteral("u1"));
+        QCOMPARE(left.size(), 1);
+        QCOMPARE(left.at(0).token, QStringLiteral("t2a"));
+        QCOMPARE(store->sessionsByUser(QStringLiteral("u2")).size(), 1);
+
+        store->deleteSessionsByUser(QStringLiteral("u1"));
+        QVERIFY(store->sessionsByUser(QStringLiteral("u1")).isEmpty());
+        QCOMPARE(store->sessionsByUser(QStringLiteral("u2")).size(), 1);
+        store->deleteSessionByToken(QStringLiteral("does-not-exist"));   // no error
+    }
+
+    void verificationRoundTrip()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        const QString id = QStringLiteral("reset-password:abc");
+        store->createVerification(makeVerification(QStringLiteral("v-old"), id, 1000));
+        store->createVerification(makeVerification(QStringLiteral("v-new"), id, 2000));
+        store->createVerification(makeVerification(QStringLiteral("v-x"), QStringLiteral("other"), 1500));
+
+        const auto newest = store->verificationByIdentifier(id);
+        QVERIFY(newest);
+        QCOMPARE(newest->id, QStringLiteral("v-new"));
+        QCOMPARE(newest->identifier, id);
+        QCOMPARE(newest->value, QStringLiteral("value-v-new"));
+        QCOMPARE(newest->createdAt, ms(2000));
+        QCOMPARE(newest->updatedAt, ms(2000));
+        QCOMPARE(newest->expiresAt, ms(302000));
+        QVERIFY(!store->verificationByIdentifier(QStringLiteral("missing")));
+
+        const auto c1 = store->consumeVerification(id);
+        QVERIFY(c1);
+        QCOMPARE(c1->id, QStringLiteral("v-new"));
+        QCOMPARE(c1->value, QStringLiteral("value-v-new"));
+        QCOMPARE(c1->expiresAt, ms(302000));
+        const auto c2 = store->consumeVerification(id);
+        QVERIFY(c2);
+        QCOMPARE(c2->id, QStringLiteral("v-old"));
+        QVERIFY(!store->consumeVerification(id));   // single use
+        QVERIFY(!store->verificationByIdentifier(id));
+        QVERIFY(store->verificationByIdentifier(QStringLiteral("other")));
+        QVERIFY(!store->consumeVerification(QStringLiteral("missing")));
+
+        // Inside a transaction that rolls back, the consumption is undone.
+        try {
+            store->transaction([&] {
+                QVERIFY(store->consumeVerification(QStringLiteral("other")));
+                throw TestFailure{};
+            });
+        } catch (const TestFailure &) {
+        }
+        QVERIFY(store->verificationByIdentifier(QStringLiteral("other")));
+    }
+
+    void consumeVerificationFromEightThreads()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        for (int round = 0; round < 25; ++round) {
+            const QString identifier = QStringLiteral("magic-link:%1").arg(round);
+            store->createVerification(makeVerification(QStringLiteral("v%1").arg(round), identifier, 1000 + round));
+            QAtomicInteger<int> winners{0}, errors{0};
+            runConcurrently(8, [&](int) {
+                try {
+                    if (store->consumeVerification(identifier))
+                        ++winners;
+                } catch (const StoreError &e) {
+                    qWarning("consume failed: %s", e.what());
+                    ++errors;
+                }
+            });
+            QCOMPARE(errors.loadRelaxed(), 0);
+            QCOMPARE(winners.loadRelaxed(), 1);
+            QVERIFY(!store->verificationByIdentifier(identifier));
+        }
+    }
+
+    void transactionCommitAndRollback()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->transaction([&] {
+            store->createUser(makeUser(QStringLiteral("c1"), QStringLiteral("c1@example.com")));
+            store->createSession(makeSession(QStringLiteral("s1"), QStringLiteral("t1"), QStringLiteral("c1"), 1));
+            QVERIFY(store->userById(QStringLiteral("c1")));   // own writes visible inside
+        });
+        QVERIFY(store->userById(QStringLiteral("c1")));
+        QVERIFY(store->sessionByToken(QStringLiteral("t1")));
+
+        bool caught = false;
+        try {
+            store->transaction([&] {
+                store->createUser(makeUser(QStringLiteral("r1"), QStringLiteral("r1@example.com")));
+                store->createSession(makeSession(QStringLiteral("s2"), QStringLiteral("t2"), QStringLiteral("r1"), 1));
+                throw std::runtime_error("boom");
+            });
+        } catch (const std::runtime_error &e) {
+            caught = QString::fromUtf8(e.what()) == QLatin1String("boom");
+        }
+        QVERIFY(caught);
+        QVERIFY(!store->userById(QStringLiteral("r1")));
+        QVERIFY(!store->sessionByToken(QStringLiteral("t2")));
+
+        // A StoreError from inside (unique violation) rolls back the earlier writes.
+        caught = false;
+        try {
+            store->transaction([&] {
+                store->createUser(makeUser(QStringLiteral("r2"), QStringLiteral("r2@example.com")));
+                store->createUser(makeUser(QStringLiteral("r3"), QStringLiteral("c1@example.com")));
+            });
+        } catch (const StoreError &e) {
+            caught = e.isUniqueViolation();
+        }
+        QVERIFY(caught);
+        QVERIFY(!store->userById(QStringLiteral("r2")));
+
+        // The connection is usable again afterwards (no transaction left open).
+        store->transaction([&] {
+            store->createUser(makeUser(QStringLiteral("c2"), QStringLiteral("c2@example.com")));
+        });
+        QVERIFY(store->userById(QStringLiteral("c2")));
+    }
+
+    void nestedTransactionsJoin()
+    {
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+
+        // Inner writes commit with the outer transaction, not before.
+        store->transaction([&] {
+            store->createUser(makeUser(QStringLiteral("o1"), QStringLiteral("o1@example.com")));
+            store->transaction([&] {
+                store->createUser(makeUser(QStringLiteral("i1"), QStringLiteral("i1@example.com")));
+                store->transaction([&] {
+                    store->createUser(makeUser(QStringLiteral("i2"), QStringLiteral("i2@example.com")));
+                });
+            });
+            // Another connection does not see them yet.
+            QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM \"user\"")).toInt(), 0);
+            QVERIFY(store->userById(QStringLiteral("i2")));
+        });
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM \"user\"")).toInt(), 3);
+
+        // Outer failure after a successful inner call undoes both.
+        try {
+            store->transaction([&] {
+                store->createUser(makeUser(QStringLiteral("o2"), QStringLiteral("o2@example.com")));
+                store->transaction([&] {
+                    store->createUser(makeUser(QStringLiteral("i3"), QStringLiteral("i3@example.com")));
+                });
+                throw TestFailure{};
+            });
+            QFAIL("exception not rethrown");
+        } catch (const TestFailure &) {
+        }
+        QVERIFY(!store->userById(QStringLiteral("o2")));
+        QVERIFY(!store->userById(QStringLiteral("i3")));
+
+        // Inner failure escaping to the top rolls back everything.
+        try {
+            store->transaction([&] {
+                store->createUser(makeUser(QStringLiteral("o3"), QStringLiteral("o3@example.com")));
+                store->transaction([&] {
+                    store->createUser(makeUser(QStringLiteral("i4"), QStringLiteral("i4@example.com")));
+                    throw TestFailure{};
+                });
+            });
+            QFAIL("exception not rethrown");
+        } catch (const TestFailure &) {
+        }
+        QVERIFY(!store->userById(QStringLiteral("o3")));
+        QVERIFY(!store->userById(QStringLiteral("i4")));
+
+        // Inner failure caught by the outer work: only the inner part is undone.
+        store->transaction([&] {
+            store->createUser(makeUser(QStringLiteral("o4"), QStringLiteral("o4@example.com")));
+            try {
+                store->transaction([&] {
+                    store->createUser(makeUser(QStringLiteral("i5"), QStringLiteral("i5@example.com")));
+                    store->createUser(makeUser(QStringLiteral("i6"), QStringLiteral("o4@example.com")));
+                });
+                QFAIL("no unique violation");
+            } catch (const StoreError &e) {
+                QVERIFY(e.isUniqueViolation());
+            }
+        });
+        QVERIFY(store->userById(QStringLiteral("o4")));
+        QVERIFY(!store->userById(QStringLiteral("i5")));
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM \"user\"")).toInt(), 4);
+    }
+
+    void concurrentReadThenInsertSerialises()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        for (int round = 0; round < 10; ++round) {
+            const QString email = QStringLiteral("race%1@example.com").arg(round);
+            QAtomicInteger<int> created{0}, sawExisting{0}, errors{0};
+            runConcurrently(2, [&](int i) {
+                try {
+                    store->transaction([&] {
+                        if (store->userByEmail(email)) {
+                            ++sawExisting;
+                            return;
+                        }
+                        QThread::msleep(30);   // widen the race window
+                        store->createUser(makeUser(QStringLiteral("r%1-%2").arg(round).arg(i), email));
+                        ++created;
+                    });
+                } catch (const StoreError &e) {
+                    qWarning("transaction failed: %s", e.what());
+                    ++errors;
+                }
+            });
+            QCOMPARE(errors.loadRelaxed(), 0);   // not even a unique violation: serialised
+            QCOMPARE(created.loadRelaxed(), 1);
+            QCOMPARE(sawExisting.loadRelaxed(), 1);
+            QVERIFY(store->userByEmail(email));
+        }
+    }
+
+    void beginTimesOutWhenLocked()
+    {
+        QString path;
+        auto store = openMigrated(&path, 200);
+        QVERIFY(store);
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("locker"));
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY(q.exec(QStringLiteral("BEGIN IMMEDIATE")));
+            QElapsedTimer timer;
+            timer.start();
+            bool ran = false;
+            try {
+                store->transaction([&] { ran = true; });
+                QFAIL("BEGIN did not fail");
+            } catch (const StoreError &e) {
+                QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("locked")), e.what());
+                QVERIFY(!e.isUniqueViolation());
+            }
+            QVERIFY(!ran);
+            QVERIFY2(timer.elapsed() >= 150, qPrintable(QString::number(timer.elapsed())));
+            QVERIFY(q.exec(QStringLiteral("ROLLBACK")));
+            q.finish();
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("locker"));
+        // Works again once the lock is gone.
+        store->transaction([&] { store->createUser(makeUser(QStringLiteral("x"), QStringLiteral("x@example.com"))); });
+        QVERIFY(store->userById(QStringLiteral("x")));
+    }
+
+    void deleteUserRemovesEverything()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("gone"), QStringLiteral("gone@example.com")));
+        store->createUser(makeUser(QStringLiteral("kept"), QStringLiteral("kept@example.com")));
+        for (const QString &uid : {QStringLiteral("gone"), QStringLiteral("kept")}) {
+            store->createSession(makeSession(uid + QStringLiteral("-s1"), uid + QStringLiteral("-t1"), uid, 1));
+            store->createSession(makeSession(uid + QStringLiteral("-s2"), uid + QStringLiteral("-t2"), uid, 2));
+            store->createAccount(makeAccount(uid + QStringLiteral("-a1"), uid, 1));
+            store->execTemplate(QStringLiteral(
+                "INSERT INTO \"passkey\" (\"id\", \"publicKey\", \"userId\", \"credentialID\", \"counter\", "
+                "\"deviceType\", \"backedUp\", \"createdAt\") VALUES (:id, 'pk', :userId, :cred, 0, "
+                "'singleDevice', :backedUp, :createdAt)"),
+                {{QStringLiteral("id"), uid + QStringLiteral("-p1")},
+                 {QStringLiteral("userId"), uid},
+                 {QStringLiteral("cred"), uid + QStringLiteral("-cred")},
+                 {QStringLiteral("backedUp"), true},
+                 {QStringLiteral("createdAt"), ms(42)}});
+        }
+        store->createVerification(makeVerification(QStringLiteral("v1"), QStringLiteral("delete-account-x"), 1));
+
+        store->deleteUser(QStringLiteral("gone"));
+        QVERIFY(!store->userById(QStringLiteral("gone")));
+        QVERIFY(store->sessionsByUser(QStringLiteral("gone")).isEmpty());
+        QVERIFY(!store->sessionByToken(QStringLiteral("gone-t1")));
+        QVERIFY(store->accountsByUser(QStringLiteral("gone")).isEmpty());
+        // Passkey rows: count via a template that fails if any remain (CHECK trick not needed:
+        // insert the count into a scratch table and read it back with a select-only statement).
+        store->execTemplate(QStringLiteral("CREATE TABLE scratch (n INTEGER)"), {});
+        store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT count(*) FROM \"passkey\" WHERE \"userId\" = :u"),
+                            {{QStringLiteral("u"), QStringLiteral("gone")}});
+        store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT count(*) FROM \"passkey\" WHERE \"userId\" = :u"),
+                            {{QStringLiteral("u"), QStringLiteral("kept")}});
+        store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT \"createdAt\" FROM \"passkey\" WHERE \"userId\" = :u"),
+                            {{QStringLiteral("u"), QStringLiteral("kept")}});
+        store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT \"backedUp\" FROM \"passkey\" WHERE \"userId\" = :u"),
+                            {{QStringLiteral("u"), QStringLiteral("kept")}});
+
+        QVERIFY(store->userById(QStringLiteral("kept")));
+        QCOMPARE(store->sessionsByUser(QStringLiteral("kept")).size(), 2);
+        QCOMPARE(store->accountsByUser(QStringLiteral("kept")).size(), 1);
+        QVERIFY(store->verificationByIdentifier(QStringLiteral("delete-account-x")));   // untouched
+        store->deleteUser(QStringLiteral("does-not-exist"));   // no error
+
+        const QString path = m_dir.filePath(QStringLiteral("db%1/kernia.db").arg(m_counter));
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT group_concat(n, ',') FROM scratch")).toString(),
+                 QStringLiteral("0,1,42,1"));
+    }
+
+    void execTemplateBinds()
+    {
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        store->execTemplate(QStringLiteral("CREATE TABLE link_log (a TEXT, b TEXT, c TEXT, at BIGINT, flag INTEGER)"), {});
+
+        // Only placeholders that occur are bound; extra keys are ignored; a repeated
+        // placeholder gets the same value; ':x' inside quotes is text, not a placeholder.
+        const QVariantMap binds{{QStringLiteral("oldUserId"), QStringLiteral("old")},
+                                {QStringLiteral(":newUserId"), QStringLiteral("new")},
+                                {QStringLiteral("unused"), QStringLiteral("never")},
+                                {QStringLiteral("x"), QStringLiteral("not-bound")},
+                                {QStringLiteral("when"), ms(1234567)},
+                                {QStringLiteral("flag"), true}};
+        store->execTemplate(QStringLiteral(
+            "INSERT INTO link_log (a, b, c, at, flag) VALUES (:oldUserId, :newUserId || '-' || :oldUserId, "
+            "'lit:x', :when, :flag)"), binds);
+        QCOMPARE(QStringList(SqlStore::templatePlaceholders(QStringLiteral(
+                     "SELECT :a, ':b', \":c\", :a, x::text, :d_1 -- :e"))),
+                 (QStringList{QStringLiteral("a"), QStringLiteral("d_1"), QStringLiteral("e")}));
+
+        // Statement without any placeholder, binds given.
+        store->execTemplate(QStringLiteral("UPDATE link_log SET flag = flag + 1"), binds);
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT a || '|' || b || '|' || c || '|' || at || '|' || flag FROM link_log"))
+                     .toString(),
+                 QStringLiteral("old|new-old|lit:x|1234567|2"));
+
+        // Missing value for a placeholder.
+        try {
+            store->execTemplate(QStringLiteral("INSERT INTO link_log (a) VALUES (:missing)"), binds);
+            QFAIL("missing bind accepted");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String(":missing")), e.what());
+        }
+
+        // A failing statement (missing table) throws with the driver's message.
+        try {
+            store->execTemplate(QStringLiteral("INSERT INTO no_such_table (a) VALUES (:oldUserId)"), binds);
+            QFAIL("statement on a missing table succeeded");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("no such table")), e.what());
+            QVERIFY(!e.isUniqueViolation());
+        }
+
+        // ... and inside transaction() it rolls back the earlier writes.
+        try {
+            store->transaction([&] {
+                store->createUser(makeUser(QStringLiteral("linked"), QStringLiteral("linked@example.com")));
+                store->execTemplate(QStringLiteral("INSERT INTO link_log (a) VALUES (:oldUserId)"), binds);
+                store->execTemplate(QStringLiteral("UPDATE no_such_table SET a = :newUserId"), binds);
+            });
+            QFAIL("no StoreError");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("no such table")), e.what());
+        }
+        QVERIFY(!store->userById(QStringLiteral("linked")));
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM link_log")).toInt(), 1);
+
+        // A SELECT template is finished, so a write right after works.
+        store->execTemplate(QStringLiteral("SELECT * FROM link_log WHERE a = :oldUserId"), binds);
+        store->createUser(makeUser(QStringLiteral("after"), QStringLiteral("after@example.com")));
+        QVERIFY(store->userById(QStringLiteral("after")));
+
+        // Syntax error is a StoreError too.
+        QVERIFY_THROWS_EXCEPTION(StoreError, store->execTemplate(QStringLiteral("INSRT nothing"), {}));
+    }
+
+    void connectionsPerThreadAreCleanedUp()
+    {
+        QCOMPARE(kerniaConnectionCount(), 0);
+        auto store = openMigrated();
+        QVERIFY(store);
+        QCOMPARE(kerniaConnectionCount(), 1);   // this thread's
+
+        // A thread that uses the store gets its own connection, closed when it ends.
+        QAtomicInteger<int> seenInside{0};
+        runConcurrently(3, [&](int i) {
+            store->createUser(makeUser(QStringLiteral("t%1").arg(i), QStringLiteral("t%1@example.com").arg(i)));
+            seenInside.fetchAndAddRelaxed(kerniaConnectionCount());
+        });
+        QVERIFY(seenInside.loadRelaxed() >= 3 * 2);
+        QCOMPARE(kerniaConnectionCount(), 1);
+        QCOMPARE(store->userById(QStringLiteral("t2"))->email, QStringLiteral("t2@example.com"));
+
+        // Destroying the store closes the connections of threads that are still running.
+        QSemaphore used, finish;
+        std::unique_ptr<QThread> worker(QThread::create([&] {
+            store->userById(QStringLiteral("t0"));
+            used.release();
+            finish.acquire();
+        }));
+        worker->start();
+        used.acquire();
+        QCOMPARE(kerniaConnectionCount(), 2);
+        store.reset();
+        QCOMPARE(kerniaConnectionCount(), 0);
+        finish.release();
+        QVERIFY(worker->wait(10000));
+        QCOMPARE(kerniaConnectionCount(), 0);
+
+        // Two stores on one thread have separate connections.
+        auto a = openMigrated();
+        auto b = openMigrated();
+        QCOMPARE(kerniaConnectionCount(), 2);
+        a.reset();
+        QCOMPARE(kerniaConnectionCount(), 1);
+        b.reset();
+        QCOMPARE(kerniaConnectionCount(), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestStore)
+#include "tst_store.moc"
