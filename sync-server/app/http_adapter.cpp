@@ -48,12 +48,15 @@ Request toRequest(const QHttpServerRequest &source)
 QHttpServerResponse toHttpResponse(const Response &response)
 {
     const auto status = QHttpServerResponse::StatusCode(response.status());
-    QHttpServerResponse http = response.contentType().isEmpty()
-        ? QHttpServerResponse(status)
-        : QHttpServerResponse(response.contentType(), response.body(), status);
-    for (const auto &[name, value] : response.wireHeaders()) {
-        if (name != "content-type")
-            http.addHeader(name, value);
+    QHttpServerResponse http(response.contentType(), response.body(), status);
+    if (response.contentType().isEmpty())
+        http.clearHeader("Content-Type"); // Better Auth's empty 404s carry no content type
+    // Qt HttpServer 6.4 writes headers in reverse order of addHeader(); add them backwards
+    // so Set-Cookie lines keep Better Auth's order.
+    const auto lines = response.wireHeaders();
+    for (auto it = lines.crbegin(); it != lines.crend(); ++it) {
+        if (it->first != "content-type")
+            http.addHeader(it->first, it->second);
     }
     return http;
 }

@@ -125,15 +125,16 @@ Response AuthServer::dispatch(const Endpoint &endpoint, EndpointContext &context
 void AuthServer::parseBody(const Endpoint &endpoint, EndpointContext &context) const
 {
     const Request &request = context.request();
-    if (request.body.trimmed().isEmpty()) {
+    const QByteArray type = mediaType(request);
+    // Like Better Auth, a body without a Content-Type is not read at all.
+    if (request.body.trimmed().isEmpty() || type.isEmpty()) {
         if (endpoint.body == Endpoint::Body::Required)
             throwValidationError({QStringLiteral("[body] Invalid input: expected object, received undefined")});
         return;
     }
 
-    const QByteArray type = mediaType(request);
     const bool isForm = type == "application/x-www-form-urlencoded";
-    const bool isJson = type == "application/json" || type.isEmpty();
+    const bool isJson = type == "application/json";
     if (endpoint.body != Endpoint::Body::Ignored && !isJson && !(isForm && endpoint.acceptsForm)) {
         const QString allowed = endpoint.acceptsForm
             ? QStringLiteral("application/x-www-form-urlencoded, application/json")
