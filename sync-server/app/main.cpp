@@ -2,6 +2,7 @@
 #include "auth/auth_server.h"
 #include "config/server_config.h"
 #include "http_adapter.h"
+#include "mail/outbox_mailer.h"
 #include "plugins/anonymous/anonymous_plugin.h"
 #include "plugins/bearer/bearer_plugin.h"
 #include "store/sql_store.h"
@@ -72,6 +73,8 @@ int main(int argc, char *argv[])
     AuthServer auth(options, store);
     auth.addPlugin(std::make_unique<BearerPlugin>());
     auth.addPlugin(std::make_unique<AnonymousPlugin>(anonymousOptionsFrom(config.anonymous)));
+    if (!config.mailOutbox.isEmpty())
+        auth.setMailer(std::make_shared<OutboxMailer>(config.mailOutbox));
     http.setEngine(&auth);
 
     std::printf("listening on %s\n", qPrintable(listenUrl.toString()));

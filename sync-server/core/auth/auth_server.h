@@ -27,6 +27,7 @@ namespace Kernia::Server {
 class Plugin;
 class Store;
 class ApiError;
+class Mailer;
 
 class AuthServer
 {
@@ -48,6 +49,10 @@ public:
     Router &router() { return m_router; }
     const QList<Plugin *> &plugins() const { return m_pluginView; }
 
+    // Optional: without a mailer, mail-based features answer "not enabled" as Better Auth does.
+    void setMailer(std::shared_ptr<Mailer> mailer) { m_mailer = std::move(mailer); }
+    Mailer *mailer() const { return m_mailer.get(); }
+
     static Response errorResponse(const ApiError &error);
 
 private:
@@ -56,6 +61,7 @@ private:
 
     AuthOptions m_options;
     std::shared_ptr<Store> m_store;
+    std::shared_ptr<Mailer> m_mailer;
     SessionManager m_sessions;
     PasswordHasher m_passwords;
     OriginPolicy m_origins;

@@ -10,6 +10,7 @@ class Router;
 class EndpointContext;
 class Response;
 struct SessionWithUser;
+struct User;
 
 class Plugin
 {
@@ -22,6 +23,26 @@ public:
     // Before the endpoint runs: may adjust the request's internal view (the bearer plugin
     // turns an Authorization header into the session cookie here).
     virtual void onRequest(EndpointContext &context) { Q_UNUSED(context); }
+
+    // sign-up/email, before the password is hashed: validate the plugin's body fields
+    // (throw ApiError to refuse).
+    virtual void validateSignUp(EndpointContext &context) { Q_UNUSED(context); }
+
+    // sign-up/email, inside the transaction, before the user row is written: fill the
+    // plugin's user fields and re-check anything that must be unique.
+    virtual void prepareNewUser(EndpointContext &context, User &user)
+    {
+        Q_UNUSED(context);
+        Q_UNUSED(user);
+    }
+
+    // update-user: apply the plugin's body fields to `user`; true if anything changed.
+    virtual bool applyUserUpdate(EndpointContext &context, User &user)
+    {
+        Q_UNUSED(context);
+        Q_UNUSED(user);
+        return false;
+    }
 
     // Inside the store transaction that issues a new session, after the session row was
     // written. Throwing ApiError (or StoreError) rolls the whole sign-in back.

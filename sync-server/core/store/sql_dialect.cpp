@@ -65,6 +65,14 @@ QString SqlDialect::quote(const QString &identifier)
     return QLatin1Char('"') + escaped + QLatin1Char('"');
 }
 
+QString SqlDialect::tableExistsQuery() const
+{
+    if (m_kind == Kind::Sqlite)
+        return QStringLiteral("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name");
+    return QStringLiteral("SELECT 1 FROM information_schema.tables "
+                          "WHERE table_schema = current_schema() AND table_name = :name");
+}
+
 QString SqlDialect::connectOptions(int busyTimeoutMs) const
 {
     if (m_kind == Kind::Sqlite)

@@ -37,7 +37,6 @@ struct SqlStore::Config
     QString password;
     QString connectOptions;
     int busyTimeoutMs = SqlStore::kDefaultBusyTimeoutMs;
-    QString description;    // for error messages, e.g. the file path
 };
 
 struct SqlStore::Shared
@@ -348,14 +347,16 @@ std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString 
     config->databaseName = info.absoluteFilePath();
     config->connectOptions = config->dialect.connectOptions(busyTimeoutMs);
     config->busyTimeoutMs = busyTimeoutMs;
-    config->description = info.absoluteFilePath();
 
     std::unique_ptr<SqlStore> store(new SqlStore(std::move(config)));
     try {
         store->threadState();   // opens this thread's connection and applies the pragmas
         // Touch the schema so "file is not a database" shows up now, not on first use.
         Query q(store->connection(), store->dialect(), QStringLiteral("schema check"));
-        q.exec(QStringLiteral("SELECT count(*) FROM sqlite_master"));
+        q.prepare(store->dialect().tableExistsQuery())
+            .bind(QStringLiteral(":name"), QString::fromLatin1(kMigrationsTable))
+            .exec();
+        q.next();
     } catch (const StoreError &e) {
         return failWith(QString::fromStdString(e.what()));
     }
@@ -517,9 +518,9 @@ QStringList SqlStore::appliedMigrations()
     {
         Query exists(db, d, QStringLiteral("appliedMigrations"));
         // A fresh database has no bookkeeping table yet.
-        exists.exec(d.kind() == SqlDialect::Kind::Sqlite
-                        ? QStringLiteral("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kernia_migrations'")
-                        : QStringLiteral("SELECT 1 FROM information_schema.tables WHERE table_name = 'kernia_migrations'"));
+        exists.prepare(d.tableExistsQuery())
+            .bind(QStringLiteral(":name"), QString::fromLatin1(kMigrationsTable))
+            .exec();
         if (!exists.next())
             return ids;
     }

@@ -5,6 +5,7 @@
 #include "auth/endpoint_context.h"
 #include "auth/endpoints/credentials.h"
 #include "auth/error_codes.h"
+#include "auth/plugin.h"
 #include "auth/validation.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -24,6 +25,9 @@ Response signUpEmail(EndpointContext &context)
         .boolean(QStringLiteral("rememberMe"))
         .validate(body);
     const QString password = body.value(QStringLiteral("password")).toString();
+    const QList<Plugin *> &plugins = context.server().plugins();
+    for (Plugin *plugin : plugins)
+        plugin->validateSignUp(context);
     checkNewPasswordLength(context, password);
 
     const QString email = body.value(QStringLiteral("email")).toString().toLower();
@@ -49,6 +53,8 @@ Response signUpEmail(EndpointContext &context)
             if (body.contains(QStringLiteral("image")))
                 user.image = body.value(QStringLiteral("image")).toString();
             user.createdAt = user.updatedAt = now;
+            for (Plugin *plugin : plugins)
+                plugin->prepareNewUser(context, user);
             store.createUser(user);
 
             Account account;

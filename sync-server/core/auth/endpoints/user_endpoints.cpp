@@ -5,6 +5,7 @@
 #include "auth/endpoint_context.h"
 #include "auth/endpoints/credentials.h"
 #include "auth/error_codes.h"
+#include "auth/plugin.h"
 #include "auth/validation.h"
 #include "store/store.h"
 
@@ -37,6 +38,8 @@ Response updateUser(EndpointContext &context)
         user.image = image.isNull() ? std::nullopt : std::optional<QString>(image.toString());
         changed = true;
     }
+    for (Plugin *plugin : context.server().plugins())
+        changed = plugin->applyUserUpdate(context, user) || changed;
     if (!changed)
         throw ApiError(400, QString(), QStringLiteral("No fields to update"));
 

@@ -1,0 +1,28 @@
+// Outgoing mail behind one interface: the JSON-lines outbox (development and tests) and
+// SMTP. Endpoints build a MailMessage; the configured Mailer delivers it before the
+// response that caused it is sent.
+#pragma once
+
+#include <QString>
+
+namespace Kernia::Server {
+
+struct MailMessage
+{
+    QString kind;      // "magic-link", "verify-email", "reset-password", ...
+    QString email;     // recipient
+    QString url;       // the link the user follows
+    QString token;     // the token inside the link
+    QString subject;
+    QString text;      // plain-text body
+};
+
+class Mailer
+{
+public:
+    virtual ~Mailer() = default;
+    // Thread-safe. False with *error set when the message could not be handed over.
+    virtual bool send(const MailMessage &message, QString *error) = 0;
+};
+
+} // namespace Kernia::Server
