@@ -47,9 +47,9 @@ public:
     // Column used to break createdAt ties so lists come back in insertion order.
     QString insertionOrderColumn() const;     // "rowid" / "\"id\""
 
-    static QString quote(const QString &identifier);
+    static QString quote(const QString &identifier); // "user" -> "\"user\""
     // SELECT returning a row when the table bound to :name exists.
-    QString tableExistsQuery() const; // "user" -> "\"user\""
+    QString tableExistsQuery() const;
 
     // Per-connection setup right after open(); throws StoreError on failure. SQLite:
     // journal_mode=WAL (retried while another connection holds the lock, up to
