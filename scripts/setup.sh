@@ -41,6 +41,7 @@ APT_PACKAGES=(
   postgresql
   xvfb xauth
   sqlite3 ca-certificates
+  clang libclang-rt-14-dev
   libcurl4-openssl-dev python3-aiosmtpd
 )
 

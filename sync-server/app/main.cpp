@@ -2,9 +2,14 @@
 #include "auth/auth_server.h"
 #include "config/server_config.h"
 #include "http_adapter.h"
+#include "mail/mailer_group.h"
 #include "mail/outbox_mailer.h"
+#include "mail/smtp_mailer.h"
 #include "plugins/anonymous/anonymous_plugin.h"
 #include "plugins/bearer/bearer_plugin.h"
+#include "plugins/passkey/passkey_plugin.h"
+#include "plugins/magic_link/magic_link_plugin.h"
+#include "plugins/username/username_plugin.h"
 #include "store/sql_store.h"
 
 #include <QCoreApplication>
@@ -44,9 +49,9 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "kernia-server: warning: %s\n", qPrintable(warning));
 
     QString error;
-    std::shared_ptr<Store> store = SqlStore::openSqlite(config.database.mid(int(qstrlen("sqlite:"))), &error);
+    std::shared_ptr<Store> store = SqlStore::open(config.database, &error);   // sqlite:PATH or postgres://...
     if (!store)
-        return fail(QStringLiteral("cannot open database %1: %2").arg(config.database, error));
+        return fail(QStringLiteral("cannot open database %1: %2").arg(SqlStore::redactedPostgresUrl(config.database), error));
     try {
         store->migrate();
     } catch (const StoreError &failure) {
@@ -73,8 +78,22 @@ int main(int argc, char *argv[])
     AuthServer auth(options, store);
     auth.addPlugin(std::make_unique<BearerPlugin>());
     auth.addPlugin(std::make_unique<AnonymousPlugin>(anonymousOptionsFrom(config.anonymous)));
+    auth.addPlugin(std::make_unique<UsernamePlugin>());
+    PasskeyOptions passkeyOptions;
+    passkeyOptions.rpId = config.passkey.rpId;
+    passkeyOptions.rpName = config.passkey.rpName;
+    passkeyOptions.origins = config.passkey.origins;
+    auth.addPlugin(std::make_unique<PasskeyPlugin>(passkeyOptions));
+    auth.addPlugin(std::make_unique<MagicLinkPlugin>(magicLinkOptionsFrom(config.magicLink)));
+    std::vector<std::shared_ptr<Mailer>> mailers; // --mail-outbox and --smtp-url: both get every mail
     if (!config.mailOutbox.isEmpty())
-        auth.setMailer(std::make_shared<OutboxMailer>(config.mailOutbox));
+        mailers.push_back(std::make_shared<OutboxMailer>(config.mailOutbox));
+    if (!config.smtp.url.isEmpty())
+        mailers.push_back(std::make_shared<SmtpMailer>(smtpOptionsFrom(config.smtp)));
+    if (mailers.size() == 1)
+        auth.setMailer(mailers.front());
+    else if (mailers.size() > 1)
+        auth.setMailer(std::make_shared<MailerGroup>(std::move(mailers)));
     http.setEngine(&auth);
 
     std::printf("listening on %s\n", qPrintable(listenUrl.toString()));

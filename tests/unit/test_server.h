@@ -1,6 +1,12 @@
 // A real AuthServer over a real SQLite file in a temporary directory, driven with plain
 // Request values — the unit tests' stand-in for a client, without sockets.
+//
+// KERNIA_TEST_BACKEND=postgres runs it on a fresh PostgreSQL database instead (created on
+// the server named by KERNIA_TEST_POSTGRES_URL, dropped afterwards); without that URL the
+// test executable exits with code 77, which the ctest entries report as skipped.
 #pragma once
+
+#include "pg_test_support.h"
 
 #include "auth/auth_server.h"
 #include "plugins/anonymous/anonymous_plugin.h"
@@ -15,6 +21,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace Kernia::Server::Testing {
 
 inline const QByteArray kSecret = "unit-test-secret-0123456789ABCDEFGHIJ";
@@ -25,13 +34,30 @@ struct TestServer
     explicit TestServer(AnonymousOptions anonymous = {}, AuthOptions options = defaultOptions())
     {
         QString error;
-        store = SqlStore::openSqlite(dir.filePath(QStringLiteral("kernia.db")), &error);
+        if (usePostgres()) {
+            if (!postgresTestUrl()) {
+                std::fprintf(stderr, "SKIP: KERNIA_TEST_BACKEND=postgres but %s is not set "
+                                     "(scripts/test.sh starts a throwaway PostgreSQL and sets it)\n",
+                             kPostgresUrlVariable);
+                std::exit(77);
+            }
+            pgDatabase = std::make_unique<PgTestDatabase>();
+            store = SqlStore::openPostgres(pgDatabase->url(), &error);
+        } else {
+            store = SqlStore::openSqlite(dir.filePath(QStringLiteral("kernia.db")), &error);
+        }
         if (!store)
             qFatal("cannot open test store: %s", qPrintable(error));
         store->migrate();
         auth = std::make_unique<AuthServer>(options, store);
         auth->addPlugin(std::make_unique<BearerPlugin>());
         auth->addPlugin(std::make_unique<AnonymousPlugin>(std::move(anonymous)));
+    }
+
+    // KERNIA_TEST_BACKEND=postgres (default: sqlite)
+    static bool usePostgres()
+    {
+        return qEnvironmentVariable("KERNIA_TEST_BACKEND").compare(QLatin1String("postgres"), Qt::CaseInsensitive) == 0;
     }
 
     static AuthOptions defaultOptions()
@@ -94,10 +120,18 @@ struct TestServer
         const QString name = QUuid::createUuid().toString();
         int value = -1;
         {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-            db.setDatabaseName(dir.filePath(QStringLiteral("kernia.db")));
-            if (!db.open())
-                qFatal("cannot open the test database");
+            QSqlDatabase db;
+            if (pgDatabase) {
+                QString error;
+                if (!openPostgresConnection(name, pgDatabase->url(), &error))
+                    qFatal("cannot open the test database: %s", qPrintable(error));
+                db = QSqlDatabase::database(name, false);
+            } else {
+                db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+                db.setDatabaseName(dir.filePath(QStringLiteral("kernia.db")));
+                if (!db.open())
+                    qFatal("cannot open the test database");
+            }
             QSqlQuery query(db);
             query.prepare(sql);
             for (auto it = binds.cbegin(); it != binds.cend(); ++it)
@@ -110,6 +144,7 @@ struct TestServer
     }
 
     QTemporaryDir dir;
+    std::unique_ptr<PgTestDatabase> pgDatabase;   // KERNIA_TEST_BACKEND=postgres only
     std::shared_ptr<SqlStore> store;
     std::unique_ptr<AuthServer> auth;
 };

@@ -1,6 +1,9 @@
-// Unit tests of SqlStore on real SQLite files (sync-server/core/store).
+// Unit tests of SqlStore (sync-server/core/store), run twice: on real SQLite files
+// (TestStore) and on PostgreSQL (TestStorePostgres: every store on a fresh database of the
+// server named by KERNIA_TEST_POSTGRES_URL; skipped with a message when it is unset).
 #include "../../sync-server/core/store/sql_store.h"
 #include "../../sync-server/core/store/migrations.h"
+#include "pg_test_support.h"
 
 #include <QAtomicInteger>
 #include <QDir>
@@ -20,6 +23,7 @@
 #include <vector>
 
 using namespace Kernia::Server;
+using Kernia::Server::Testing::PgTestDatabase;
 
 namespace {
 
@@ -111,11 +115,48 @@ class TestStore : public QObject
 {
     Q_OBJECT
 
+public:
+    enum class Backend { Sqlite, Postgres };
+    explicit TestStore(Backend backend = Backend::Sqlite) : m_backend(backend) {}
+
+protected:
+    const Backend m_backend;
+
 private:
     QTemporaryDir m_dir;
     int m_counter = 0;
+    std::vector<std::unique_ptr<PgTestDatabase>> m_databases;   // PostgreSQL: one per store
 
-    QString freshPath() { return m_dir.filePath(QStringLiteral("db%1/kernia.db").arg(++m_counter)); }
+    bool isPostgres() const { return m_backend == Backend::Postgres; }
+    // The part of a driver message that differs between the backends.
+    const char *text(const char *sqlite, const char *postgres) const { return isPostgres() ? postgres : sqlite; }
+    void requirePostgres()
+    {
+        if (!isPostgres())
+            QSKIP("PostgreSQL only (runs in TestStorePostgres)");
+    }
+    void requireSqlite(const char *why)
+    {
+        if (isPostgres())
+            QSKIP(qPrintable(QStringLiteral("SQLite only: %1").arg(QLatin1String(why))));
+    }
+
+    // A new, empty database: a file path (SQLite) or the URL of a fresh database (PostgreSQL).
+    QString freshPath()
+    {
+        if (isPostgres()) {
+            m_databases.push_back(std::make_unique<PgTestDatabase>());
+            return m_databases.back()->url();
+        }
+        return m_dir.filePath(QStringLiteral("db%1/kernia.db").arg(++m_counter));
+    }
+
+    std::unique_ptr<SqlStore> openStore(const QString &location, QString *error,
+                                        int busyMs = SqlStore::kDefaultBusyTimeoutMs)
+    {
+        return isPostgres() ? SqlStore::openPostgres(location, error)
+                            : SqlStore::openSqlite(location, error, busyMs);
+    }
 
     std::unique_ptr<SqlStore> openMigrated(QString *path = nullptr, int busyMs = SqlStore::kDefaultBusyTimeoutMs)
     {
@@ -123,7 +164,7 @@ private:
         if (path)
             *path = p;
         QString error;
-        auto store = SqlStore::openSqlite(p, &error, busyMs);
+        auto store = openStore(p, &error, busyMs);
         if (!store)
             qWarning("open failed: %s", qPrintable(error));
         else
@@ -131,14 +172,23 @@ private:
         return store;
     }
 
-    // A plain connection next to the store's, for looking at the file directly.
+    // A plain connection next to the store's, for looking at the database directly.
     QVariant rawScalar(const QString &path, const QString &sql)
     {
         QVariant result;
         {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("raw"));
-            db.setDatabaseName(path);
-            if (db.open()) {
+            QSqlDatabase db;
+            if (isPostgres()) {
+                QString error;
+                if (!Kernia::Server::Testing::openPostgresConnection(QStringLiteral("raw"), path, &error))
+                    qWarning("raw connection failed: %s", qPrintable(error));
+                db = QSqlDatabase::database(QStringLiteral("raw"), false);
+            } else {
+                db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("raw"));
+                db.setDatabaseName(path);
+                db.open();
+            }
+            if (db.isOpen()) {
                 QSqlQuery q(db);
                 if (q.exec(sql) && q.next())
                     result = q.value(0);
@@ -155,11 +205,29 @@ private slots:
     void initTestCase()
     {
         QVERIFY(m_dir.isValid());
-        QVERIFY(QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")));
+        if (isPostgres()) {
+            if (!Kernia::Server::Testing::postgresTestUrl()) {
+                QSKIP("KERNIA_TEST_POSTGRES_URL is not set: the PostgreSQL half of the store tests "
+                      "is skipped (scripts/test.sh starts a throwaway server with "
+                      "scripts/pg-test-server.sh and sets it; CI always does)");
+            }
+            QVERIFY(QSqlDatabase::isDriverAvailable(QStringLiteral("QPSQL")));
+            QString error;
+            QVERIFY2(Kernia::Server::Testing::postgresAdminExec(QStringLiteral("SELECT 1"), &error),
+                     qPrintable(error));
+        } else {
+            QVERIFY(QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")));
+        }
+    }
+
+    void cleanup()
+    {
+        m_databases.clear();   // drops this test's PostgreSQL databases
     }
 
     void openCreatesDirectoryAndSetsPragmas()
     {
+        requireSqlite("file paths and pragmas (see openPostgresUrls)");
         const QString path = m_dir.filePath(QStringLiteral("nested/deeper/kernia.db"));
         QString error;
         auto store = SqlStore::openSqlite(path, &error);
@@ -183,6 +251,7 @@ private slots:
 
     void openFailures()
     {
+        requireSqlite("file paths (see openPostgresUrls)");
         QString error;
         // Parent "directory" is a regular file: unwritable location even for root.
         const QString blocker = m_dir.filePath(QStringLiteral("blocker"));
@@ -267,7 +336,7 @@ private slots:
         // Reopening the file (a restart) and migrating again keeps the data.
         store.reset();
         QString error;
-        store = SqlStore::openSqlite(path, &error);
+        store = openStore(path, &error);
         QVERIFY2(store, qPrintable(error));
         store->migrate();
         QCOMPARE(store->appliedMigrations(), expected);
@@ -291,7 +360,7 @@ private slots:
             QMutex errorMutex;
             runConcurrently(2, [&](int) {
                 QString error;
-                auto store = SqlStore::openSqlite(path, &error);   // one "process" each
+                auto store = openStore(path, &error);   // one "process" each
                 if (!store) {
                     QMutexLocker l(&errorMutex);
                     lastError = error;
@@ -413,12 +482,12 @@ private slots:
         };
 
         expectUnique([&] { store->createUser(makeUser(QStringLiteral("b"), QStringLiteral("same@example.com"))); },
-                     "user.email");
+                     text("user.email", "user_email_key"));
         User c = makeUser(QStringLiteral("c"), QStringLiteral("c@example.com"));
         c.username = QStringLiteral("taken");
-        expectUnique([&] { store->createUser(c); }, "user.username");
+        expectUnique([&] { store->createUser(c); }, text("user.username", "user_username_key"));
         expectUnique([&] { store->createUser(makeUser(QStringLiteral("a"), QStringLiteral("other@example.com"))); },
-                     "user.id");
+                     text("user.id", "user_pkey"));
 
         // Several users without a username are fine (NULLs are distinct).
         store->createUser(makeUser(QStringLiteral("d"), QStringLiteral("d@example.com")));
@@ -427,12 +496,12 @@ private slots:
         // updateUser onto a taken email is a unique violation too.
         User d = *store->userById(QStringLiteral("d"));
         d.email = QStringLiteral("same@example.com");
-        expectUnique([&] { store->updateUser(d); }, "user.email");
+        expectUnique([&] { store->updateUser(d); }, text("user.email", "user_email_key"));
 
         store->createSession(makeSession(QStringLiteral("s1"), QStringLiteral("tok"), QStringLiteral("a"), 1000));
         expectUnique([&] {
             store->createSession(makeSession(QStringLiteral("s2"), QStringLiteral("tok"), QStringLiteral("d"), 2000));
-        }, "session.token");
+        }, text("session.token", "session_token_key"));
 
         // A NOT NULL failure is a StoreError but not a unique violation.
         try {
@@ -442,7 +511,7 @@ private slots:
             QFAIL("NOT NULL not enforced");
         } catch (const StoreError &e) {
             QVERIFY(!e.isUniqueViolation());
-            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("NOT NULL")), e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String(text("NOT NULL", "not-null"))), e.what());
         }
     }
 
@@ -549,6 +618,94 @@ private slots:
         QVERIFY(store->sessionsByUser(QStringLiteral("u1")).isEmpty());
         QCOMPARE(store->sessionsByUser(QStringLiteral("u2")).size(), 1);
         store->deleteSessionByToken(QStringLiteral("does-not-exist"));   // no error
+    }
+
+    void passkeyRoundTrip()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("u1"), QStringLiteral("u1@example.com")));
+        store->createUser(makeUser(QStringLiteral("u2"), QStringLiteral("u2@example.com")));
+
+        auto makePasskey = [](const QString &id, const QString &userId, const QString &credentialId, qint64 created) {
+            Passkey p;
+            p.id = id;
+            p.publicKey = QStringLiteral("pQECAyYgASFYINJZ+/=");
+            p.userId = userId;
+            p.credentialID = credentialId;
+            p.counter = 0;
+            p.deviceType = QStringLiteral("singleDevice");
+            p.transports = QStringLiteral("internal,hybrid");
+            p.createdAt = ms(created);
+            p.aaguid = QStringLiteral("00000000-0000-0000-0000-000000000000");
+            return p;
+        };
+        Passkey full = makePasskey(QStringLiteral("p2"), QStringLiteral("u1"), QStringLiteral("_ymQdtrLGpZGU4xn6cnvkQ"), 2000);
+        full.name = QStringLiteral("soft key");
+        full.counter = 4294967295LL;   // the largest WebAuthn signCount
+        full.backedUp = true;
+        full.deviceType = QStringLiteral("multiDevice");
+        store->createPasskey(full);
+        Passkey bare = makePasskey(QStringLiteral("p1"), QStringLiteral("u1"), QStringLiteral("cred-1"), 1000);
+        bare.transports = QStringLiteral("");
+        bare.aaguid.reset();
+        store->createPasskey(bare);
+        store->createPasskey(makePasskey(QStringLiteral("p3"), QStringLiteral("u2"), QStringLiteral("cred-3"), 500));
+
+        const auto p2 = store->passkeyById(QStringLiteral("p2"));
+        QVERIFY(p2);
+        QCOMPARE(p2->name, std::optional<QString>(QStringLiteral("soft key")));
+        QCOMPARE(p2->publicKey, full.publicKey);
+        QCOMPARE(p2->userId, QStringLiteral("u1"));
+        QCOMPARE(p2->credentialID, QStringLiteral("_ymQdtrLGpZGU4xn6cnvkQ"));
+        QCOMPARE(p2->counter, 4294967295LL);
+        QCOMPARE(p2->deviceType, QStringLiteral("multiDevice"));
+        QVERIFY(p2->backedUp);
+        QCOMPARE(p2->transports, std::optional<QString>(QStringLiteral("internal,hybrid")));
+        QCOMPARE(p2->createdAt, ms(2000));
+        QCOMPARE(p2->aaguid, full.aaguid);
+        const auto p1 = store->passkeyByCredentialId(QStringLiteral("cred-1"));
+        QVERIFY(p1);
+        QCOMPARE(p1->id, QStringLiteral("p1"));
+        QVERIFY(!p1->name);
+        QVERIFY(!p1->backedUp);
+        QCOMPARE(p1->transports, std::optional<QString>(QStringLiteral("")));
+        QVERIFY(!p1->aaguid);
+        QVERIFY(!store->passkeyById(QStringLiteral("nope")));
+        QVERIFY(!store->passkeyByCredentialId(QStringLiteral("CRED-1")));   // exact match
+
+        QStringList ids;
+        for (const Passkey &p : store->passkeysByUser(QStringLiteral("u1")))
+            ids << p.id;
+        QCOMPARE(ids, (QStringList{QStringLiteral("p1"), QStringLiteral("p2")}));
+        QCOMPARE(store->passkeysByUser(QStringLiteral("u2")).size(), 1);
+        QVERIFY(store->passkeysByUser(QStringLiteral("nobody")).isEmpty());
+
+        Passkey renamed = *p1;
+        renamed.name = QStringLiteral("laptop");
+        renamed.counter = 7;
+        store->updatePasskey(renamed);
+        const auto p1b = store->passkeyById(QStringLiteral("p1"));
+        QCOMPARE(p1b->name, std::optional<QString>(QStringLiteral("laptop")));
+        QCOMPARE(p1b->counter, 7);
+        QCOMPARE(p1b->createdAt, ms(1000));
+
+        store->deletePasskey(QStringLiteral("p1"));
+        QVERIFY(!store->passkeyById(QStringLiteral("p1")));
+        QCOMPARE(store->passkeysByUser(QStringLiteral("u1")).size(), 1);
+        store->deletePasskey(QStringLiteral("does-not-exist"));   // no error
+
+        // A passkey needs an existing user, and goes with it.
+        bool refused = false;
+        try {
+            store->createPasskey(makePasskey(QStringLiteral("p9"), QStringLiteral("ghost"), QStringLiteral("c9"), 1));
+        } catch (const StoreError &) {
+            refused = true;
+        }
+        QVERIFY(refused);
+        store->deleteUser(QStringLiteral("u1"));
+        QVERIFY(!store->passkeyById(QStringLiteral("p2")));
+        QCOMPARE(store->passkeysByUser(QStringLiteral("u2")).size(), 1);
     }
 
     void verificationRoundTrip()
@@ -738,32 +895,38 @@ private slots:
         QVERIFY(store);
         for (int round = 0; round < 10; ++round) {
             const QString email = QStringLiteral("race%1@example.com").arg(round);
-            QAtomicInteger<int> created{0}, sawExisting{0}, errors{0};
+            // Outcome of each thread's committed attempt (PostgreSQL may run `work` again
+            // after a serialization failure; the last run is the one that counts).
+            enum Outcome { None, Created, SawExisting, Failed };
+            Outcome outcome[2] = {None, None};
             runConcurrently(2, [&](int i) {
                 try {
                     store->transaction([&] {
+                        outcome[i] = None;
                         if (store->userByEmail(email)) {
-                            ++sawExisting;
+                            outcome[i] = SawExisting;
                             return;
                         }
                         QThread::msleep(30);   // widen the race window
                         store->createUser(makeUser(QStringLiteral("r%1-%2").arg(round).arg(i), email));
-                        ++created;
+                        outcome[i] = Created;
                     });
                 } catch (const StoreError &e) {
                     qWarning("transaction failed: %s", e.what());
-                    ++errors;
+                    outcome[i] = Failed;
                 }
             });
-            QCOMPARE(errors.loadRelaxed(), 0);   // not even a unique violation: serialised
-            QCOMPARE(created.loadRelaxed(), 1);
-            QCOMPARE(sawExisting.loadRelaxed(), 1);
+            const auto count = [&](Outcome o) { return int(outcome[0] == o) + int(outcome[1] == o); };
+            QCOMPARE(count(Failed), 0);   // not even a unique violation: serialised
+            QCOMPARE(count(Created), 1);
+            QCOMPARE(count(SawExisting), 1);
             QVERIFY(store->userByEmail(email));
         }
     }
 
     void beginTimesOutWhenLocked()
     {
+        requireSqlite("SQLite's busy timeout");
         QString path;
         auto store = openMigrated(&path, 200);
         QVERIFY(store);
@@ -825,14 +988,14 @@ private slots:
         QVERIFY(store->accountsByUser(QStringLiteral("gone")).isEmpty());
         // The Store interface has no passkey reads: copy what is left into a scratch table
         // through templates and look at it with a plain connection.
-        store->execTemplate(QStringLiteral("CREATE TABLE scratch (n INTEGER)"), {});
+        store->execTemplate(QStringLiteral("CREATE TABLE scratch (n BIGINT)"), {});
         store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT count(*) FROM \"passkey\" WHERE \"userId\" = :u"),
                             {{QStringLiteral("u"), QStringLiteral("gone")}});
         store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT count(*) FROM \"passkey\" WHERE \"userId\" = :u"),
                             {{QStringLiteral("u"), QStringLiteral("kept")}});
         store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT \"createdAt\" FROM \"passkey\" WHERE \"userId\" = :u"),
                             {{QStringLiteral("u"), QStringLiteral("kept")}});
-        store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT \"backedUp\" FROM \"passkey\" WHERE \"userId\" = :u"),
+        store->execTemplate(QStringLiteral("INSERT INTO scratch SELECT CAST(\"backedUp\" AS INTEGER) FROM \"passkey\" WHERE \"userId\" = :u"),
                             {{QStringLiteral("u"), QStringLiteral("kept")}});
 
         QVERIFY(store->userById(QStringLiteral("kept")));
@@ -841,7 +1004,8 @@ private slots:
         QVERIFY(store->verificationByIdentifier(QStringLiteral("delete-account-x")));   // untouched
         store->deleteUser(QStringLiteral("does-not-exist"));   // no error
 
-        QCOMPARE(rawScalar(path, QStringLiteral("SELECT group_concat(n, ',') FROM scratch")).toString(),
+        QCOMPARE(rawScalar(path, QLatin1String(text("SELECT group_concat(n, ',') FROM scratch",
+                                                     "SELECT string_agg(CAST(n AS TEXT), ',') FROM scratch"))).toString(),
                  QStringLiteral("0,1,42,1"));
     }
 
@@ -850,7 +1014,8 @@ private slots:
         QString path;
         auto store = openMigrated(&path);
         QVERIFY(store);
-        store->execTemplate(QStringLiteral("CREATE TABLE link_log (a TEXT, b TEXT, c TEXT, at BIGINT, flag INTEGER)"), {});
+        store->execTemplate(store->dialect().expandDdl(QStringLiteral(
+            "CREATE TABLE link_log (a TEXT, b TEXT, c TEXT, at BIGINT, flag ${BOOL})")), {});
 
         // Only placeholders that occur are bound; extra keys are ignored; a repeated
         // placeholder gets the same value; ':x' inside quotes is text, not a placeholder.
@@ -868,10 +1033,10 @@ private slots:
                  (QStringList{QStringLiteral("a"), QStringLiteral("d_1"), QStringLiteral("e")}));
 
         // Statement without any placeholder, binds given.
-        store->execTemplate(QStringLiteral("UPDATE link_log SET flag = flag + 1"), binds);
+        store->execTemplate(QStringLiteral("UPDATE link_log SET c = c || '+'"), binds);
         QCOMPARE(rawScalar(path, QStringLiteral("SELECT a || '|' || b || '|' || c || '|' || at || '|' || flag FROM link_log"))
                      .toString(),
-                 QStringLiteral("old|new-old|lit:x|1234567|2"));
+                 QLatin1String(text("old|new-old|lit:x+|1234567|1", "old|new-old|lit:x+|1234567|true")));
 
         // Missing value for a placeholder.
         try {
@@ -886,7 +1051,7 @@ private slots:
             store->execTemplate(QStringLiteral("INSERT INTO no_such_table (a) VALUES (:oldUserId)"), binds);
             QFAIL("statement on a missing table succeeded");
         } catch (const StoreError &e) {
-            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("no such table")), e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String(text("no such table", "does not exist"))), e.what());
             QVERIFY(!e.isUniqueViolation());
         }
 
@@ -899,7 +1064,7 @@ private slots:
             });
             QFAIL("no StoreError");
         } catch (const StoreError &e) {
-            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("no such table")), e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String(text("no such table", "does not exist"))), e.what());
         }
         QVERIFY(!store->userById(QStringLiteral("linked")));
         QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM link_log")).toInt(), 1);
@@ -955,7 +1120,231 @@ private slots:
         b.reset();
         QCOMPARE(kerniaConnectionCount(), 0);
     }
+
+    // ----- PostgreSQL only --------------------------------------------------------------
+
+    void openPostgresUrls()
+    {
+        requirePostgres();
+        const QString url = freshPath();
+        QUrl parsed(url);
+        QString error;
+
+        // postgres:// and postgresql://, percent-encoding, extra libpq parameters.
+        for (const QString &scheme : {QStringLiteral("postgres"), QStringLiteral("postgresql")}) {
+            QUrl u = parsed;
+            u.setScheme(scheme);
+            QUrlQuery query;
+            query.addQueryItem(QStringLiteral("application_name"), QStringLiteral("kernia tst_store"));
+            query.addQueryItem(QStringLiteral("connect_timeout"), QStringLiteral("5"));
+            u.setQuery(query);
+            auto store = SqlStore::openPostgres(u.toString(), &error);
+            QVERIFY2(store, qPrintable(error));
+            QCOMPARE(store->dialect().kind(), SqlDialect::Kind::Postgres);
+            QVERIFY(store->appliedMigrations().isEmpty());   // open does not migrate
+            store->migrate();
+            QCOMPARE(store->appliedMigrations().size(), 4);
+        }
+        // SqlStore::open dispatches on the scheme.
+        QVERIFY2(SqlStore::open(url, &error), qPrintable(error));
+
+        // A unix socket directory (?host=/dir), when the test server says where it is.
+        const QString socketDir = qEnvironmentVariable("KERNIA_TEST_POSTGRES_SOCKET_DIR");
+        if (!socketDir.isEmpty()) {
+            QUrl u = parsed;
+            u.setHost(QString());
+            u.setQuery(QStringLiteral("host=") + QString::fromLatin1(QUrl::toPercentEncoding(socketDir)));
+            auto store = SqlStore::openPostgres(u.toString(), &error);
+            QVERIFY2(store, qPrintable(u.toString() + QLatin1Char(' ') + error));
+            QCOMPARE(store->appliedMigrations().size(), 4);
+        }
+
+        // Failures: no store, a message naming the URL without its password.
+        const auto expectFailure = [&](const QString &bad, const char *fragment) {
+            error.clear();
+            QVERIFY2(!SqlStore::openPostgres(bad, &error), qPrintable(bad));
+            QVERIFY2(error.contains(QLatin1String(fragment), Qt::CaseInsensitive), qPrintable(error));
+            QVERIFY2(!error.contains(QLatin1String("s3cret")), qPrintable(error));
+        };
+        expectFailure(QStringLiteral("mysql://u:s3cret@127.0.0.1/x"), "postgres://");
+        QUrl missing = parsed;
+        missing.setPath(QStringLiteral("/kernia_no_such_database"));
+        expectFailure(missing.toString(), "kernia_no_such_database");
+        QUrl closedPort = parsed;
+        closedPort.setPort(1);
+        closedPort.setPassword(QStringLiteral("s3cret"));
+        expectFailure(closedPort.toString(), "***");
+        QVERIFY(!SqlStore::openPostgres(QStringLiteral("postgres://"), nullptr));
+        QCOMPARE(SqlStore::redactedPostgresUrl(QStringLiteral("postgres://u:pw@h:5/db")),
+                 QStringLiteral("postgres://u:***@h:5/db"));
+        error.clear();
+        QVERIFY(!SqlStore::open(QStringLiteral("mongodb://x"), &error));
+        QVERIFY2(error.contains(QLatin1String("sqlite:PATH")), qPrintable(error));
+
+        // Foreign keys are enforced; the schema has PostgreSQL types.
+        auto store = openMigrated();
+        QVERIFY(store);
+        try {
+            store->createSession(makeSession(QStringLiteral("s1"), QStringLiteral("t1"), QStringLiteral("nobody"), 1000));
+            QFAIL("foreign key not enforced");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("foreign key")), e.what());
+            QVERIFY(!e.isUniqueViolation());
+        }
+    }
+
+    void postgresSchemaTypes()
+    {
+        requirePostgres();
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        const auto type = [&](const char *table, const char *column) {
+            return rawScalar(path, QStringLiteral("SELECT data_type FROM information_schema.columns "
+                                                  "WHERE table_name = '%1' AND column_name = '%2'")
+                                       .arg(QLatin1String(table), QLatin1String(column))).toString();
+        };
+        QCOMPARE(type("user", "emailVerified"), QStringLiteral("boolean"));
+        QCOMPARE(type("user", "isAnonymous"), QStringLiteral("boolean"));
+        QCOMPARE(type("user", "createdAt"), QStringLiteral("bigint"));
+        QCOMPARE(type("session", "expiresAt"), QStringLiteral("bigint"));
+        QCOMPARE(type("passkey", "backedUp"), QStringLiteral("boolean"));
+        QCOMPARE(type("session", "kernia_seq"), QStringLiteral("bigint"));
+        QCOMPARE(type("kernia_migrations", "applied_at"), QStringLiteral("bigint"));
+    }
+
+    void postgresRetriesConflictingTransactions()
+    {
+        requirePostgres();
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        store->execTemplate(QStringLiteral("CREATE TABLE counter (n BIGINT NOT NULL)"), {});
+        store->execTemplate(QStringLiteral("INSERT INTO counter VALUES (0)"), {});
+        // Read-modify-write of one row from 6 threads, each with its own store (as separate
+        // processes would): SERIALIZABLE + retry loses no increment.
+        const int threads = 6, perThread = 5;
+        QAtomicInteger<int> attempts{0}, errors{0};
+        runConcurrently(threads, [&](int) {
+            QString error;
+            auto own = SqlStore::openPostgres(path, &error);
+            if (!own) {
+                ++errors;
+                return;
+            }
+            for (int k = 0; k < perThread; ++k) {
+                try {
+                    own->transaction([&] {
+                        ++attempts;
+                        own->execTemplate(QStringLiteral("CREATE TEMP TABLE IF NOT EXISTS seen (n BIGINT)"), {});
+                        own->execTemplate(QStringLiteral("DELETE FROM seen"), {});
+                        own->execTemplate(QStringLiteral("INSERT INTO seen SELECT n FROM counter"), {});
+                        QThread::msleep(2);
+                        own->execTemplate(QStringLiteral("UPDATE counter SET n = (SELECT n FROM seen) + 1"), {});
+                    });
+                } catch (const StoreError &e) {
+                    qWarning("transaction failed: %s", e.what());
+                    ++errors;
+                }
+            }
+        });
+        QCOMPARE(errors.loadRelaxed(), 0);
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT n FROM counter")).toInt(), threads * perThread);
+        QVERIFY2(attempts.loadRelaxed() > threads * perThread,
+                 "expected at least one serialization failure to have been retried");
+    }
+
+    void postgresSwallowedFailureIsNotCommitted()
+    {
+        requirePostgres();
+        auto store = openMigrated();
+        QVERIFY(store);
+        // PostgreSQL would turn this COMMIT into a silent ROLLBACK; the store refuses instead.
+        try {
+            store->transaction([&] {
+                store->createUser(makeUser(QStringLiteral("w1"), QStringLiteral("w1@example.com")));
+                try {
+                    store->createUser(makeUser(QStringLiteral("w2"), QStringLiteral("w1@example.com")));
+                } catch (const StoreError &) {
+                }
+            });
+            QFAIL("transaction with a swallowed failure committed");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("aborted")), e.what());
+        }
+        QVERIFY(!store->userById(QStringLiteral("w1")));
+        // The connection is fine afterwards.
+        store->createUser(makeUser(QStringLiteral("w3"), QStringLiteral("w3@example.com")));
+        QVERIFY(store->userById(QStringLiteral("w3")));
+    }
+
+    void postgresLinkOnceAcrossProcesses()
+    {
+        requirePostgres();
+        QString path;
+        auto setup = openMigrated(&path);
+        QVERIFY(setup);
+        setup->execTemplate(QStringLiteral("CREATE TABLE link_audit (anon TEXT, new_user TEXT)"), {});
+        for (int round = 0; round < 5; ++round) {
+            // A guest with a session, then 8 "processes" (own stores) link it at once, each
+            // like AnonymousPlugin: re-read the guest inside the transaction, run on_link,
+            // delete the guest.
+            const QString guest = QStringLiteral("guest%1").arg(round);
+            User g = makeUser(guest, guest + QStringLiteral("@anon.invalid"));
+            g.isAnonymous = true;
+            setup->createUser(g);
+            setup->createSession(makeSession(guest + QStringLiteral("-s"), guest + QStringLiteral("-t"), guest, 1000));
+            QAtomicInteger<int> errors{0};
+            runConcurrently(8, [&](int i) {
+                QString error;
+                auto own = SqlStore::openPostgres(path, &error);
+                if (!own) {
+                    ++errors;
+                    return;
+                }
+                const QString newUser = QStringLiteral("new%1-%2").arg(round).arg(i);
+                try {
+                    own->transaction([&] {
+                        own->createUser(makeUser(newUser, newUser + QStringLiteral("@example.com")));
+                        const auto session = own->sessionByToken(guest + QStringLiteral("-t"));
+                        if (!session)
+                            return;
+                        const auto anon = own->userById(session->userId);
+                        if (!anon || !anon->isAnonymous)
+                            return;
+                        own->execTemplate(QStringLiteral("INSERT INTO link_audit VALUES (:a, :n)"),
+                                          {{QStringLiteral("a"), anon->id}, {QStringLiteral("n"), newUser}});
+                        own->deleteUser(anon->id);
+                    });
+                } catch (const StoreError &e) {
+                    qWarning("link failed: %s", e.what());
+                    ++errors;
+                }
+            });
+            QCOMPARE(errors.loadRelaxed(), 0);
+            QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM link_audit WHERE anon = '%1'").arg(guest)).toInt(), 1);
+            QVERIFY(!setup->userById(guest));
+            QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM \"user\" WHERE \"id\" LIKE 'new%1-%%'").arg(round)).toInt(), 8);
+        }
+    }
 };
 
-QTEST_GUILESS_MAIN(TestStore)
+// The same suite on PostgreSQL ("Start testing of TestStorePostgres" in the output).
+class TestStorePostgres : public TestStore
+{
+    Q_OBJECT
+
+public:
+    TestStorePostgres() : TestStore(Backend::Postgres) {}
+};
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    TestStore sqlite;
+    TestStorePostgres postgres;
+    int failures = QTest::qExec(&sqlite, argc, argv);
+    failures += QTest::qExec(&postgres, argc, argv);
+    return failures;
+}
 #include "tst_store.moc"

@@ -37,6 +37,17 @@ QJsonObject parseForm(const QByteArray &body)
     return object;
 }
 
+// Any JSON text, scalars included (QJsonDocument only takes objects and arrays): a body
+// like `"text"` is valid JSON and gets Better Auth's "expected object" answer, not "bad JSON".
+std::optional<QJsonValue> parseJsonValue(const QByteArray &text)
+{
+    QJsonParseError error;
+    const QJsonDocument wrapped = QJsonDocument::fromJson('[' + text + ']', &error);
+    if (error.error != QJsonParseError::NoError || wrapped.array().size() != 1)
+        return std::nullopt;
+    return wrapped.array().first();
+}
+
 } // namespace
 
 AuthServer::AuthServer(AuthOptions options, std::shared_ptr<Store> store)
@@ -151,17 +162,15 @@ void AuthServer::parseBody(const Endpoint &endpoint, EndpointContext &context) c
     if (!isJson)
         return; // an endpoint without a body schema ignores bodies it cannot read
 
-    QJsonParseError error;
-    const QJsonDocument document = QJsonDocument::fromJson(request.body, &error);
-    if (error.error != QJsonParseError::NoError)
+    const std::optional<QJsonValue> value = parseJsonValue(request.body);
+    if (!value)
         throw ApiError(400, CoreErrors::BAD_JSON);
-    if (!document.isObject()) {
+    if (!value->isObject()) {
         if (endpoint.body == Endpoint::Body::Ignored)
             return;
-        throwValidationError({QStringLiteral("[body] Invalid input: expected object, received %1")
-                                  .arg(document.isArray() ? QStringLiteral("array") : QStringLiteral("null"))});
+        throwValidationError({QStringLiteral("[body] Invalid input: expected object, received %1").arg(jsTypeName(*value))});
     }
-    context.body = document.object();
+    context.body = value->toObject();
     context.hasBody = true;
 }
 

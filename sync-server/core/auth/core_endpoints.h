@@ -9,5 +9,6 @@ void registerCoreEndpoints(Router &router);
 void registerSessionEndpoints(Router &router);
 void registerUserEndpoints(Router &router);
 void registerEmailPasswordEndpoints(Router &router);
+void registerMailEndpoints(Router &router); // verification + password reset (endpoints/mail_endpoints.cpp)
 
 } // namespace Kernia::Server

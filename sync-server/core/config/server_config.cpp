@@ -2,6 +2,8 @@
 
 #include "config/templates.h"
 #include "crypto/crypto.h"
+#include "mail/smtp_mailer.h"
+#include "plugins/magic_link/magic_link_options.h"
 #include "plugins/anonymous/anonymous_options.h"
 #include "store/store.h"
 
@@ -46,7 +48,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("data_dir"), QStringLiteral("database"),
         QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
-        QStringLiteral("anonymous")};
+        QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link")};
     for (const QString &key : root.keys()) {
         if (!known.contains(key)) {
             *error = QStringLiteral("unknown key \"%1\" in config file %2").arg(key, path);
@@ -74,6 +76,31 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     a.disableDeleteAnonymousUser = anonymous.value(QStringLiteral("disable_delete_anonymous_user"))
                                        .toBool(a.disableDeleteAnonymousUser);
     a.onLinkSql += stringList(anonymous.value(QStringLiteral("on_link")).toObject().value(QStringLiteral("sql")));
+
+    const QJsonObject smtp = root.value(QStringLiteral("smtp")).toObject();
+    for (const QString &key : smtp.keys()) {
+        static const QStringList smtpKeys = {QStringLiteral("url"), QStringLiteral("user"), QStringLiteral("password"),
+                                             QStringLiteral("from"), QStringLiteral("tls"), QStringLiteral("ca_file"),
+                                             QStringLiteral("timeout")};
+        if (!smtpKeys.contains(key)) {
+            *error = QStringLiteral("unknown key \"smtp.%1\" in config file %2").arg(key, path);
+            return false;
+        }
+    }
+    SmtpConfig &m = config.smtp;
+    m.url = smtp.value(QStringLiteral("url")).toString(m.url);
+    m.user = smtp.value(QStringLiteral("user")).toString(m.user);
+    m.password = smtp.value(QStringLiteral("password")).toString(m.password);
+    m.from = smtp.value(QStringLiteral("from")).toString(m.from);
+    m.tls = smtp.value(QStringLiteral("tls")).toString(m.tls);
+    m.caFile = smtp.value(QStringLiteral("ca_file")).toString(m.caFile);
+    m.timeoutSeconds = smtp.value(QStringLiteral("timeout")).toInt(m.timeoutSeconds);
+
+    const QJsonObject magicLink = root.value(QStringLiteral("magic_link")).toObject();
+    MagicLinkConfig &ml = config.magicLink;
+    ml.expiresIn = magicLink.value(QStringLiteral("expires_in")).toInteger(ml.expiresIn);
+    ml.disableSignUp = magicLink.value(QStringLiteral("disable_sign_up")).toBool(ml.disableSignUp);
+    ml.storeToken = magicLink.value(QStringLiteral("store_token")).toString(ml.storeToken);
     return true;
 }
 
@@ -88,7 +115,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("host"), QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("host")},
         {QStringLiteral("port"), QStringLiteral("Port to listen on; 0 picks a free one (default 3000)."), QStringLiteral("port")},
         {QStringLiteral("data-dir"), QStringLiteral("Directory for the database and the generated secret (default ./data)."), QStringLiteral("dir")},
-        {QStringLiteral("database"), QStringLiteral("sqlite:PATH (default sqlite:<data-dir>/kernia.db)."), QStringLiteral("url")},
+        {QStringLiteral("database"), QStringLiteral("sqlite:PATH (default sqlite:<data-dir>/kernia.db) or postgres://USER:PASSWORD@HOST:PORT/DBNAME."), QStringLiteral("url")},
         {QStringLiteral("secret"), QStringLiteral("Cookie-signing secret, at least 32 characters (or KERNIA_SECRET)."), QStringLiteral("secret")},
         {QStringLiteral("base-url"), QStringLiteral("Public URL of the server (or KERNIA_BASE_URL); its origin is trusted."), QStringLiteral("url")},
         {QStringLiteral("trusted-origin"), QStringLiteral("Another trusted origin (repeatable, '*' wildcards allowed)."), QStringLiteral("origin")},
@@ -99,6 +126,18 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("anonymous-name"), QStringLiteral("Template for guest names, e.g. \"Guest {random:6}\"."), QStringLiteral("template")},
         {QStringLiteral("anonymous-email"), QStringLiteral("Template for guest emails, e.g. \"guest-{uuid}@example.com\"."), QStringLiteral("template")},
         {QStringLiteral("disable-delete-anonymous-user"), QStringLiteral("Keep guests after linking; refuse /delete-anonymous-user.")},
+        {QStringLiteral("smtp-url"), QStringLiteral("Send mail over SMTP: smtp://host:port (STARTTLS) or smtps://host:port."), QStringLiteral("url")},
+        {QStringLiteral("smtp-user"), QStringLiteral("SMTP AUTH user name."), QStringLiteral("user")},
+        {QStringLiteral("smtp-password"), QStringLiteral("SMTP AUTH password (or KERNIA_SMTP_PASSWORD)."), QStringLiteral("password")},
+        {QStringLiteral("smtp-from"), QStringLiteral("Sender, e.g. \"Kernia <no-reply@example.com>\"."), QStringLiteral("address")},
+        {QStringLiteral("smtp-tls"), QStringLiteral("none | opportunistic | starttls | tls (default: starttls for smtp://, tls for smtps://)."), QStringLiteral("mode")},
+        {QStringLiteral("smtp-ca-file"), QStringLiteral("PEM CA bundle to verify the SMTP server (default: system CAs)."), QStringLiteral("file")},
+        {QStringLiteral("smtp-timeout"), QStringLiteral("Seconds one SMTP delivery may take (default 30)."), QStringLiteral("seconds")},
+        {QStringLiteral("magic-link-expires-in"), QStringLiteral("Seconds a magic link stays valid (default 300)."), QStringLiteral("seconds")},
+        {QStringLiteral("magic-link-disable-sign-up"), QStringLiteral("Magic links sign in existing users only.")},
+        {QStringLiteral("passkey-rp-id"), QStringLiteral("WebAuthn relying-party id (default: host of the base URL)."), QStringLiteral("domain")},
+        {QStringLiteral("passkey-rp-name"), QStringLiteral("WebAuthn relying-party name shown by authenticators (default Kernia)."), QStringLiteral("name")},
+        {QStringLiteral("passkey-origin"), QStringLiteral("Accepted WebAuthn origin (repeatable), e.g. https://app.example or android:apk-key-hash:...; default: the request Origin and the base URL origin."), QStringLiteral("origin")},
         {QStringLiteral("on-link-sql"), QStringLiteral("SQL run inside the link transaction (repeatable); binds :anonymous_user_id, :new_user_id, :anonymous_email, :new_email."), QStringLiteral("statement")},
     });
 }
@@ -209,6 +248,29 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
     if (isSet("anonymous-email")) anonymous.emailTemplate = flag("anonymous-email");
     if (isSet("disable-delete-anonymous-user")) anonymous.disableDeleteAnonymousUser = true;
     anonymous.onLinkSql += parser.values(QStringLiteral("on-link-sql"));
+    if (isSet("passkey-rp-id")) config.passkey.rpId = flag("passkey-rp-id");
+    if (isSet("passkey-rp-name")) config.passkey.rpName = flag("passkey-rp-name");
+    config.passkey.origins += parser.values(QStringLiteral("passkey-origin"));
+    SmtpConfig &smtp = config.smtp;
+    if (isSet("smtp-url")) smtp.url = flag("smtp-url");
+    if (isSet("smtp-user")) smtp.user = flag("smtp-user");
+    if (environment.contains(QStringLiteral("KERNIA_SMTP_PASSWORD")))
+        smtp.password = environment.value(QStringLiteral("KERNIA_SMTP_PASSWORD"));
+    if (isSet("smtp-password")) smtp.password = flag("smtp-password");
+    if (isSet("smtp-from")) smtp.from = flag("smtp-from");
+    if (isSet("smtp-tls")) smtp.tls = flag("smtp-tls");
+    if (isSet("smtp-ca-file")) smtp.caFile = flag("smtp-ca-file");
+    if (isSet("smtp-timeout")) {
+        if (!parseInteger(flag("smtp-timeout"), "smtp-timeout", 1, 600, &number, &result.error))
+            return result;
+        smtp.timeoutSeconds = int(number);
+    }
+    if (isSet("magic-link-expires-in")) {
+        if (!parseInteger(flag("magic-link-expires-in"), "magic-link-expires-in", 1, 30 * 24 * 3600, &number, &result.error))
+            return result;
+        config.magicLink.expiresIn = number;
+    }
+    if (isSet("magic-link-disable-sign-up")) config.magicLink.disableSignUp = true;
 
     // Validate everything now, so a bad setting stops the server with a message instead of
     // failing on a user's first request.
@@ -223,10 +285,41 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
             return result;
         }
     }
+    if (!smtp.url.isEmpty()) {
+        SmtpOptions::Tls tls;
+        if (!smtp.tls.isEmpty() && !SmtpOptions::parseTls(smtp.tls, &tls)) {
+            result.error = QStringLiteral("--smtp-tls must be none, opportunistic, starttls or tls, got \"%1\"").arg(smtp.tls);
+            return result;
+        }
+        if (!SmtpOptions::validate(smtpOptionsFrom(smtp), &error)) {
+            result.error = error;
+            return result;
+        }
+    } else if (!smtp.user.isEmpty() || !smtp.from.isEmpty() || !smtp.tls.isEmpty() || !smtp.caFile.isEmpty()) {
+        result.error = QStringLiteral("SMTP settings were given without --smtp-url");
+        return result;
+    }
+    if (config.magicLink.expiresIn < 1) {
+        result.error = QStringLiteral("magic_link.expires_in must be at least 1 second");
+        return result;
+    }
+    if (config.magicLink.storeToken != QLatin1String("plain") && config.magicLink.storeToken != QLatin1String("hashed")) {
+        result.error = QStringLiteral("magic_link.store_token must be \"plain\" or \"hashed\", got \"%1\"")
+                           .arg(config.magicLink.storeToken);
+        return result;
+    }
     if (config.database.isEmpty())
         config.database = QStringLiteral("sqlite:") + QDir(config.dataDir).filePath(QStringLiteral("kernia.db"));
-    if (!config.database.startsWith(QLatin1String("sqlite:"))) {
-        result.error = QStringLiteral("unsupported --database \"%1\": use sqlite:PATH").arg(config.database);
+    const bool postgres = config.database.startsWith(QLatin1String("postgres://"))
+        || config.database.startsWith(QLatin1String("postgresql://"));
+    if (!config.database.startsWith(QLatin1String("sqlite:")) && !postgres) {
+        result.error = QStringLiteral("unsupported --database \"%1\": use sqlite:PATH or "
+                                      "postgres://USER:PASSWORD@HOST:PORT/DBNAME").arg(config.database);
+        return result;
+    }
+    if (postgres && !QUrl(config.database, QUrl::StrictMode).isValid()) {
+        result.error = QStringLiteral("--database: not a valid postgres:// URL (percent-encode special "
+                                      "characters in the user name and password)");
         return result;
     }
     if (config.secret.isEmpty()) {
@@ -280,6 +373,31 @@ AnonymousOptions anonymousOptionsFrom(const AnonymousConfig &config)
             return true;
         };
     }
+    return options;
+}
+
+SmtpOptions smtpOptionsFrom(const SmtpConfig &config)
+{
+    SmtpOptions options;
+    options.url = QUrl(config.url, QUrl::StrictMode);
+    SmtpOptions::Tls tls;
+    if (!config.tls.isEmpty() && SmtpOptions::parseTls(config.tls, &tls))
+        options.tls = tls;
+    options.user = config.user;
+    options.password = config.password;
+    options.from = config.from;
+    options.caFile = config.caFile;
+    options.timeoutSeconds = config.timeoutSeconds;
+    return options;
+}
+
+MagicLinkOptions magicLinkOptionsFrom(const MagicLinkConfig &config)
+{
+    MagicLinkOptions options;
+    options.expiresIn = config.expiresIn;
+    options.disableSignUp = config.disableSignUp;
+    options.storeToken = config.storeToken == QLatin1String("hashed") ? MagicLinkOptions::StoreToken::Hashed
+                                                                      : MagicLinkOptions::StoreToken::Plain;
     return options;
 }
 

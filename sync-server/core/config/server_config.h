@@ -1,5 +1,5 @@
 // kernia-server's configuration: defaults, then a JSON config file (--config), then the
-// environment (KERNIA_SECRET, KERNIA_BASE_URL), then command-line flags. docs/server.md
+// environment (KERNIA_SECRET, KERNIA_BASE_URL, KERNIA_SMTP_PASSWORD), then command-line flags. docs/server.md
 // lists every option.
 #pragma once
 
@@ -12,6 +12,8 @@
 namespace Kernia::Server {
 
 struct AnonymousOptions;
+struct MagicLinkOptions;
+struct SmtpOptions;
 
 struct AnonymousConfig
 {
@@ -22,12 +24,40 @@ struct AnonymousConfig
     QStringList onLinkSql;         // on_link.sql: statements run inside the link transaction
 };
 
+// SMTP delivery (docs/mail.md); off while url is empty. Config-file object "smtp".
+struct SmtpConfig
+{
+    QString url;                   // smtp://host:port or smtps://host:port
+    QString user;
+    QString password;              // or KERNIA_SMTP_PASSWORD
+    QString from;
+    QString tls;                   // none | opportunistic | starttls | tls; empty = by scheme
+    QString caFile;
+    int timeoutSeconds = 30;
+};
+
+// The magic-link plugin (docs/methods/magic-link.md). Config-file object "magic_link".
+struct MagicLinkConfig
+{
+    qint64 expiresIn = 300;
+    bool disableSignUp = false;
+    QString storeToken = QStringLiteral("plain"); // plain | hashed
+};
+
+// The passkey plugin (docs/methods/passkey.md); empty values mean Better Auth's defaults.
+struct PasskeyConfig
+{
+    QString rpId;                  // --passkey-rp-id; default: host of the base URL
+    QString rpName;                // --passkey-rp-name; default "Kernia"
+    QStringList origins;           // --passkey-origin (repeatable); default: request Origin + base URL origin
+};
+
 struct ServerConfig
 {
     QString host = QStringLiteral("127.0.0.1");
     int port = 3000;               // 0 picks a free port
     QString dataDir = QStringLiteral("data");
-    QString database;              // "sqlite:PATH"; default sqlite:<dataDir>/kernia.db
+    QString database;              // "sqlite:PATH" or "postgres://..."; default sqlite:<dataDir>/kernia.db
     QByteArray secret;
     QUrl baseUrl;                  // default http://HOST:PORT as bound
     QStringList trustedOrigins;
@@ -35,6 +65,9 @@ struct ServerConfig
     qint64 maxBodyBytes = 1024 * 1024;
     int workerThreads = 8;
     AnonymousConfig anonymous;
+    PasskeyConfig passkey;
+    SmtpConfig smtp;
+    MagicLinkConfig magicLink;
 
     QStringList warnings;          // printed at start-up (e.g. "generated a secret")
 };
@@ -54,6 +87,10 @@ std::optional<QByteArray> persistedSecret(const QString &dataDir, bool *generate
 
 // The anonymous plugin's options built from the config (templates, on_link SQL).
 AnonymousOptions anonymousOptionsFrom(const AnonymousConfig &config);
+
+// SMTP options from the config (validated by loadServerConfig already).
+SmtpOptions smtpOptionsFrom(const SmtpConfig &config);
+MagicLinkOptions magicLinkOptionsFrom(const MagicLinkConfig &config);
 
 inline constexpr int kMinimumSecretLength = 32;
 

@@ -1,8 +1,10 @@
 // Outgoing mail behind one interface: the JSON-lines outbox (development and tests) and
-// SMTP. Endpoints build a MailMessage; the configured Mailer delivers it before the
-// response that caused it is sent.
+// SMTP (smtp_mailer.h); MailerGroup (mailer_group.h) delivers to both. Endpoints build a
+// MailMessage; the configured Mailer delivers it before the response that caused it is
+// sent. docs/mail.md describes the formats.
 #pragma once
 
+#include <QJsonObject>
 #include <QString>
 
 namespace Kernia::Server {
@@ -15,6 +17,9 @@ struct MailMessage
     QString token;     // the token inside the link
     QString subject;
     QString text;      // plain-text body
+    // More fields for the outbox line, e.g. {"userId": ...} or {"metadata": {...}}; the
+    // SMTP mailer ignores them. They never replace the fields above.
+    QJsonObject extra;
 };
 
 class Mailer

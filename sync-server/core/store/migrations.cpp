@@ -26,7 +26,10 @@ Migration make(const SqlDialect &dialect, const char *id, const char *plugin,
 QList<Migration> schemaMigrations(const SqlDialect &d)
 {
     // Column names are Better Auth's (shared/protocol/schema.md). Timestamps: BIGINT ms
-    // since epoch UTC. Every reference to "user"."id" cascades on delete.
+    // since epoch UTC. Every reference to "user"."id" cascades on delete. ${SEQ} is empty
+    // for SQLite (the statements are exactly those released before PostgreSQL support) and
+    // adds the "kernia_seq" identity column on PostgreSQL, which has no rowid to list rows
+    // in insertion order by.
     return {
         make(d, "0001_core", "core", {
             "CREATE TABLE \"user\" ("
@@ -46,7 +49,7 @@ QList<Migration> schemaMigrations(const SqlDialect &d)
             "\"updatedAt\" ${TIMESTAMP} NOT NULL, "
             "\"ipAddress\" TEXT, "
             "\"userAgent\" TEXT, "
-            "\"userId\" TEXT NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE)",
+            "\"userId\" TEXT NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE${SEQ})",
             "CREATE INDEX \"session_userId_idx\" ON \"session\"(\"userId\")",
 
             "CREATE TABLE \"account\" ("
@@ -62,7 +65,7 @@ QList<Migration> schemaMigrations(const SqlDialect &d)
             "\"scope\" TEXT, "
             "\"password\" TEXT, "
             "\"createdAt\" ${TIMESTAMP} NOT NULL, "
-            "\"updatedAt\" ${TIMESTAMP} NOT NULL)",
+            "\"updatedAt\" ${TIMESTAMP} NOT NULL${SEQ})",
             "CREATE INDEX \"account_userId_idx\" ON \"account\"(\"userId\")",
 
             "CREATE TABLE \"verification\" ("
@@ -71,7 +74,7 @@ QList<Migration> schemaMigrations(const SqlDialect &d)
             "\"value\" TEXT NOT NULL, "
             "\"expiresAt\" ${TIMESTAMP} NOT NULL, "
             "\"createdAt\" ${TIMESTAMP} NOT NULL, "
-            "\"updatedAt\" ${TIMESTAMP} NOT NULL)",
+            "\"updatedAt\" ${TIMESTAMP} NOT NULL${SEQ})",
             "CREATE INDEX \"verification_identifier_idx\" ON \"verification\"(\"identifier\")",
         }),
         make(d, "0002_anonymous", "anonymous", {
@@ -96,7 +99,7 @@ QList<Migration> schemaMigrations(const SqlDialect &d)
             "\"backedUp\" ${BOOL} NOT NULL DEFAULT ${FALSE}, "
             "\"transports\" TEXT, "
             "\"createdAt\" ${TIMESTAMP}, "
-            "\"aaguid\" TEXT)",
+            "\"aaguid\" TEXT${SEQ})",
             "CREATE INDEX \"passkey_userId_idx\" ON \"passkey\"(\"userId\")",
             "CREATE INDEX \"passkey_credentialID_idx\" ON \"passkey\"(\"credentialID\")",
         }),

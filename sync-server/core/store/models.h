@@ -56,6 +56,21 @@ struct Verification
     QDateTime updatedAt;
 };
 
+struct Passkey
+{
+    QString id;
+    std::optional<QString> name;   // user label
+    QString publicKey;             // standard base64 of the COSE_Key bytes
+    QString userId;
+    QString credentialID;          // base64url, as the browser sends response.id
+    qint64 counter = 0;            // signature counter
+    QString deviceType;            // "singleDevice" | "multiDevice"
+    bool backedUp = false;
+    std::optional<QString> transports; // comma-joined, "" when none
+    QDateTime createdAt;
+    std::optional<QString> aaguid;
+};
+
 inline constexpr auto kCredentialProvider = "credential";
 
 } // namespace Kernia::Server

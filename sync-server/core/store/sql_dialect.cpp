@@ -17,7 +17,21 @@ QString SqlDialect::driverName() const
 
 QString SqlDialect::beginWriteTransaction() const
 {
-    return m_kind == Kind::Sqlite ? QStringLiteral("BEGIN IMMEDIATE") : QStringLiteral("BEGIN");
+    return m_kind == Kind::Sqlite ? QStringLiteral("BEGIN IMMEDIATE")
+                                  : QStringLiteral("BEGIN ISOLATION LEVEL SERIALIZABLE");
+}
+
+QString SqlDialect::beginMigrationTransaction() const
+{
+    return m_kind == Kind::Sqlite ? QStringLiteral("BEGIN IMMEDIATE")
+                                  : QStringLiteral("BEGIN ISOLATION LEVEL READ COMMITTED");
+}
+
+QString SqlDialect::insertionOrderColumnDefinition() const
+{
+    return m_kind == Kind::Sqlite
+        ? QString()
+        : QStringLiteral(", \"kernia_seq\" BIGINT GENERATED ALWAYS AS IDENTITY");
 }
 
 QString SqlDialect::migrationLockStatement() const
@@ -45,6 +59,7 @@ QString SqlDialect::expandDdl(QString ddl) const
     ddl.replace(QLatin1String("${TRUE}"), booleanLiteral(true));
     ddl.replace(QLatin1String("${FALSE}"), booleanLiteral(false));
     ddl.replace(QLatin1String("${TIMESTAMP}"), timestampType());
+    ddl.replace(QLatin1String("${SEQ}"), insertionOrderColumnDefinition());
     return ddl;
 }
 
@@ -55,7 +70,7 @@ QVariant SqlDialect::boolValue(bool value) const
 
 QString SqlDialect::insertionOrderColumn() const
 {
-    return m_kind == Kind::Sqlite ? QStringLiteral("rowid") : QStringLiteral("\"id\"");
+    return m_kind == Kind::Sqlite ? QStringLiteral("rowid") : QStringLiteral("\"kernia_seq\"");
 }
 
 QString SqlDialect::quote(const QString &identifier)
@@ -123,6 +138,8 @@ void SqlDialect::initialiseConnection(QSqlDatabase &db, int busyTimeoutMs) const
         q.finish();
     } else {
         run(QStringLiteral("SET TIME ZONE 'UTC'"));
+        // libpq prints NOTICEs (e.g. "relation already exists, skipping") on stderr.
+        run(QStringLiteral("SET client_min_messages = warning"));
         q.finish();
     }
 }
@@ -137,6 +154,30 @@ bool SqlDialect::isUniqueViolation(const QSqlError &error) const
     return code == QLatin1String("2067") || code == QLatin1String("1555")
         || error.databaseText().contains(QLatin1String("UNIQUE constraint failed"))
         || error.driverText().contains(QLatin1String("UNIQUE constraint failed"));
+}
+
+bool SqlDialect::isRetryable(const QSqlError &error) const
+{
+    if (m_kind != Kind::Postgres)
+        return false;
+    const QString code = error.nativeErrorCode();
+    return code == QLatin1String("40001") || code == QLatin1String("40P01");
+}
+
+bool SqlDialect::isConnectionFailure(const QSqlError &error) const
+{
+    if (m_kind != Kind::Postgres)
+        return false;
+    const QString code = error.nativeErrorCode();
+    // Class 08 (connection exception), 57P01..57P03 (admin/crash shutdown, cannot connect
+    // now). libpq reports a dropped socket without any SQLSTATE.
+    if (code.startsWith(QLatin1String("08")) || code.startsWith(QLatin1String("57P")))
+        return true;
+    const QString text = error.databaseText() + QLatin1Char(' ') + error.driverText();
+    return error.type() == QSqlError::ConnectionError
+        || text.contains(QLatin1String("server closed the connection"))
+        || text.contains(QLatin1String("no connection to the server"))
+        || text.contains(QLatin1String("connection to server was lost"));
 }
 
 } // namespace Kernia::Server

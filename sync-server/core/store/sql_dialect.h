@@ -6,8 +6,8 @@
 //
 // All SQL in the store quotes identifiers with double quotes (both dialects accept that;
 // PostgreSQL needs it for the camelCase columns and the reserved table name "user").
-// Only SQLite is implemented and tested today; the Postgres branches are the intended
-// values for when a QPSQL factory is added to SqlStore.
+// Both dialects are implemented and tested (tests/unit/tst_store.cpp runs every store test
+// on SQLite and on PostgreSQL); docs/postgres.md explains the PostgreSQL choices.
 #pragma once
 
 #include <QString>
@@ -30,8 +30,15 @@ public:
     Kind kind() const { return m_kind; }
     QString driverName() const;               // "QSQLITE" / "QPSQL"
 
-    // Statement that starts a write transaction which serialises writers up front.
-    QString beginWriteTransaction() const;    // "BEGIN IMMEDIATE" / "BEGIN"
+    // Statement that starts a write transaction in which a read-check-write is safe against
+    // concurrent writers, also those of other server processes. SQLite: "BEGIN IMMEDIATE"
+    // (writers queue up front). PostgreSQL: "BEGIN ISOLATION LEVEL SERIALIZABLE" (writers
+    // run concurrently; a conflicting one fails with a serialization failure and
+    // SqlStore::transaction runs it again, see isRetryable()).
+    QString beginWriteTransaction() const;
+    // Statement that starts a migration transaction. PostgreSQL: READ COMMITTED, so the
+    // statements after the migration lock see what a process that held it committed.
+    QString beginMigrationTransaction() const; // "BEGIN IMMEDIATE" / "BEGIN ... READ COMMITTED"
     // Statement run first inside every migration transaction so concurrent starters of
     // several processes queue up (empty for SQLite: BEGIN IMMEDIATE already does it).
     QString migrationLockStatement() const;
@@ -40,12 +47,15 @@ public:
     QString booleanType() const;              // "INTEGER" / "BOOLEAN"
     QString booleanLiteral(bool value) const; // "0"/"1" / "FALSE"/"TRUE"
     QString timestampType() const { return QStringLiteral("BIGINT"); }
-    // Replaces ${BOOL}, ${TRUE}, ${FALSE}, ${TIMESTAMP} in a DDL statement.
+    // Extra column definition for tables listed "in creation order": empty for SQLite (it
+    // has rowid), `, "kernia_seq" BIGINT GENERATED ALWAYS AS IDENTITY` for PostgreSQL.
+    QString insertionOrderColumnDefinition() const;
+    // Replaces ${BOOL}, ${TRUE}, ${FALSE}, ${TIMESTAMP}, ${SEQ} in a DDL statement.
     QString expandDdl(QString ddl) const;
 
     QVariant boolValue(bool value) const;     // value to bind for a boolean column
     // Column used to break createdAt ties so lists come back in insertion order.
-    QString insertionOrderColumn() const;     // "rowid" / "\"id\""
+    QString insertionOrderColumn() const;     // "rowid" / "\"kernia_seq\""
 
     static QString quote(const QString &identifier); // "user" -> "\"user\""
     // SELECT returning a row when the table bound to :name exists.
@@ -60,6 +70,11 @@ public:
     QString connectOptions(int busyTimeoutMs) const;
 
     bool isUniqueViolation(const QSqlError &error) const;
+    // A failure that goes away when the whole transaction runs again: PostgreSQL
+    // serialization failure (SQLSTATE 40001) or deadlock (40P01). Never true for SQLite.
+    bool isRetryable(const QSqlError &error) const;
+    // The connection itself is gone (server restarted, network): it must be reopened.
+    bool isConnectionFailure(const QSqlError &error) const;
 
 private:
     explicit SqlDialect(Kind kind) : m_kind(kind) {}

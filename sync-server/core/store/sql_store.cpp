@@ -12,7 +12,12 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QRandomGenerator>
+#include <QRegularExpression>
+#include <QThread>
 #include <QThreadStorage>
+#include <QUrl>
+#include <QUrlQuery>
 #include <QtGlobal>
 
 #include <unordered_map>
@@ -141,6 +146,22 @@ std::optional<QString> toOptionalText(const QVariant &v)
 }
 
 // ---------------------------------------------------------------------------------------
+// What went wrong on this thread since the current top-level transaction began. A
+// PostgreSQL transaction in which a statement failed is aborted (until ROLLBACK TO
+// SAVEPOINT) and its COMMIT silently rolls back, so SqlStore::transaction must know about
+// failures that `work` caught and swallowed; a serialization failure anywhere in the
+// attempt makes the whole attempt worth repeating.
+
+struct FailureTrack
+{
+    int failures = 0;            // failed statements not undone by ROLLBACK TO SAVEPOINT
+    bool retryable = false;      // a serialization failure / deadlock happened
+    QString lastMessage;
+    QString brokenConnection;    // connection name whose server connection is gone
+};
+thread_local FailureTrack t_failures;
+
+// ---------------------------------------------------------------------------------------
 // A QSqlQuery that throws StoreError on failure and is always finish()ed, so no read
 // transaction stays open on the connection (qt-notes §5).
 
@@ -148,7 +169,7 @@ class Query
 {
 public:
     Query(const QSqlDatabase &db, const SqlDialect &dialect, QString context)
-        : m_q(db), m_dialect(dialect), m_context(std::move(context))
+        : m_q(db), m_dialect(dialect), m_context(std::move(context)), m_connectionName(db.connectionName())
     {
         m_q.setForwardOnly(true);
     }
@@ -195,13 +216,20 @@ private:
     {
         const QSqlError error = m_q.lastError();
         m_q.finish();
-        throw StoreError(QStringLiteral("%1: %2").arg(m_context, error.text()),
-                         m_dialect.isUniqueViolation(error));
+        const QString message = QStringLiteral("%1: %2").arg(m_context, error.text());
+        ++t_failures.failures;
+        t_failures.lastMessage = message;
+        if (m_dialect.isRetryable(error))
+            t_failures.retryable = true;
+        if (m_dialect.isConnectionFailure(error))
+            t_failures.brokenConnection = m_connectionName;
+        throw StoreError(message, m_dialect.isUniqueViolation(error));
     }
 
     QSqlQuery m_q;
     const SqlDialect &m_dialect;
     QString m_context;
+    QString m_connectionName;
 };
 
 // Runs a statement for cleanup (ROLLBACK ...) without throwing.
@@ -284,6 +312,27 @@ Verification readVerification(const Query &q)
     return v;
 }
 
+const QString kPasskeyColumns = QStringLiteral(
+    "\"id\", \"name\", \"publicKey\", \"userId\", \"credentialID\", \"counter\", \"deviceType\", "
+    "\"backedUp\", \"transports\", \"createdAt\", \"aaguid\"");
+
+Passkey readPasskey(const Query &q)
+{
+    Passkey p;
+    p.id = q.value(0).toString();
+    p.name = toOptionalText(q.value(1));
+    p.publicKey = q.value(2).toString();
+    p.userId = q.value(3).toString();
+    p.credentialID = q.value(4).toString();
+    p.counter = q.value(5).toLongLong();
+    p.deviceType = q.value(6).toString();
+    p.backedUp = q.value(7).toBool();
+    p.transports = toOptionalText(q.value(8));
+    p.createdAt = toTimestamp(q.value(9));
+    p.aaguid = toOptionalText(q.value(10));
+    return p;
+}
+
 bool isPlaceholderChar(QChar c)
 {
     const char16_t u = c.unicode();
@@ -363,6 +412,126 @@ std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString 
     return store;
 }
 
+namespace {
+
+// A libpq conninfo value: quoted when it holds anything but plain characters.
+QString conninfoValue(const QString &value)
+{
+    static const QString plain = QStringLiteral(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:,+@");
+    bool needsQuotes = value.isEmpty();
+    for (const QChar c : value)
+        needsQuotes = needsQuotes || !plain.contains(c);
+    if (!needsQuotes)
+        return value;
+    QString escaped = value;
+    escaped.replace(QLatin1Char('\\'), QLatin1String("\\\\"));
+    escaped.replace(QLatin1Char('\''), QLatin1String("\\'"));
+    return QLatin1Char('\'') + escaped + QLatin1Char('\'');
+}
+
+} // namespace
+
+QString SqlStore::redactedPostgresUrl(const QString &url)
+{
+    QUrl parsed(url);
+    if (!parsed.isValid() || parsed.password().isEmpty())
+        return url;
+    parsed.setPassword(QStringLiteral("***"));
+    return parsed.toString();
+}
+
+std::unique_ptr<SqlStore> SqlStore::openPostgres(const QString &url, QString *errorMessage)
+{
+    auto failWith = [&](const QString &reason) -> std::unique_ptr<SqlStore> {
+        if (errorMessage) {
+            *errorMessage = QStringLiteral("Cannot open PostgreSQL database \"%1\": %2")
+                                .arg(redactedPostgresUrl(url), reason);
+        }
+        return nullptr;
+    };
+
+    const QUrl parsed(url, QUrl::StrictMode);
+    const QString scheme = parsed.scheme().toLower();
+    if (!parsed.isValid() || (scheme != QLatin1String("postgres") && scheme != QLatin1String("postgresql"))) {
+        return failWith(QStringLiteral("expected postgres://USER:PASSWORD@HOST:PORT/DBNAME "
+                                       "(or postgresql://..., ?host=/socket/dir for a unix socket)"));
+    }
+    if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QPSQL")))
+        return failWith(QStringLiteral("the Qt PostgreSQL driver (QPSQL) is not available "
+                                       "(Debian: apt-get install libqt6sql6-psql)"));
+
+    auto config = std::make_unique<Config>();
+    config->dialect = SqlDialect::postgres();
+    QString path = parsed.path(QUrl::FullyDecoded);
+    if (path.startsWith(QLatin1Char('/')))
+        path.remove(0, 1);
+    if (path.contains(QLatin1Char('/')))
+        return failWith(QStringLiteral("the path must be just the database name, got \"%1\"").arg(path));
+    config->databaseName = path;
+    config->hostName = parsed.host(QUrl::FullyDecoded);
+    config->port = parsed.port(-1);
+    config->userName = parsed.userName(QUrl::FullyDecoded);
+    config->password = parsed.password(QUrl::FullyDecoded);
+
+    // Query parameters: host/port/user/password/dbname as in libpq URIs, everything else
+    // (sslmode, connect_timeout, application_name, options, ...) goes to libpq as is.
+    QStringList options;
+    bool hasConnectTimeout = false;
+    const QUrlQuery query(parsed);
+    for (const auto &[key, value] : query.queryItems(QUrl::FullyDecoded)) {
+        if (key == QLatin1String("host")) {
+            config->hostName = value;
+        } else if (key == QLatin1String("port")) {
+            bool ok = false;
+            config->port = value.toInt(&ok);
+            if (!ok || config->port <= 0 || config->port > 65535)
+                return failWith(QStringLiteral("bad port \"%1\"").arg(value));
+        } else if (key == QLatin1String("user")) {
+            config->userName = value;
+        } else if (key == QLatin1String("password")) {
+            config->password = value;
+        } else if (key == QLatin1String("dbname")) {
+            config->databaseName = value;
+        } else {
+            static const QRegularExpression keyPattern(QStringLiteral("^[a-z_]+$"));
+            if (!keyPattern.match(key).hasMatch())
+                return failWith(QStringLiteral("bad connection parameter \"%1\"").arg(key));
+            hasConnectTimeout = hasConnectTimeout || key == QLatin1String("connect_timeout");
+            options << key + QLatin1Char('=') + conninfoValue(value);
+        }
+    }
+    if (!hasConnectTimeout)
+        options << QStringLiteral("connect_timeout=10");
+    config->connectOptions = options.join(QLatin1Char(';'));
+
+    std::unique_ptr<SqlStore> store(new SqlStore(std::move(config)));
+    try {
+        store->threadState();   // connects this thread and sets the session parameters
+        Query q(store->connection(), store->dialect(), QStringLiteral("schema check"));
+        q.prepare(store->dialect().tableExistsQuery())
+            .bind(QStringLiteral(":name"), QString::fromLatin1(kMigrationsTable))
+            .exec();
+        q.next();
+    } catch (const StoreError &e) {
+        return failWith(QString::fromStdString(e.what()));
+    }
+    return store;
+}
+
+std::unique_ptr<SqlStore> SqlStore::open(const QString &database, QString *errorMessage)
+{
+    if (database.startsWith(QLatin1String("sqlite:")))
+        return openSqlite(database.mid(int(qstrlen("sqlite:"))), errorMessage);
+    if (database.startsWith(QLatin1String("postgres://")) || database.startsWith(QLatin1String("postgresql://")))
+        return openPostgres(database, errorMessage);
+    if (errorMessage) {
+        *errorMessage = QStringLiteral("unsupported database \"%1\": use sqlite:PATH or "
+                                       "postgres://USER:PASSWORD@HOST:PORT/DBNAME").arg(redactedPostgresUrl(database));
+    }
+    return nullptr;
+}
+
 const SqlDialect &SqlStore::dialect() const
 {
     return m_config->dialect;
@@ -373,8 +542,16 @@ SqlStore::ThreadState &SqlStore::threadState()
     ThreadRegistry &registry = ThreadRegistry::local();
     const quint64 serial = m_shared->serial;
     auto it = registry.states.find(serial);
-    if (it != registry.states.end() && !it->second.connectionName.isEmpty())
-        return it->second;
+    if (it != registry.states.end() && !it->second.connectionName.isEmpty()) {
+        // A connection whose server went away (PostgreSQL restarted, network) is replaced
+        // by a fresh one, but only between transactions.
+        if (it->second.connectionName != t_failures.brokenConnection || it->second.depth > 0)
+            return it->second;
+        qWarning("SqlStore: reconnecting after a lost database connection: %s",
+                 qPrintable(t_failures.lastMessage));
+        t_failures.brokenConnection.clear();
+        ThreadRegistry::release(it->second);
+    }
 
     // Forget entries of stores destroyed meanwhile (their connections are already gone).
     for (auto i = registry.states.begin(); i != registry.states.end();) {
@@ -437,45 +614,88 @@ QSqlDatabase SqlStore::connection()
 
 void SqlStore::transaction(const std::function<void()> &work)
 {
-    ThreadState &state = threadState();
-    const QSqlDatabase db = QSqlDatabase::database(state.connectionName, false);
-    const SqlDialect &d = dialect();
+    runTransaction(dialect().beginWriteTransaction(), work);
+}
 
-    if (state.depth == 0) {
-        Query(db, d, QStringLiteral("transaction begin")).exec(d.beginWriteTransaction());
-        state.depth = 1;
-        try {
-            work();
-        } catch (...) {
-            state.depth = 0;
-            execQuietly(db, QStringLiteral("ROLLBACK"));
-            throw;
+namespace {
+// Sleeps a random 1..2^attempt ms (at most 64): racing retriers spread out.
+void retryBackoff(int attempt)
+{
+    const int ceiling = 1 << qMin(attempt, 6);
+    QThread::msleep(1 + QRandomGenerator::global()->bounded(ceiling));
+}
+} // namespace
+
+void SqlStore::runTransaction(const QString &beginStatement, const std::function<void()> &work)
+{
+    const SqlDialect &d = dialect();
+    ThreadState *state = &threadState();
+
+    if (state->depth == 0) {
+        for (int attempt = 1;; ++attempt) {
+            state = &threadState();   // replaces a connection the last attempt found broken
+            const QSqlDatabase db = QSqlDatabase::database(state->connectionName, false);
+            t_failures = FailureTrack();
+            try {
+                Query(db, d, QStringLiteral("transaction begin")).exec(beginStatement);
+            } catch (const StoreError &) {
+                // The server closed an idle connection (restart, timeout): one fresh try.
+                if (t_failures.brokenConnection == state->connectionName && attempt == 1)
+                    continue;
+                throw;
+            }
+            state->depth = 1;
+            try {
+                work();
+                // PostgreSQL turns COMMIT of a transaction in which a statement failed (and
+                // `work` swallowed the StoreError) into a silent ROLLBACK: refuse instead.
+                if (d.kind() == SqlDialect::Kind::Postgres && t_failures.failures > 0) {
+                    throw StoreError(QStringLiteral("transaction aborted by an earlier failed statement: %1")
+                                         .arg(t_failures.lastMessage));
+                }
+            } catch (...) {
+                state->depth = 0;
+                execQuietly(db, QStringLiteral("ROLLBACK"));
+                if (t_failures.retryable && attempt < kMaxTransactionAttempts) {
+                    retryBackoff(attempt);
+                    continue;
+                }
+                throw;
+            }
+            state->depth = 0;
+            try {
+                Query(db, d, QStringLiteral("transaction commit")).exec(QStringLiteral("COMMIT"));
+            } catch (...) {
+                execQuietly(db, QStringLiteral("ROLLBACK"));
+                if (t_failures.retryable && attempt < kMaxTransactionAttempts) {
+                    retryBackoff(attempt);
+                    continue;
+                }
+                throw;
+            }
+            return;
         }
-        state.depth = 0;
-        try {
-            Query(db, d, QStringLiteral("transaction commit")).exec(QStringLiteral("COMMIT"));
-        } catch (...) {
-            execQuietly(db, QStringLiteral("ROLLBACK"));
-            throw;
-        }
-        return;
     }
+
+    const QSqlDatabase db = QSqlDatabase::database(state->connectionName, false);
 
     // Nested: join the outer transaction; a savepoint lets an escaping exception undo just
     // this part (the outer level then decides).
-    const QString savepoint = QStringLiteral("kernia_sp_%1").arg(state.depth);
+    const QString savepoint = QStringLiteral("kernia_sp_%1").arg(state->depth);
     Query(db, d, QStringLiteral("transaction savepoint"))
         .exec(QStringLiteral("SAVEPOINT ") + savepoint);
-    ++state.depth;
+    const int failuresBefore = t_failures.failures;
+    ++state->depth;
     try {
         work();
     } catch (...) {
-        --state.depth;
+        --state->depth;
         execQuietly(db, QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
         execQuietly(db, QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
+        t_failures.failures = failuresBefore;   // the rollback undid the aborted state
         throw;
     }
-    --state.depth;
+    --state->depth;
     Query(db, d, QStringLiteral("transaction release"))
         .exec(QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
 }
@@ -484,7 +704,7 @@ void SqlStore::migrate()
 {
     const SqlDialect &d = dialect();
     for (const Migration &m : schemaMigrations(d)) {
-        transaction([&] {
+        runTransaction(d.beginMigrationTransaction(), [&] {
             const QSqlDatabase db = connection();
             const QString context = QStringLiteral("migration %1 (%2)").arg(m.id, m.plugin);
             if (const QString lock = d.migrationLockStatement(); !lock.isEmpty())
@@ -817,6 +1037,94 @@ std::optional<Verification> SqlStore::consumeVerification(const QString &identif
         q.finish();
     });
     return result;
+}
+
+// ---------------------------------------------------------------------------------------
+// Passkeys
+
+void SqlStore::createPasskey(const Passkey &p)
+{
+    Query(connection(), dialect(), QStringLiteral("createPasskey"))
+        .prepare(QStringLiteral("INSERT INTO \"passkey\" (%1) VALUES (:id, :name, :publicKey, :userId, "
+                                ":credentialID, :counter, :deviceType, :backedUp, :transports, "
+                                ":createdAt, :aaguid)").arg(kPasskeyColumns))
+        .bind(QStringLiteral(":id"), textValue(p.id))
+        .bind(QStringLiteral(":name"), optionalTextValue(p.name))
+        .bind(QStringLiteral(":publicKey"), textValue(p.publicKey))
+        .bind(QStringLiteral(":userId"), textValue(p.userId))
+        .bind(QStringLiteral(":credentialID"), textValue(p.credentialID))
+        .bind(QStringLiteral(":counter"), qint64(p.counter))
+        .bind(QStringLiteral(":deviceType"), textValue(p.deviceType))
+        .bind(QStringLiteral(":backedUp"), dialect().boolValue(p.backedUp))
+        .bind(QStringLiteral(":transports"), optionalTextValue(p.transports))
+        .bind(QStringLiteral(":createdAt"), timestampValue(p.createdAt))
+        .bind(QStringLiteral(":aaguid"), optionalTextValue(p.aaguid))
+        .exec();
+}
+
+namespace {
+QList<Passkey> passkeysWhere(const QSqlDatabase &db, const SqlDialect &d, const char *column,
+                             const QString &value, const QString &context, bool firstOnly)
+{
+    Query q(db, d, context);
+    q.prepare(QStringLiteral("SELECT %1 FROM \"passkey\" WHERE \"%2\" = :v ORDER BY \"createdAt\", %3%4")
+                  .arg(kPasskeyColumns, QLatin1String(column), d.insertionOrderColumn(),
+                       firstOnly ? QStringLiteral(" LIMIT 1") : QString()))
+        .bind(QStringLiteral(":v"), value)
+        .exec();
+    QList<Passkey> result;
+    while (q.next())
+        result.append(readPasskey(q));
+    return result;
+}
+} // namespace
+
+std::optional<Passkey> SqlStore::passkeyById(const QString &id)
+{
+    const QList<Passkey> rows = passkeysWhere(connection(), dialect(), "id", id, QStringLiteral("passkeyById"), true);
+    return rows.isEmpty() ? std::nullopt : std::optional<Passkey>(rows.first());
+}
+
+std::optional<Passkey> SqlStore::passkeyByCredentialId(const QString &credentialId)
+{
+    const QList<Passkey> rows = passkeysWhere(connection(), dialect(), "credentialID", credentialId,
+                                              QStringLiteral("passkeyByCredentialId"), true);
+    return rows.isEmpty() ? std::nullopt : std::optional<Passkey>(rows.first());
+}
+
+QList<Passkey> SqlStore::passkeysByUser(const QString &userId)
+{
+    return passkeysWhere(connection(), dialect(), "userId", userId, QStringLiteral("passkeysByUser"), false);
+}
+
+void SqlStore::updatePasskey(const Passkey &p)
+{
+    Query(connection(), dialect(), QStringLiteral("updatePasskey"))
+        .prepare(QStringLiteral(
+            "UPDATE \"passkey\" SET \"name\" = :name, \"publicKey\" = :publicKey, \"userId\" = :userId, "
+            "\"credentialID\" = :credentialID, \"counter\" = :counter, \"deviceType\" = :deviceType, "
+            "\"backedUp\" = :backedUp, \"transports\" = :transports, \"createdAt\" = :createdAt, "
+            "\"aaguid\" = :aaguid WHERE \"id\" = :id"))
+        .bind(QStringLiteral(":id"), textValue(p.id))
+        .bind(QStringLiteral(":name"), optionalTextValue(p.name))
+        .bind(QStringLiteral(":publicKey"), textValue(p.publicKey))
+        .bind(QStringLiteral(":userId"), textValue(p.userId))
+        .bind(QStringLiteral(":credentialID"), textValue(p.credentialID))
+        .bind(QStringLiteral(":counter"), qint64(p.counter))
+        .bind(QStringLiteral(":deviceType"), textValue(p.deviceType))
+        .bind(QStringLiteral(":backedUp"), dialect().boolValue(p.backedUp))
+        .bind(QStringLiteral(":transports"), optionalTextValue(p.transports))
+        .bind(QStringLiteral(":createdAt"), timestampValue(p.createdAt))
+        .bind(QStringLiteral(":aaguid"), optionalTextValue(p.aaguid))
+        .exec();
+}
+
+void SqlStore::deletePasskey(const QString &id)
+{
+    Query(connection(), dialect(), QStringLiteral("deletePasskey"))
+        .prepare(QStringLiteral("DELETE FROM \"passkey\" WHERE \"id\" = :id"))
+        .bind(QStringLiteral(":id"), id)
+        .exec();
 }
 
 // ---------------------------------------------------------------------------------------

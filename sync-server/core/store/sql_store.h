@@ -1,8 +1,10 @@
-// Store over Qt Sql. SQLite today; written so a PostgreSQL factory can be added through
-// the same class (all dialect differences live in SqlDialect).
+// Store over Qt Sql: SQLite (QSQLITE) and PostgreSQL (QPSQL) through the same class; all
+// dialect differences live in SqlDialect.
 //
 //   QString error;
 //   std::unique_ptr<SqlStore> store = SqlStore::openSqlite("data/kernia.db", &error);
+//   // or SqlStore::openPostgres("postgres://kernia:pw@db.internal:5432/kernia", &error)
+//   // or SqlStore::open("sqlite:data/kernia.db" / "postgres://...", &error)
 //   if (!store)
 //       qFatal("%s", qPrintable(error));
 //   store->migrate();
@@ -12,10 +14,11 @@
 //   });
 //
 // Threading: every method may be called from any thread. Each thread gets its own
-// connection (opened on first use, with WAL, synchronous=NORMAL, foreign_keys=ON and a
-// busy timeout); it is closed when that thread ends or when the store is destroyed,
-// whichever comes first. Do not destroy the store while another thread is inside one of
-// its methods.
+// connection (opened on first use; SQLite: WAL, synchronous=NORMAL, foreign_keys=ON and a
+// busy timeout; PostgreSQL: time zone UTC); it is closed when that thread ends or when the
+// store is destroyed, whichever comes first. Do not destroy the store while another thread
+// is inside one of its methods. A PostgreSQL connection found broken (server restart) is
+// reopened before the thread's next transaction.
 //
 // Errors: every database failure throws StoreError carrying the driver's message;
 // UNIQUE violations set StoreError::isUniqueViolation().
@@ -42,6 +45,20 @@ public:
     // errorMessage is given, a message naming the path and the cause. Does not migrate.
     static std::unique_ptr<SqlStore> openSqlite(const QString &filePath, QString *errorMessage,
                                                 int busyTimeoutMs = kDefaultBusyTimeoutMs);
+    // Connects to PostgreSQL: postgres://USER:PASSWORD@HOST:PORT/DBNAME or postgresql://...;
+    // percent-encoded parts are decoded; ?host=/socket/dir selects a unix socket, other query
+    // parameters (sslmode, connect_timeout (default 10), application_name, ...) go to libpq.
+    // The database must exist. On failure returns nullptr and a message (password
+    // redacted). Does not migrate.
+    static std::unique_ptr<SqlStore> openPostgres(const QString &url, QString *errorMessage);
+    // "sqlite:PATH" -> openSqlite, "postgres://..." / "postgresql://..." -> openPostgres.
+    static std::unique_ptr<SqlStore> open(const QString &database, QString *errorMessage);
+    // The URL with its password replaced by "***" (for logs and error messages).
+    static QString redactedPostgresUrl(const QString &url);
+
+    // How often transaction() runs `work` at most when PostgreSQL reports a serialization
+    // failure or a deadlock (SQLSTATE 40001 / 40P01).
+    static constexpr int kMaxTransactionAttempts = 10;
 
     ~SqlStore() override;
     SqlStore(const SqlStore &) = delete;
@@ -53,7 +70,13 @@ public:
 
     // Store
     void migrate() override;
-    // Top level: BEGIN IMMEDIATE (SQLite) ... COMMIT, ROLLBACK + rethrow on exception.
+    // Top level: BEGIN IMMEDIATE (SQLite) / BEGIN ISOLATION LEVEL SERIALIZABLE (PostgreSQL)
+    // ... COMMIT, ROLLBACK + rethrow on exception. PostgreSQL: when a statement of the
+    // attempt failed with a serialization failure or deadlock (even if `work` caught it),
+    // the transaction is rolled back and `work` runs again, up to kMaxTransactionAttempts
+    // times — so `work` must not have effects outside the store that cannot be repeated.
+    // A PostgreSQL transaction in which `work` swallowed a failed statement is not
+    // committed (StoreError), since PostgreSQL would silently roll it back.
     // Nested on the same thread: joins the outer transaction through a SAVEPOINT, so an
     // exception that escapes the inner call undoes only the inner work (and, unless the
     // caller catches it, the outer transaction rolls back too).
@@ -84,6 +107,14 @@ public:
     // Deletes exactly that newest row and returns it (one DELETE ... RETURNING).
     std::optional<Verification> consumeVerification(const QString &identifier) override;
 
+    void createPasskey(const Passkey &passkey) override;
+    std::optional<Passkey> passkeyById(const QString &id) override;
+    // With several rows for one credential id (not prevented by the schema), the oldest wins.
+    std::optional<Passkey> passkeyByCredentialId(const QString &credentialId) override;
+    QList<Passkey> passkeysByUser(const QString &userId) override;
+    void updatePasskey(const Passkey &passkey) override;
+    void deletePasskey(const QString &id) override;
+
     // Binds only the :name placeholders found in `sql` outside string literals, quoted
     // identifiers and comments (a leading ':' in a map key is optional). A placeholder with
     // no value in the map is an error. QDateTime values are bound as ms since epoch, like
@@ -100,6 +131,7 @@ private:
     class ThreadRegistry;
 
     explicit SqlStore(std::unique_ptr<Config> config);
+    void runTransaction(const QString &beginStatement, const std::function<void()> &work);
     ThreadState &threadState();     // this thread's state, connection opened on demand
     QSqlDatabase connection();      // this thread's connection
 

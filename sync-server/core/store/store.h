@@ -39,8 +39,11 @@ public:
 
     // Runs `work` in one write transaction on this thread's connection and commits when it
     // returns; any exception rolls everything back and is rethrown. Writers are serialised
-    // (SQLite: BEGIN IMMEDIATE), so a read at the start of `work` sees the state the
-    // transaction will commit against. Nested calls join the outer transaction.
+    // (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE isolation, where a conflicting
+    // attempt is rolled back and `work` runs again — keep `work` free of effects outside
+    // the store), so a read at the start of `work` sees the state the transaction will
+    // commit against, also across several server processes. Nested calls join the outer
+    // transaction.
     virtual void transaction(const std::function<void()> &work) = 0;
 
     // Users
@@ -71,6 +74,14 @@ public:
     virtual std::optional<Verification> verificationByIdentifier(const QString &identifier) = 0;
     // Deletes and returns the row in one step, so two requests can never both use it.
     virtual std::optional<Verification> consumeVerification(const QString &identifier) = 0;
+
+    // Passkeys (passkey plugin). Lists are in creation order.
+    virtual void createPasskey(const Passkey &passkey) = 0;
+    virtual std::optional<Passkey> passkeyById(const QString &id) = 0;
+    virtual std::optional<Passkey> passkeyByCredentialId(const QString &credentialId) = 0;
+    virtual QList<Passkey> passkeysByUser(const QString &userId) = 0;
+    virtual void updatePasskey(const Passkey &passkey) = 0;   // writes every column of the row
+    virtual void deletePasskey(const QString &id) = 0;
 
     // Runs an operator-supplied statement (the server's on_link SQL templates) on this
     // thread's connection, inside the current transaction. Only the named binds that occur

@@ -68,9 +68,13 @@ Response signUpEmail(EndpointContext &context)
             return user;
         }, rememberMe);
     } catch (const StoreError &error) {
-        if (error.isUniqueViolation())
-            throw taken; // lost a race with a concurrent sign-up for the same email
-        throw;
+        if (!error.isUniqueViolation())
+            throw;
+        // Lost a race with a concurrent sign-up. Re-run the plugins' checks, which now see
+        // the winner's row (a taken username answers with its own code); else the email.
+        for (Plugin *plugin : plugins)
+            plugin->validateSignUp(context);
+        throw taken;
     }
 
     Response response = Response::json(QJsonObject{{QStringLiteral("token"), issued.session.token},

@@ -118,6 +118,7 @@ void registerCoreEndpoints(Router &router)
     registerSessionEndpoints(router);
     registerUserEndpoints(router);
     registerEmailPasswordEndpoints(router);
+    registerMailEndpoints(router);
 }
 
 } // namespace Kernia::Server

@@ -44,7 +44,18 @@ Response updateUser(EndpointContext &context)
         throw ApiError(400, QString(), QStringLiteral("No fields to update"));
 
     user.updatedAt = nowUtc();
-    context.store().updateUser(user);
+    try {
+        context.store().updateUser(user);
+    } catch (const StoreError &error) {
+        if (!error.isUniqueViolation())
+            throw;
+        // Lost a race for a unique plugin field (username): re-run the plugins' checks, which
+        // now see the winner's row and answer with their own code.
+        User current = context.store().userById(user.id).value_or(caller.user);
+        for (Plugin *plugin : context.server().plugins())
+            plugin->applyUserUpdate(context, current);
+        throw;
+    }
     Response response = Response::json(QJsonObject{{QStringLiteral("status"), true}});
     // Better Auth re-issues the session cookie here (so bearer clients get set-auth-token).
     const bool rememberMe = !context.sessions().hasValidDontRemember(context.cookies());

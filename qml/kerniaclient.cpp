@@ -1,0 +1,236 @@
+#include "kerniaclient.h"
+
+#include <QtCore/QFutureWatcher>
+#include <QtCore/QMetaEnum>
+
+namespace {
+QString operationName(Kernia::Client::Operation op)
+{
+    return QString::fromLatin1(QMetaEnum::fromType<Kernia::Client::Operation>().valueToKey(int(op)));
+}
+
+KerniaReply *failed(const QString &name, QObject *parent)
+{
+    auto *reply = new KerniaReply(name, parent);
+    QMetaObject::invokeMethod(reply, [reply] {
+        reply->complete(Kernia::Error::fromKind(Kernia::Error::Kind::InvalidState,
+                                                QStringLiteral("KerniaClient has no client yet (component not complete)")));
+    }, Qt::QueuedConnection);
+    return reply;
+}
+} // namespace
+
+KerniaClient::KerniaClient(QObject *parent) : QObject(parent) { }
+
+KerniaClient::~KerniaClient()
+{
+    detach();
+}
+
+void KerniaClient::classBegin() { }
+
+void KerniaClient::componentComplete()
+{
+    m_completed = true;
+    if (m_client)
+        return;   // an app-provided client was assigned
+    Kernia::ClientOptions options(m_serverUrl);
+    options.setAppId(m_appId);
+    options.setKeychainService(m_keychainService);
+    options.setDataDirectory(m_dataDirectory);
+    options.setAutomaticGuest(m_automaticGuest);
+    options.setAllowInsecurePlaintextTokenStorage(m_allowPlaintext);
+    options.setRequestTimeout(m_requestTimeout);
+    options.setSessionRefreshInterval(m_refreshInterval);
+    options.setRetryInitialDelay(m_retryInitial);
+    options.setRetryMaxDelay(m_retryMax);
+    options.setUseSystemNetworkInformation(m_useNetworkInformation);
+    auto *client = new Kernia::Client(options, this);
+    attach(client);
+    m_ownsClient = true;
+}
+
+void KerniaClient::setClient(Kernia::Client *client)
+{
+    if (m_client == client)
+        return;
+    detach();
+    attach(client);
+}
+
+void KerniaClient::detach()
+{
+    if (!m_client)
+        return;
+    disconnect(m_client, nullptr, this, nullptr);
+    if (m_ownsClient)
+        delete m_client.data();
+    m_client = nullptr;
+    m_ownsClient = false;
+}
+
+void KerniaClient::attach(Kernia::Client *client)
+{
+    using C = Kernia::Client;
+    m_client = client;
+    m_ownsClient = false;
+    if (client) {
+        connect(client, &C::stateChanged, this, &KerniaClient::stateChanged);
+        connect(client, &C::userChanged, this, [this] {
+            Q_EMIT userChanged();
+            Q_EMIT offeredLocalDataChanged();
+        });
+        connect(client, &C::hasServerSessionChanged, this, &KerniaClient::hasServerSessionChanged);
+        connect(client, &C::onlineChanged, this, &KerniaClient::onlineChanged);
+        connect(client, &C::busyChanged, this, &KerniaClient::busyChanged);
+        connect(client, &C::readyChanged, this, &KerniaClient::readyChanged);
+        connect(client, &C::keychainAvailableChanged, this, &KerniaClient::keychainAvailableChanged);
+        connect(client, &C::lastErrorChanged, this, &KerniaClient::lastErrorChanged);
+        connect(client, &C::finished, this, [this](C::Operation op, const Kernia::Error &e) {
+            Q_EMIT finished(operationName(op), KerniaReply::errorToMap(e));
+        });
+        connect(client, &C::guestRegistered, this, [this](const Kernia::User &u) { Q_EMIT guestRegistered(userToMap(u)); });
+        connect(client, &C::guestUpgraded, this, [this](const Kernia::User &g, const Kernia::User &a) {
+            Q_EMIT guestUpgraded(userToMap(g), userToMap(a));
+        });
+        connect(client, &C::signedIn, this, [this](const Kernia::User &u) { Q_EMIT signedIn(userToMap(u)); });
+        connect(client, &C::signedOut, this, &KerniaClient::signedOut);
+        connect(client, &C::sessionLost, this, [this](const Kernia::User &u, const Kernia::Error &e) {
+            Q_EMIT sessionLost(userToMap(u), KerniaReply::errorToMap(e));
+        });
+        connect(client, &C::localDataOffered, this, [this](const QString &id, const Kernia::User &u) {
+            Q_EMIT localDataOffered(id, userToMap(u));
+            Q_EMIT offeredLocalDataChanged();
+        });
+    }
+    Q_EMIT clientChanged();
+    emitAll();
+}
+
+void KerniaClient::emitAll()
+{
+    Q_EMIT stateChanged();
+    Q_EMIT userChanged();
+    Q_EMIT hasServerSessionChanged();
+    Q_EMIT onlineChanged();
+    Q_EMIT busyChanged();
+    Q_EMIT readyChanged();
+    Q_EMIT keychainAvailableChanged();
+    Q_EMIT lastErrorChanged();
+    Q_EMIT offeredLocalDataChanged();
+}
+
+KerniaClient::State KerniaClient::state() const
+{
+    return m_client ? State(int(m_client->state())) : SignedOut;
+}
+QVariantMap KerniaClient::user() const { return userToMap(m_client ? m_client->user() : Kernia::User()); }
+bool KerniaClient::isAnonymous() const { return m_client && m_client->isAnonymous(); }
+bool KerniaClient::hasServerSession() const { return m_client && m_client->hasServerSession(); }
+bool KerniaClient::isOnline() const { return m_client && m_client->isOnline(); }
+bool KerniaClient::isBusy() const { return m_client && m_client->isBusy(); }
+bool KerniaClient::isReady() const { return m_client && m_client->isReady(); }
+bool KerniaClient::isKeychainAvailable() const { return m_client && m_client->isKeychainAvailable(); }
+QVariantMap KerniaClient::lastError() const
+{
+    return KerniaReply::errorToMap(m_client ? m_client->lastError() : Kernia::Error());
+}
+QStringList KerniaClient::offeredLocalData() const
+{
+    return m_client ? m_client->offeredLocalData() : QStringList();
+}
+
+QVariantMap KerniaClient::userToMap(const Kernia::User &user)
+{
+    if (!user.isValid())
+        return QVariantMap{ { QStringLiteral("isValid"), false } };
+    QVariantMap map = user.toJson().toVariantMap();
+    map.insert(QStringLiteral("isValid"), true);
+    map.insert(QStringLiteral("isLocalOnly"), user.isLocalOnly());
+    for (auto it = map.begin(); it != map.end(); ++it) {
+        if (it.value().isNull())
+            it.value() = QString();   // "" rather than null for unset strings
+    }
+    return map;
+}
+
+KerniaReply *KerniaClient::track(const QString &name, QFuture<Kernia::Error> future)
+{
+    // Parented while pending (so the QML garbage collector keeps it), JS-owned after.
+    auto *reply = new KerniaReply(name, this);
+    auto *watcher = new QFutureWatcher<Kernia::Error>(reply);
+    connect(watcher, &QFutureWatcher<Kernia::Error>::finished, reply, [reply, watcher] {
+        const QFuture<Kernia::Error> f = watcher->future();
+        reply->complete(f.resultCount() > 0 ? f.result()
+                                            : Kernia::Error::fromKind(Kernia::Error::Kind::Cancelled,
+                                                                      QStringLiteral("The operation was cancelled")));
+        watcher->deleteLater();
+    });
+    watcher->setFuture(future);
+    return reply;
+}
+
+#define KERNIA_QML_CALL(NAME, CALL) \
+    if (!m_client)                  \
+        return failed(QStringLiteral(NAME), this); \
+    return track(QStringLiteral(NAME), m_client->CALL)
+
+KerniaReply *KerniaClient::signInAsGuest() { KERNIA_QML_CALL("SignInAsGuest", signInAsGuest()); }
+KerniaReply *KerniaClient::signUpEmail(const QString &email, const QString &password, const QString &name)
+{
+    KERNIA_QML_CALL("SignUpEmail", signUpEmail(email, password, name));
+}
+KerniaReply *KerniaClient::signInEmail(const QString &email, const QString &password)
+{
+    KERNIA_QML_CALL("SignInEmail", signInEmail(email, password));
+}
+KerniaReply *KerniaClient::signUpUsername(const QString &username, const QString &password, const QString &email,
+                                          const QString &name)
+{
+    KERNIA_QML_CALL("SignUpUsername", signUpUsername(username, password, email, name));
+}
+KerniaReply *KerniaClient::signInUsername(const QString &username, const QString &password)
+{
+    KERNIA_QML_CALL("SignInUsername", signInUsername(username, password));
+}
+KerniaReply *KerniaClient::requestMagicLink(const QString &email, const QString &callbackUrl)
+{
+    KERNIA_QML_CALL("RequestMagicLink", requestMagicLink(email, callbackUrl));
+}
+KerniaReply *KerniaClient::completeMagicLink(const QUrl &linkUrl)
+{
+    KERNIA_QML_CALL("CompleteMagicLink", completeMagicLink(linkUrl));
+}
+KerniaReply *KerniaClient::signOut() { KERNIA_QML_CALL("SignOut", signOut()); }
+KerniaReply *KerniaClient::deleteGuest() { KERNIA_QML_CALL("DeleteGuest", deleteGuest()); }
+KerniaReply *KerniaClient::refreshSession() { KERNIA_QML_CALL("RefreshSession", refreshSession()); }
+
+#undef KERNIA_QML_CALL
+
+QVariantMap KerniaClient::adoptLocalData(const QString &localId)
+{
+    const Kernia::Error e = m_client ? m_client->adoptLocalData(localId)
+                                     : Kernia::Error::fromKind(Kernia::Error::Kind::InvalidState, QStringLiteral("no client"));
+    Q_EMIT offeredLocalDataChanged();
+    return KerniaReply::errorToMap(e);
+}
+
+QVariantMap KerniaClient::discardLocalData(const QString &localId)
+{
+    const Kernia::Error e = m_client ? m_client->discardLocalData(localId)
+                                     : Kernia::Error::fromKind(Kernia::Error::Kind::InvalidState, QStringLiteral("no client"));
+    Q_EMIT offeredLocalDataChanged();
+    return KerniaReply::errorToMap(e);
+}
+
+void KerniaClient::clearError()
+{
+    if (m_client)
+        m_client->clearError();
+}
+
+void KerniaClient::checkConnection()
+{
+    if (m_client)
+        m_client->checkConnection();
+}

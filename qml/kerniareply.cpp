@@ -1,0 +1,36 @@
+#include "kerniareply.h"
+
+#include <QtCore/QMetaEnum>
+#include <QtQml/QQmlEngine>
+
+KerniaReply::KerniaReply(const QString &operation, QObject *parent) : QObject(parent), m_operation(operation) { }
+
+QVariantMap KerniaReply::error() const
+{
+    return errorToMap(m_error);
+}
+
+void KerniaReply::complete(const Kernia::Error &error)
+{
+    if (m_done)
+        return;
+    m_error = error;
+    m_done = true;
+    // From now on QML owns it: collected when no script refers to it any more.
+    setParent(nullptr);
+    QQmlEngine::setObjectOwnership(this, QQmlEngine::JavaScriptOwnership);
+    Q_EMIT completed();
+}
+
+QVariantMap KerniaReply::errorToMap(const Kernia::Error &error)
+{
+    const QMetaEnum kinds = QMetaEnum::fromType<Kernia::Error::Kind>();
+    return QVariantMap{
+        { QStringLiteral("isError"), error.isError() },
+        { QStringLiteral("kind"), QString::fromLatin1(kinds.valueToKey(int(error.kind()))) },
+        { QStringLiteral("code"), error.code() },
+        { QStringLiteral("message"), error.message() },
+        { QStringLiteral("httpStatus"), error.httpStatus() },
+        { QStringLiteral("isTransient"), error.isTransient() },
+    };
+}

@@ -1,0 +1,47 @@
+// KerniaReply — the outcome of one KerniaClient operation, for QML (which cannot
+// await a QFuture).
+//
+//   const reply = client.signUpEmail(email, password, name)
+//   reply.completed.connect(function() {
+//       if (!reply.ok) errorLabel.text = reply.error.message
+//   })
+//
+// The reply belongs to the client until it completes, then to the QML engine.
+#pragma once
+
+#include <QtCore/QObject>
+#include <QtCore/QVariantMap>
+#include <QtQml/qqmlregistration.h>
+
+#include <Kernia/Error>
+
+class KerniaReply : public QObject
+{
+    Q_OBJECT
+    QML_NAMED_ELEMENT(KerniaReply)
+    QML_UNCREATABLE("KerniaReply objects are returned by KerniaClient operations")
+    Q_PROPERTY(bool done READ isDone NOTIFY completed)
+    Q_PROPERTY(bool ok READ isOk NOTIFY completed)
+    Q_PROPERTY(QVariantMap error READ error NOTIFY completed)
+    Q_PROPERTY(QString operation READ operation CONSTANT)
+
+public:
+    explicit KerniaReply(const QString &operation, QObject *parent = nullptr);
+
+    bool isDone() const { return m_done; }
+    bool isOk() const { return m_done && !m_error.isError(); }
+    QVariantMap error() const;
+    QString operation() const { return m_operation; }
+
+    void complete(const Kernia::Error &error);
+
+    static QVariantMap errorToMap(const Kernia::Error &error);
+
+Q_SIGNALS:
+    void completed();
+
+private:
+    QString m_operation;
+    Kernia::Error m_error;
+    bool m_done = false;
+};

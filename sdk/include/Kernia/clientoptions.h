@@ -1,0 +1,95 @@
+// Kernia::ClientOptions — how a Kernia::Client finds its server and stores its data.
+//
+//   Kernia::ClientOptions options(QUrl(QStringLiteral("https://auth.example.com")));
+//   options.setAppId(QStringLiteral("com.example.cart"));   // keychain service + data folder
+//   options.setAutomaticGuest(true);                          // default: guest on first launch
+//   Kernia::Client client(options);
+//
+// Defaults: appId = "<organizationDomain>.<applicationName>" (or applicationName),
+// keychain service "kernia:<appId>", data directory
+// "<QStandardPaths::AppLocalDataLocation>/kernia", request timeout 15 s, session refresh
+// every hour while online, retries from 1 s doubling up to 60 s.
+//
+// Token storage: the session token lives in the OS keychain only. If the keychain is
+// unavailable the client reports KEYCHAIN_UNAVAILABLE and keeps the token in memory for
+// this run. setAllowInsecurePlaintextTokenStorage(true) — an explicit, loudly logged
+// opt-in — makes it write the token to a 0600 file in the data directory instead.
+#pragma once
+
+#include <Kernia/kernia_global.h>
+
+#include <QtCore/QSharedDataPointer>
+#include <QtCore/QString>
+#include <QtCore/QUrl>
+
+namespace Kernia {
+
+class ClientOptionsData;
+
+class KERNIA_SDK_EXPORT ClientOptions
+{
+public:
+    ClientOptions();
+    explicit ClientOptions(const QUrl &serverUrl);
+    ClientOptions(const ClientOptions &other);
+    ClientOptions(ClientOptions &&other) noexcept;
+    ClientOptions &operator=(const ClientOptions &other);
+    ClientOptions &operator=(ClientOptions &&other) noexcept;
+    ~ClientOptions();
+
+    // Server origin, e.g. https://auth.example.com (the auth API is at basePath below it).
+    QUrl serverUrl() const;
+    void setServerUrl(const QUrl &url);
+
+    QString basePath() const;   // default "/api/auth"
+    void setBasePath(const QString &path);
+
+    QString appId() const;
+    void setAppId(const QString &appId);
+
+    // Keychain service name; default "kernia:" + appId().
+    QString keychainService() const;
+    void setKeychainService(const QString &service);
+
+    // Directory for the local SQLite cache (and the opt-in plaintext token file).
+    QString dataDirectory() const;
+    void setDataDirectory(const QString &path);
+
+    // Become a guest automatically when there is no stored user (first launch).
+    bool automaticGuest() const;
+    void setAutomaticGuest(bool enabled);
+
+    // Explicit opt-in: store the token in a plaintext file when no keychain works.
+    bool allowInsecurePlaintextTokenStorage() const;
+    void setAllowInsecurePlaintextTokenStorage(bool allow);
+
+    int requestTimeout() const;   // ms, per request (QNetworkRequest::setTransferTimeout)
+    void setRequestTimeout(int ms);
+
+    int sessionRefreshInterval() const;   // ms between GET /get-session while online
+    void setSessionRefreshInterval(int ms);
+
+    int retryInitialDelay() const;   // ms, first retry / reachability probe delay
+    void setRetryInitialDelay(int ms);
+    int retryMaxDelay() const;       // ms, cap of the exponential backoff
+    void setRetryMaxDelay(int ms);
+
+    // Use QNetworkInformation as a hint to probe the server early when the system
+    // says the network came back. The server's answers stay the source of truth.
+    bool useSystemNetworkInformation() const;
+    void setUseSystemNetworkInformation(bool use);
+
+    // The effective values after defaults are applied (used by Client).
+    QString effectiveAppId() const;
+    QString effectiveKeychainService() const;
+    QString effectiveDataDirectory() const;
+
+    void swap(ClientOptions &other) noexcept { d.swap(other.d); }
+
+private:
+    QSharedDataPointer<ClientOptionsData> d;
+};
+
+} // namespace Kernia
+
+Q_DECLARE_SHARED(Kernia::ClientOptions)

@@ -1,0 +1,776 @@
+#include <Kernia/client.h>
+
+#include "client_p.h"
+#include "logging_p.h"
+
+#include <QtCore/QDir>
+#include <QtCore/QPointer>
+#include <QtCore/QJsonObject>
+#include <QtCore/QUrlQuery>
+#include <QtCore/QUuid>
+
+namespace Kernia {
+
+namespace {
+
+constexpr const char *TokenKey = "session-token";
+
+Error invalidState(const QString &message)
+{
+    return Error::fromKind(Error::Kind::InvalidState, message);
+}
+
+QString newLocalId()
+{
+    return QUuid::createUuid().toString(QUuid::WithoutBraces);
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------
+// ClientPrivate
+// ---------------------------------------------------------------------------------
+
+ClientPrivate::ClientPrivate(Client *q, const ClientOptions &opts)
+    : q_ptr(q),
+      options(opts),
+      retryBackoff(opts.retryInitialDelay(), opts.retryMaxDelay())
+{
+    qRegisterMetaType<Kernia::Error>();
+    qRegisterMetaType<Kernia::User>();
+}
+
+ClientPrivate::~ClientPrivate()
+{
+    // Every future handed out finishes: CANCELLED for work that can no longer run.
+    const Error cancelled = Error::fromKind(Error::Kind::Cancelled, QStringLiteral("The client was destroyed"));
+    auto cancel = [&cancelled](const Job &job) {
+        if (job.promise) {
+            job.promise->addResult(cancelled);
+            job.promise->finish();
+        }
+    };
+    if (running)
+        cancel(*running);
+    for (const Job &job : std::as_const(jobs))
+        cancel(job);
+    jobs.clear();
+    // Reverse order of dependencies; callbacks of in-flight requests are dropped. The
+    // vault goes after the transport: it may still flush a token write (bounded).
+    destroying = true;
+    retryTimer.stop();
+    keeper.reset();
+    reachability.reset();
+    transport.reset();
+    vault.reset();
+    store.reset();
+}
+
+void ClientPrivate::init()
+{
+    Q_Q(Client);
+    const QString dataDir = options.effectiveDataDirectory();
+
+    // 1. Local state, synchronously: the app sees its guest or account at once.
+    store = std::make_unique<LocalStore>(dataDir);
+    const Error storeError = store->open();
+    if (storeError.isError())
+        lastError = storeError;
+
+    const std::optional<StoredIdentity> stored = store->identity();
+    if (stored && stored->state != int(Client::State::SignedOut) && !stored->localId.isEmpty()) {
+        const User cached = store->profileUser(stored->localId);
+        if (cached.isValid()) {
+            state = Client::State(stored->state);
+            user = cached;
+            hasServerSession = stored->hasServerSession;
+            sessionExpiresAt = stored->sessionExpiresAt;
+            qCInfo(lcClient) << "restored" << state << user;
+        }
+    }
+    if (!stored && options.automaticGuest()) {
+        // First launch: a usable guest before any network.
+        state = Client::State::Guest;
+        user = makeLocalGuest();
+        persist();
+        qCInfo(lcClient) << "first launch: local guest" << user.localId();
+    }
+
+    // 2. The parts that talk to the outside world.
+    transport = std::make_unique<Transport>(options.serverUrl(), options.basePath(), options.requestTimeout());
+    vault = std::make_unique<TokenVault>(
+            options.effectiveKeychainService(), QString::fromLatin1(TokenKey),
+            options.allowInsecurePlaintextTokenStorage() ? QDir(dataDir).filePath(QStringLiteral("session-token.insecure"))
+                                                         : QString());
+    reachability = std::make_unique<Reachability>(transport.get(), options.retryInitialDelay(),
+                                                  options.retryMaxDelay(), options.useSystemNetworkInformation());
+    keeper = std::make_unique<SessionKeeper>(transport.get(), options.sessionRefreshInterval());
+
+    retryTimer.setSingleShot(true);
+    QObject::connect(&retryTimer, &QTimer::timeout, q, [this] { enqueueMaintenance(); });
+
+    QObject::connect(vault.get(), &TokenVault::keychainAvailableChanged, q, &Client::keychainAvailableChanged);
+    QObject::connect(reachability.get(), &Reachability::onlineChanged, q, [this](bool online) {
+        Q_Q(Client);
+        keeper->setActive(online && hasServerSession);
+        if (online) {
+            // Back from offline: validate/slide the session and finish pending work.
+            keeper->markDue();
+            retryBackoff.reset();
+            enqueueMaintenance();
+        }
+        Q_EMIT q->onlineChanged(online);
+    });
+    QObject::connect(reachability.get(), &Reachability::probeFailed, q,
+                     [this](const Error &error) { setLastError(error); });
+    QObject::connect(keeper.get(), &SessionKeeper::due, q, [this] { enqueueMaintenance(); });
+
+    // 3. The token, asynchronously; operations wait for it (ready()).
+    vault->read([this](const VaultResult &r) { onVaultRead(r); });
+}
+
+void ClientPrivate::onVaultRead(const VaultResult &r)
+{
+    if (r.error.isError()) {
+        qCWarning(lcClient) << "cannot read the session token:" << r.error.toString();
+        setLastError(r.error);
+        if (hasServerSession)
+            tokenUnreadable = true;   // not a definite answer: keep the user, do not replace it
+    } else if (hasServerSession && r.token.isEmpty()) {
+        // The keychain answered, and it has no token for a session we know we had.
+        qCWarning(lcClient) << "no session token in the keychain for" << user;
+    } else if (hasServerSession) {
+        token = r.token.toUtf8();
+    } else if (!r.token.isEmpty()) {
+        qCInfo(lcClient) << "removing a stale token from the keychain";
+        vault->remove(nullptr);
+    }
+    const bool tokenLost = !r.error.isError() && hasServerSession && r.token.isEmpty();
+    setReady(true);
+    if (tokenLost)
+        handleSessionGone(Error(Error::Kind::SessionGone, QString(),
+                                QStringLiteral("The session token is missing from the keychain")));
+    keeper->setActive(reachability->isOnline() && hasServerSession);
+    reachability->start();
+    enqueueMaintenance();
+}
+
+// --- operation queue -----------------------------------------------------------------
+
+QFuture<Error> ClientPrivate::enqueue(Client::Operation op, std::function<void(Done)> run)
+{
+    Job job;
+    job.op = op;
+    job.explicitOp = true;
+    job.run = std::move(run);
+    job.promise = std::make_shared<QPromise<Error>>();
+    job.promise->start();
+    QFuture<Error> future = job.promise->future();
+    jobs.enqueue(std::move(job));
+    setBusy(true);
+    schedulePump();
+    return future;
+}
+
+void ClientPrivate::enqueueMaintenance()
+{
+    if (maintenanceQueued || destroying)
+        return;
+    maintenanceQueued = true;
+    Job job;
+    job.op = Client::Operation::None;
+    job.explicitOp = false;
+    job.run = [this](Done done) { maintain(std::move(done)); };
+    jobs.enqueue(std::move(job));
+    schedulePump();
+}
+
+void ClientPrivate::schedulePump()
+{
+    Q_Q(Client);
+    if (pumpScheduled)
+        return;
+    pumpScheduled = true;
+    QMetaObject::invokeMethod(q, [this] {
+        pumpScheduled = false;
+        pump();
+    }, Qt::QueuedConnection);
+}
+
+void ClientPrivate::pump()
+{
+    if (!ready || running || jobs.isEmpty() || destroying)
+        return;
+    running = std::make_unique<Job>(jobs.dequeue());
+    if (!running->explicitOp)
+        maintenanceQueued = false;
+    auto finished = std::make_shared<bool>(false);
+    Job *current = running.get();
+    // Keep the function alive while it runs: done() may be called synchronously and
+    // destroys the job.
+    const std::function<void(Done)> run = std::move(current->run);
+    run([this, finished, current](const Error &error) {
+        if (*finished || running.get() != current)
+            return;
+        *finished = true;
+        const Job job = *running;
+        running.reset();
+        finishJob(job, error);
+        schedulePump();
+    });
+}
+
+void ClientPrivate::finishJob(const Job &job, const Error &error)
+{
+    Q_Q(Client);
+    bool moreExplicit = false;
+    for (const Job &j : std::as_const(jobs))
+        moreExplicit = moreExplicit || j.explicitOp;
+    if (job.explicitOp) {
+        if (error.isError()) {
+            qCInfo(lcClient) << job.op << "failed:" << error.toString();
+            setLastError(error);
+        } else {
+            setLastError(Error());   // the app's last request worked: nothing to show
+        }
+        setBusy(moreExplicit);
+        Q_EMIT q->finished(job.op, error);
+        if (job.promise) {
+            job.promise->addResult(error);
+            job.promise->finish();
+        }
+    } else {
+        if (error.isError())
+            scheduleRetry(error);
+        else
+            retryBackoff.reset();
+    }
+}
+
+void ClientPrivate::scheduleRetry(const Error &error)
+{
+    setLastError(error);
+    if (!reachability->isOnline())
+        return;   // the reachability probe brings us back (onlineChanged → maintenance)
+    if (!retryTimer.isActive()) {
+        const int delay = retryBackoff.next();
+        qCInfo(lcClient) << "background work failed (" << error.toString() << "), retrying in" << delay << "ms";
+        retryTimer.start(delay);
+    }
+}
+
+// --- the work ------------------------------------------------------------------------
+
+void ClientPrivate::maintain(Done done)
+{
+    if (!reachability->isOnline())
+        return done(Error());
+    if (state == Client::State::Guest && !hasServerSession)
+        return registerGuest(std::move(done));
+    if (hasServerSession && !token.isEmpty() && keeper->isDue())
+        return checkSession(false, std::move(done));
+    done(Error());
+}
+
+QByteArray ClientPrivate::guestBearer() const
+{
+    return state == Client::State::Guest && hasServerSession ? token : QByteArray();
+}
+
+void ClientPrivate::registerGuest(Done done)
+{
+    Q_Q(Client);
+    transport->post(QStringLiteral("/sign-in/anonymous"), QJsonObject(), QByteArray(),
+                    [this, q, done](const HttpResult &r) {
+        if (r.error.isError())
+            return done(r.error);
+        const QJsonObject body = r.body.toObject();
+        const QByteArray newToken = !r.setAuthToken.isEmpty() ? r.setAuthToken
+                                                              : body.value(QLatin1String("token")).toString().toUtf8();
+        const QJsonValue userJson = body.value(QLatin1String("user"));
+        if (newToken.isEmpty() || !userJson.isObject())
+            return done(Error(Error::Kind::BadResponse, QString(),
+                              QStringLiteral("POST /sign-in/anonymous answered without a token and user"), r.status));
+        if (state != Client::State::Guest || hasServerSession)
+            return done(Error());   // overtaken (cannot happen with the queue; be safe)
+        const User registered = User::fromJson(userJson.toObject(), user.localId());
+        storeToken(newToken);
+        keeper->markDue();
+        setIdentity(Client::State::Guest, registered, true);
+        keeper->setActive(reachability->isOnline());
+        qCInfo(lcClient) << "guest registered on the server" << registered;
+        Q_EMIT q->guestRegistered(registered);
+        done(Error());
+    });
+}
+
+void ClientPrivate::checkSession(bool explicitOp, Done done)
+{
+    keeper->check(token, [this, explicitOp, done](const SessionKeeper::Outcome &out) {
+        switch (out.kind) {
+        case SessionKeeper::Outcome::Kind::Valid: {
+            if (!out.refreshedToken.isEmpty() && out.refreshedToken != token)
+                storeToken(out.refreshedToken);
+            sessionExpiresAt = out.expiresAt;
+            const User fresh = User::fromJson(out.user, user.localId());
+            setIdentity(fresh.isAnonymous() ? Client::State::Guest : Client::State::SignedIn, fresh, true);
+            return done(Error());
+        }
+        case SessionKeeper::Outcome::Kind::Gone:
+            handleSessionGone(out.error);
+            return done(explicitOp ? out.error : Error());
+        case SessionKeeper::Outcome::Kind::Failed:
+            return done(out.error);
+        }
+    });
+}
+
+void ClientPrivate::authenticate(Sender send, Done done)
+{
+    Q_Q(Client);
+    if (state == Client::State::SignedIn)
+        return done(invalidState(QStringLiteral("Already signed in to an account; sign out first")));
+    if (tokenUnreadable)
+        return done(Error::fromKind(Error::Kind::KeychainUnavailable,
+                                    QStringLiteral("The guest's session token cannot be read from the keychain")));
+    send(guestBearer(), [this, q, done](const HttpResult &r) {
+        if (r.error.isError())
+            return done(r.error);   // the guest stays exactly as it was
+        const QJsonObject body = r.body.toObject();
+        const QByteArray newToken = !r.setAuthToken.isEmpty() ? r.setAuthToken
+                                                              : body.value(QLatin1String("token")).toString().toUtf8();
+        const QJsonValue userJson = body.value(QLatin1String("user"));
+        if (newToken.isEmpty() || !userJson.isObject())
+            return done(Error(Error::Kind::BadResponse, QString(),
+                              QStringLiteral("The server answered without a session token and user"), r.status));
+        const User previous = user;
+        const Client::State previousState = state;
+        QString localId;
+        if (previousState == Client::State::Guest) {
+            localId = previous.localId();   // the guest's local data goes with it
+        } else {
+            // An account signing in again on this device gets back the data it left.
+            localId = store->profileForUser(userJson.toObject().value(QLatin1String("id")).toString(),
+                                            QString::fromLatin1(LocalStore::ProfileSignedOut));
+            if (localId.isEmpty())
+                localId = newLocalId();
+        }
+        const User account = User::fromJson(userJson.toObject(), localId);
+        sessionExpiresAt = QDateTime::fromString(body.value(QLatin1String("session")).toObject()
+                                                         .value(QLatin1String("expiresAt")).toString(),
+                                                 Qt::ISODateWithMs);
+        // Same keychain entry: writing the new token replaces (removes) the guest's.
+        storeToken(newToken);
+        keeper->markDue();
+        setIdentity(account.isAnonymous() ? Client::State::Guest : Client::State::SignedIn, account, true);
+        keeper->setActive(reachability->isOnline());
+        if (previousState == Client::State::Guest) {
+            qCInfo(lcClient) << "guest upgraded" << previous << "->" << account;
+            Q_EMIT q->guestUpgraded(previous, account);
+        } else {
+            qCInfo(lcClient) << "signed in" << account;
+            Q_EMIT q->signedIn(account);
+            offerOrphans();
+        }
+        done(Error());
+    });
+}
+
+void ClientPrivate::signOutNow(Done done)
+{
+    Q_Q(Client);
+    if (state == Client::State::SignedOut)
+        return done(Error());
+    const QByteArray oldToken = token;
+    const User previous = user;
+    if (hasServerSession && !oldToken.isEmpty()) {
+        // Best effort: the local sign-out does not wait for (or depend on) the server.
+        transport->post(QStringLiteral("/sign-out"), QJsonObject(), oldToken, [](const HttpResult &r) {
+            if (r.error.isError())
+                qCInfo(lcClient) << "server sign-out failed (session expires by itself):" << r.error.toString();
+        });
+    }
+    token.clear();
+    tokenUnreadable = false;
+    if (!previous.localId().isEmpty())
+        store->setProfileStatus(previous.localId(), QString::fromLatin1(LocalStore::ProfileSignedOut));
+    sessionExpiresAt = QDateTime();
+    setIdentity(Client::State::SignedOut, User(), false);
+    keeper->setActive(false);
+    Q_EMIT q->signedOut();
+    vault->remove([done](const VaultResult &) { done(Error()); });
+}
+
+void ClientPrivate::deleteGuestNow(Done done)
+{
+    Q_Q(Client);
+    if (state != Client::State::Guest)
+        return done(invalidState(QStringLiteral("Only a guest can be deleted")));
+    auto finishLocally = [this, q, done] {
+        const QString localId = user.localId();
+        token.clear();
+        tokenUnreadable = false;
+        sessionExpiresAt = QDateTime();
+        setIdentity(Client::State::SignedOut, User(), false);
+        if (!localId.isEmpty())
+            store->discard(localId);
+        keeper->setActive(false);
+        Q_EMIT q->signedOut();
+        vault->remove([done](const VaultResult &) { done(Error()); });
+    };
+    if (!hasServerSession)
+        return finishLocally();
+    if (token.isEmpty())
+        return done(Error::fromKind(Error::Kind::KeychainUnavailable,
+                                    QStringLiteral("The guest's session token cannot be read from the keychain")));
+    transport->post(QStringLiteral("/delete-anonymous-user"), QJsonObject(), token,
+                    [done, finishLocally](const HttpResult &r) {
+        // 401: the server no longer knows the session — the guest is gone there already.
+        if (r.error.isError() && !(r.error.kind() == Error::Kind::Rejected && r.status == 401))
+            return done(r.error);
+        finishLocally();
+    });
+}
+
+void ClientPrivate::handleSessionGone(const Error &reason)
+{
+    Q_Q(Client);
+    const User previous = user;
+    const Client::State previousState = state;
+    qCWarning(lcClient) << "session definitely gone for" << previous << ":" << reason.toString();
+    token.clear();
+    tokenUnreadable = false;
+    sessionExpiresAt = QDateTime();
+    vault->remove(nullptr);
+    if (!previous.localId().isEmpty())
+        store->setProfileStatus(previous.localId(), QString::fromLatin1(LocalStore::ProfileOffered));
+    setLastError(reason);
+    keeper->setActive(false);
+    if (previousState == Client::State::Guest) {
+        // A new guest at once; the old guest's local data stays and is offered to it.
+        setIdentity(Client::State::Guest, makeLocalGuest(), false);
+        Q_EMIT q->sessionLost(previous, reason);
+        offerOrphans();
+        enqueueMaintenance();   // the new guest registers itself on the server
+    } else {
+        setIdentity(Client::State::SignedOut, User(), false);
+        Q_EMIT q->sessionLost(previous, reason);
+    }
+}
+
+// --- state -----------------------------------------------------------------------------
+
+User ClientPrivate::makeLocalGuest() const
+{
+    User guest;
+    guest.setLocalId(newLocalId());
+    guest.setName(QStringLiteral("Guest"));
+    guest.setAnonymous(true);
+    guest.setCreatedAt(QDateTime::currentDateTimeUtc());
+    guest.setUpdatedAt(guest.createdAt());
+    return guest;
+}
+
+void ClientPrivate::setIdentity(Client::State newState, const User &newUser, bool newHasServerSession)
+{
+    Q_Q(Client);
+    const bool stateChanged = state != newState;
+    const bool userChanged = user != newUser;
+    const bool sessionChanged = hasServerSession != newHasServerSession;
+    state = newState;
+    user = newUser;
+    hasServerSession = newHasServerSession;
+    persist();
+    if (stateChanged)
+        Q_EMIT q->stateChanged(state);
+    if (userChanged)
+        Q_EMIT q->userChanged(user);
+    if (sessionChanged)
+        Q_EMIT q->hasServerSessionChanged(hasServerSession);
+}
+
+void ClientPrivate::persist()
+{
+    if (!store || !store->isOpen())
+        return;
+    StoredIdentity id;
+    id.state = int(state);
+    id.localId = state == Client::State::SignedOut ? QString() : user.localId();
+    id.hasServerSession = hasServerSession;
+    id.sessionExpiresAt = sessionExpiresAt;
+    const Error e = store->saveCurrent(id, state == Client::State::SignedOut ? User() : user);
+    if (e.isError())
+        setLastError(e);
+}
+
+void ClientPrivate::storeToken(const QByteArray &newToken)
+{
+    Q_Q(Client);
+    token = newToken;
+    tokenUnreadable = false;
+    QPointer<Client> guard(q);
+    vault->write(QString::fromUtf8(newToken), [this, guard](const VaultResult &r) {
+        if (!guard)
+            return;
+        if (r.error.isError()) {
+            // The session still works for this run (the token is in memory).
+            qCWarning(lcClient) << "the session token could not be stored:" << r.error.toString();
+            setLastError(r.error);
+        }
+    });
+}
+
+void ClientPrivate::setLastError(const Error &error)
+{
+    Q_Q(Client);
+    if (lastError == error)
+        return;
+    lastError = error;
+    Q_EMIT q->lastErrorChanged(lastError);
+}
+
+void ClientPrivate::setBusy(bool b)
+{
+    Q_Q(Client);
+    if (busy == b)
+        return;
+    busy = b;
+    Q_EMIT q->busyChanged(busy);
+}
+
+void ClientPrivate::setReady(bool r)
+{
+    Q_Q(Client);
+    if (ready == r)
+        return;
+    ready = r;
+    Q_EMIT q->readyChanged(ready);
+    schedulePump();
+}
+
+void ClientPrivate::offerOrphans()
+{
+    Q_Q(Client);
+    if (state == Client::State::SignedOut)
+        return;
+    const QStringList ids = store->profiles(QString::fromLatin1(LocalStore::ProfileOffered));
+    for (const QString &id : ids) {
+        if (id != user.localId())
+            Q_EMIT q->localDataOffered(id, store->profileUser(id));
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------
+
+Client::Client(const ClientOptions &options, QObject *parent)
+    : QObject(parent), d_ptr(new ClientPrivate(this, options))
+{
+    Q_D(Client);
+    d->init();
+}
+
+Client::~Client() = default;
+
+ClientOptions Client::options() const
+{
+    Q_D(const Client);
+    return d->options;
+}
+
+Client::State Client::state() const { Q_D(const Client); return d->state; }
+User Client::user() const { Q_D(const Client); return d->user; }
+bool Client::isAnonymous() const { Q_D(const Client); return d->user.isValid() && d->user.isAnonymous(); }
+bool Client::hasServerSession() const { Q_D(const Client); return d->hasServerSession; }
+bool Client::isOnline() const { Q_D(const Client); return d->reachability && d->reachability->isOnline(); }
+bool Client::isBusy() const { Q_D(const Client); return d->busy; }
+bool Client::isReady() const { Q_D(const Client); return d->ready; }
+bool Client::isKeychainAvailable() const { Q_D(const Client); return d->vault && d->vault->isKeychainAvailable(); }
+Error Client::lastError() const { Q_D(const Client); return d->lastError; }
+
+QFuture<Error> Client::signInAsGuest()
+{
+    Q_D(Client);
+    return d->enqueue(Operation::SignInAsGuest, [d](ClientPrivate::Done done) {
+        if (d->state == State::SignedIn)
+            return done(invalidState(QStringLiteral("Already signed in to an account; sign out first")));
+        if (d->state == State::SignedOut) {
+            d->setIdentity(State::Guest, d->makeLocalGuest(), false);
+            d->offerOrphans();
+        }
+        if (!d->hasServerSession && d->reachability->isOnline())
+            return d->registerGuest(std::move(done));
+        // Offline: the local guest is usable now and registers itself when the server answers.
+        done(Error());
+    });
+}
+
+QFuture<Error> Client::signUpEmail(const QString &email, const QString &password, const QString &name)
+{
+    Q_D(Client);
+    const QJsonObject body{ { QLatin1String("email"), email },
+                            { QLatin1String("password"), password },
+                            { QLatin1String("name"), name } };
+    return d->enqueue(Operation::SignUpEmail, [d, body](ClientPrivate::Done done) {
+        d->authenticate([d, body](const QByteArray &bearer, Transport::Callback cb) {
+            d->transport->post(QStringLiteral("/sign-up/email"), body, bearer, std::move(cb));
+        }, std::move(done));
+    });
+}
+
+QFuture<Error> Client::signInEmail(const QString &email, const QString &password)
+{
+    Q_D(Client);
+    const QJsonObject body{ { QLatin1String("email"), email }, { QLatin1String("password"), password } };
+    return d->enqueue(Operation::SignInEmail, [d, body](ClientPrivate::Done done) {
+        d->authenticate([d, body](const QByteArray &bearer, Transport::Callback cb) {
+            d->transport->post(QStringLiteral("/sign-in/email"), body, bearer, std::move(cb));
+        }, std::move(done));
+    });
+}
+
+QFuture<Error> Client::signUpUsername(const QString &username, const QString &password, const QString &email,
+                                      const QString &name)
+{
+    Q_D(Client);
+    // The username plugin extends POST /sign-up/email with username/displayUsername.
+    const QJsonObject body{ { QLatin1String("email"), email },
+                            { QLatin1String("password"), password },
+                            { QLatin1String("name"), name.isEmpty() ? username : name },
+                            { QLatin1String("username"), username } };
+    return d->enqueue(Operation::SignUpUsername, [d, body](ClientPrivate::Done done) {
+        d->authenticate([d, body](const QByteArray &bearer, Transport::Callback cb) {
+            d->transport->post(QStringLiteral("/sign-up/email"), body, bearer, std::move(cb));
+        }, std::move(done));
+    });
+}
+
+QFuture<Error> Client::signInUsername(const QString &username, const QString &password)
+{
+    Q_D(Client);
+    const QJsonObject body{ { QLatin1String("username"), username }, { QLatin1String("password"), password } };
+    return d->enqueue(Operation::SignInUsername, [d, body](ClientPrivate::Done done) {
+        d->authenticate([d, body](const QByteArray &bearer, Transport::Callback cb) {
+            d->transport->post(QStringLiteral("/sign-in/username"), body, bearer, std::move(cb));
+        }, std::move(done));
+    });
+}
+
+QFuture<Error> Client::requestMagicLink(const QString &email, const QString &callbackUrl)
+{
+    Q_D(Client);
+    QJsonObject body{ { QLatin1String("email"), email } };
+    if (!callbackUrl.isEmpty())
+        body.insert(QLatin1String("callbackURL"), callbackUrl);
+    return d->enqueue(Operation::RequestMagicLink, [d, body](ClientPrivate::Done done) {
+        d->transport->post(QStringLiteral("/sign-in/magic-link"), body, d->guestBearer(),
+                           [done](const HttpResult &r) { done(r.error); });
+    });
+}
+
+QFuture<Error> Client::completeMagicLink(const QUrl &linkUrl)
+{
+    Q_D(Client);
+    // Accept the mailed URL (…/magic-link/verify?token=…&callbackURL=…) or any deep link
+    // carrying ?token=… (or #token=…). Only the token is used: the verification runs
+    // against this client's server without callbackURL, so the answer is JSON here.
+    QString linkToken = QUrlQuery(linkUrl).queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
+    if (linkToken.isEmpty())
+        linkToken = QUrlQuery(linkUrl.fragment()).queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
+    return d->enqueue(Operation::CompleteMagicLink, [d, linkToken](ClientPrivate::Done done) {
+        if (linkToken.isEmpty())
+            return done(Error::fromKind(Error::Kind::InvalidArgument,
+                                        QStringLiteral("The magic link carries no token")));
+        d->authenticate([d, linkToken](const QByteArray &bearer, Transport::Callback cb) {
+            QUrlQuery query;
+            query.addQueryItem(QStringLiteral("token"), QString::fromLatin1(QUrl::toPercentEncoding(linkToken)));
+            d->transport->get(QStringLiteral("/magic-link/verify"), query, bearer, std::move(cb));
+        }, std::move(done));
+    });
+}
+
+QFuture<Error> Client::signOut()
+{
+    Q_D(Client);
+    return d->enqueue(Operation::SignOut, [d](ClientPrivate::Done done) { d->signOutNow(std::move(done)); });
+}
+
+QFuture<Error> Client::deleteGuest()
+{
+    Q_D(Client);
+    return d->enqueue(Operation::DeleteGuest, [d](ClientPrivate::Done done) { d->deleteGuestNow(std::move(done)); });
+}
+
+QFuture<Error> Client::refreshSession()
+{
+    Q_D(Client);
+    return d->enqueue(Operation::RefreshSession, [d](ClientPrivate::Done done) {
+        if (d->state == State::SignedOut)
+            return done(invalidState(QStringLiteral("Nobody is signed in")));
+        if (d->state == State::Guest && !d->hasServerSession)
+            return d->registerGuest(std::move(done));
+        if (d->token.isEmpty())
+            return done(Error::fromKind(Error::Kind::KeychainUnavailable,
+                                        QStringLiteral("The session token cannot be read from the keychain")));
+        d->keeper->markDue();
+        d->checkSession(true, std::move(done));
+    });
+}
+
+QStringList Client::offeredLocalData() const
+{
+    Q_D(const Client);
+    QStringList ids = d->store->profiles(QString::fromLatin1(LocalStore::ProfileOffered));
+    ids.removeAll(d->user.localId());
+    return ids;
+}
+
+User Client::offeredLocalDataUser(const QString &localId) const
+{
+    Q_D(const Client);
+    return d->store->profileUser(localId);
+}
+
+Error Client::adoptLocalData(const QString &localId)
+{
+    Q_D(Client);
+    Error e;
+    if (d->state == State::SignedOut || d->user.localId().isEmpty())
+        e = invalidState(QStringLiteral("Nobody to adopt the data: sign in or become a guest first"));
+    else if (!offeredLocalData().contains(localId))
+        e = Error::fromKind(Error::Kind::InvalidArgument, QStringLiteral("No offered local data %1").arg(localId));
+    else
+        e = d->store->adopt(localId, d->user.localId());
+    if (e.isError())
+        d->setLastError(e);
+    return e;
+}
+
+Error Client::discardLocalData(const QString &localId)
+{
+    Q_D(Client);
+    Error e;
+    if (!offeredLocalData().contains(localId))
+        e = Error::fromKind(Error::Kind::InvalidArgument, QStringLiteral("No offered local data %1").arg(localId));
+    else
+        e = d->store->discard(localId);
+    if (e.isError())
+        d->setLastError(e);
+    return e;
+}
+
+void Client::clearError()
+{
+    Q_D(Client);
+    d->setLastError(Error());
+}
+
+void Client::checkConnection()
+{
+    Q_D(Client);
+    if (d->ready)
+        d->reachability->probeNow();
+}
+
+} // namespace Kernia

@@ -1,0 +1,104 @@
+// Kernia SDK internal: Client's private half. Orchestrates the local store, token
+// vault, transport, reachability and session keeper; runs operations one at a time.
+// Not API.
+#pragma once
+
+#include <Kernia/client.h>
+
+#include "backoff_p.h"
+#include "localstore_p.h"
+#include "reachability_p.h"
+#include "sessionkeeper_p.h"
+#include "tokenvault_p.h"
+#include "transport_p.h"
+
+#include <QtCore/QPromise>
+#include <QtCore/QQueue>
+#include <QtCore/QTimer>
+
+#include <functional>
+#include <memory>
+
+namespace Kernia {
+
+class ClientPrivate
+{
+    Q_DECLARE_PUBLIC(Client)
+
+public:
+    using Done = std::function<void(const Error &)>;
+
+    ClientPrivate(Client *q, const ClientOptions &options);
+    ~ClientPrivate();
+
+    void init();
+
+    // --- operation queue -------------------------------------------------------
+    struct Job
+    {
+        Client::Operation op = Client::Operation::None;
+        bool explicitOp = true;   // started by the app (vs. background maintenance)
+        std::function<void(Done)> run;
+        std::shared_ptr<QPromise<Error>> promise;
+    };
+    QFuture<Error> enqueue(Client::Operation op, std::function<void(Done)> run);
+    void enqueueMaintenance();
+    void pump();
+    void schedulePump();
+    void finishJob(const Job &job, const Error &error);
+
+    // --- the work ----------------------------------------------------------------
+    void onVaultRead(const VaultResult &result);
+    void maintain(Done done);
+    void registerGuest(Done done);
+    void checkSession(bool explicitOp, Done done);
+    using Sender = std::function<void(const QByteArray &bearer, Transport::Callback)>;
+    void authenticate(Sender send, Done done);
+    void signOutNow(Done done);
+    void deleteGuestNow(Done done);
+    void handleSessionGone(const Error &reason);
+
+    // --- state -------------------------------------------------------------------
+    User makeLocalGuest() const;
+    // Sets state, user and hasServerSession, persists them, then emits one notify
+    // signal per property that changed.
+    void setIdentity(Client::State state, const User &user, bool hasServerSession);
+    void persist();
+    void storeToken(const QByteArray &token);
+    void setLastError(const Error &error);
+    void setBusy(bool busy);
+    void setReady(bool ready);
+    void offerOrphans();
+    void scheduleRetry(const Error &error);
+    QByteArray guestBearer() const;
+
+    Client *q_ptr;
+    ClientOptions options;
+
+    std::unique_ptr<LocalStore> store;
+    std::unique_ptr<Transport> transport;
+    std::unique_ptr<TokenVault> vault;
+    std::unique_ptr<Reachability> reachability;
+    std::unique_ptr<SessionKeeper> keeper;
+
+    Client::State state = Client::State::SignedOut;
+    User user;
+    bool hasServerSession = false;
+    QDateTime sessionExpiresAt;
+    QByteArray token;
+    bool tokenUnreadable = false;   // a session exists but the keychain cannot give its token
+    bool busy = false;
+    bool ready = false;
+    Error lastError;
+
+    QQueue<Job> jobs;
+    std::unique_ptr<Job> running;
+    bool maintenanceQueued = false;
+    bool pumpScheduled = false;
+    bool destroying = false;
+
+    Backoff retryBackoff;
+    QTimer retryTimer;
+};
+
+} // namespace Kernia

@@ -1,0 +1,67 @@
+// Kernia SDK internal: JSON over HTTP to the auth server as a native bearer client
+// (Authorization: Bearer <set-auth-token>, no cookies, no Origin header). Not API.
+#pragma once
+
+#include <Kernia/error.h>
+
+#include <QtCore/QHash>
+#include <QtCore/QJsonObject>
+#include <QtCore/QJsonValue>
+#include <QtCore/QObject>
+#include <QtCore/QUrl>
+#include <QtCore/QUrlQuery>
+
+#include <functional>
+
+QT_BEGIN_NAMESPACE
+class QNetworkAccessManager;
+class QNetworkReply;
+QT_END_NAMESPACE
+
+namespace Kernia {
+
+struct HttpResult
+{
+    int status = 0;                // HTTP status, 0 when no HTTP answer arrived
+    QJsonValue body;               // parsed JSON (Null for an empty body or "null")
+    QByteArray setAuthToken;       // the set-auth-token header (signed session token)
+    QUrl location;                 // Location of a 3xx answer
+    Error error;                   // classified failure; no error for 2xx/3xx
+};
+
+class Transport : public QObject
+{
+    Q_OBJECT
+
+public:
+    using Callback = std::function<void(const HttpResult &)>;
+
+    Transport(const QUrl &serverUrl, const QString &basePath, int timeoutMs, QObject *parent = nullptr);
+    ~Transport() override;
+
+    // Callbacks run on this object's thread; they are dropped when the transport is destroyed.
+    void get(const QString &path, const QUrlQuery &query, const QByteArray &bearer, Callback callback);
+    void post(const QString &path, const QJsonObject &body, const QByteArray &bearer, Callback callback);
+
+    QUrl endpoint(const QString &path, const QUrlQuery &query = QUrlQuery()) const;
+
+Q_SIGNALS:
+    // The server answered with HTTP (any status except a garbage body).
+    void serverAnswered();
+    // No usable answer: network error, timeout or something that is not the protocol.
+    void serverUnreachable(const Kernia::Error &error);
+
+private:
+    void send(const QByteArray &verb, const QUrl &url, const QByteArray &body, const QByteArray &bearer,
+              Callback callback);
+    void finish(QNetworkReply *reply);
+    HttpResult classify(QNetworkReply *reply) const;
+
+    QNetworkAccessManager *m_nam;
+    QUrl m_serverUrl;
+    QString m_basePath;
+    int m_timeoutMs;
+    QHash<QNetworkReply *, Callback> m_pending;
+};
+
+} // namespace Kernia

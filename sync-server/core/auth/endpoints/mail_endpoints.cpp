@@ -1,0 +1,289 @@
+// Email verification and password reset (endpoints.md §14, §15; transcript 07):
+//   POST /send-verification-email, GET /verify-email,
+//   POST /request-password-reset, GET /reset-password/:token, POST /reset-password.
+// Without a mailer the sending endpoints answer Better Auth's "not enabled" errors.
+// docs/mail.md describes the flows and where Kernia differs.
+#include "auth/auth_server.h"
+#include "auth/core_endpoints.h"
+#include "auth/endpoint_context.h"
+#include "auth/endpoints/credentials.h"
+#include "auth/endpoints/mail_support.h"
+#include "auth/error_codes.h"
+#include "auth/validation.h"
+#include "crypto/crypto.h"
+#include "crypto/jwt.h"
+#include "mail/mailer.h"
+#include "store/store.h"
+
+#include <QElapsedTimer>
+
+namespace Kernia::Server {
+
+namespace {
+
+namespace Errors {
+inline constexpr ErrorCode VERIFICATION_EMAIL_NOT_ENABLED{"VERIFICATION_EMAIL_NOT_ENABLED", "Verification email isn't enabled"};
+inline constexpr ErrorCode EMAIL_ALREADY_VERIFIED{"EMAIL_ALREADY_VERIFIED", "Email is already verified"};
+inline constexpr ErrorCode EMAIL_MISMATCH{"EMAIL_MISMATCH", "Email mismatch"};
+inline constexpr ErrorCode TOKEN_EXPIRED{"TOKEN_EXPIRED", "Token expired"};
+inline constexpr ErrorCode INVALID_USER{"INVALID_USER", "Invalid user"};
+inline constexpr ErrorCode RESET_PASSWORD_DISABLED{"RESET_PASSWORD_DISABLED", "Reset password isn't enabled"};
+} // namespace Errors
+
+constexpr qint64 kVerificationExpiresIn = 3600;   // emailVerification.expiresIn
+constexpr qint64 kResetTokenExpiresIn = 3600;     // resetPasswordTokenExpiresIn
+const QString kResetPrefix = QStringLiteral("/reset-password/");
+const QString kResetIdentifier = QStringLiteral("reset-password:");
+const QString kResetMessage = QStringLiteral("If this email exists in our system, check your email for the reset link");
+
+QString queryValue(const EndpointContext &context, const QString &name)
+{
+    return context.request().query.queryItemValue(name, QUrl::FullyDecoded);
+}
+
+// The GET endpoints check their redirect parameters themselves (protocol README §4.3).
+void checkQueryRedirects(EndpointContext &context)
+{
+    context.server().origins().checkRedirectFields(QJsonObject(), context.request().query);
+}
+
+// --- email verification -------------------------------------------------------------------
+
+void sendVerificationMail(EndpointContext &context, const User &user, bool quietly, bool *sent = nullptr)
+{
+    const QByteArray token = Jwt::signHs256(QJsonObject{{QStringLiteral("email"), user.email.toLower()},
+                                                        {QStringLiteral("userId"), user.id}},
+                                            context.options().secret, kVerificationExpiresIn);
+    const QString callbackUrl = context.body.value(QStringLiteral("callbackURL")).toString();
+    const QString url = authBaseUrl(context.options()) + QStringLiteral("/verify-email?token=")
+                        + QString::fromLatin1(token) + QStringLiteral("&callbackURL=")
+                        + QString::fromLatin1(Cookies::encodeURIComponent(
+                            (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
+    MailMessage message;
+    message.kind = QStringLiteral("verify-email");
+    message.email = user.email;
+    message.url = url;
+    message.token = QString::fromLatin1(token);
+    message.subject = QStringLiteral("Verify your email address");
+    message.text = QStringLiteral("Hello%1,\n\nopen this link to verify your email address:\n\n%2\n\n"
+                                  "The link is valid for one hour. If you did not ask for it, ignore this mail.\n")
+                       .arg(user.name.isEmpty() ? QString() : QLatin1Char(' ') + user.name, url);
+    message.extra.insert(QStringLiteral("userId"), user.id);
+    if (quietly) {
+        const bool ok = deliverMailQuietly(context, message);
+        if (sent)
+            *sent = ok;
+    } else {
+        deliverMail(context, message);
+    }
+}
+
+Response sendVerificationEmail(EndpointContext &context)
+{
+    if (!context.server().mailer())
+        throw ApiError(400, Errors::VERIFICATION_EMAIL_NOT_ENABLED);
+    BodySchema().email(QStringLiteral("email"))
+        .string(QStringLiteral("callbackURL"), BodySchema::Presence::Optional)
+        .validate(context.body);
+    const QString email = context.body.value(QStringLiteral("email")).toString().toLower();
+    const Response ok = Response::json(QJsonObject{{QStringLiteral("status"), true}});
+
+    const std::optional<SessionWithUser> caller = context.callerSession();
+    if (!caller) {
+        // Same answer, same time, whether or not the address belongs to an unverified user.
+        QElapsedTimer timer;
+        timer.start();
+        const std::optional<User> user = context.store().userByEmail(email);
+        if (user && !user->emailVerified)
+            sendVerificationMail(context, *user, true);
+        padResponseTime(timer);
+        return ok;
+    }
+    if (caller->user.email.toLower() != email)
+        throw ApiError(400, Errors::EMAIL_MISMATCH);
+    if (caller->user.emailVerified)
+        throw ApiError(400, Errors::EMAIL_ALREADY_VERIFIED);
+    sendVerificationMail(context, caller->user, false);
+    return ok;
+}
+
+Response verifyEmail(EndpointContext &context)
+{
+    if (!context.request().query.hasQueryItem(QStringLiteral("token")))
+        throwMissingQueryField(QStringLiteral("token"));
+    checkQueryRedirects(context);
+    const QString token = queryValue(context, QStringLiteral("token"));
+    const bool hasCallback = context.request().query.hasQueryItem(QStringLiteral("callbackURL"));
+    const QString callbackUrl = queryValue(context, QStringLiteral("callbackURL"));
+
+    // Errors: 401 {code} for API callers, a redirect with ?error=CODE for mail clicks.
+    auto fail = [&](const ErrorCode &error) -> Response {
+        if (hasCallback && !callbackUrl.isEmpty())
+            return redirectTo(withQueryItem(callbackUrl, QStringLiteral("error"), QString::fromLatin1(error.code)));
+        throw ApiError(401, error);
+    };
+    auto succeed = [&]() -> Response {
+        if (hasCallback && !callbackUrl.isEmpty())
+            return redirectTo(callbackUrl);
+        return Response::json(QJsonObject{{QStringLiteral("status"), true},
+                                          {QStringLiteral("user"), QJsonValue(QJsonValue::Null)}});
+    };
+
+    const Jwt::Verified verified = Jwt::verifyHs256(token.toUtf8(), context.options().secret);
+    if (verified.status == Jwt::Status::Expired)
+        return fail(Errors::TOKEN_EXPIRED);
+    if (verified.status != Jwt::Status::Valid)
+        return fail(CoreErrors::INVALID_TOKEN);
+    const QJsonObject &claims = verified.payload;
+    const QString email = claims.value(QStringLiteral("email")).toString();
+    const QJsonValue userIdClaim = claims.value(QStringLiteral("userId"));
+    if (!isValidEmail(email) || (!userIdClaim.isUndefined() && !userIdClaim.isString()))
+        return fail(CoreErrors::INVALID_TOKEN);
+    // Change-email tokens (updateTo) belong to /change-email, which this server does not
+    // offer: refuse them rather than guess.
+    if (claims.contains(QStringLiteral("updateTo")))
+        return fail(CoreErrors::INVALID_TOKEN);
+
+    Store &store = context.store();
+    std::optional<User> user = store.userByEmail(email.toLower());
+    if (!user)
+        return fail(CoreErrors::USER_NOT_FOUND);
+    if (userIdClaim.isString() && userIdClaim.toString() != user->id)
+        return fail(CoreErrors::INVALID_TOKEN); // the address now belongs to another user
+    if (!user->emailVerified) {
+        user->emailVerified = true;
+        user->updatedAt = nowUtc();
+        store.updateUser(*user);
+    }
+    return succeed();
+}
+
+// --- password reset -----------------------------------------------------------------------
+
+Response requestPasswordReset(EndpointContext &context)
+{
+    if (!context.server().mailer())
+        throw ApiError(400, Errors::RESET_PASSWORD_DISABLED);
+    BodySchema().email(QStringLiteral("email"))
+        .string(QStringLiteral("redirectTo"), BodySchema::Presence::Optional)
+        .validate(context.body);
+    const QString email = context.body.value(QStringLiteral("email")).toString().toLower();
+    const QString redirect = context.body.value(QStringLiteral("redirectTo")).toString();
+
+    QElapsedTimer timer;
+    timer.start();
+    Store &store = context.store();
+    if (const std::optional<User> user = store.userByEmail(email)) {
+        const QString token = Crypto::randomId().left(24);
+        const QDateTime now = nowUtc();
+        Verification verification;
+        verification.id = Crypto::randomId();
+        verification.identifier = kResetIdentifier + token;
+        verification.value = user->id;
+        verification.expiresAt = now.addSecs(kResetTokenExpiresIn);
+        verification.createdAt = verification.updatedAt = now;
+        store.createVerification(verification);
+
+        const QString url = authBaseUrl(context.options()) + kResetPrefix + token + QStringLiteral("?callbackURL=")
+                            + QString::fromLatin1(Cookies::encodeURIComponent(redirect.toUtf8()));
+        MailMessage message;
+        message.kind = QStringLiteral("reset-password");
+        message.email = user->email;
+        message.url = url;
+        message.token = token;
+        message.subject = QStringLiteral("Reset your password");
+        message.text = QStringLiteral("Hello%1,\n\nopen this link to choose a new password:\n\n%2\n\n"
+                                      "The link is valid for one hour and works once. If you did not ask for it, "
+                                      "ignore this mail: your password stays as it is.\n")
+                           .arg(user->name.isEmpty() ? QString() : QLatin1Char(' ') + user->name, url);
+        message.extra.insert(QStringLiteral("userId"), user->id);
+        deliverMailQuietly(context, message); // a failure is logged; the answer must not differ
+    }
+    padResponseTime(timer);
+    return Response::json(QJsonObject{{QStringLiteral("status"), true}, {QStringLiteral("message"), kResetMessage}});
+}
+
+bool isLive(const std::optional<Verification> &verification)
+{
+    return verification && verification->expiresAt > nowUtc();
+}
+
+Response resetPasswordCallback(EndpointContext &context)
+{
+    const QString token = Router::pathParameter(kResetPrefix, context.path());
+    if (!context.request().query.hasQueryItem(QStringLiteral("callbackURL")))
+        throwMissingQueryField(QStringLiteral("callbackURL"));
+    checkQueryRedirects(context);
+    const QString callbackUrl = queryValue(context, QStringLiteral("callbackURL"));
+    const QString errorTarget = callbackUrl.isEmpty() ? authBaseUrl(context.options()) + QStringLiteral("/error")
+                                                      : resolveAgainstBase(context.options(), callbackUrl);
+    if (token.isEmpty() || callbackUrl.isEmpty()
+        || !isLive(context.store().verificationByIdentifier(kResetIdentifier + token)))
+        return redirectTo(withQueryItem(errorTarget, QStringLiteral("error"), QStringLiteral("INVALID_TOKEN")));
+    // Not consumed here: POST /reset-password does that.
+    return redirectTo(withQueryItem(resolveAgainstBase(context.options(), callbackUrl), QStringLiteral("token"), token));
+}
+
+Response resetPassword(EndpointContext &context)
+{
+    BodySchema().string(QStringLiteral("newPassword"))
+        .string(QStringLiteral("token"), BodySchema::Presence::Optional)
+        .validate(context.body);
+    QString token = context.body.value(QStringLiteral("token")).toString();
+    if (token.isEmpty())
+        token = queryValue(context, QStringLiteral("token"));
+    if (token.isEmpty())
+        throw ApiError(400, CoreErrors::INVALID_TOKEN);
+    const QString newPassword = context.body.value(QStringLiteral("newPassword")).toString();
+    checkNewPasswordLength(context, newPassword);
+
+    Store &store = context.store();
+    const QString identifier = kResetIdentifier + token;
+    const std::optional<Verification> pending = store.verificationByIdentifier(identifier);
+    if (!isLive(pending))
+        throw ApiError(400, CoreErrors::INVALID_TOKEN);
+    if (!store.userById(pending->value))
+        throw ApiError(400, CoreErrors::USER_NOT_FOUND);
+    // Hash outside the transaction: it is slow and must not hold the write lock.
+    const QString passwordHash = context.server().passwords().hash(newPassword);
+
+    store.transaction([&] {
+        // Consumed in the same transaction as the new password: of two concurrent resets
+        // with one token exactly one wins, and a failed write leaves the token usable.
+        const std::optional<Verification> consumed = store.consumeVerification(identifier);
+        if (!isLive(consumed))
+            throw ApiError(400, CoreErrors::INVALID_TOKEN);
+        const QString userId = consumed->value;
+        if (!store.userById(userId))
+            throw ApiError(400, CoreErrors::USER_NOT_FOUND);
+        const QDateTime now = nowUtc();
+        if (std::optional<Account> existing = credentialAccount(store, userId)) {
+            existing->password = passwordHash;
+            existing->updatedAt = now;
+            store.updateAccount(*existing);
+        } else {
+            Account account;
+            account.id = Crypto::randomId();
+            account.accountId = userId;
+            account.providerId = QLatin1String(kCredentialProvider);
+            account.userId = userId;
+            account.password = passwordHash;
+            account.createdAt = account.updatedAt = now;
+            store.createAccount(account);
+        }
+    });
+    return Response::json(QJsonObject{{QStringLiteral("status"), true}});
+}
+
+} // namespace
+
+void registerMailEndpoints(Router &router)
+{
+    router.add({"POST", QStringLiteral("/send-verification-email"), Endpoint::Body::Required, false, false, sendVerificationEmail});
+    router.add({"GET", QStringLiteral("/verify-email"), Endpoint::Body::Ignored, false, false, verifyEmail});
+    router.add({"POST", QStringLiteral("/request-password-reset"), Endpoint::Body::Required, false, false, requestPasswordReset});
+    router.addPrefix({"GET", kResetPrefix, Endpoint::Body::Ignored, false, false, resetPasswordCallback});
+    router.add({"POST", QStringLiteral("/reset-password"), Endpoint::Body::Required, false, false, resetPassword});
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,114 @@
+#include "mail_support.h"
+
+#include "auth/auth_server.h"
+#include "auth/endpoint_context.h"
+#include "auth/options.h"
+#include "mail/mailer.h"
+
+#include <QThread>
+#include <QUrl>
+#include <QUrlQuery>
+
+namespace Kernia::Server {
+
+QString authBaseUrl(const AuthOptions &options)
+{
+    return options.baseUrl.toString(QUrl::RemoveQuery | QUrl::RemoveFragment | QUrl::StripTrailingSlash)
+           + options.basePath;
+}
+
+QString resolveAgainstBase(const AuthOptions &options, const QString &url)
+{
+    return QUrl(authBaseUrl(options)).resolved(QUrl(url)).toString(QUrl::FullyEncoded);
+}
+
+QByteArray formEncode(const QString &text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    QByteArray out;
+    for (const char c : text.toUtf8()) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '*' || u == '-'
+            || u == '.' || u == '_') {
+            out += char(u);
+        } else if (u == ' ') {
+            out += '+';
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
+        }
+    }
+    return out;
+}
+
+QString withQueryItem(const QString &url, const QString &key, const QString &value)
+{
+    QString base = url;
+    QString fragment;
+    const qsizetype hash = base.indexOf(QLatin1Char('#'));
+    if (hash >= 0) {
+        fragment = base.mid(hash);
+        base.truncate(hash);
+    }
+    QString path = base;
+    QStringList kept;
+    const qsizetype question = base.indexOf(QLatin1Char('?'));
+    if (question >= 0) {
+        path = base.left(question);
+        const QString prefix = QString::fromLatin1(formEncode(key)) + QLatin1Char('=');
+        for (const QString &pair : base.mid(question + 1).split(QLatin1Char('&'), Qt::SkipEmptyParts)) {
+            if (!pair.startsWith(prefix) && pair != QString::fromLatin1(formEncode(key)))
+                kept << pair;
+        }
+    }
+    kept << QString::fromLatin1(formEncode(key) + '=' + formEncode(value));
+    return path + QLatin1Char('?') + kept.join(QLatin1Char('&')) + fragment;
+}
+
+Response redirectTo(const QString &location)
+{
+    Response response = Response::empty(302);
+    response.setHeader("location", location.toUtf8());
+    return response;
+}
+
+void throwMissingQueryField(const QString &field)
+{
+    throw ApiError(400, QStringLiteral("VALIDATION_ERROR"),
+                   QStringLiteral("[query.%1] Invalid input: expected string, received undefined").arg(field));
+}
+
+bool deliverMailQuietly(EndpointContext &context, const MailMessage &message)
+{
+    Mailer *mailer = context.server().mailer();
+    QString error;
+    if (!mailer) {
+        error = QStringLiteral("no mailer configured");
+    } else {
+        try {
+            if (mailer->send(message, &error))
+                return true;
+        } catch (const std::exception &e) {
+            error = QString::fromUtf8(e.what());
+        }
+    }
+    qCWarning(lcAuth).nospace().noquote() << "could not send the " << message.kind << " mail for " << context.path()
+                                << ": " << error;
+    return false;
+}
+
+void deliverMail(EndpointContext &context, const MailMessage &message)
+{
+    if (!deliverMailQuietly(context, message))
+        throw ApiError(500, MailErrors::FAILED_TO_SEND_EMAIL);
+}
+
+void padResponseTime(const QElapsedTimer &timer, int minimumMs)
+{
+    const qint64 remaining = minimumMs - timer.elapsed();
+    if (remaining > 0)
+        QThread::msleep(static_cast<unsigned long>(remaining));
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,54 @@
+// What the mail-based endpoints (email verification, password reset, magic link) share:
+// the links they put in mails, redirects with an error code, delivery through the
+// configured Mailer, and the anti-enumeration response-time floor. docs/mail.md.
+#pragma once
+
+#include "http/api_error.h"
+#include "http/response.h"
+
+#include <QElapsedTimer>
+#include <QString>
+
+namespace Kernia::Server {
+
+class EndpointContext;
+struct AuthOptions;
+struct MailMessage;
+
+namespace MailErrors {
+// Kernia only: the configured mailer refused the message (logged with the reason).
+inline constexpr ErrorCode FAILED_TO_SEND_EMAIL{"FAILED_TO_SEND_EMAIL", "The email could not be sent. Try again later."};
+} // namespace MailErrors
+
+// Better Auth's `ctx.context.baseURL`: the configured base URL plus the base path,
+// e.g. "http://127.0.0.1:3100/api/auth".
+QString authBaseUrl(const AuthOptions &options);
+
+// `url` resolved against authBaseUrl() as JavaScript's `new URL(url, base)` does
+// ("/after" -> "http://127.0.0.1:3100/after").
+QString resolveAgainstBase(const AuthOptions &options, const QString &url);
+
+// `url` with the query parameter `key` set to `value` (URLSearchParams.set: replaces an
+// existing one). Works on relative URLs too.
+QString withQueryItem(const QString &url, const QString &key, const QString &value);
+
+// application/x-www-form-urlencoded, as URLSearchParams writes it.
+QByteArray formEncode(const QString &text);
+
+// 302 to `location`, empty body.
+Response redirectTo(const QString &location);
+
+// 400 VALIDATION_ERROR "[query.<field>] Invalid input: expected string, received undefined".
+[[noreturn]] void throwMissingQueryField(const QString &field);
+
+// Sends through the server's mailer. deliverMail throws 500 FAILED_TO_SEND_EMAIL on
+// failure; deliverMailQuietly only logs it (for answers that must not reveal whether an
+// account exists). Both need a mailer to be configured.
+void deliverMail(EndpointContext &context, const MailMessage &message);
+bool deliverMailQuietly(EndpointContext &context, const MailMessage &message);
+
+// Sleeps until `timer` shows at least `minimumMs`, so "no such account" and "mail sent"
+// answers take the same time (Better Auth's 500 ms floor).
+void padResponseTime(const QElapsedTimer &timer, int minimumMs = 500);
+
+} // namespace Kernia::Server

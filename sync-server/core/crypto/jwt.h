@@ -1,0 +1,32 @@
+// Compact JWS with HS256, as Better Auth (jose) signs its email-verification tokens:
+// header {"alg":"HS256"}, the payload's own keys, then iat and exp (seconds).
+//
+//   QByteArray token = Jwt::signHs256({{"email", "a@example.com"}}, secret, 3600);
+//   Jwt::Verified v = Jwt::verifyHs256(token, secret);
+//   if (v.status == Jwt::Status::Valid) use(v.payload);
+#pragma once
+
+#include <QByteArray>
+#include <QDateTime>
+#include <QJsonObject>
+
+namespace Kernia::Server::Jwt {
+
+enum class Status { Valid, Invalid, Expired };
+
+struct Verified
+{
+    Status status = Status::Invalid;
+    QJsonObject payload;        // only set when Valid
+};
+
+// `now` defaults to the current time; tests pass their own.
+QByteArray signHs256(const QJsonObject &claims, const QByteArray &secret, qint64 expiresInSeconds,
+                     const QDateTime &now = QDateTime::currentDateTimeUtc());
+
+// Accepts only alg HS256 (never "none"), a matching signature (constant-time) and, when
+// present, an exp in the future and an nbf in the past.
+Verified verifyHs256(const QByteArray &token, const QByteArray &secret,
+                     const QDateTime &now = QDateTime::currentDateTimeUtc());
+
+} // namespace Kernia::Server::Jwt

@@ -1,0 +1,122 @@
+import QtQuick
+import QtTest
+import Kernia
+
+TestCase {
+    id: root
+    name: "KerniaQml"
+
+    readonly property int timeout: 30000
+
+    KerniaClient {
+        id: client
+        serverUrl: testServerUrl
+        dataDirectory: testDataRoot + "/main"
+        keychainService: testKeychainPrefix + "main"
+        requestTimeout: 5000
+        retryInitialDelay: 100
+        retryMaxDelay: 1000
+        useSystemNetworkInformation: false
+    }
+    SignalSpy { id: registeredSpy; target: client; signalName: "guestRegistered" }
+    SignalSpy { id: upgradedSpy; target: client; signalName: "guestUpgraded" }
+    SignalSpy { id: finishedSpy; target: client; signalName: "finished" }
+
+    Component {
+        id: offlineClient
+        KerniaClient {
+            serverUrl: testDownUrl
+            dataDirectory: testDataRoot + "/offline"
+            keychainService: testKeychainPrefix + "offline"
+            requestTimeout: 2000
+            retryInitialDelay: 100
+            retryMaxDelay: 1000
+            useSystemNetworkInformation: false
+        }
+    }
+
+    function uniqueEmail() {
+        return "qml" + Date.now() + Math.floor(Math.random() * 1e6) + "@example.com"
+    }
+
+    function test_1_guestAtOnceThenRegistered() {
+        compare(client.state, KerniaClient.Guest)
+        verify(client.isAnonymous)
+        verify(client.user.isAnonymous)
+        verify(client.user.localId !== "")
+        tryVerify(function() { return client.hasServerSession }, timeout)
+        tryVerify(function() { return client.online }, timeout)
+        compare(registeredSpy.count, 1)
+        verify(client.user.id !== "")
+        verify(!client.user.isLocalOnly)
+        compare(registeredSpy.signalArguments[0][0].id, client.user.id)
+    }
+
+    function test_2_failedUpgradeKeepsGuest() {
+        const guestId = client.user.id
+        const reply = client.signUpEmail(uniqueEmail(), "short", "Q")
+        verify(!reply.done)
+        tryVerify(function() { return reply.done }, timeout)
+        verify(!reply.ok)
+        compare(reply.error.code, "PASSWORD_TOO_SHORT")
+        compare(reply.error.httpStatus, 400)
+        compare(client.lastError.code, "PASSWORD_TOO_SHORT")
+        compare(client.state, KerniaClient.Guest)
+        compare(client.user.id, guestId)
+        compare(upgradedSpy.count, 0)
+    }
+
+    function test_3_upgradeBySignUp() {
+        const guest = client.user
+        const email = uniqueEmail()
+        const reply = client.signUpEmail(email, "password123", "Qml User")
+        let completedCount = 0
+        reply.completed.connect(function() { completedCount++ })
+        tryVerify(function() { return reply.done }, timeout)
+        verify(reply.ok, JSON.stringify(reply.error))
+        compare(completedCount, 1)
+        compare(client.state, KerniaClient.SignedIn)
+        verify(!client.isAnonymous)
+        compare(client.user.email, email)
+        compare(client.user.localId, guest.localId)
+        compare(upgradedSpy.count, 1)
+        compare(upgradedSpy.signalArguments[0][0].id, guest.id)
+        compare(upgradedSpy.signalArguments[0][1].email, email)
+        verify(!client.lastError.isError)
+        compare(finishedSpy.signalArguments[finishedSpy.count - 1][0], "SignUpEmail")
+    }
+
+    function test_4_signOutAndWrongPassword() {
+        const email = client.user.email
+        const out = client.signOut()
+        tryVerify(function() { return out.done }, timeout)
+        verify(out.ok)
+        compare(client.state, KerniaClient.SignedOut)
+        verify(!client.user.isValid)
+
+        const bad = client.signInEmail(email, "wrong-password")
+        tryVerify(function() { return bad.done }, timeout)
+        compare(bad.error.code, "INVALID_EMAIL_OR_PASSWORD")
+        compare(client.lastError.code, "INVALID_EMAIL_OR_PASSWORD")
+        compare(client.state, KerniaClient.SignedOut)
+
+        const good = client.signInEmail(email, "password123")
+        tryVerify(function() { return good.done }, timeout)
+        verify(good.ok)
+        compare(client.state, KerniaClient.SignedIn)
+        compare(client.user.email, email)
+    }
+
+    function test_5_offlineGuest() {
+        const c = createTemporaryObject(offlineClient, root)
+        verify(c)
+        compare(c.state, KerniaClient.Guest)          // at once, no server
+        verify(c.user.isLocalOnly)
+        tryVerify(function() { return c.lastError.code === "NETWORK_ERROR" }, timeout)
+        verify(!c.online)
+        const reply = c.signInEmail(uniqueEmail(), "password123")
+        tryVerify(function() { return reply.done }, timeout)
+        verify(reply.error.isTransient)
+        compare(c.state, KerniaClient.Guest)
+    }
+}

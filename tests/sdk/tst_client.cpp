@@ -1,0 +1,572 @@
+// Kernia::Client against a real kernia-server process and the real Secret Service
+// (gnome-keyring inside dbus-run-session, see scripts/test.sh). Every wait is bounded.
+#include "testsupport.h"
+
+#include <Kernia/Client>
+
+#include <QtSql/QSqlDatabase>
+#include <QtSql/QSqlQuery>
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+using Kernia::Client;
+using Kernia::ClientOptions;
+using Kernia::Error;
+using Kernia::User;
+using namespace KerniaTest;
+
+namespace {
+
+constexpr int Long = 30000;   // generous bound for anything that involves the network
+
+Error await(QFuture<Error> future, int ms = Long)
+{
+    QDeadlineTimer deadline(ms);
+    while (!future.isFinished() && !deadline.hasExpired())
+        QTest::qWait(10);
+    if (!future.isFinished())
+        return Error(Error::Kind::Cancelled, QStringLiteral("TEST_TIMEOUT"),
+                     QStringLiteral("the future did not finish in time"));
+    return future.result();
+}
+
+QString uniqueEmail()
+{
+    return QStringLiteral("u%1@example.com").arg(QUuid::createUuid().toString(QUuid::Id128).left(16));
+}
+
+const QString Password = QStringLiteral("password123");
+
+} // namespace
+
+class TestClient : public QObject
+{
+    Q_OBJECT
+
+private:
+    // One app install: a data dir and a keychain service of its own.
+    struct Install
+    {
+        QTemporaryDir dir;
+        QString service = QStringLiteral("kernia-test:") + QUuid::createUuid().toString(QUuid::Id128);
+    };
+
+    std::unique_ptr<Client> makeClient(const QUrl &url, const Install &install,
+                                       const std::function<void(ClientOptions &)> &tweak = {})
+    {
+        ClientOptions options(url);
+        options.setDataDirectory(install.dir.path());
+        options.setKeychainService(install.service);
+        options.setRequestTimeout(5000);
+        options.setRetryInitialDelay(100);
+        options.setRetryMaxDelay(1000);
+        options.setUseSystemNetworkInformation(false);
+        if (tweak)
+            tweak(options);
+        return std::make_unique<Client>(options);
+    }
+
+    TestServer m_server;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY2(!serverBinary().isEmpty(), "KERNIA_SERVER is not set");
+        QVERIFY2(QFile::exists(serverBinary()), qPrintable(serverBinary()));
+        QVERIFY2(m_server.start(), qPrintable(m_server.output()));
+        // The keychain must work here (scripts/test.sh provides gnome-keyring).
+        const QString probe = QStringLiteral("kernia-test-probe:") + QUuid::createUuid().toString(QUuid::Id128);
+        QCOMPARE(writeToken(probe, QStringLiteral("x")), QKeychain::NoError);
+    }
+
+    // 1 + 5: first launch with the server down gives a usable guest at once; no hang.
+    void firstLaunchOffline()
+    {
+        Install install;
+        const QUrl down(QStringLiteral("http://127.0.0.1:%1").arg(freePort()));
+        auto client = makeClient(down, install);
+        QCOMPARE(client->state(), Client::State::Guest);   // synchronously, before any network
+        QVERIFY(client->user().isValid());
+        QVERIFY(client->user().isAnonymous());
+        QVERIFY(client->user().isLocalOnly());
+        QVERIFY(!client->user().localId().isEmpty());
+        QVERIFY(!client->hasServerSession());
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("NETWORK_ERROR"), Long);
+        QVERIFY(!client->isOnline());
+        QCOMPARE(client->state(), Client::State::Guest);
+    }
+
+    // 5: when the server comes up, the local guest gets its anonymous session by itself.
+    void guestRegistersWhenServerComesUp()
+    {
+        Install install;
+        const quint16 port = freePort();
+        auto client = makeClient(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)), install);
+        const QString localId = client->user().localId();
+        QSignalSpy registered(client.get(), &Client::guestRegistered);
+        QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("NETWORK_ERROR"), Long);
+
+        TestServer late;
+        QVERIFY2(late.start(port), qPrintable(late.output()));
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(registered.count(), 1);
+        QCOMPARE(client->state(), Client::State::Guest);
+        QVERIFY(!client->user().id().isEmpty());
+        QCOMPARE(client->user().localId(), localId);   // same local guest, now known to the server
+
+        // The token is in the keychain and is a live anonymous session.
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const RawReply session = rawRequest("GET", api(late.url(), QStringLiteral("/get-session")), {},
+                                            readToken(install.service).value.toUtf8());
+        QCOMPARE(session.status, 200);
+        QCOMPARE(session.body.toObject().value(QLatin1String("user")).toObject().value(QLatin1String("id")).toString(),
+                 client->user().id());
+        QVERIFY(session.body.toObject().value(QLatin1String("user")).toObject().value(QLatin1String("isAnonymous")).toBool());
+    }
+
+    // 4 + 8: a restart with the server down restores the guest at once; a temporary
+    // failure never replaces it; when the server returns, the same guest goes on.
+    void restartOfflineKeepsGuest()
+    {
+        Install install;
+        TestServer server;
+        QVERIFY2(server.start(), qPrintable(server.output()));
+        const quint16 port = server.port();
+        QString userId, localId;
+        {
+            auto client = makeClient(server.url(), install);
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            userId = client->user().id();
+            localId = client->user().localId();
+        }
+        server.kill();
+
+        auto client = makeClient(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)), install);
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        // Restored synchronously from SQLite.
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(client->user().id(), userId);
+        QCOMPARE(client->user().localId(), localId);
+        QVERIFY(client->hasServerSession());
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("NETWORK_ERROR"), Long);
+        QVERIFY(!client->isOnline());
+        // An explicit refresh fails transiently and changes nothing.
+        const Error refresh = await(client->refreshSession());
+        QVERIFY2(refresh.isTransient(), qPrintable(refresh.toString()));
+        QCOMPARE(client->user().id(), userId);
+        QCOMPARE(lost.count(), 0);
+
+        // The server comes back on the same port with the same database.
+        QVERIFY2(server.start(port), qPrintable(server.output()));
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(await(client->refreshSession()), Error());
+        QCOMPARE(client->user().id(), userId);
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(lost.count(), 0);
+    }
+
+    // 6: sign-up while a guest links: the client switches to the account, stores the
+    // new token and the old guest token is dead.
+    void upgradeGuestBySignUp()
+    {
+        Install install;
+        auto client = makeClient(m_server.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QString guestToken = readToken(install.service).value;
+        const User guest = client->user();
+        QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
+        QSignalSpy states(client.get(), &Client::stateChanged);
+        QSignalSpy finished(client.get(), &Client::finished);
+
+        const QString email = uniqueEmail();
+        const Error e = await(client->signUpEmail(email, Password, QStringLiteral("Alice")));
+        QCOMPARE(e, Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QVERIFY(!client->isAnonymous());
+        QCOMPARE(client->user().email(), email);
+        QCOMPARE(client->user().name(), QStringLiteral("Alice"));
+        QCOMPARE(client->user().localId(), guest.localId());   // local data goes with the user
+        QVERIFY(client->user().id() != guest.id());
+        QCOMPARE(upgraded.count(), 1);
+        QCOMPARE(upgraded.at(0).at(0).value<User>().id(), guest.id());
+        QCOMPARE(upgraded.at(0).at(1).value<User>().email(), email);
+        QCOMPARE(states.count(), 1);
+        QCOMPARE(finished.count(), 1);
+        QCOMPARE(finished.at(0).at(0).value<Client::Operation>(), Client::Operation::SignUpEmail);
+        QVERIFY(!client->lastError().isError());
+
+        QTRY_VERIFY_WITH_TIMEOUT(readToken(install.service).value != guestToken, Long);
+        const QString accountToken = readToken(install.service).value;
+        const RawReply oldSession = rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {},
+                                               guestToken.toUtf8());
+        QVERIFY(oldSession.body.isNull());   // the server linked and deleted the guest
+        const RawReply newSession = rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {},
+                                               accountToken.toUtf8());
+        QCOMPARE(newSession.body.toObject().value(QLatin1String("user")).toObject().value(QLatin1String("email")).toString(),
+                 email);
+
+        // A restart restores the account from the cache and validates it.
+        const QString accountId = client->user().id();
+        client.reset();
+        client = makeClient(m_server.url(), install);
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().id(), accountId);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(await(client->refreshSession()), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+    }
+
+    // 6: a failed upgrade leaves the guest intact and the error visible.
+    void failedUpgradeKeepsGuest()
+    {
+        Install install;
+        auto client = makeClient(m_server.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        const User guest = client->user();
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QString guestToken = readToken(install.service).value;
+
+        Error e = await(client->signUpEmail(uniqueEmail(), QStringLiteral("short")));
+        QCOMPARE(e.code(), QStringLiteral("PASSWORD_TOO_SHORT"));
+        QCOMPARE(e.httpStatus(), 400);
+        QCOMPARE(e.kind(), Error::Kind::Rejected);
+        QVERIFY(!e.message().isEmpty());
+        QCOMPARE(client->lastError(), e);
+
+        // An existing email: 422 with the server's code and message.
+        const QString taken = uniqueEmail();
+        QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-up/email")),
+                            { { "email", taken }, { "password", Password }, { "name", "X" } }).status, 200);
+        e = await(client->signUpEmail(taken, Password));
+        QCOMPARE(e.code(), QStringLiteral("USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"));
+        QCOMPARE(e.httpStatus(), 422);
+        e = await(client->signInEmail(taken, QStringLiteral("wrong-password")));
+        QCOMPARE(e.code(), QStringLiteral("INVALID_EMAIL_OR_PASSWORD"));
+        QCOMPARE(e.httpStatus(), 401);
+
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(client->user(), guest);
+        QCOMPARE(readToken(install.service).value, guestToken);
+        const RawReply session = rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {},
+                                            guestToken.toUtf8());
+        QCOMPARE(session.body.toObject().value(QLatin1String("user")).toObject().value(QLatin1String("id")).toString(),
+                 guest.id());
+        QCOMPARE(client->lastError().code(), QStringLiteral("INVALID_EMAIL_OR_PASSWORD"));
+        client->clearError();
+        QVERIFY(!client->lastError().isError());
+    }
+
+    // 6: a guest signs in to an existing account; sign-out, then sign in again gets the
+    // same local data back.
+    void signInExistingAccountThenSignOut()
+    {
+        const QString email = uniqueEmail();
+        QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-up/email")),
+                            { { "email", email }, { "password", Password }, { "name", "Bob" } }).status, 200);
+        Install install;
+        auto client = makeClient(m_server.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        const User guest = client->user();
+        QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().email(), email);
+        QCOMPARE(client->user().localId(), guest.localId());
+        QCOMPARE(upgraded.count(), 1);
+
+        // Operations that do not fit the state are refused, nothing changes.
+        QCOMPARE(await(client->signInAsGuest()).code(), QStringLiteral("INVALID_STATE"));
+        QCOMPARE(await(client->deleteGuest()).code(), QStringLiteral("INVALID_STATE"));
+        QCOMPARE(await(client->signInEmail(email, Password)).code(), QStringLiteral("INVALID_STATE"));
+
+        QCOMPARE(readToken(install.service).error, QKeychain::NoError);
+        const QString accountToken = readToken(install.service).value;
+        QSignalSpy signedOut(client.get(), &Client::signedOut);
+        QCOMPARE(await(client->signOut()), Error());
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QVERIFY(!client->user().isValid());
+        QCOMPARE(signedOut.count(), 1);
+        QCOMPARE(readToken(install.service).error, QKeychain::EntryNotFound);
+        QTRY_VERIFY_WITH_TIMEOUT(rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {},
+                                            accountToken.toUtf8()).body.isNull(), Long);
+
+        // Signed out stays signed out across a restart (no automatic guest).
+        client.reset();
+        client = makeClient(m_server.url(), install);
+        QCOMPARE(client->state(), Client::State::SignedOut);
+
+        QSignalSpy signedIn(client.get(), &Client::signedIn);
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(signedIn.count(), 1);
+        QCOMPARE(client->user().localId(), guest.localId());   // its local data again
+    }
+
+    // 2: sign in as guest explicitly (automatic guest off), offline then online.
+    void explicitGuestWithoutAutomaticGuest()
+    {
+        Install install;
+        const quint16 port = freePort();
+        auto client = makeClient(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)), install,
+                                 [](ClientOptions &o) { o.setAutomaticGuest(false); });
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QVERIFY(!client->user().isValid());
+        QCOMPARE(await(client->signInAsGuest()), Error());   // offline: a local guest, usable now
+        QCOMPARE(client->state(), Client::State::Guest);
+        QVERIFY(client->user().isLocalOnly());
+
+        TestServer late;
+        QVERIFY2(late.start(port), qPrintable(late.output()));
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QCOMPARE(await(client->signInAsGuest()), Error());   // already a guest: nothing to do
+        QCOMPARE(client->state(), Client::State::Guest);
+    }
+
+    // 2: delete the guest, on the server and locally.
+    void deleteGuest()
+    {
+        Install install;
+        auto client = makeClient(m_server.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QString token = readToken(install.service).value;
+        QCOMPARE(await(client->deleteGuest()), Error());
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QCOMPARE(readToken(install.service).error, QKeychain::EntryNotFound);
+        QVERIFY(rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {}, token.toUtf8()).body.isNull());
+        QCOMPARE(await(client->deleteGuest()).code(), QStringLiteral("INVALID_STATE"));
+    }
+
+    // 8: a wrong token in the keychain is a definite "session gone": a new guest at once,
+    // the old local data stays and is offered to it, the error is visible.
+    void wrongTokenInKeychainReplacesGuest()
+    {
+        Install install;
+        User old;
+        {
+            auto client = makeClient(m_server.url(), install);
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+            old = client->user();
+        }
+        QCOMPARE(writeToken(install.service, QStringLiteral("not-a-real-token.c2lnbmF0dXJl")), QKeychain::NoError);
+
+        auto client = makeClient(m_server.url(), install);
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        QSignalSpy offered(client.get(), &Client::localDataOffered);
+        QCOMPARE(client->user().id(), old.id());   // the cache first
+        QTRY_COMPARE_WITH_TIMEOUT(lost.count(), 1, Long);
+        QCOMPARE(lost.at(0).at(0).value<User>().id(), old.id());
+        QCOMPARE(lost.at(0).at(1).value<Error>().code(), QStringLiteral("SESSION_GONE"));
+        QCOMPARE(client->state(), Client::State::Guest);
+        QVERIFY(client->user().localId() != old.localId());
+        QTRY_COMPARE_WITH_TIMEOUT(offered.count(), 1, Long);
+        QCOMPARE(offered.at(0).at(0).toString(), old.localId());
+        QCOMPARE(client->offeredLocalData(), QStringList{ old.localId() });
+        QCOMPARE(client->offeredLocalDataUser(old.localId()).id(), old.id());
+        QCOMPARE(client->lastError().code(), QStringLiteral("SESSION_GONE"));
+        // The new guest registers itself.
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QVERIFY(client->user().id() != old.id());
+        QVERIFY(!client->user().id().isEmpty());
+        // Adopt the old guest's local data.
+        QCOMPARE(client->adoptLocalData(old.localId()), Error());
+        QVERIFY(client->offeredLocalData().isEmpty());
+        QCOMPARE(client->adoptLocalData(old.localId()).code(), QStringLiteral("INVALID_ARGUMENT"));
+    }
+
+    // 8: an expired/revoked account session: SignedOut with a visible error.
+    void revokedAccountSessionSignsOut()
+    {
+        Install install;
+        QString token;
+        const QString email = uniqueEmail();
+        {
+            auto client = makeClient(m_server.url(), install);
+            QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+            QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+            QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+            token = readToken(install.service).value;
+        }
+        // The session ends on the server while the app is closed.
+        QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-out")), {}, token.toUtf8()).status, 200);
+
+        auto client = makeClient(m_server.url(), install);
+        QCOMPARE(client->state(), Client::State::SignedIn);   // the cache, at once
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        QTRY_COMPARE_WITH_TIMEOUT(client->state(), Client::State::SignedOut, Long);
+        QCOMPARE(lost.count(), 1);
+        QCOMPARE(lost.at(0).at(0).value<User>().email(), email);
+        QCOMPARE(client->lastError().code(), QStringLiteral("SESSION_GONE"));
+        QCOMPARE(client->lastError().kind(), Error::Kind::SessionGone);
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::EntryNotFound, Long);
+    }
+
+    // 5: the session is checked periodically while online (here: every 300 ms), so a
+    // session revoked elsewhere is noticed without any app call.
+    void periodicRefreshNoticesRevocation()
+    {
+        Install install;
+        auto client = makeClient(m_server.url(), install,
+                                 [](ClientOptions &o) { o.setSessionRefreshInterval(300); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QString oldId = client->user().id();
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/delete-anonymous-user")), {},
+                            readToken(install.service).value.toUtf8()).status, 200);
+        QTRY_COMPARE_WITH_TIMEOUT(lost.count(), 1, Long);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QVERIFY(client->user().id() != oldId);
+    }
+
+    // 8: the server is killed (SIGKILL) while a sign-up is in flight.
+    void serverKilledMidRequest()
+    {
+        Install install;
+        TestServer server;
+        QVERIFY2(server.start(), qPrintable(server.output()));
+        auto client = makeClient(server.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        const User guest = client->user();
+
+        QFuture<Error> f = client->signUpEmail(uniqueEmail(), Password);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isBusy(), Long);
+        QTest::qWait(20);   // the request is on its way; scrypt keeps the server busy
+        server.kill();
+        const Error e = await(f);
+        QVERIFY2(e.isError(), "the sign-up cannot have succeeded without an answer");
+        QVERIFY2(e.isTransient(), qPrintable(e.toString()));
+        QCOMPARE(client->lastError(), e);
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(client->user(), guest);
+        QTRY_VERIFY_WITH_TIMEOUT(!client->isOnline(), Long);
+        QVERIFY(!client->isBusy());
+    }
+
+    // 8: a server that answers garbage (not HTTP).
+    void garbageServer()
+    {
+        BadServer bad(BadServer::Mode::Nonsense);
+        Install install;
+        auto client = makeClient(bad.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->lastError().isError(), Long);
+        QVERIFY2(client->lastError().isTransient(), qPrintable(client->lastError().toString()));
+        QCOMPARE(client->state(), Client::State::Guest);
+        QVERIFY(!client->hasServerSession());
+        QVERIFY(!client->isOnline());
+        const Error e = await(client->signUpEmail(uniqueEmail(), Password));
+        QVERIFY2(e.isTransient(), qPrintable(e.toString()));
+        QCOMPARE(client->state(), Client::State::Guest);
+        QVERIFY(bad.connections() > 0);
+    }
+
+    // 8: an HTTP server that answers HTML where JSON is expected (e.g. a captive portal).
+    void htmlServer()
+    {
+        BadServer bad(BadServer::Mode::HtmlOk);
+        Install install;
+        auto client = makeClient(bad.url(), install);
+        QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("BAD_RESPONSE"), Long);
+        QCOMPARE(client->lastError().kind(), Error::Kind::BadResponse);
+        QVERIFY(!client->isOnline());
+        const Error e = await(client->signInEmail(uniqueEmail(), Password));
+        QCOMPARE(e.code(), QStringLiteral("BAD_RESPONSE"));
+        QCOMPARE(client->state(), Client::State::Guest);
+        QVERIFY(client->user().isLocalOnly());
+    }
+
+    // 8: a server that accepts and never answers: the request times out.
+    void hangingServer()
+    {
+        BadServer bad(BadServer::Mode::Hang);
+        Install install;
+        auto client = makeClient(bad.url(), install, [](ClientOptions &o) { o.setRequestTimeout(500); });
+        const Error e = await(client->signUpEmail(uniqueEmail(), Password));
+        QCOMPARE(e.code(), QStringLiteral("TIMEOUT"));
+        QCOMPARE(e.kind(), Error::Kind::Timeout);
+        QVERIFY(e.isTransient());
+        QCOMPARE(client->state(), Client::State::Guest);
+        QTRY_VERIFY_WITH_TIMEOUT(!client->isBusy(), Long);
+    }
+
+    // 4: versioned schema migrations; a newer schema is refused clearly.
+    void localStoreSchema()
+    {
+        Install install;
+        {
+            auto client = makeClient(m_server.url(), install);
+            QCOMPARE(client->state(), Client::State::Guest);
+        }
+        const QString path = QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db"));
+        QVERIFY(QFile::exists(path));
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("tst-schema"));
+            db.setDatabaseName(path);
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            QVERIFY(q.exec(QStringLiteral("PRAGMA user_version")) && q.next());
+            QCOMPARE(q.value(0).toInt(), 1);
+            QVERIFY(q.exec(QStringLiteral("PRAGMA journal_mode")) && q.next());
+            QCOMPARE(q.value(0).toString(), QStringLiteral("wal"));
+            q.finish();
+            QVERIFY(q.exec(QStringLiteral("PRAGMA user_version = 99")));
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("tst-schema"));
+        auto client = makeClient(m_server.url(), install);
+        QCOMPARE(client->lastError().code(), QStringLiteral("LOCAL_STORE_ERROR"));
+        QCOMPARE(client->state(), Client::State::Guest);   // still usable, in memory
+    }
+
+    // 2: magic link URL without a token; and the link flow when the server has it.
+    void magicLink()
+    {
+        Install install;
+        auto client = makeClient(m_server.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        const User guest = client->user();
+        Error e = await(client->completeMagicLink(QUrl(QStringLiteral("myapp://auth/callback?foo=bar"))));
+        QCOMPARE(e.code(), QStringLiteral("INVALID_ARGUMENT"));
+
+        // A wrong link token: the guest stays intact and the error is visible.
+        QUrl link = api(m_server.url(), QStringLiteral("/magic-link/verify"));
+        link.setQuery(QStringLiteral("token=doesnotexist&callbackURL=%2F"));
+        e = await(client->completeMagicLink(link));
+        QVERIFY(e.isError());
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(client->user(), guest);
+        QCOMPARE(client->lastError(), e);
+        if (e.code() == QLatin1String("NOT_FOUND"))
+            QSKIP("kernia-server has no magic-link plugin yet (GET /magic-link/verify is 404)");
+        QCOMPARE(e.code(), QStringLiteral("INVALID_TOKEN"));
+    }
+
+    void username()
+    {
+        Install install;
+        auto client = makeClient(m_server.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        const Error e = await(client->signInUsername(QStringLiteral("nobody_here"), Password));
+        QVERIFY(e.isError());
+        QCOMPARE(client->state(), Client::State::Guest);
+        if (e.code() == QLatin1String("NOT_FOUND"))
+            QSKIP("kernia-server has no username plugin yet (POST /sign-in/username is 404)");
+        QCOMPARE(e.code(), QStringLiteral("INVALID_USERNAME_OR_PASSWORD"));
+        const QString name = QStringLiteral("user_%1").arg(QUuid::createUuid().toString(QUuid::Id128).left(10));
+        QCOMPARE(await(client->signUpUsername(name, Password, uniqueEmail())), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().username(), name.toLower());
+        QCOMPARE(await(client->signOut()), Error());
+        QCOMPARE(await(client->signInUsername(name, Password)), Error());
+        QCOMPARE(client->user().username(), name.toLower());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestClient)
+#include "tst_client.moc"

@@ -1,0 +1,116 @@
+// Kernia::Client with no usable keychain (ctest runs this with a session bus address
+// that leads nowhere). The client must say so clearly and never fall back to plaintext
+// unless the app opted in.
+#include "testsupport.h"
+
+#include <Kernia/Client>
+
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+using Kernia::Client;
+using Kernia::ClientOptions;
+using Kernia::Error;
+using namespace KerniaTest;
+
+namespace {
+constexpr int Long = 30000;
+
+Error await(QFuture<Error> future, int ms = Long)
+{
+    QDeadlineTimer deadline(ms);
+    while (!future.isFinished() && !deadline.hasExpired())
+        QTest::qWait(10);
+    if (!future.isFinished())
+        return Error(Error::Kind::Cancelled, QStringLiteral("TEST_TIMEOUT"), QStringLiteral("no result in time"));
+    return future.result();
+}
+} // namespace
+
+class TestNoKeychain : public QObject
+{
+    Q_OBJECT
+
+    TestServer m_server;
+    QTemporaryDir m_dir;
+
+    std::unique_ptr<Client> makeClient(const QString &sub, bool plaintext)
+    {
+        ClientOptions options(m_server.url());
+        options.setDataDirectory(m_dir.filePath(sub));
+        options.setKeychainService(QStringLiteral("kernia-test-nokeychain:") + sub);
+        options.setRetryInitialDelay(100);
+        options.setRetryMaxDelay(1000);
+        options.setUseSystemNetworkInformation(false);
+        options.setAllowInsecurePlaintextTokenStorage(plaintext);
+        return std::make_unique<Client>(options);
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY2(QFile::exists(serverBinary()), "KERNIA_SERVER is not set or missing");
+        QVERIFY2(m_server.start(), qPrintable(m_server.output()));
+        // This test is meaningless if a keychain happens to work here.
+        const KeychainEntry probe = readToken(QStringLiteral("kernia-test-nokeychain-probe"));
+        if (probe.error == QKeychain::NoError || probe.error == QKeychain::EntryNotFound)
+            QSKIP("a keychain is available in this environment");
+    }
+
+    void reportsClearlyAndKeepsUser()
+    {
+        QString userId;
+        {
+            auto client = makeClient(QStringLiteral("a"), false);
+            QCOMPARE(client->state(), Client::State::Guest);
+            QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+            QVERIFY(!client->isKeychainAvailable());
+            // The guest still gets its server session for this run (token in memory)...
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            userId = client->user().id();
+            // ...and the problem is visible.
+            QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("KEYCHAIN_UNAVAILABLE"), Long);
+            QCOMPARE(client->lastError().kind(), Error::Kind::KeychainUnavailable);
+            QCOMPARE(await(client->refreshSession()), Error());
+        }
+        // No plaintext token anywhere without the opt-in.
+        QVERIFY(!QFile::exists(m_dir.filePath(QStringLiteral("a/session-token.insecure"))));
+
+        // Restart: the user is restored and not replaced (no definite answer), the
+        // error says why the session cannot be used.
+        auto client = makeClient(QStringLiteral("a"), false);
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(client->user().id(), userId);
+        QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("KEYCHAIN_UNAVAILABLE"), Long);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        const Error e = await(client->refreshSession());
+        QCOMPARE(e.code(), QStringLiteral("KEYCHAIN_UNAVAILABLE"));
+        QCOMPARE(client->user().id(), userId);
+        QCOMPARE(client->state(), Client::State::Guest);
+    }
+
+    void plaintextOnlyWhenOptedIn()
+    {
+        QString userId;
+        {
+            auto client = makeClient(QStringLiteral("b"), true);
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            userId = client->user().id();
+            QVERIFY(!client->isKeychainAvailable());
+        }
+        const QString file = m_dir.filePath(QStringLiteral("b/session-token.insecure"));
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(file), Long);
+        QCOMPARE(QFile::permissions(file) & (QFileDevice::ReadGroup | QFileDevice::ReadOther), QFileDevice::Permissions());
+
+        auto client = makeClient(QStringLiteral("b"), true);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(await(client->refreshSession()), Error());
+        QCOMPARE(client->user().id(), userId);
+        QCOMPARE(await(client->signOut()), Error());
+        QVERIFY(!QFile::exists(file));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestNoKeychain)
+#include "tst_nokeychain.moc"

@@ -1,0 +1,1 @@
+kernia_unit_test(tst_username tst_username.cpp test_server.h)

@@ -1,0 +1,1 @@
+kernia_unit_test(tst_webauthn tst_webauthn.cpp soft_authenticator.h)

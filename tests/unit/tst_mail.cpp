@@ -1,0 +1,706 @@
+// Mail: the JSON-lines outbox, the SMTP mailer against a real local SMTP server
+// (tests/tools/smtp_sink.py over Debian's python3-aiosmtpd: plain, STARTTLS + AUTH, SMTPS),
+// the email-verification and password-reset endpoints, HS256 tokens and prefix routes.
+#include "test_server.h"
+
+#include "auth/endpoint_context.h"
+#include "crypto/jwt.h"
+#include "mail/mailer_group.h"
+#include "mail/outbox_mailer.h"
+#include "mail/smtp_mailer.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTcpServer>
+#include <QtConcurrent>
+
+using namespace Kernia::Server;
+using namespace Kernia::Server::Testing;
+
+namespace {
+
+QList<QJsonObject> readJsonLines(const QString &path)
+{
+    QList<QJsonObject> lines;
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return lines;
+    for (const QByteArray &line : file.readAll().split('\n')) {
+        if (line.isEmpty())
+            continue;
+        QJsonParseError error;
+        const QJsonDocument document = QJsonDocument::fromJson(line, &error);
+        if (error.error != QJsonParseError::NoError || !document.isObject())
+            qFatal("not a JSON object line: %s", line.constData());
+        lines << document.object();
+    }
+    return lines;
+}
+
+MailMessage sampleMessage(const QString &email = QStringLiteral("alice@example.com"))
+{
+    MailMessage message;
+    message.kind = QStringLiteral("magic-link");
+    message.email = email;
+    message.url = QStringLiteral("http://127.0.0.1:3100/api/auth/magic-link/verify?token=abc&callbackURL=%2F");
+    message.token = QStringLiteral("abc");
+    message.subject = QStringLiteral("Your sign-in link");
+    message.text = QStringLiteral("Hello,\n\nopen this link:\n\n%1\n.\n..a line starting with dots\n").arg(message.url);
+    return message;
+}
+
+// Debian's python3 (with python3-aiosmtpd), also when a pyenv python3 comes first in PATH.
+QString pythonWithAiosmtpd()
+{
+    for (const QString &candidate : {QStringLiteral("/usr/bin/python3"), QStringLiteral("python3")}) {
+        QProcess probe;
+        probe.start(candidate, {QStringLiteral("-c"), QStringLiteral("import aiosmtpd")});
+        if (probe.waitForFinished(10000) && probe.exitStatus() == QProcess::NormalExit && probe.exitCode() == 0)
+            return candidate;
+    }
+    return {};
+}
+
+// A real SMTP server process on 127.0.0.1, stopped when the object goes.
+class SmtpSink
+{
+public:
+    bool start(const QString &dir, const QStringList &extraArgs, QString *error)
+    {
+        const QString python = pythonWithAiosmtpd();
+        if (python.isEmpty()) {
+            *error = QStringLiteral("no python3 with aiosmtpd (apt-get install python3-aiosmtpd)");
+            return false;
+        }
+        outPath = dir + QStringLiteral("/smtp-%1.jsonl").arg(++s_counter);
+        process.setProcessChannelMode(QProcess::SeparateChannels);
+        process.start(python, QStringList{QStringLiteral(KERNIA_SMTP_SINK), QStringLiteral("--out"), outPath} + extraArgs);
+        QElapsedTimer timer;
+        timer.start();
+        QByteArray out;
+        while (timer.elapsed() < 15000) {
+            if (process.state() == QProcess::NotRunning)
+                break;
+            process.waitForReadyRead(200);
+            out += process.readAllStandardOutput();
+            const QRegularExpressionMatch m = QRegularExpression(QStringLiteral("listening (\\d+)")).match(QString::fromLatin1(out));
+            if (m.hasMatch()) {
+                port = m.captured(1).toInt();
+                return true;
+            }
+        }
+        *error = QStringLiteral("smtp_sink.py did not start: %1 %2")
+                     .arg(QString::fromLocal8Bit(out), QString::fromLocal8Bit(process.readAllStandardError()));
+        return false;
+    }
+
+    ~SmtpSink()
+    {
+        if (process.state() != QProcess::NotRunning) {
+            process.terminate();
+            if (!process.waitForFinished(5000))
+                process.kill();
+            process.waitForFinished(5000);
+        }
+    }
+
+    QList<QJsonObject> mails() const { return readJsonLines(outPath); }
+
+    QProcess process;
+    QString outPath;
+    int port = 0;
+    static inline int s_counter = 0;
+};
+
+bool makeCertificate(const QString &dir, QString *error)
+{
+    QProcess openssl;
+    openssl.start(QStringLiteral("openssl"),
+                  {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"), QStringLiteral("rsa:2048"),
+                   QStringLiteral("-nodes"), QStringLiteral("-keyout"), dir + QStringLiteral("/key.pem"),
+                   QStringLiteral("-out"), dir + QStringLiteral("/cert.pem"), QStringLiteral("-days"), QStringLiteral("1"),
+                   QStringLiteral("-subj"), QStringLiteral("/CN=127.0.0.1"),
+                   QStringLiteral("-addext"), QStringLiteral("subjectAltName=IP:127.0.0.1")});
+    if (!openssl.waitForFinished(60000) || openssl.exitCode() != 0) {
+        *error = QStringLiteral("openssl failed: ") + QString::fromLocal8Bit(openssl.readAllStandardError());
+        return false;
+    }
+    return true;
+}
+
+int unusedPort()
+{
+    QTcpServer server;
+    server.listen(QHostAddress::LocalHost, 0);
+    return server.serverPort(); // closed again when `server` goes
+}
+
+} // namespace
+
+class TestMail : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    bool m_haveCert = false;
+
+    SmtpOptions smtpOptions(int port, SmtpOptions::Tls tls, const QString &scheme = QStringLiteral("smtp")) const
+    {
+        SmtpOptions options;
+        options.url = QUrl(QStringLiteral("%1://127.0.0.1:%2").arg(scheme).arg(port));
+        options.tls = tls;
+        options.from = QStringLiteral("Kernia Tests <no-reply@kernia.example>");
+        options.timeoutSeconds = 20;
+        return options;
+    }
+    QString cert() const { return m_dir.filePath(QStringLiteral("cert.pem")); }
+    QString key() const { return m_dir.filePath(QStringLiteral("key.pem")); }
+
+    // A TestServer whose mail goes to an outbox file.
+    static QString attachOutbox(TestServer &server)
+    {
+        const QString path = server.dir.filePath(QStringLiteral("outbox.jsonl"));
+        server.auth->setMailer(std::make_shared<OutboxMailer>(path));
+        return path;
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        QString error;
+        m_haveCert = makeCertificate(m_dir.path(), &error);
+        if (!m_haveCert)
+            qWarning("%s", qPrintable(error));
+    }
+
+    // --- outbox ---------------------------------------------------------------------------
+
+    void outboxWritesOneCompleteJsonLinePerMail()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("outbox/nested/mail.jsonl"));
+        OutboxMailer outbox(path);
+        MailMessage first = sampleMessage();
+        first.extra.insert(QStringLiteral("userId"), QStringLiteral("u1"));
+        first.extra.insert(QStringLiteral("kind"), QStringLiteral("must-not-win"));
+        QString error;
+        QVERIFY2(outbox.send(first, &error), qPrintable(error));
+        // Durable before send() returns: another reader sees the whole line right away.
+        QList<QJsonObject> lines = readJsonLines(path);
+        QCOMPARE(lines.size(), 1);
+        QVERIFY2(outbox.send(sampleMessage(QStringLiteral("bob@example.com")), &error), qPrintable(error));
+        lines = readJsonLines(path);
+        QCOMPARE(lines.size(), 2);
+        const QJsonObject line = lines.first();
+        for (const char *key : {"kind", "email", "url", "token", "subject", "text", "sentAt"})
+            QVERIFY2(line.value(QLatin1String(key)).isString(), key);
+        QCOMPARE(line.value(QStringLiteral("kind")).toString(), QStringLiteral("magic-link"));
+        QCOMPARE(line.value(QStringLiteral("email")).toString(), QStringLiteral("alice@example.com"));
+        QCOMPARE(line.value(QStringLiteral("token")).toString(), QStringLiteral("abc"));
+        QCOMPARE(line.value(QStringLiteral("userId")).toString(), QStringLiteral("u1"));
+        QVERIFY(line.value(QStringLiteral("url")).toString().contains(QStringLiteral("token=abc")));
+        QCOMPARE(lines.at(1).value(QStringLiteral("email")).toString(), QStringLiteral("bob@example.com"));
+        QFile raw(path);
+        QVERIFY(raw.open(QIODevice::ReadOnly));
+        const QByteArray content = raw.readAll();
+        QVERIFY(content.endsWith('\n'));
+        QCOMPARE(content.count('\n'), 2); // newlines inside the text are escaped
+    }
+
+    void outboxConcurrentWritersNeverInterleave()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("concurrent.jsonl"));
+        OutboxMailer outbox(path);
+        QList<int> jobs;
+        for (int i = 0; i < 200; ++i)
+            jobs << i;
+        QAtomicInt failures = 0;
+        QtConcurrent::blockingMap(jobs, [&](int i) {
+            MailMessage message = sampleMessage(QStringLiteral("user%1@example.com").arg(i));
+            message.text = QString(2000, QLatin1Char('x')); // long lines make interleaving visible
+            QString error;
+            if (!outbox.send(message, &error))
+                failures.fetchAndAddRelaxed(1);
+        });
+        QCOMPARE(failures.loadRelaxed(), 0);
+        const QList<QJsonObject> lines = readJsonLines(path); // qFatal on a torn line
+        QCOMPARE(lines.size(), 200);
+        QSet<QString> emails;
+        for (const QJsonObject &line : lines)
+            emails.insert(line.value(QStringLiteral("email")).toString());
+        QCOMPARE(emails.size(), 200);
+    }
+
+    void outboxReportsUnwritableFile()
+    {
+        OutboxMailer outbox(m_dir.path()); // a directory, not a file
+        QString error;
+        QVERIFY(!outbox.send(sampleMessage(), &error));
+        QVERIFY2(error.contains(QStringLiteral("mail outbox")), qPrintable(error));
+    }
+
+    void mailerGroupDeliversToAllAndReportsFailures()
+    {
+        const QString good = m_dir.filePath(QStringLiteral("group.jsonl"));
+        MailerGroup group({std::make_shared<OutboxMailer>(m_dir.path()), std::make_shared<OutboxMailer>(good)});
+        QString error;
+        QVERIFY(!group.send(sampleMessage(), &error));
+        QVERIFY(!error.isEmpty());
+        QCOMPARE(readJsonLines(good).size(), 1); // the failing one did not stop the other
+    }
+
+    // --- SMTP options and message ---------------------------------------------------------
+
+    void smtpOptionsValidation_data()
+    {
+        QTest::addColumn<QString>("url");
+        QTest::addColumn<QString>("tls");
+        QTest::addColumn<QString>("user");
+        QTest::addColumn<QString>("password");
+        QTest::addColumn<QString>("from");
+        QTest::addColumn<QString>("expectedError"); // empty = valid
+
+        const QString from = QStringLiteral("no-reply@example.com");
+        QTest::newRow("starttls default") << "smtp://mail.example.com:587" << "" << "u" << "p" << from << "";
+        QTest::newRow("smtps") << "smtps://mail.example.com" << "" << "u" << "p" << "Kernia <no-reply@example.com>" << "";
+        QTest::newRow("plain loopback with auth") << "smtp://127.0.0.1:2525" << "none" << "u" << "p" << from << "";
+        QTest::newRow("http scheme") << "http://mail.example.com" << "" << "" << "" << from << "--smtp-url";
+        QTest::newRow("no host") << "smtp://" << "" << "" << "" << from << "--smtp-url";
+        QTest::newRow("credentials in url") << "smtp://u:p@mail.example.com" << "" << "" << "" << from << "must not contain credentials";
+        QTest::newRow("smtps with starttls") << "smtps://mail.example.com" << "starttls" << "" << "" << from << "contradicts smtps://";
+        QTest::newRow("smtp with tls") << "smtp://mail.example.com" << "tls" << "" << "" << from << "needs an smtps:// URL";
+        QTest::newRow("no from") << "smtp://mail.example.com" << "" << "" << "" << "" << "--smtp-from is required";
+        QTest::newRow("bad from") << "smtp://mail.example.com" << "" << "" << "" << "not an address" << "--smtp-from must be";
+        QTest::newRow("header injection in from") << "smtp://mail.example.com" << "" << "" << "" << "a@example.com\r\nBcc: x@y.com" << "--smtp-from must be";
+        QTest::newRow("user without password") << "smtp://mail.example.com" << "" << "u" << "" << from << "no password";
+        QTest::newRow("password without user") << "smtp://mail.example.com" << "" << "" << "p" << from << "--smtp-user is not";
+        QTest::newRow("cleartext password to remote") << "smtp://mail.example.com" << "none" << "u" << "p" << from << "clear text";
+        QTest::newRow("opportunistic password to remote") << "smtp://mail.example.com" << "opportunistic" << "u" << "p" << from << "clear text";
+    }
+
+    void smtpOptionsValidation()
+    {
+        QFETCH(QString, url);
+        QFETCH(QString, tls);
+        QFETCH(QString, user);
+        QFETCH(QString, password);
+        QFETCH(QString, from);
+        QFETCH(QString, expectedError);
+        SmtpOptions options;
+        options.url = QUrl(url, QUrl::StrictMode);
+        if (!tls.isEmpty()) {
+            SmtpOptions::Tls parsed;
+            QVERIFY(SmtpOptions::parseTls(tls, &parsed));
+            options.tls = parsed;
+        }
+        options.user = user;
+        options.password = password;
+        options.from = from;
+        QString error;
+        const bool ok = SmtpOptions::validate(options, &error);
+        if (expectedError.isEmpty()) {
+            QVERIFY2(ok, qPrintable(error));
+        } else {
+            QVERIFY(!ok);
+            QVERIFY2(error.contains(expectedError), qPrintable(error));
+        }
+    }
+
+    void smtpTlsNames()
+    {
+        SmtpOptions::Tls tls;
+        QVERIFY(!SmtpOptions::parseTls(QStringLiteral("ssl"), &tls));
+        for (const char *name : {"none", "opportunistic", "starttls", "tls"}) {
+            QVERIFY(SmtpOptions::parseTls(QLatin1String(name), &tls));
+            QCOMPARE(SmtpOptions::tlsName(tls), QLatin1String(name));
+        }
+        SmtpOptions options;
+        options.url = QUrl(QStringLiteral("smtps://x.example"));
+        QCOMPARE(options.effectiveTls(), SmtpOptions::Tls::Implicit);
+        options.url = QUrl(QStringLiteral("smtp://x.example"));
+        QCOMPARE(options.effectiveTls(), SmtpOptions::Tls::StartTls); // secure by default
+    }
+
+    void smtpMessageFormat()
+    {
+        SmtpOptions options = smtpOptions(25, SmtpOptions::Tls::None);
+        options.from = QStringLiteral("Kérnia Tests <no-reply@kernia.example>");
+        SmtpMailer mailer(options);
+        MailMessage message = sampleMessage();
+        message.subject = QStringLiteral("Anmeldung für dich ✓");
+        const QByteArray raw = mailer.buildMessage(message, QDateTime(QDate(2026, 11, 23), QTime(11, 21, 29), Qt::UTC));
+        QVERIFY(raw.contains("Date: Mon, 23 Nov 2026 11:21:29 +0000\r\n"));
+        QVERIFY(raw.contains("To: <alice@example.com>\r\n"));
+        QVERIFY(raw.contains("From: =?UTF-8?B?"));
+        QVERIFY(raw.contains(" <no-reply@kernia.example>\r\n"));
+        QVERIFY(raw.contains("Subject: =?UTF-8?B?"));
+        QVERIFY(raw.contains("Content-Type: text/plain; charset=UTF-8\r\n"));
+        QVERIFY(raw.contains("Message-ID: <"));
+        QVERIFY(!raw.contains("\n\n")); // CRLF only
+        const QByteArray body = raw.mid(raw.indexOf("\r\n\r\n") + 4);
+        for (const QByteArray &line : body.split('\n'))
+            QVERIFY(line.size() <= 78);
+        const QString decoded = QString::fromUtf8(QByteArray::fromBase64(QByteArray(body).replace("\r\n", "")));
+        QCOMPARE(decoded, QString(message.text).replace(QLatin1String("\n"), QLatin1String("\r\n")));
+        QString error;
+        message.email = QStringLiteral("a@example.com\r\nBcc: victim@example.com");
+        QVERIFY(!mailer.send(message, &error));
+        QVERIFY2(error.contains(QStringLiteral("not a plain email address")), qPrintable(error));
+    }
+
+    // --- SMTP against a real server -------------------------------------------------------
+
+    void smtpPlainDelivery()
+    {
+        SmtpSink sink;
+        QString error;
+        if (!sink.start(m_dir.path(), {}, &error))
+            QFAIL(qPrintable(error));
+        SmtpMailer mailer(smtpOptions(sink.port, SmtpOptions::Tls::None));
+        const MailMessage message = sampleMessage();
+        QVERIFY2(mailer.send(message, &error), qPrintable(error));
+        const QList<QJsonObject> mails = sink.mails();
+        QCOMPARE(mails.size(), 1);
+        const QJsonObject mail = mails.first();
+        QCOMPARE(mail.value(QStringLiteral("rcpt_tos")).toArray(), QJsonArray{QStringLiteral("alice@example.com")});
+        QCOMPARE(mail.value(QStringLiteral("mail_from")).toString(), QStringLiteral("no-reply@kernia.example"));
+        QCOMPARE(mail.value(QStringLiteral("subject")).toString(), QStringLiteral("Your sign-in link"));
+        QVERIFY(mail.value(QStringLiteral("text")).toString().contains(message.url));
+        QVERIFY(mail.value(QStringLiteral("text")).toString().contains(QStringLiteral("\n..a line starting with dots")));
+        QCOMPARE(mail.value(QStringLiteral("tls")).toBool(), false);
+    }
+
+    void smtpStartTlsWithAuth()
+    {
+        if (!m_haveCert)
+            QSKIP("openssl could not make a test certificate");
+        SmtpSink sink;
+        QString error;
+        if (!sink.start(m_dir.path(), {QStringLiteral("--tls-cert"), cert(), QStringLiteral("--tls-key"), key(),
+                                       QStringLiteral("--require-starttls"), QStringLiteral("--auth"),
+                                       QStringLiteral("kernia:s3cret-pass")}, &error))
+            QFAIL(qPrintable(error));
+        SmtpOptions options = smtpOptions(sink.port, SmtpOptions::Tls::StartTls);
+        options.caFile = cert();
+        options.user = QStringLiteral("kernia");
+        options.password = QStringLiteral("s3cret-pass");
+        QVERIFY2(SmtpOptions::validate(options, &error), qPrintable(error));
+        SmtpMailer mailer(options);
+        QVERIFY2(mailer.send(sampleMessage(QStringLiteral("carol@example.com")), &error), qPrintable(error));
+        const QList<QJsonObject> mails = sink.mails();
+        QCOMPARE(mails.size(), 1);
+        QCOMPARE(mails.first().value(QStringLiteral("tls")).toBool(), true);
+        QCOMPARE(mails.first().value(QStringLiteral("auth_user")).toString(), QStringLiteral("kernia"));
+        QCOMPARE(mails.first().value(QStringLiteral("rcpt_tos")).toArray(), QJsonArray{QStringLiteral("carol@example.com")});
+
+        // Wrong password: a clear error, nothing delivered.
+        options.password = QStringLiteral("wrong");
+        SmtpMailer wrong(options);
+        QVERIFY(!wrong.send(sampleMessage(), &error));
+        QVERIFY2(error.contains(QStringLiteral("SMTP delivery to alice@example.com")) && error.contains(QStringLiteral("535")),
+                 qPrintable(error));
+        QCOMPARE(sink.mails().size(), 1);
+
+        // The server's certificate is verified: without the CA the delivery fails.
+        options.password = QStringLiteral("s3cret-pass");
+        options.caFile.clear();
+        SmtpMailer untrusted(options);
+        QVERIFY(!untrusted.send(sampleMessage(), &error));
+        QVERIFY2(error.contains(QStringLiteral("certificate"), Qt::CaseInsensitive), qPrintable(error));
+        QCOMPARE(sink.mails().size(), 1);
+    }
+
+    void smtpStartTlsRequiredButNotOffered()
+    {
+        SmtpSink sink; // plain server, no STARTTLS
+        QString error;
+        if (!sink.start(m_dir.path(), {}, &error))
+            QFAIL(qPrintable(error));
+        SmtpMailer required(smtpOptions(sink.port, SmtpOptions::Tls::StartTls));
+        QVERIFY(!required.send(sampleMessage(), &error)); // never downgrades
+        QVERIFY(!error.isEmpty());
+        QCOMPARE(sink.mails().size(), 0);
+        SmtpMailer opportunistic(smtpOptions(sink.port, SmtpOptions::Tls::Opportunistic));
+        QVERIFY2(opportunistic.send(sampleMessage(), &error), qPrintable(error));
+        QCOMPARE(sink.mails().size(), 1);
+    }
+
+    void smtpImplicitTls()
+    {
+        if (!m_haveCert)
+            QSKIP("openssl could not make a test certificate");
+        SmtpSink sink;
+        QString error;
+        if (!sink.start(m_dir.path(), {QStringLiteral("--tls-cert"), cert(), QStringLiteral("--tls-key"), key(),
+                                       QStringLiteral("--implicit-tls")}, &error))
+            QFAIL(qPrintable(error));
+        SmtpOptions options = smtpOptions(sink.port, SmtpOptions::Tls::Implicit, QStringLiteral("smtps"));
+        options.caFile = cert();
+        SmtpMailer mailer(options);
+        QVERIFY2(mailer.send(sampleMessage(), &error), qPrintable(error));
+        QCOMPARE(sink.mails().size(), 1);
+    }
+
+    void smtpConnectionRefusedIsAClearError()
+    {
+        SmtpOptions options = smtpOptions(unusedPort(), SmtpOptions::Tls::None);
+        options.connectTimeoutSeconds = 3;
+        SmtpMailer mailer(options);
+        QString error;
+        QElapsedTimer timer;
+        timer.start();
+        QVERIFY(!mailer.send(sampleMessage(), &error));
+        QVERIFY(timer.elapsed() < 10000);
+        QVERIFY2(error.startsWith(QStringLiteral("SMTP delivery to alice@example.com via smtp://127.0.0.1:")), qPrintable(error));
+    }
+
+    void endpointMailGoesToOutboxAndSmtp()
+    {
+        SmtpSink sink;
+        QString error;
+        if (!sink.start(m_dir.path(), {}, &error))
+            QFAIL(qPrintable(error));
+        TestServer server;
+        const QString outbox = server.dir.filePath(QStringLiteral("both.jsonl"));
+        server.auth->setMailer(std::make_shared<MailerGroup>(std::vector<std::shared_ptr<Mailer>>{
+            std::make_shared<OutboxMailer>(outbox),
+            std::make_shared<SmtpMailer>(smtpOptions(sink.port, SmtpOptions::Tls::None))}));
+        QCOMPARE(server.post(QStringLiteral("/sign-up/email"), {{"name", "Dora"}, {"email", "dora@example.com"}, {"password", "password123"}}).status(), 200);
+        const Response r = server.post(QStringLiteral("/request-password-reset"), {{"email", "dora@example.com"}, {"redirectTo", "/reset"}});
+        QCOMPARE(r.status(), 200);
+        const QList<QJsonObject> lines = readJsonLines(outbox);
+        QCOMPARE(lines.size(), 1);
+        const QString url = lines.first().value(QStringLiteral("url")).toString();
+        const QList<QJsonObject> mails = sink.mails();
+        QCOMPARE(mails.size(), 1);
+        QCOMPARE(mails.first().value(QStringLiteral("rcpt_tos")).toArray(), QJsonArray{QStringLiteral("dora@example.com")});
+        QVERIFY(mails.first().value(QStringLiteral("text")).toString().contains(url));
+        QCOMPARE(mails.first().value(QStringLiteral("subject")).toString(), QStringLiteral("Reset your password"));
+    }
+
+    // --- tokens and routes ----------------------------------------------------------------
+
+    void jwtHs256()
+    {
+        const QByteArray secret = "jwt-secret-0123456789ABCDEFGHIJKLMNOP";
+        const QDateTime now = QDateTime::fromSecsSinceEpoch(1795432907, Qt::UTC);
+        const QByteArray token = Jwt::signHs256({{"email", "a@example.com"}, {"userId", "u1"}}, secret, 3600, now);
+        QVERIFY(token.startsWith("eyJhbGciOiJIUzI1NiJ9.")); // {"alg":"HS256"}, as jose writes it
+        const QByteArray payload = QByteArray::fromBase64(token.split('.').at(1), QByteArray::Base64UrlEncoding);
+        QCOMPARE(payload, QByteArray(R"({"email":"a@example.com","userId":"u1","iat":1795432907,"exp":1795436507})"));
+        Jwt::Verified v = Jwt::verifyHs256(token, secret, now.addSecs(10));
+        QCOMPARE(v.status, Jwt::Status::Valid);
+        QCOMPARE(v.payload.value(QStringLiteral("userId")).toString(), QStringLiteral("u1"));
+        QCOMPARE(Jwt::verifyHs256(token, secret, now.addSecs(3600)).status, Jwt::Status::Expired);
+        QCOMPARE(Jwt::verifyHs256(token, "another-secret-0123456789ABCDEFGHIJ", now).status, Jwt::Status::Invalid);
+        // Tampered payload, alg "none", garbage.
+        QList<QByteArray> parts = token.split('.');
+        parts[1] = QByteArray(R"({"email":"evil@example.com","iat":1,"exp":9999999999})").toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+        QCOMPARE(Jwt::verifyHs256(parts.join('.'), secret, now).status, Jwt::Status::Invalid);
+        const QByteArray none = QByteArray(R"({"alg":"none"})").toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals)
+                                + '.' + token.split('.').at(1) + '.';
+        QCOMPARE(Jwt::verifyHs256(none, secret, now).status, Jwt::Status::Invalid);
+        for (const QByteArray &bad : {QByteArray(), QByteArray("abc"), QByteArray("a.b.c"), QByteArray("...")})
+            QCOMPARE(Jwt::verifyHs256(bad, secret, now).status, Jwt::Status::Invalid);
+    }
+
+    void routerPrefixRoutes()
+    {
+        Router router;
+        auto handler = [](EndpointContext &) { return Response::empty(204); };
+        router.add({"GET", QStringLiteral("/reset-password"), Endpoint::Body::Ignored, false, false, handler});
+        router.addPrefix({"GET", QStringLiteral("/reset-password/"), Endpoint::Body::Ignored, false, false, handler});
+        const Endpoint *exact = router.find("GET", QStringLiteral("/reset-password"));
+        QVERIFY(exact);
+        QCOMPARE(exact->path, QStringLiteral("/reset-password"));
+        const Endpoint *prefix = router.find("GET", QStringLiteral("/reset-password/abc123"));
+        QVERIFY(prefix);
+        QCOMPARE(prefix->path, QStringLiteral("/reset-password/"));
+        QCOMPARE(Router::pathParameter(prefix->path, QStringLiteral("/reset-password/abc123")), QStringLiteral("abc123"));
+        QVERIFY(!router.find("GET", QStringLiteral("/reset-password/")));        // empty parameter
+        QVERIFY(!router.find("GET", QStringLiteral("/reset-password/a/b")));     // one segment only
+        QVERIFY(!router.find("GET", QStringLiteral("/reset-password/abc/")));    // trailing slash
+        QVERIFY(!router.find("POST", QStringLiteral("/reset-password/abc")));    // method
+        QVERIFY(!router.find("GET", QStringLiteral("/reset-passwordX/abc")));
+        QCOMPARE(router.size(), 2);
+        QCOMPARE(Router::pathParameter(QStringLiteral("/x/"), QStringLiteral("/y/abc")), QString());
+    }
+
+    // --- email verification endpoints -----------------------------------------------------
+
+    void verificationWithoutMailerIsNotEnabled()
+    {
+        TestServer server;
+        Response r = server.post(QStringLiteral("/send-verification-email"), {{"email", "a@example.com"}});
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("VERIFICATION_EMAIL_NOT_ENABLED"));
+        QCOMPARE(TestServer::json(r).value("message").toString(), QStringLiteral("Verification email isn't enabled"));
+        r = server.post(QStringLiteral("/request-password-reset"), {{"email", "a@example.com"}});
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Reset password isn't enabled"}, {"code", "RESET_PASSWORD_DISABLED"}}));
+    }
+
+    void emailVerificationFlow()
+    {
+        TestServer server;
+        const QString outbox = attachOutbox(server);
+        const Response up = server.post(QStringLiteral("/sign-up/email"), {{"name", "Gina"}, {"email", "gina@example.com"}, {"password", "password123"}});
+        QCOMPARE(up.status(), 200);
+        const QByteArray cookie = server.sessionCookie(up);
+        const QString userId = TestServer::json(up).value("user").toObject().value("id").toString();
+
+        // With a session: the email must be the session user's.
+        Response r = server.post(QStringLiteral("/send-verification-email"), {{"email", "other@example.com"}}, cookie);
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("EMAIL_MISMATCH"));
+        r = server.post(QStringLiteral("/send-verification-email"), {{"email", "GINA@example.com"}, {"callbackURL", "/verified"}}, cookie);
+        QCOMPARE(r.status(), 200);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"status", true}}));
+        QList<QJsonObject> mails = readJsonLines(outbox);
+        QCOMPARE(mails.size(), 1);
+        QCOMPARE(mails.last().value("kind").toString(), QStringLiteral("verify-email"));
+        QCOMPARE(mails.last().value("userId").toString(), userId);
+        const QString token = mails.last().value("token").toString();
+        QCOMPARE(mails.last().value("url").toString(),
+                 QStringLiteral("http://127.0.0.1:3100/api/auth/verify-email?token=%1&callbackURL=%2Fverified").arg(token));
+
+        // Tampered and foreign tokens: 401 without callbackURL, 302 ?error= with it.
+        QByteArray tampered = token.toLatin1();
+        tampered[tampered.size() - 2] = tampered.at(tampered.size() - 2) == 'A' ? 'B' : 'A';
+        r = server.get(QStringLiteral("/verify-email?token=") + QString::fromLatin1(tampered));
+        QCOMPARE(r.status(), 401);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Invalid token"}, {"code", "INVALID_TOKEN"}}));
+        r = server.get(QStringLiteral("/verify-email?token=abc&callbackURL=/x"));
+        QCOMPARE(r.status(), 302);
+        QCOMPARE(r.header("location"), QByteArray("/x?error=INVALID_TOKEN"));
+        const QByteArray expired = Jwt::signHs256({{"email", "gina@example.com"}, {"userId", userId}}, kSecret, 3600,
+                                                  QDateTime::currentDateTimeUtc().addSecs(-7200));
+        r = server.get(QStringLiteral("/verify-email?token=") + QString::fromLatin1(expired));
+        QCOMPARE(r.status(), 401);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("TOKEN_EXPIRED"));
+        r = server.get(QStringLiteral("/verify-email?token=%1&callbackURL=%2").arg(QString::fromLatin1(expired), QStringLiteral("/v%3Fa%3D1")));
+        QCOMPARE(r.header("location"), QByteArray("/v?a=1&error=TOKEN_EXPIRED"));
+        const QByteArray nobody = Jwt::signHs256({{"email", "nobody@example.com"}}, kSecret, 3600);
+        r = server.get(QStringLiteral("/verify-email?token=") + QString::fromLatin1(nobody));
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("USER_NOT_FOUND"));
+        r = server.get(QStringLiteral("/verify-email?token=x&callbackURL=https://evil.example/"));
+        QCOMPARE(r.status(), 403);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_CALLBACK_URL"));
+        r = server.get(QStringLiteral("/verify-email"));
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("VALIDATION_ERROR"));
+        QCOMPARE(server.scalar(QStringLiteral("SELECT emailVerified FROM \"user\" WHERE id = :id"), {{"id", userId}}), 0);
+
+        // The real link: 302 to the callback, user verified.
+        r = server.get(QStringLiteral("/verify-email?token=%1&callbackURL=%2Fverified").arg(token));
+        QCOMPARE(r.status(), 302);
+        QCOMPARE(r.header("location"), QByteArray("/verified"));
+        QCOMPARE(server.scalar(QStringLiteral("SELECT emailVerified FROM \"user\" WHERE id = :id"), {{"id", userId}}), 1);
+        // JSON form, again: already verified is still a success.
+        r = server.get(QStringLiteral("/verify-email?token=") + token);
+        QCOMPARE(r.status(), 200);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"status", true}, {"user", QJsonValue::Null}}));
+        r = server.post(QStringLiteral("/send-verification-email"), {{"email", "gina@example.com"}}, cookie);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("EMAIL_ALREADY_VERIFIED"));
+    }
+
+    void verificationWithoutSessionDoesNotEnumerate()
+    {
+        TestServer server;
+        const QString outbox = attachOutbox(server);
+        QCOMPARE(server.post(QStringLiteral("/sign-up/email"), {{"name", "H"}, {"email", "hal@example.com"}, {"password", "password123"}}).status(), 200);
+        for (const char *email : {"hal@example.com", "nobody@example.com"}) {
+            QElapsedTimer timer;
+            timer.start();
+            const Response r = server.post(QStringLiteral("/send-verification-email"), {{"email", email}});
+            QCOMPARE(r.status(), 200);
+            QCOMPARE(TestServer::json(r), (QJsonObject{{"status", true}}));
+            QVERIFY2(timer.elapsed() >= 490, "the answer takes at least 500 ms either way");
+        }
+        const QList<QJsonObject> mails = readJsonLines(outbox);
+        QCOMPARE(mails.size(), 1);
+        QCOMPARE(mails.first().value("email").toString(), QStringLiteral("hal@example.com"));
+    }
+
+    // --- password reset -------------------------------------------------------------------
+
+    void passwordResetFlow()
+    {
+        TestServer server;
+        const QString outbox = attachOutbox(server);
+        const Response up = server.post(QStringLiteral("/sign-up/email"), {{"name", "Ivo"}, {"email", "ivo@example.com"}, {"password", "password123"}});
+        const QString userId = TestServer::json(up).value("user").toObject().value("id").toString();
+        const QJsonObject expected{{"status", true}, {"message", "If this email exists in our system, check your email for the reset link"}};
+
+        Response r = server.post(QStringLiteral("/request-password-reset"), {{"email", "nobody@example.com"}});
+        QCOMPARE(r.status(), 200);
+        QCOMPARE(TestServer::json(r), expected);
+        QCOMPARE(readJsonLines(outbox).size(), 0);
+        r = server.post(QStringLiteral("/request-password-reset"), {{"email", "IVO@example.com"}, {"redirectTo", "https://evil.example/"}});
+        QCOMPARE(r.status(), 403);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_REDIRECT_URL"));
+        r = server.post(QStringLiteral("/request-password-reset"), {{"email", "IVO@example.com"}, {"redirectTo", "/reset"}});
+        QCOMPARE(TestServer::json(r), expected);
+        const QList<QJsonObject> mails = readJsonLines(outbox);
+        QCOMPARE(mails.size(), 1);
+        const QString token = mails.first().value("token").toString();
+        QVERIFY(QRegularExpression(QStringLiteral("^[A-Za-z0-9]{24}$")).match(token).hasMatch());
+        QCOMPARE(mails.first().value("kind").toString(), QStringLiteral("reset-password"));
+        QCOMPARE(mails.first().value("userId").toString(), userId);
+        QCOMPARE(mails.first().value("url").toString(),
+                 QStringLiteral("http://127.0.0.1:3100/api/auth/reset-password/%1?callbackURL=%2Freset").arg(token));
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM verification WHERE identifier = :i AND value = :u"),
+                               {{"i", QStringLiteral("reset-password:") + token}, {"u", userId}}), 1);
+
+        // The mailed link: 302 to the app with the token; not consumed.
+        r = server.get(QStringLiteral("/reset-password/%1?callbackURL=%2Freset").arg(token));
+        QCOMPARE(r.status(), 302);
+        QCOMPARE(r.header("location"), QStringLiteral("http://127.0.0.1:3100/reset?token=%1").arg(token).toUtf8());
+        r = server.get(QStringLiteral("/reset-password/%1?callbackURL=%2Freset").arg(token));
+        QCOMPARE(r.status(), 302);
+        r = server.get(QStringLiteral("/reset-password/unknown?callbackURL=/reset"));
+        QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/reset?error=INVALID_TOKEN"));
+        r = server.get(QStringLiteral("/reset-password/%1").arg(token));
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r).value("message").toString(), QStringLiteral("[query.callbackURL] Invalid input: expected string, received undefined"));
+        r = server.get(QStringLiteral("/reset-password/%1?callbackURL=https://evil.example/").arg(token));
+        QCOMPARE(r.status(), 403);
+
+        r = server.post(QStringLiteral("/reset-password"), {{"newPassword", "resetpass123"}});
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_TOKEN"));
+        r = server.post(QStringLiteral("/reset-password"), {{"newPassword", "short"}, {"token", token}});
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("PASSWORD_TOO_SHORT"));
+        r = server.post(QStringLiteral("/reset-password"), {{"newPassword", "resetpass123"}, {"token", token}});
+        QCOMPARE(r.status(), 200);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"status", true}}));
+        r = server.post(QStringLiteral("/reset-password"), {{"newPassword", "resetpass456"}, {"token", token}});
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Invalid token"}, {"code", "INVALID_TOKEN"}}));
+        QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "ivo@example.com"}, {"password", "password123"}}).status(), 401);
+        QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "ivo@example.com"}, {"password", "resetpass123"}}).status(), 200);
+    }
+
+    void passwordResetGivesAnAnonymousOrPasswordlessUserAPassword()
+    {
+        // A user without a credential account (e.g. magic-link only) gets one.
+        TestServer server;
+        const QString outbox = attachOutbox(server);
+        User user;
+        user.id = QStringLiteral("Uxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        user.name = QStringLiteral("Jo");
+        user.email = QStringLiteral("jo@example.com");
+        user.createdAt = user.updatedAt = nowUtc();
+        server.store->createUser(user);
+        QCOMPARE(server.post(QStringLiteral("/request-password-reset"), {{"email", "jo@example.com"}}).status(), 200);
+        const QString token = readJsonLines(outbox).last().value("token").toString();
+        QCOMPARE(server.post(QStringLiteral("/reset-password?token=") + token, {{"newPassword", "brandnew123"}}).status(), 200);
+        QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "jo@example.com"}, {"password", "brandnew123"}}).status(), 200);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestMail)
+#include "tst_mail.moc"
