@@ -48,7 +48,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("data_dir"), QStringLiteral("database"),
         QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
-        QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link")};
+        QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey")};
     for (const QString &key : root.keys()) {
         if (!known.contains(key)) {
             *error = QStringLiteral("unknown key \"%1\" in config file %2").arg(key, path);
@@ -101,6 +101,11 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     ml.expiresIn = magicLink.value(QStringLiteral("expires_in")).toInteger(ml.expiresIn);
     ml.disableSignUp = magicLink.value(QStringLiteral("disable_sign_up")).toBool(ml.disableSignUp);
     ml.storeToken = magicLink.value(QStringLiteral("store_token")).toString(ml.storeToken);
+
+    const QJsonObject passkey = root.value(QStringLiteral("passkey")).toObject();
+    config.passkey.rpId = passkey.value(QStringLiteral("rp_id")).toString(config.passkey.rpId);
+    config.passkey.rpName = passkey.value(QStringLiteral("rp_name")).toString(config.passkey.rpName);
+    config.passkey.origins += stringList(passkey.value(QStringLiteral("origins")));
     return true;
 }
 
