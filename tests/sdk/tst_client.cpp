@@ -67,13 +67,32 @@ private:
     }
 
     TestServer m_server;
+    QTemporaryDir m_mail;
+
+    // The last mail of `kind` to `email` in the server's --mail-outbox (JSON lines).
+    QJsonObject lastMail(const QString &kind, const QString &email)
+    {
+        QFile f(m_mail.filePath(QStringLiteral("mail.jsonl")));
+        QJsonObject found;
+        if (f.open(QIODevice::ReadOnly)) {
+            const QList<QByteArray> lines = f.readAll().split('\n');
+            for (const QByteArray &line : lines) {
+                const QJsonObject o = QJsonDocument::fromJson(line).object();
+                if (o.value(QLatin1String("kind")).toString() == kind
+                    && o.value(QLatin1String("email")).toString().compare(email, Qt::CaseInsensitive) == 0)
+                    found = o;
+            }
+        }
+        return found;
+    }
 
 private Q_SLOTS:
     void initTestCase()
     {
         QVERIFY2(!serverBinary().isEmpty(), "KERNIA_SERVER is not set");
         QVERIFY2(QFile::exists(serverBinary()), qPrintable(serverBinary()));
-        QVERIFY2(m_server.start(), qPrintable(m_server.output()));
+        QVERIFY2(m_server.start(0, { QStringLiteral("--mail-outbox"), m_mail.filePath(QStringLiteral("mail.jsonl")) }),
+                 qPrintable(m_server.output()));
         // The keychain must work here (scripts/test.sh provides gnome-keyring).
         const QString probe = QStringLiteral("kernia-test-probe:") + QUuid::createUuid().toString(QUuid::Id128);
         QCOMPARE(writeToken(probe, QStringLiteral("x")), QKeychain::NoError);
@@ -545,6 +564,27 @@ private Q_SLOTS:
         if (e.code() == QLatin1String("NOT_FOUND"))
             QSKIP("kernia-server has no magic-link plugin yet (GET /magic-link/verify is 404)");
         QCOMPARE(e.code(), QStringLiteral("INVALID_TOKEN"));
+
+        // The real flow: request a link as the guest, hand the mailed URL to the client;
+        // the new session reaches the app and the guest is upgraded.
+        const QString email = uniqueEmail();
+        QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
+        QCOMPARE(await(client->requestMagicLink(email)), Error());
+        QCOMPARE(client->state(), Client::State::Guest);
+        const QJsonObject mail = lastMail(QStringLiteral("magic-link"), email);
+        QVERIFY2(!mail.isEmpty(), "no magic-link mail in the outbox");
+        const QUrl url(mail.value(QLatin1String("url")).toString());
+        QVERIFY(url.isValid());
+        QCOMPARE(await(client->completeMagicLink(url)), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().email(), email);
+        QCOMPARE(client->user().localId(), guest.localId());
+        QCOMPARE(upgraded.count(), 1);
+        QCOMPARE(upgraded.at(0).at(0).value<User>().id(), guest.id());
+        // The link is single-use.
+        QCOMPARE(await(client->signOut()), Error());
+        QCOMPARE(await(client->completeMagicLink(url)).code(), QStringLiteral("INVALID_TOKEN"));
+        QCOMPARE(client->state(), Client::State::SignedOut);
     }
 
     void username()
