@@ -2,6 +2,7 @@
 
 #include <QtCore/QFutureWatcher>
 #include <QtCore/QMetaEnum>
+#include <QtQml/QQmlEngine>
 
 namespace {
 QString operationName(Kernia::Client::Operation op)
@@ -45,6 +46,8 @@ void KerniaClient::componentComplete()
     options.setRetryInitialDelay(m_retryInitial);
     options.setRetryMaxDelay(m_retryMax);
     options.setUseSystemNetworkInformation(m_useNetworkInformation);
+    options.setAutoSync(m_autoSync);
+    options.setClientId(m_clientId);
     auto *client = new Kernia::Client(options, this);
     attach(client);
     m_ownsClient = true;
@@ -86,6 +89,9 @@ void KerniaClient::attach(Kernia::Client *client)
         connect(client, &C::readyChanged, this, &KerniaClient::readyChanged);
         connect(client, &C::keychainAvailableChanged, this, &KerniaClient::keychainAvailableChanged);
         connect(client, &C::lastErrorChanged, this, &KerniaClient::lastErrorChanged);
+        connect(client, &C::syncStateChanged, this, &KerniaClient::syncStateChanged);
+        connect(client, &C::pendingChangesChanged, this, &KerniaClient::pendingChangesChanged);
+        connect(client, &C::synced, this, &KerniaClient::synced);
         connect(client, &C::finished, this, [this](C::Operation op, const Kernia::Error &e) {
             Q_EMIT finished(operationName(op), KerniaReply::errorToMap(e));
         });
@@ -118,6 +124,8 @@ void KerniaClient::emitAll()
     Q_EMIT keychainAvailableChanged();
     Q_EMIT lastErrorChanged();
     Q_EMIT offeredLocalDataChanged();
+    Q_EMIT syncStateChanged();
+    Q_EMIT pendingChangesChanged();
 }
 
 KerniaClient::State KerniaClient::state() const
@@ -138,6 +146,47 @@ QVariantMap KerniaClient::lastError() const
 QStringList KerniaClient::offeredLocalData() const
 {
     return m_client ? m_client->offeredLocalData() : QStringList();
+}
+
+QString KerniaClient::syncState() const
+{
+    if (!m_client)
+        return QStringLiteral("offline");
+    switch (m_client->syncState()) {
+    case Kernia::Client::SyncState::Idle: return QStringLiteral("idle");
+    case Kernia::Client::SyncState::Syncing: return QStringLiteral("syncing");
+    case Kernia::Client::SyncState::Offline: return QStringLiteral("offline");
+    case Kernia::Client::SyncState::Error: return QStringLiteral("error");
+    }
+    return QStringLiteral("error");
+}
+
+int KerniaClient::pendingChanges() const
+{
+    return m_client ? m_client->pendingChanges() : 0;
+}
+
+Kernia::Collection *KerniaClient::collection(const QString &name)
+{
+    if (!m_client)
+        return nullptr;
+    Kernia::Collection *c = m_client->collection(name);
+    // Owned by the client: never by the JS garbage collector.
+    QQmlEngine::setObjectOwnership(c, QQmlEngine::CppOwnership);
+    return c;
+}
+
+QJSValue KerniaClient::collectionFunction() const
+{
+    if (m_collectionFunction.isCallable())
+        return m_collectionFunction;
+    QJSEngine *engine = qjsEngine(this);
+    if (!engine)
+        return QJSValue();
+    const QJSValue factory = engine->evaluate(QStringLiteral(
+            "(function (client) { return function (name) { return client.collectionNamed(name); }; })"));
+    m_collectionFunction = factory.call({ engine->toScriptValue(const_cast<KerniaClient *>(this)) });
+    return m_collectionFunction;
 }
 
 QVariantMap KerniaClient::userToMap(const Kernia::User &user)
@@ -204,6 +253,7 @@ KerniaReply *KerniaClient::completeMagicLink(const QUrl &linkUrl)
 KerniaReply *KerniaClient::signOut() { KERNIA_QML_CALL("SignOut", signOut()); }
 KerniaReply *KerniaClient::deleteGuest() { KERNIA_QML_CALL("DeleteGuest", deleteGuest()); }
 KerniaReply *KerniaClient::refreshSession() { KERNIA_QML_CALL("RefreshSession", refreshSession()); }
+KerniaReply *KerniaClient::syncNow() { KERNIA_QML_CALL("SyncNow", syncNow()); }
 
 #undef KERNIA_QML_CALL
 

@@ -9,6 +9,12 @@
 //       onGuestUpgraded: (guest, account) => console.log("welcome", account.email)
 //   }
 //   Label { text: auth.state === KerniaClient.Guest ? qsTr("Guest") : auth.user.email }
+//   ListView {
+//       model: CollectionModel { collection: auth.collection("cart"); fields: ["name", "qty"] }
+//       delegate: Label { text: name + " × " + qty + (pending ? " …" : "") }
+//   }
+//   Button { text: qsTr("Add"); onClicked: auth.collection("cart").put("apple", { name: "Apple", qty: 1 }) }
+//   Label { text: auth.syncState + " / " + auth.pendingChanges + " pending" }
 //   Button {
 //       text: qsTr("Create account")
 //       enabled: !auth.busy
@@ -32,6 +38,7 @@
 #include <QtCore/QObject>
 #include <QtCore/QPointer>
 #include <QtCore/QVariantMap>
+#include <QtQml/QJSValue>
 #include <QtQml/QQmlParserStatus>
 #include <QtQml/qqmlregistration.h>
 
@@ -53,6 +60,8 @@ class KerniaClient : public QObject, public QQmlParserStatus
     Q_PROPERTY(int retryInitialDelay MEMBER m_retryInitial NOTIFY optionsChanged)
     Q_PROPERTY(int retryMaxDelay MEMBER m_retryMax NOTIFY optionsChanged)
     Q_PROPERTY(bool useSystemNetworkInformation MEMBER m_useNetworkInformation NOTIFY optionsChanged)
+    Q_PROPERTY(bool autoSync MEMBER m_autoSync NOTIFY optionsChanged)
+    Q_PROPERTY(QString clientId MEMBER m_clientId NOTIFY optionsChanged)
     Q_PROPERTY(Kernia::Client *client READ client WRITE setClient NOTIFY clientChanged)
 
     // State.
@@ -66,6 +75,13 @@ class KerniaClient : public QObject, public QQmlParserStatus
     Q_PROPERTY(bool keychainAvailable READ isKeychainAvailable NOTIFY keychainAvailableChanged)
     Q_PROPERTY(QVariantMap lastError READ lastError NOTIFY lastErrorChanged)
     Q_PROPERTY(QStringList offeredLocalData READ offeredLocalData NOTIFY offeredLocalDataChanged)
+    // "idle", "syncing", "offline" or "error" (Kernia::Client::SyncState).
+    Q_PROPERTY(QString syncState READ syncState NOTIFY syncStateChanged)
+    Q_PROPERTY(int pendingChanges READ pendingChanges NOTIFY pendingChangesChanged)
+    // collection(name): a function property rather than a method, so that a binding such as
+    // `collection: auth.collection("cart")` depends on it and is evaluated again once the
+    // client exists (bindings may run before componentComplete()) or is replaced.
+    Q_PROPERTY(QJSValue collection READ collectionFunction NOTIFY clientChanged)
 
 public:
     enum State {
@@ -95,6 +111,8 @@ public:
     bool isKeychainAvailable() const;
     QVariantMap lastError() const;
     QStringList offeredLocalData() const;
+    QString syncState() const;
+    int pendingChanges() const;
 
     static QVariantMap userToMap(const Kernia::User &user);
 
@@ -111,6 +129,11 @@ public:
     Q_INVOKABLE KerniaReply *refreshSession();
     Q_INVOKABLE QVariantMap adoptLocalData(const QString &localId);
     Q_INVOKABLE QVariantMap discardLocalData(const QString &localId);
+    // The collection `name` of the current user (owned by the client; null without one).
+    Kernia::Collection *collection(const QString &name);
+    Q_INVOKABLE Kernia::Collection *collectionNamed(const QString &name) { return collection(name); }
+    QJSValue collectionFunction() const;
+    Q_INVOKABLE KerniaReply *syncNow();
     Q_INVOKABLE void clearError();
     Q_INVOKABLE void checkConnection();
 
@@ -126,6 +149,9 @@ Q_SIGNALS:
     void keychainAvailableChanged();
     void lastErrorChanged();
     void offeredLocalDataChanged();
+    void syncStateChanged();
+    void pendingChangesChanged();
+    void synced();
 
     void finished(const QString &operation, const QVariantMap &error);
     void guestRegistered(const QVariantMap &user);
@@ -152,6 +178,9 @@ private:
     int m_retryInitial = 1000;
     int m_retryMax = 60000;
     bool m_useNetworkInformation = true;
+    bool m_autoSync = true;
+    QString m_clientId;
+    mutable QJSValue m_collectionFunction;
 
     QPointer<Kernia::Client> m_client;
     bool m_ownsClient = false;

@@ -41,6 +41,21 @@ KH="$(mktemp -d "${TMPDIR:-/tmp}/kernia-keyring.XXXXXX")"
 mkdir -m 700 "$KH/run"
 mkdir -p "$KH/.local/share" "$KH/.config" "$KH/.cache"
 trap 'rm -rf "$KH"' EXIT
+
+# Throwaway PostgreSQL for the PostgreSQL halves of the suites (tst_store, *_postgres,
+# js_*_postgres), unless the caller already points KERNIA_TEST_POSTGRES_URL at a server.
+if [ -z "${KERNIA_TEST_POSTGRES_URL:-}" ]; then
+  KERNIA_PG_TEST_DIR="$(mktemp -d "${TMPDIR:-/tmp}/kernia-pg.XXXXXX")"
+  export KERNIA_PG_TEST_DIR
+  trap 'rm -rf "$KH"; "$ROOT/scripts/pg-test-server.sh" stop >/dev/null 2>&1' EXIT
+  if KERNIA_TEST_POSTGRES_URL="$("$ROOT/scripts/pg-test-server.sh" start)"; then
+    export KERNIA_TEST_POSTGRES_URL
+    export KERNIA_TEST_POSTGRES_SOCKET_DIR="$KERNIA_PG_TEST_DIR"
+  else
+    unset KERNIA_TEST_POSTGRES_URL
+    warn "could not start a test PostgreSQL (scripts/pg-test-server.sh): PostgreSQL tests will skip or fail"
+  fi
+fi
 export QT_QPA_PLATFORM=offscreen
 SESSION_ENV=(HOME="$KH" XDG_DATA_HOME="$KH/.local/share" XDG_CONFIG_HOME="$KH/.config"
              XDG_CACHE_HOME="$KH/.cache" XDG_RUNTIME_DIR="$KH/run")

@@ -5,6 +5,7 @@
 
 #include <QtCore/QDir>
 #include <QtCore/QPointer>
+#include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
 #include <QtCore/QUrlQuery>
 #include <QtCore/QUuid>
@@ -14,6 +15,8 @@ namespace Kernia {
 namespace {
 
 constexpr const char *TokenKey = "session-token";
+constexpr const char *ClientIdMetaKey = "sync.client_id";
+constexpr int MaxRecordBytes = 65536;   // the protocol's limit for a record's compact JSON
 
 Error invalidState(const QString &message)
 {
@@ -38,6 +41,7 @@ ClientPrivate::ClientPrivate(Client *q, const ClientOptions &opts)
 {
     qRegisterMetaType<Kernia::Error>();
     qRegisterMetaType<Kernia::User>();
+    qRegisterMetaType<Kernia::Record>();
 }
 
 ClientPrivate::~ClientPrivate()
@@ -59,6 +63,12 @@ ClientPrivate::~ClientPrivate()
     // vault goes after the transport: it may still flush a token write (bounded).
     destroying = true;
     retryTimer.stop();
+    syncDebounce.stop();
+    // Collections (and the models watching them) go while the client is still whole.
+    const QList<Collection *> owned = collections.values();
+    collections.clear();
+    qDeleteAll(owned);
+    sync.reset();
     keeper.reset();
     reachability.reset();
     transport.reset();
@@ -105,6 +115,7 @@ void ClientPrivate::init()
     reachability = std::make_unique<Reachability>(transport.get(), options.retryInitialDelay(),
                                                   options.retryMaxDelay(), options.useSystemNetworkInformation());
     keeper = std::make_unique<SessionKeeper>(transport.get(), options.sessionRefreshInterval());
+    initSync(dataDir);
 
     retryTimer.setSingleShot(true);
     QObject::connect(&retryTimer, &QTimer::timeout, q, [this] { enqueueMaintenance(); });
@@ -114,12 +125,14 @@ void ClientPrivate::init()
         Q_Q(Client);
         keeper->setActive(online && hasServerSession);
         if (online) {
-            // Back from offline: validate/slide the session and finish pending work.
+            // Back from offline: validate/slide the session and finish pending work
+            // (maintenance ends with a sync).
             keeper->markDue();
             retryBackoff.reset();
             enqueueMaintenance();
         }
         Q_EMIT q->onlineChanged(online);
+        updateSyncState();
     });
     QObject::connect(reachability.get(), &Reachability::probeFailed, q,
                      [this](const Error &error) { setLastError(error); });
@@ -202,7 +215,9 @@ void ClientPrivate::pump()
     if (!ready || running || jobs.isEmpty() || destroying)
         return;
     running = std::make_unique<Job>(jobs.dequeue());
-    if (!running->explicitOp)
+    if (running->autoSync)
+        syncQueued = false;
+    else if (!running->explicitOp && !running->promise)
         maintenanceQueued = false;
     auto finished = std::make_shared<bool>(false);
     Job *current = running.get();
@@ -240,10 +255,16 @@ void ClientPrivate::finishJob(const Job &job, const Error &error)
             job.promise->finish();
         }
     } else {
-        if (error.isError())
+        // Background work (maintenance, automatic sync, syncNow()): failures retry with
+        // backoff; syncNow()'s own future reports its result too.
+        if (error.isError() && (!job.promise || error.isTransient()))
             scheduleRetry(error);
-        else
+        else if (!error.isError())
             retryBackoff.reset();
+        if (job.promise) {
+            job.promise->addResult(error);
+            job.promise->finish();
+        }
     }
 }
 
@@ -265,11 +286,17 @@ void ClientPrivate::maintain(Done done)
 {
     if (!reachability->isOnline())
         return done(Error());
+    // The session first, then (automatic sync) a push/pull cycle.
+    Done thenSync = [this, done](const Error &error) {
+        if (error.isError() || !options.autoSync() || destroying)
+            return done(error);
+        syncCycle(false, done);
+    };
     if (state == Client::State::Guest && !hasServerSession)
-        return registerGuest(std::move(done));
+        return registerGuest(std::move(thenSync));
     if (hasServerSession && !token.isEmpty() && keeper->isDue())
-        return checkSession(false, std::move(done));
-    done(Error());
+        return checkSession(false, std::move(thenSync));
+    thenSync(Error());
 }
 
 QByteArray ClientPrivate::guestBearer() const
@@ -477,6 +504,8 @@ void ClientPrivate::setIdentity(Client::State newState, const User &newUser, boo
     const bool stateChanged = state != newState;
     const bool userChanged = user != newUser;
     const bool sessionChanged = hasServerSession != newHasServerSession;
+    const QString previousOwner = owner();
+    const QString previousUserId = user.id();
     state = newState;
     user = newUser;
     hasServerSession = newHasServerSession;
@@ -487,6 +516,14 @@ void ClientPrivate::setIdentity(Client::State newState, const User &newUser, boo
         Q_EMIT q->userChanged(user);
     if (sessionChanged)
         Q_EMIT q->hasServerSessionChanged(hasServerSession);
+    if (owner() != previousOwner) {
+        resetCollections();
+        updatePendingChanges();
+    }
+    // A new server user for this data (guest registered, guest upgraded, signed in):
+    // push what is pending and pull that user's state.
+    if (hasServerSession && !user.id().isEmpty() && (sessionChanged || user.id() != previousUserId))
+        enqueueSync();
 }
 
 void ClientPrivate::persist()
@@ -558,6 +595,218 @@ void ClientPrivate::offerOrphans()
         if (id != user.localId())
             Q_EMIT q->localDataOffered(id, store->profileUser(id));
     }
+}
+
+// --- data sync -------------------------------------------------------------------------
+
+void ClientPrivate::initSync(const QString &dataDir)
+{
+    Q_Q(Client);
+    Q_UNUSED(dataDir);
+    clientId = options.clientId();
+    if (!clientId.isEmpty() && !SyncEngine::isValidClientId(clientId)) {
+        qCWarning(lcClient) << "ClientOptions::clientId" << clientId << "is not [A-Za-z0-9._:-]{1,128}; using the generated id";
+        setLastError(Error::fromKind(Error::Kind::InvalidArgument,
+                                     QStringLiteral("ClientOptions::clientId must match [A-Za-z0-9._:-]{1,128}")));
+        clientId.clear();
+    }
+    if (clientId.isEmpty()) {
+        clientId = store->meta(QString::fromLatin1(ClientIdMetaKey));
+        if (clientId.isEmpty()) {
+            clientId = QStringLiteral("kernia-") + QUuid::createUuid().toString(QUuid::Id128);
+            if (store->isOpen()) {   // otherwise the open error is already in lastError
+                const Error e = store->setMeta(QString::fromLatin1(ClientIdMetaKey), clientId);
+                if (e.isError())
+                    setLastError(e);
+            }
+        }
+    }
+    sync = std::make_unique<SyncEngine>(store.get(), transport.get(), SyncEngine::syncBasePathFor(options.basePath()),
+                                        clientId);
+    QObject::connect(sync.get(), &SyncEngine::recordsTouched, q,
+                     [this](const QString &o, const TouchedRecords &touched) { notifyTouched(o, touched); });
+    QObject::connect(sync.get(), &SyncEngine::outboxChanged, q, [this] { updatePendingChanges(); });
+    syncDebounce.setSingleShot(true);
+    syncDebounce.setInterval(options.syncDelay());
+    QObject::connect(&syncDebounce, &QTimer::timeout, q, [this] { enqueueSync(); });
+    pendingChanges = store->outboxCount(owner());
+}
+
+QString ClientPrivate::owner() const
+{
+    return state == Client::State::SignedOut ? QString() : user.localId();
+}
+
+void ClientPrivate::scheduleSync()
+{
+    if (!options.autoSync() || destroying)
+        return;
+    if (!syncDebounce.isActive())   // not restarted: a stream of writes still syncs every syncDelay
+        syncDebounce.start();
+}
+
+void ClientPrivate::enqueueSync()
+{
+    if (!options.autoSync() || syncQueued || destroying)
+        return;
+    syncQueued = true;
+    Job job;
+    job.op = Client::Operation::None;
+    job.explicitOp = false;
+    job.autoSync = true;
+    job.run = [this](Done done) {
+        if (!reachability->isOnline())
+            return done(Error());   // the reconnect runs maintenance, which syncs
+        syncCycle(false, std::move(done));
+    };
+    jobs.enqueue(std::move(job));
+    schedulePump();
+}
+
+QFuture<Error> ClientPrivate::enqueueSyncNow()
+{
+    Job job;
+    job.op = Client::Operation::None;
+    job.explicitOp = false;
+    job.run = [this](Done done) { syncCycle(true, std::move(done)); };
+    job.promise = std::make_shared<QPromise<Error>>();
+    job.promise->start();
+    QFuture<Error> future = job.promise->future();
+    jobs.enqueue(std::move(job));
+    schedulePump();
+    return future;
+}
+
+void ClientPrivate::syncCycle(bool explicitOp, Done done)
+{
+    if (owner().isEmpty())
+        return done(explicitOp ? invalidState(QStringLiteral("Nobody is signed in")) : Error());
+    if (!hasServerSession) {
+        if (explicitOp && state == Client::State::Guest) {
+            // A local-only guest gets its server session first.
+            return registerGuest([this, done](const Error &error) {
+                if (error.isError() || !hasServerSession)
+                    return done(error);
+                syncCycle(true, done);
+            });
+        }
+        return done(explicitOp ? invalidState(QStringLiteral("No server session to sync with")) : Error());
+    }
+    if (token.isEmpty() || user.id().isEmpty())
+        return done(explicitOp ? Error::fromKind(Error::Kind::KeychainUnavailable,
+                                                 QStringLiteral("The session token cannot be read from the keychain"))
+                               : Error());
+    Q_Q(Client);
+    syncing = true;
+    updateSyncState();
+    QPointer<Client> guard(q);
+    sync->run(SyncEngine::Context{ owner(), user.id(), token }, [this, guard, done](const Error &error) {
+        if (!guard)
+            return;
+        syncing = false;
+        if (error.kind() == Error::Kind::Rejected && error.httpStatus() == 401) {
+            // The server does not accept the session: let the next maintenance find out
+            // whether it is gone (GET /get-session) rather than guessing here.
+            keeper->markDue();
+        }
+        if (error.isError())
+            qCInfo(lcClient) << "sync failed:" << error.toString();
+        syncError = error;
+        updatePendingChanges();
+        updateSyncState();
+        if (!error.isError())
+            Q_EMIT guard->synced();
+        done(error);
+    });
+}
+
+Error ClientPrivate::writeRecord(const QString &collection, const QString &op, const QString &id,
+                                 const QJsonObject &data)
+{
+    Error e;
+    if (!SyncEngine::isValidCollection(collection))
+        e = Error::fromKind(Error::Kind::InvalidArgument,
+                            QStringLiteral("Invalid collection name \"%1\" ([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})").arg(collection));
+    else if (!SyncEngine::isValidRecordId(id))
+        e = Error::fromKind(Error::Kind::InvalidArgument,
+                            QStringLiteral("Invalid record id (1-256 characters, no control characters)"));
+    else if (owner().isEmpty())
+        e = invalidState(QStringLiteral("Nobody is signed in: become a guest or sign in first"));
+    if (!e.isError() && op != QLatin1String("delete")) {
+        // The record as it would be after this write must fit the server's limit.
+        std::optional<QJsonObject> base;
+        if (op == QLatin1String("patch")) {
+            if (const auto current = store->record(owner(), collection, id))
+                base = current->data;
+        }
+        const std::optional<QJsonObject> result = LocalStore::applyOp(base, op, data);
+        if (QJsonDocument(result.value_or(QJsonObject())).toJson(QJsonDocument::Compact).size() > MaxRecordBytes)
+            e = Error::fromKind(Error::Kind::InvalidArgument,
+                                QStringLiteral("The record would be larger than %1 bytes").arg(MaxRecordBytes));
+    }
+    if (!e.isError())
+        e = store->writeLocal(owner(), op, collection, id, data);
+    if (e.isError()) {
+        setLastError(e);
+        return e;
+    }
+    TouchedRecords touched;
+    touched[collection].insert(id);
+    notifyTouched(owner(), touched);
+    updatePendingChanges();
+    scheduleSync();
+    return Error();
+}
+
+void ClientPrivate::notifyTouched(const QString &touchedOwner, const TouchedRecords &touched)
+{
+    if (touchedOwner != owner())
+        return;
+    for (auto it = touched.constBegin(); it != touched.constEnd(); ++it) {
+        Collection *c = collections.value(it.key());
+        if (!c)
+            continue;
+        QStringList ids(it.value().cbegin(), it.value().cend());
+        ids.sort();
+        for (const QString &id : std::as_const(ids))
+            Q_EMIT c->recordChanged(id);
+        Q_EMIT c->changed();
+    }
+}
+
+void ClientPrivate::resetCollections()
+{
+    const QList<Collection *> all = collections.values();
+    for (Collection *c : all) {
+        Q_EMIT c->reset();
+        Q_EMIT c->changed();
+    }
+}
+
+void ClientPrivate::updatePendingChanges()
+{
+    Q_Q(Client);
+    const int n = store ? store->outboxCount(owner()) : 0;
+    if (n == pendingChanges)
+        return;
+    pendingChanges = n;
+    Q_EMIT q->pendingChangesChanged(pendingChanges);
+}
+
+void ClientPrivate::updateSyncState()
+{
+    Q_Q(Client);
+    Client::SyncState s = Client::SyncState::Idle;
+    if (syncing)
+        s = Client::SyncState::Syncing;
+    else if (!reachability || !reachability->isOnline())
+        s = Client::SyncState::Offline;
+    else if (syncError.isError())
+        s = Client::SyncState::Error;
+    if (s == syncState)
+        return;
+    syncState = s;
+    Q_EMIT q->syncStateChanged(syncState);
 }
 
 // ---------------------------------------------------------------------------------
@@ -742,8 +991,13 @@ Error Client::adoptLocalData(const QString &localId)
         e = Error::fromKind(Error::Kind::InvalidArgument, QStringLiteral("No offered local data %1").arg(localId));
     else
         e = d->store->adopt(localId, d->user.localId());
-    if (e.isError())
+    if (e.isError()) {
         d->setLastError(e);
+    } else {
+        d->resetCollections();
+        d->updatePendingChanges();
+        d->scheduleSync();
+    }
     return e;
 }
 
@@ -758,6 +1012,25 @@ Error Client::discardLocalData(const QString &localId)
     if (e.isError())
         d->setLastError(e);
     return e;
+}
+
+Collection *Client::collection(const QString &name)
+{
+    Q_D(Client);
+    Collection *&c = d->collections[name];
+    if (!c)
+        c = new Collection(d, name, this);
+    return c;
+}
+
+Client::SyncState Client::syncState() const { Q_D(const Client); return d->syncState; }
+int Client::pendingChanges() const { Q_D(const Client); return d->pendingChanges; }
+QString Client::clientId() const { Q_D(const Client); return d->clientId; }
+
+QFuture<Error> Client::syncNow()
+{
+    Q_D(Client);
+    return d->enqueueSyncNow();
 }
 
 void Client::clearError()

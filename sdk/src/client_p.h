@@ -9,9 +9,11 @@
 #include "localstore_p.h"
 #include "reachability_p.h"
 #include "sessionkeeper_p.h"
+#include "syncengine_p.h"
 #include "tokenvault_p.h"
 #include "transport_p.h"
 
+#include <QtCore/QHash>
 #include <QtCore/QPromise>
 #include <QtCore/QQueue>
 #include <QtCore/QTimer>
@@ -38,6 +40,7 @@ public:
     {
         Client::Operation op = Client::Operation::None;
         bool explicitOp = true;   // started by the app (vs. background maintenance)
+        bool autoSync = false;    // the automatic (debounced) sync job
         std::function<void(Done)> run;
         std::shared_ptr<QPromise<Error>> promise;
     };
@@ -72,6 +75,19 @@ public:
     void scheduleRetry(const Error &error);
     QByteArray guestBearer() const;
 
+    // --- data sync -----------------------------------------------------------------
+    void initSync(const QString &dataDir);
+    QString owner() const;            // the current profile's localId ("" when signed out)
+    void scheduleSync();              // debounced automatic sync after a local write
+    void enqueueSync();               // automatic sync job (deduplicated)
+    QFuture<Error> enqueueSyncNow();
+    void syncCycle(bool explicitOp, Done done);
+    Error writeRecord(const QString &collection, const QString &op, const QString &id, const QJsonObject &data);
+    void notifyTouched(const QString &owner, const TouchedRecords &touched);
+    void resetCollections();
+    void updatePendingChanges();
+    void updateSyncState();
+
     Client *q_ptr;
     ClientOptions options;
 
@@ -99,6 +115,16 @@ public:
 
     Backoff retryBackoff;
     QTimer retryTimer;
+
+    std::unique_ptr<SyncEngine> sync;
+    QHash<QString, Collection *> collections;
+    QString clientId;
+    QTimer syncDebounce;
+    bool syncQueued = false;
+    bool syncing = false;
+    Error syncError;                  // of the last cycle
+    Client::SyncState syncState = Client::SyncState::Offline;
+    int pendingChanges = 0;
 };
 
 } // namespace Kernia

@@ -21,6 +21,9 @@ public:
     int retryInitial = 1000;
     int retryMax = 60000;
     bool useNetworkInformation = true;
+    bool autoSync = true;
+    QString clientId;
+    int syncDelay = 300;
 };
 
 ClientOptions::ClientOptions() : d(new ClientOptionsData) { }
@@ -58,6 +61,12 @@ int ClientOptions::retryMaxDelay() const { return d->retryMax; }
 void ClientOptions::setRetryMaxDelay(int ms) { d->retryMax = qMax(1, ms); }
 bool ClientOptions::useSystemNetworkInformation() const { return d->useNetworkInformation; }
 void ClientOptions::setUseSystemNetworkInformation(bool use) { d->useNetworkInformation = use; }
+bool ClientOptions::autoSync() const { return d->autoSync; }
+void ClientOptions::setAutoSync(bool enabled) { d->autoSync = enabled; }
+QString ClientOptions::clientId() const { return d->clientId; }
+void ClientOptions::setClientId(const QString &clientId) { d->clientId = clientId; }
+int ClientOptions::syncDelay() const { return d->syncDelay; }
+void ClientOptions::setSyncDelay(int ms) { d->syncDelay = qMax(0, ms); }
 
 QString ClientOptions::effectiveAppId() const
 {

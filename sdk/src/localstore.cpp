@@ -4,6 +4,7 @@
 
 #include <QtCore/QDir>
 #include <QtCore/QJsonDocument>
+#include <QtCore/QJsonValue>
 #include <QtCore/QUuid>
 #include <QtSql/QSqlDatabase>
 #include <QtSql/QSqlError>
@@ -20,8 +21,8 @@ struct Migration
     QStringList statements;
 };
 
-// Append-only. Issue 6 (sync) adds collections/outbox tables here as version 2+, each
-// with an owner_local_id column so they follow adopt/discard automatically.
+// Append-only. Tables with an owner_local_id column follow adopt/discard (the sync
+// tables of version 2 are adopted by adoptSyncData(), see there).
 const QList<Migration> &migrations()
 {
     static const QList<Migration> list = {
@@ -44,6 +45,35 @@ const QList<Migration> &migrations()
                              " session_expires_at TEXT,"
                              " updated_at TEXT NOT NULL)"),
           } },
+        { 2, "data sync: records, outbox, cursor",
+          {
+              // The local view of every record: the server's state with the pending local
+              // changes applied. data is compact JSON, NULL for a tombstone.
+              QStringLiteral("CREATE TABLE sync_records ("
+                             " owner_local_id TEXT NOT NULL,"
+                             " collection TEXT NOT NULL,"
+                             " id TEXT NOT NULL,"
+                             " data TEXT,"
+                             " updated_at TEXT,"
+                             " pending INTEGER NOT NULL DEFAULT 0,"
+                             " deleted INTEGER NOT NULL DEFAULT 0,"
+                             " PRIMARY KEY (owner_local_id, collection, id))"),
+              // Mutations not yet acknowledged by the server. AUTOINCREMENT: mids strictly
+              // increase and are never reused, also after the outbox was emptied.
+              QStringLiteral("CREATE TABLE sync_outbox ("
+                             " mid INTEGER PRIMARY KEY AUTOINCREMENT,"
+                             " owner_local_id TEXT NOT NULL,"
+                             " op TEXT NOT NULL CHECK (op IN ('put', 'patch', 'delete')),"
+                             " collection TEXT NOT NULL,"
+                             " id TEXT NOT NULL,"
+                             " data TEXT)"),
+              QStringLiteral("CREATE INDEX sync_outbox_owner ON sync_outbox(owner_local_id, mid)"),
+              QStringLiteral("CREATE INDEX sync_outbox_record ON sync_outbox(owner_local_id, collection, id)"),
+              QStringLiteral("CREATE TABLE sync_state ("
+                             " owner_local_id TEXT PRIMARY KEY,"
+                             " user_id TEXT,"
+                             " cursor INTEGER NOT NULL DEFAULT 0)"),
+          } },
     };
     return list;
 }
@@ -51,6 +81,33 @@ const QList<Migration> &migrations()
 QString nowIso()
 {
     return QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+}
+
+const QStringList &syncTables()
+{
+    static const QStringList tables = { QStringLiteral("sync_records"), QStringLiteral("sync_outbox"),
+                                        QStringLiteral("sync_state") };
+    return tables;
+}
+
+QString toJsonText(const QJsonObject &o)
+{
+    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
+
+QJsonObject fromJsonText(const QVariant &v)
+{
+    return QJsonDocument::fromJson(v.toString().toUtf8()).object();
+}
+
+QDateTime fromIso(const QVariant &v)
+{
+    return QDateTime::fromString(v.toString(), Qt::ISODateWithMs);
+}
+
+QString recordKey(const QString &collection, const QString &id)
+{
+    return collection + QLatin1Char('\n') + id;
 }
 
 } // namespace
@@ -311,8 +368,15 @@ Error LocalStore::adopt(const QString &from, const QString &to)
     const QStringList tables = ownedTables();
     if (!db.transaction())
         return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
+    const Error syncError = adoptSyncData(from, to);
+    if (syncError.isError()) {
+        db.rollback();
+        return syncError;
+    }
     QSqlQuery q(db);
     for (const QString &table : tables) {
+        if (syncTables().contains(table))
+            continue;
         q.prepare(QStringLiteral("UPDATE \"%1\" SET owner_local_id = :to WHERE owner_local_id = :from").arg(table));
         q.bindValue(QStringLiteral(":to"), to);
         q.bindValue(QStringLiteral(":from"), from);
@@ -392,6 +456,432 @@ Error LocalStore::setMeta(const QString &key, const QString &value)
     q.bindValue(QStringLiteral(":value"), value);
     if (!q.exec())
         return sqlError(QStringLiteral("Cannot save a setting"), q.lastError().text());
+    return Error();
+}
+
+// --- data sync ---------------------------------------------------------------------------
+
+std::optional<QJsonObject> LocalStore::applyOp(const std::optional<QJsonObject> &base, const QString &op,
+                                               const QJsonObject &data)
+{
+    if (op == QLatin1String("delete"))
+        return std::nullopt;
+    if (op == QLatin1String("put"))
+        return data;
+    // patch: top-level merge, null removes a field, a missing record starts from {}.
+    QJsonObject result = base.value_or(QJsonObject());
+    for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
+        if (it.value().isNull())
+            result.remove(it.key());
+        else
+            result.insert(it.key(), it.value());
+    }
+    return result;
+}
+
+// Adopting another profile's data is a new set of changes for the current user: every
+// live record becomes a pending put with a fresh mid (the old mids may be at or below the
+// new user's mark for this client, and the old user's outbox was meant for the old user).
+Error LocalStore::adoptSyncData(const QString &from, const QString &to)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT collection, id, data FROM sync_records"
+                             " WHERE owner_local_id = :from AND deleted = 0 ORDER BY collection, id"));
+    q.bindValue(QStringLiteral(":from"), from);
+    if (!q.exec())
+        return sqlError(QStringLiteral("Cannot read adopted records"), q.lastError().text());
+    struct Row { QString collection, id, data; };
+    QList<Row> rows;
+    while (q.next())
+        rows.append({ q.value(0).toString(), q.value(1).toString(), q.value(2).toString() });
+    q.finish();
+    const QString now = nowIso();
+    for (const Row &row : std::as_const(rows)) {
+        q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                 " VALUES (:to, :c, :id, :data, :now, 1, 0)"
+                                 " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                 " updated_at = excluded.updated_at, pending = 1, deleted = 0"));
+        q.bindValue(QStringLiteral(":to"), to);
+        q.bindValue(QStringLiteral(":c"), row.collection);
+        q.bindValue(QStringLiteral(":id"), row.id);
+        q.bindValue(QStringLiteral(":data"), row.data);
+        q.bindValue(QStringLiteral(":now"), now);
+        if (!q.exec())
+            return sqlError(QStringLiteral("Cannot adopt a record"), q.lastError().text());
+        q.prepare(QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
+                                 " VALUES (:to, 'put', :c, :id, :data)"));
+        q.bindValue(QStringLiteral(":to"), to);
+        q.bindValue(QStringLiteral(":c"), row.collection);
+        q.bindValue(QStringLiteral(":id"), row.id);
+        q.bindValue(QStringLiteral(":data"), row.data);
+        if (!q.exec())
+            return sqlError(QStringLiteral("Cannot queue an adopted record"), q.lastError().text());
+    }
+    for (const QString &table : syncTables()) {
+        q.prepare(QStringLiteral("DELETE FROM %1 WHERE owner_local_id = :from").arg(table));
+        q.bindValue(QStringLiteral(":from"), from);
+        if (!q.exec())
+            return sqlError(QStringLiteral("Cannot drop adopted rows of %1").arg(table), q.lastError().text());
+    }
+    return Error();
+}
+
+Error LocalStore::writeLocal(const QString &owner, const QString &op, const QString &collection, const QString &id,
+                             const QJsonObject &data, LocalRecord *result)
+{
+    if (!m_open)
+        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (!db.transaction())
+        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
+    QSqlQuery q(db);
+    auto fail = [&](const QString &what) {
+        const QString detail = q.lastError().text();
+        q.finish();
+        db.rollback();
+        return sqlError(what, detail);
+    };
+    q.prepare(QStringLiteral("SELECT data, deleted FROM sync_records"
+                             " WHERE owner_local_id = :o AND collection = :c AND id = :id"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":c"), collection);
+    q.bindValue(QStringLiteral(":id"), id);
+    if (!q.exec())
+        return fail(QStringLiteral("Cannot read the record"));
+    std::optional<QJsonObject> base;
+    if (q.next() && q.value(1).toInt() == 0)
+        base = fromJsonText(q.value(0));
+    q.finish();
+    const std::optional<QJsonObject> state = applyOp(base, op, data);
+    const QString now = nowIso();
+    q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                             " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
+                             " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                             " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":c"), collection);
+    q.bindValue(QStringLiteral(":id"), id);
+    q.bindValue(QStringLiteral(":data"), state ? QVariant(toJsonText(*state)) : QVariant());
+    q.bindValue(QStringLiteral(":now"), now);
+    q.bindValue(QStringLiteral(":deleted"), state ? 0 : 1);
+    if (!q.exec())
+        return fail(QStringLiteral("Cannot write the record"));
+    q.prepare(QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
+                             " VALUES (:o, :op, :c, :id, :data)"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":op"), op);
+    q.bindValue(QStringLiteral(":c"), collection);
+    q.bindValue(QStringLiteral(":id"), id);
+    q.bindValue(QStringLiteral(":data"), op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data)));
+    if (!q.exec())
+        return fail(QStringLiteral("Cannot queue the change"));
+    q.finish();
+    if (!db.commit())
+        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
+    if (result) {
+        result->collection = collection;
+        result->id = id;
+        result->data = state.value_or(QJsonObject());
+        result->deleted = !state;
+        result->pending = true;
+        result->updatedAt = fromIso(now);
+    }
+    return Error();
+}
+
+std::optional<LocalRecord> LocalStore::record(const QString &owner, const QString &collection,
+                                              const QString &id) const
+{
+    if (!m_open)
+        return std::nullopt;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT data, updated_at, pending FROM sync_records"
+                             " WHERE owner_local_id = :o AND collection = :c AND id = :id AND deleted = 0"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":c"), collection);
+    q.bindValue(QStringLiteral(":id"), id);
+    if (!q.exec() || !q.next())
+        return std::nullopt;
+    LocalRecord r;
+    r.collection = collection;
+    r.id = id;
+    r.data = fromJsonText(q.value(0));
+    r.updatedAt = fromIso(q.value(1));
+    r.pending = q.value(2).toInt() != 0;
+    q.finish();
+    return r;
+}
+
+QList<LocalRecord> LocalStore::records(const QString &owner, const QString &collection) const
+{
+    QList<LocalRecord> out;
+    if (!m_open)
+        return out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT id, data, updated_at, pending FROM sync_records"
+                             " WHERE owner_local_id = :o AND collection = :c AND deleted = 0 ORDER BY id"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":c"), collection);
+    if (!q.exec())
+        return out;
+    while (q.next()) {
+        LocalRecord r;
+        r.collection = collection;
+        r.id = q.value(0).toString();
+        r.data = fromJsonText(q.value(1));
+        r.updatedAt = fromIso(q.value(2));
+        r.pending = q.value(3).toInt() != 0;
+        out.append(r);
+    }
+    return out;
+}
+
+int LocalStore::recordCount(const QString &owner, const QString &collection) const
+{
+    if (!m_open)
+        return 0;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT COUNT(*) FROM sync_records"
+                             " WHERE owner_local_id = :o AND collection = :c AND deleted = 0"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":c"), collection);
+    if (!q.exec() || !q.next())
+        return 0;
+    const int n = q.value(0).toInt();
+    q.finish();
+    return n;
+}
+
+int LocalStore::outboxCount(const QString &owner) const
+{
+    if (!m_open)
+        return 0;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT COUNT(*) FROM sync_outbox WHERE owner_local_id = :o"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    if (!q.exec() || !q.next())
+        return 0;
+    const int n = q.value(0).toInt();
+    q.finish();
+    return n;
+}
+
+QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
+{
+    QList<OutboxEntry> out;
+    if (!m_open)
+        return out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT mid, op, collection, id, data FROM sync_outbox"
+                             " WHERE owner_local_id = :o ORDER BY mid LIMIT :limit"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":limit"), limit);
+    if (!q.exec())
+        return out;
+    while (q.next()) {
+        OutboxEntry e;
+        e.mid = q.value(0).toLongLong();
+        e.op = q.value(1).toString();
+        e.collection = q.value(2).toString();
+        e.id = q.value(3).toString();
+        e.data = fromJsonText(q.value(4));
+        out.append(e);
+    }
+    return out;
+}
+
+Error LocalStore::acknowledge(const QString &owner, qint64 maxMid, TouchedRecords *touched)
+{
+    if (!m_open)
+        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (!db.transaction())
+        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
+    QSqlQuery q(db);
+    auto fail = [&](const QString &what) {
+        const QString detail = q.lastError().text();
+        q.finish();
+        db.rollback();
+        return sqlError(what, detail);
+    };
+    q.prepare(QStringLiteral("SELECT DISTINCT collection, id FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":mid"), maxMid);
+    if (!q.exec())
+        return fail(QStringLiteral("Cannot read the outbox"));
+    QList<QPair<QString, QString>> keys;
+    while (q.next())
+        keys.append({ q.value(0).toString(), q.value(1).toString() });
+    q.finish();
+    q.prepare(QStringLiteral("DELETE FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":mid"), maxMid);
+    if (!q.exec())
+        return fail(QStringLiteral("Cannot acknowledge outbox entries"));
+    for (const auto &key : std::as_const(keys)) {
+        // Settled when nothing else is queued for it; a settled tombstone is just absence.
+        q.prepare(QStringLiteral("UPDATE sync_records SET pending = 0"
+                                 " WHERE owner_local_id = :o AND collection = :c AND id = :id AND NOT EXISTS"
+                                 " (SELECT 1 FROM sync_outbox WHERE owner_local_id = :o AND collection = :c AND id = :id)"));
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":c"), key.first);
+        q.bindValue(QStringLiteral(":id"), key.second);
+        if (!q.exec())
+            return fail(QStringLiteral("Cannot settle a record"));
+        q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
+                                 " AND pending = 0 AND deleted = 1"));
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":c"), key.first);
+        q.bindValue(QStringLiteral(":id"), key.second);
+        if (!q.exec())
+            return fail(QStringLiteral("Cannot drop a settled tombstone"));
+        if (touched)
+            (*touched)[key.first].insert(key.second);
+    }
+    q.finish();
+    if (!db.commit())
+        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
+    return Error();
+}
+
+SyncCursor LocalStore::cursor(const QString &owner) const
+{
+    SyncCursor c;
+    if (!m_open)
+        return c;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("SELECT user_id, cursor FROM sync_state WHERE owner_local_id = :o"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    if (q.exec() && q.next()) {
+        c.userId = q.value(0).toString();
+        c.version = q.value(1).toLongLong();
+    }
+    return c;
+}
+
+Error LocalStore::setCursor(const QString &owner, const SyncCursor &cursor)
+{
+    if (!m_open)
+        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.prepare(QStringLiteral("INSERT INTO sync_state (owner_local_id, user_id, cursor) VALUES (:o, :u, :v)"
+                             " ON CONFLICT(owner_local_id) DO UPDATE SET user_id = excluded.user_id, cursor = excluded.cursor"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":u"), cursor.userId);
+    q.bindValue(QStringLiteral(":v"), cursor.version);
+    if (!q.exec())
+        return sqlError(QStringLiteral("Cannot save the sync cursor"), q.lastError().text());
+    return Error();
+}
+
+Error LocalStore::applyRemote(const QString &owner, const QList<RemoteChange> &changes, const SyncCursor &cursor,
+                              TouchedRecords *touched)
+{
+    if (!m_open)
+        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (!db.transaction())
+        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
+    QSqlQuery q(db);
+    auto fail = [&](const QString &what) {
+        const QString detail = q.lastError().text();
+        q.finish();
+        db.rollback();
+        return sqlError(what, detail);
+    };
+    for (const RemoteChange &change : changes) {
+        std::optional<QJsonObject> state;
+        if (!change.deleted)
+            state = change.data;
+        // Pending local changes stay on top of the server's state: replay the outbox.
+        q.prepare(QStringLiteral("SELECT op, data FROM sync_outbox"
+                                 " WHERE owner_local_id = :o AND collection = :c AND id = :id ORDER BY mid"));
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":c"), change.collection);
+        q.bindValue(QStringLiteral(":id"), change.id);
+        if (!q.exec())
+            return fail(QStringLiteral("Cannot read the outbox"));
+        bool pending = false;
+        while (q.next()) {
+            pending = true;
+            state = applyOp(state, q.value(0).toString(), fromJsonText(q.value(1)));
+        }
+        q.finish();
+        if (!state && !pending) {
+            q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"));
+        } else {
+            q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                     " VALUES (:o, :c, :id, :data, :at, :pending, :deleted)"
+                                     " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                     " updated_at = excluded.updated_at, pending = excluded.pending, deleted = excluded.deleted"));
+            q.bindValue(QStringLiteral(":data"), state ? QVariant(toJsonText(*state)) : QVariant());
+            q.bindValue(QStringLiteral(":at"), change.updatedAt.isValid()
+                                ? change.updatedAt.toUTC().toString(Qt::ISODateWithMs) : nowIso());
+            q.bindValue(QStringLiteral(":pending"), pending ? 1 : 0);
+            q.bindValue(QStringLiteral(":deleted"), state ? 0 : 1);
+        }
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":c"), change.collection);
+        q.bindValue(QStringLiteral(":id"), change.id);
+        if (!q.exec())
+            return fail(QStringLiteral("Cannot apply a pulled change"));
+        if (touched)
+            (*touched)[change.collection].insert(change.id);
+    }
+    q.prepare(QStringLiteral("INSERT INTO sync_state (owner_local_id, user_id, cursor) VALUES (:o, :u, :v)"
+                             " ON CONFLICT(owner_local_id) DO UPDATE SET user_id = excluded.user_id, cursor = excluded.cursor"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    q.bindValue(QStringLiteral(":u"), cursor.userId);
+    q.bindValue(QStringLiteral(":v"), cursor.version);
+    if (!q.exec())
+        return fail(QStringLiteral("Cannot save the sync cursor"));
+    q.finish();
+    if (!db.commit())
+        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
+    return Error();
+}
+
+Error LocalStore::pruneSettled(const QString &owner, const QSet<QString> &keep, TouchedRecords *touched)
+{
+    if (!m_open)
+        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT collection, id FROM sync_records WHERE owner_local_id = :o AND pending = 0"));
+    q.bindValue(QStringLiteral(":o"), owner);
+    if (!q.exec())
+        return sqlError(QStringLiteral("Cannot read records"), q.lastError().text());
+    QList<QPair<QString, QString>> stale;
+    while (q.next()) {
+        const QString c = q.value(0).toString();
+        const QString id = q.value(1).toString();
+        if (!keep.contains(recordKey(c, id)))
+            stale.append({ c, id });
+    }
+    q.finish();
+    if (stale.isEmpty())
+        return Error();
+    if (!db.transaction())
+        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
+    for (const auto &key : std::as_const(stale)) {
+        q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
+                                 " AND pending = 0"));
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":c"), key.first);
+        q.bindValue(QStringLiteral(":id"), key.second);
+        if (!q.exec()) {
+            const QString detail = q.lastError().text();
+            db.rollback();
+            return sqlError(QStringLiteral("Cannot drop a stale record"), detail);
+        }
+        if (touched)
+            (*touched)[key.first].insert(key.second);
+    }
+    if (!db.commit())
+        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
     return Error();
 }
 

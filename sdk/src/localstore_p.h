@@ -8,6 +8,10 @@
 #include <Kernia/user.h>
 
 #include <QtCore/QDateTime>
+#include <QtCore/QHash>
+#include <QtCore/QJsonObject>
+#include <QtCore/QList>
+#include <QtCore/QSet>
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 
@@ -22,6 +26,48 @@ struct StoredIdentity
     bool hasServerSession = false;
     QDateTime sessionExpiresAt;
 };
+
+// --- data sync (schema 2) ---------------------------------------------------------------
+
+// A record as stored locally: the server's state with the local pending changes on top.
+struct LocalRecord
+{
+    QString collection;
+    QString id;
+    QJsonObject data;          // empty for a tombstone
+    QDateTime updatedAt;
+    bool pending = false;      // outbox entries for it are not acknowledged yet
+    bool deleted = false;
+};
+
+// One mutation waiting to be pushed (protocol names: op is put | patch | delete).
+struct OutboxEntry
+{
+    qint64 mid = 0;
+    QString op;
+    QString collection;
+    QString id;
+    QJsonObject data;          // put: the record; patch: the fields (null removes); delete: empty
+};
+
+// One change from GET /api/sync/pull.
+struct RemoteChange
+{
+    QString collection;
+    QString id;
+    bool deleted = false;
+    QJsonObject data;
+    QDateTime updatedAt;
+};
+
+struct SyncCursor
+{
+    QString userId;            // the server user the cursor belongs to
+    qint64 version = 0;        // last pulled version (0: pull everything)
+};
+
+// (collection -> ids) touched by a store operation, for change notifications.
+using TouchedRecords = QHash<QString, QSet<QString>>;
 
 class LocalStore
 {
@@ -60,7 +106,36 @@ public:
     QString meta(const QString &key) const;
     Error setMeta(const QString &key, const QString &value);
 
+    // --- data sync -------------------------------------------------------------------
+    // A local put / patch / delete: the record's new state and its outbox entry are
+    // written in one transaction (mids come from an AUTOINCREMENT key: they strictly
+    // increase for this database, i.e. per client, and are never reused).
+    Error writeLocal(const QString &owner, const QString &op, const QString &collection, const QString &id,
+                     const QJsonObject &data, LocalRecord *result = nullptr);
+    std::optional<LocalRecord> record(const QString &owner, const QString &collection, const QString &id) const;
+    QList<LocalRecord> records(const QString &owner, const QString &collection) const;   // live, by id
+    int recordCount(const QString &owner, const QString &collection) const;            // live
+    int outboxCount(const QString &owner) const;
+    QList<OutboxEntry> outbox(const QString &owner, int limit) const;                  // by mid
+    // The server has every entry up to maxMid: drop them, clear `pending` of records
+    // without further entries.
+    Error acknowledge(const QString &owner, qint64 maxMid, TouchedRecords *touched);
+    SyncCursor cursor(const QString &owner) const;
+    Error setCursor(const QString &owner, const SyncCursor &cursor);
+    // Applies one pulled page and the new cursor in one transaction. A record with local
+    // pending changes gets the server's state with its outbox entries replayed on top.
+    Error applyRemote(const QString &owner, const QList<RemoteChange> &changes, const SyncCursor &cursor,
+                      TouchedRecords *touched);
+    // After a full pull (from version 0): drops settled local records the server does
+    // not have (`keep` = every (collection, id) the pull returned, as collection + '\n' + id).
+    Error pruneSettled(const QString &owner, const QSet<QString> &keep, TouchedRecords *touched);
+
+    // Result of applying one op to a record state (nullopt = absent / tombstone).
+    static std::optional<QJsonObject> applyOp(const std::optional<QJsonObject> &base, const QString &op,
+                                              const QJsonObject &data);
+
 private:
+    Error adoptSyncData(const QString &from, const QString &to);
     Error migrate();
     QStringList ownedTables() const;
     Error sqlError(const QString &what, const QString &detail) const;

@@ -55,17 +55,35 @@ Transport::~Transport()
 
 QUrl Transport::endpoint(const QString &path, const QUrlQuery &query) const
 {
-    QUrl url = m_serverUrl;
     QString base = m_basePath;
     if (base.endsWith(QLatin1Char('/')))
         base.chop(1);
+    return endpointAt(base + path, query);
+}
+
+QUrl Transport::endpointAt(const QString &absolutePath, const QUrlQuery &query) const
+{
+    QUrl url = m_serverUrl;
     QString prefix = url.path();
     if (prefix.endsWith(QLatin1Char('/')))
         prefix.chop(1);
-    url.setPath(prefix + base + path);
+    url.setPath(prefix + absolutePath);
     if (!query.isEmpty())
         url.setQuery(query);
     return url;
+}
+
+void Transport::getAt(const QString &absolutePath, const QUrlQuery &query, const QByteArray &bearer,
+                      Callback callback)
+{
+    send("GET", endpointAt(absolutePath, query), QByteArray(), bearer, std::move(callback));
+}
+
+void Transport::postAt(const QString &absolutePath, const QJsonObject &body, const QByteArray &bearer,
+                       Callback callback)
+{
+    send("POST", endpointAt(absolutePath), QJsonDocument(body).toJson(QJsonDocument::Compact), bearer,
+         std::move(callback));
 }
 
 void Transport::get(const QString &path, const QUrlQuery &query, const QByteArray &bearer, Callback callback)

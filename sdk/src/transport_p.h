@@ -45,6 +45,11 @@ public:
 
     QUrl endpoint(const QString &path, const QUrlQuery &query = QUrlQuery()) const;
 
+    // The same, for a path from the server root (e.g. /api/sync/push) instead of basePath.
+    void getAt(const QString &absolutePath, const QUrlQuery &query, const QByteArray &bearer, Callback callback);
+    void postAt(const QString &absolutePath, const QJsonObject &body, const QByteArray &bearer, Callback callback);
+    QUrl endpointAt(const QString &absolutePath, const QUrlQuery &query = QUrlQuery()) const;
+
 Q_SIGNALS:
     // The server answered with HTTP (any status except a garbage body).
     void serverAnswered();

@@ -3,10 +3,14 @@
 #include "auth/auth_server.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "ops/health.h"
+#include "ops/request_log.h"
+#include "ratelimit/rate_limiter.h"
 
 #include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QPointer>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <memory>
 
@@ -82,22 +86,77 @@ quint16 HttpAdapter::listen(const QHostAddress &address, quint16 port)
 
 void HttpAdapter::dispatch(const QHttpServerRequest &source, QHttpServerResponder &&responder)
 {
+    QElapsedTimer timer;
+    timer.start();
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
-    QPointer<QTcpSocket> socket(held->socket());
+    QTcpSocket *const connection = held->socket();
+    QPointer<QTcpSocket> socket(connection);
     Request request = toRequest(source);
-    m_workers.start([this, held, socket, request = std::move(request)]() mutable {
-        QElapsedTimer timer;
-        timer.start();
-        Response response = m_auth ? m_auth->handle(request) : Response::empty(503);
-        qCInfo(lcHttp).noquote() << request.method << request.path << response.status()
-                                 << QStringLiteral("%1ms").arg(timer.elapsed());
+    const QByteArray requestId = requestIdFor(request);
+    const QString client = RateLimiter::clientAddress(request, m_clientAddressHeaders);
+    ++m_inFlight;
+    ++m_pending[connection];
+    m_workers.start([this, held, socket, connection, timer, requestId, client, request = std::move(request)]() mutable {
+        Response response;
+        if (!m_auth)
+            response = Response::empty(503);
+        else if (request.method == "GET" && request.path == QLatin1String(kHealthPath))
+            response = healthResponse(m_auth->store());
+        else
+            response = m_auth->handle(request);
+        response.setHeader("x-request-id", requestId);
+        qCInfo(lcHttp).noquote() << formatRequestLog({request.method, request.path, response.status(),
+                                                      double(timer.nsecsElapsed()) / 1e6, client, requestId});
         // Back on the server thread: the responder and its socket live there.
-        QMetaObject::invokeMethod(this, [held = std::move(held), socket, response = std::move(response)] {
-            if (!socket)
-                return; // the client went away; nothing to write to
-            toHttpResponse(response).write(std::move(*held));
+        QMetaObject::invokeMethod(this, [this, held = std::move(held), socket, connection,
+                                         response = std::move(response)] {
+            if (socket) // else the client went away; nothing to write to
+                toHttpResponse(response).write(std::move(*held));
+            finished(connection);
         }, Qt::QueuedConnection);
     });
+}
+
+void HttpAdapter::finished(QTcpSocket *connection)
+{
+    --m_inFlight;
+    const auto it = m_pending.find(connection);
+    if (it != m_pending.end() && --it.value() <= 0)
+        m_pending.erase(it);
+}
+
+void HttpAdapter::shutdown(int timeoutMs, std::function<void(bool drained)> done)
+{
+    for (QTcpServer *listener : m_server.servers())
+        listener->close();   // no new connections from here on
+    QElapsedTimer elapsed;
+    elapsed.start();
+    m_drainTimer.setInterval(10);
+    connect(&m_drainTimer, &QTimer::timeout, this, [this, elapsed, timeoutMs, done = std::move(done)] {
+        const bool drained = drainStep();
+        if (drained || elapsed.hasExpired(timeoutMs)) {
+            m_drainTimer.stop();
+            done(drained);
+        }
+    });
+    drainStep();
+    m_drainTimer.start();
+}
+
+bool HttpAdapter::drainStep()
+{
+    bool waiting = m_inFlight > 0;
+    // Connections are children of the listeners, which are children of the server.
+    for (QTcpSocket *socket : m_server.findChildren<QTcpSocket *>()) {
+        if (socket->state() == QAbstractSocket::UnconnectedState)
+            continue;
+        if (m_pending.contains(socket) || socket->bytesToWrite() > 0) {
+            waiting = true;   // a response is being made or is still on its way out
+            continue;
+        }
+        socket->disconnectFromHost();   // idle keep-alive connection
+    }
+    return !waiting;
 }
 
 } // namespace Kernia::Server

@@ -10,10 +10,14 @@
 //   KERNIA_SERVER     path of the kernia-server binary (ctest sets it)
 //   KERNIA_KEEP_TMP=1 keep temp dirs (data dir, config, server logs)
 //   KERNIA_TEST_VERBOSE=1 echo server stderr live
+//   KERNIA_TEST_DATABASE=postgres  every startServer() gets a fresh PostgreSQL database
+//                     (CREATE DATABASE via psql on KERNIA_TEST_POSTGRES_URL, dropped on
+//                     stop) and `--database postgres://...`; server.sql()/sqlite() then run
+//                     the (SQLite-flavoured) test SQL through psql (see pgQuery)
 
-import { spawn, execFileSync } from "node:child_process";
+import { spawn, execFileSync, spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -84,18 +88,31 @@ export function makeTempDir(tag = "srv") {
  *   cwd         working directory of the process (default: dir)
  *   setupDb     (dbPath) => void, called before the server starts (create app tables)
  *   readyTimeoutMs  how long to wait for the listening line (default 20 s)
+ *   rateLimit   true = keep kernia-server's rate limits on; by default the harness passes
+ *               --no-rate-limit (the suites sign in many times from one address)
  */
 export async function startServer(opts = {}) {
   const bin = serverBinary();
   const dir = opts.dir ?? makeTempDir(opts.tag ?? "srv");
   const dataDir = path.join(dir, "data");
-  const dbPath = path.join(dataDir, "kernia.db");
+  // PostgreSQL mode: "dbPath" is the URL of a fresh database (or opts.database to share one
+  // between several servers); sqlite()/server.sql() understand both. A reused `dir` (a
+  // restart) keeps its database: the URL is remembered in the dir.
+  const pgMode = usePostgres() && opts.defaults !== false && !opts.database;
+  const pgUrlFile = path.join(dir, "pg-database-url");
+  const reusedPg = pgMode && existsSync(pgUrlFile);
+  const ownPgDatabase = pgMode && !opts.dir;   // dropped on stop; with opts.dir the dir's owner decides
+  const dbPath = opts.database ?? (pgMode
+    ? (reusedPg ? readFileSync(pgUrlFile, "utf8").trim() : createPgDatabase(opts.tag ?? "srv"))
+    : path.join(dataDir, "kernia.db"));
+  if (pgMode && !reusedPg) writeFileSync(pgUrlFile, `${dbPath}\n`);
   mkdirSync(dataDir, { recursive: true });
   if (opts.setupDb) opts.setupDb(dbPath);
 
   const args = [];
   if (opts.defaults !== false) {
-    args.push("--host", "127.0.0.1", "--port", "0", "--database", `sqlite:${dbPath}`, "--data-dir", dataDir);
+    const database = isPgUrl(dbPath) ? dbPath : `sqlite:${dbPath}`;
+    args.push("--host", "127.0.0.1", "--port", "0", "--database", database, "--data-dir", dataDir);
     const secret = opts.secret === undefined ? SECRET : opts.secret;
     if (secret !== null) args.push("--secret", secret);
   }
@@ -104,6 +121,7 @@ export async function startServer(opts = {}) {
     writeFileSync(cfgPath, typeof opts.config === "string" ? opts.config : JSON.stringify(opts.config, null, 2));
     args.push("--config", cfgPath);
   }
+  if (opts.rateLimit !== true) args.push("--no-rate-limit");
   args.push(...(opts.args ?? []));
 
   const env = { ...process.env };
@@ -154,6 +172,7 @@ export async function startServer(opts = {}) {
   }).catch(async (err) => {
     await killChild(child, exitPromise);
     if (!opts.dir && !process.env.KERNIA_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
+    if (ownPgDatabase && !process.env.KERNIA_KEEP_TMP) dropPgDatabase(dbPath);
     throw err;
   });
 
@@ -164,6 +183,8 @@ export async function startServer(opts = {}) {
     dir,
     dataDir,
     dbPath,
+    /** The --database value: sqlite:PATH or the postgres:// URL. */
+    database: isPgUrl(dbPath) ? dbPath : `sqlite:${dbPath}`,
     args,
     child,
     url: (p) => `${origin}/api/auth${p}`,
@@ -177,6 +198,7 @@ export async function startServer(opts = {}) {
       if (!keep && !opts.dir && !process.env.KERNIA_KEEP_TMP) {
         rmSync(dir, { recursive: true, force: true });
       }
+      if (ownPgDatabase && !keep && !process.env.KERNIA_KEEP_TMP) dropPgDatabase(dbPath);
     },
     /** Appends server logs to an assertion message. */
     logs() { return `\n--- kernia-server stderr ---\n${stderr.slice(-4000)}`; },
@@ -227,6 +249,7 @@ export function runServerToExit(args, { env = {}, cwd, timeoutMs = 15_000 } = {}
 // ---------------------------------------------------------------------------
 
 export function sqlite(dbPath, query) {
+  if (isPgUrl(dbPath)) return pgQuery(dbPath, query);
   const out = execFileSync("sqlite3", ["-json", "-cmd", ".timeout 5000", dbPath, query], {
     encoding: "utf8",
     timeout: 15_000,
@@ -235,6 +258,74 @@ export function sqlite(dbPath, query) {
   const text = out.trim();
   if (!text) return [];
   return JSON.parse(text);
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL (KERNIA_TEST_DATABASE=postgres; psql client)
+// ---------------------------------------------------------------------------
+
+/** True when the suite runs kernia-server on PostgreSQL. */
+export function usePostgres() {
+  const mode = (process.env.KERNIA_TEST_DATABASE ?? "sqlite").toLowerCase();
+  if (mode !== "postgres" && mode !== "postgresql") return false;
+  if (!process.env.KERNIA_TEST_POSTGRES_URL) {
+    throw new Error("KERNIA_TEST_DATABASE=postgres needs KERNIA_TEST_POSTGRES_URL (scripts/test.sh starts a throwaway server)");
+  }
+  return true;
+}
+
+export function isPgUrl(s) {
+  return typeof s === "string" && /^postgres(ql)?:\/\//.test(s);
+}
+
+function psql(url, sql) {
+  const r = spawnSync("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql], {
+    encoding: "utf8", timeout: 15_000, env: { ...process.env, PGCONNECT_TIMEOUT: "10" },
+  });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`psql failed (${r.status}): ${r.stderr.trim()}\nSQL: ${sql}`);
+  return r.stdout;
+}
+
+let pgCounter = 0;
+/** Creates a fresh database on KERNIA_TEST_POSTGRES_URL's server; returns its URL. */
+export function createPgDatabase(tag = "srv") {
+  const base = new URL(process.env.KERNIA_TEST_POSTGRES_URL);
+  const name = `kernia_js_${tag.replace(/[^a-z0-9]/gi, "_").toLowerCase()}_${process.pid}_${pgCounter++}_${randomBytes(3).toString("hex")}`;
+  psql(base.href, `CREATE DATABASE ${name}`);
+  base.pathname = `/${name}`;
+  return base.href;
+}
+
+export function dropPgDatabase(url) {
+  const u = new URL(url);
+  const name = u.pathname.slice(1);
+  const base = new URL(process.env.KERNIA_TEST_POSTGRES_URL);
+  try { psql(base.href, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } catch (e) { console.error(`# ${e.message}`); }
+}
+
+/**
+ * Runs test SQL written for SQLite on PostgreSQL: camelCase identifiers outside string
+ * literals get double quotes, 0/1 compared with the boolean columns become FALSE/TRUE,
+ * sqlite_master becomes information_schema.tables. A single SELECT returns its rows as
+ * objects (like sqlite3 -json); anything else runs as is and returns [].
+ */
+export function pgQuery(url, query) {
+  const parts = query.split(/('(?:[^']|'')*')/);
+  for (let i = 0; i < parts.length; i += 2) {
+    parts[i] = parts[i]
+      .replace(/\bsqlite_master\b/g, "(SELECT table_name AS name, 'table' AS type FROM information_schema.tables WHERE table_schema = current_schema()) AS sqlite_master")
+      .replace(/(?<!["\w])([a-z][a-z0-9]*[A-Z][A-Za-z0-9]*)(?![\w"])/g, '"$1"')
+      .replace(/("(?:isAnonymous|emailVerified|backedUp|deleted)")\s*(=|<>|!=)\s*([01])\b/g,
+        (_, col, op, v) => `${col} ${op} ${v === "1" ? "TRUE" : "FALSE"}`);
+  }
+  const sql = parts.join("").trim().replace(/;\s*$/, "");
+  if (/^(SELECT|WITH)\b/i.test(sql) && !sql.includes(";")) {
+    const out = psql(url, `SELECT coalesce(json_agg(t), '[]'::json) FROM (${sql}) t`).trim();
+    return out ? JSON.parse(out) : [];
+  }
+  psql(url, sql);
+  return [];
 }
 
 /** Single-quote a value for SQL. */

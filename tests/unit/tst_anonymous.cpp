@@ -342,7 +342,7 @@ void AnonymousTest::configTemplatesAndOnLinkSql()
     QCOMPARE(signUp.status(), 200);
     const QString adaId = TestServer::json(signUp).value("user").toObject().value("id").toString();
     QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM cart WHERE user_id = :id"), {{"id", adaId}}), 1);
-    QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM \"user\" WHERE isAnonymous = 1")), 0);
+    QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM \"user\" WHERE \"isAnonymous\" = TRUE")), 0);
 }
 
 QTEST_GUILESS_MAIN(AnonymousTest)

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <Kernia/clientoptions.h>
+#include <Kernia/collection.h>
 #include <Kernia/error.h>
 #include <Kernia/kernia_global.h>
 #include <Kernia/user.h>
@@ -56,6 +57,8 @@ class KERNIA_SDK_EXPORT Client : public QObject
     Q_PROPERTY(bool ready READ isReady NOTIFY readyChanged)
     Q_PROPERTY(bool keychainAvailable READ isKeychainAvailable NOTIFY keychainAvailableChanged)
     Q_PROPERTY(Kernia::Error lastError READ lastError NOTIFY lastErrorChanged)
+    Q_PROPERTY(Kernia::Client::SyncState syncState READ syncState NOTIFY syncStateChanged)
+    Q_PROPERTY(int pendingChanges READ pendingChanges NOTIFY pendingChangesChanged)
 
 public:
     enum class State {
@@ -79,6 +82,14 @@ public:
         RefreshSession
     };
     Q_ENUM(Operation)
+
+    enum class SyncState {
+        Idle,      // nothing running; the last sync (if any) worked
+        Syncing,   // a push/pull cycle is running
+        Offline,   // the server is not reachable; local writes queue up
+        Error      // the last sync failed while the server was reachable (retried with backoff)
+    };
+    Q_ENUM(SyncState)
 
     // Restores the cached user synchronously (or creates a local guest on first launch
     // when ClientOptions::automaticGuest()), then reads the keychain and contacts the
@@ -139,6 +150,17 @@ public:
     Error adoptLocalData(const QString &localId);
     Error discardLocalData(const QString &localId);
 
+    // --- data sync (docs/sdk.md "Collections and sync") ---------------------------------
+    // The collection `name` of the current user; one object per name, owned by the client.
+    Q_INVOKABLE Kernia::Collection *collection(const QString &name);
+    SyncState syncState() const;
+    int pendingChanges() const;   // local mutations not yet acknowledged by the server
+    QString clientId() const;     // ClientOptions::clientId() or the generated, persisted one
+    // Push the pending changes, then pull; needs a server session (a local-only guest
+    // registers first). Automatic sync (ClientOptions::autoSync()) runs on reconnect,
+    // shortly after local writes and with backoff after failures.
+    QFuture<Error> syncNow();
+
 public Q_SLOTS:
     void clearError();
     void checkConnection();   // probe the server now instead of waiting for the backoff
@@ -152,6 +174,10 @@ Q_SIGNALS:
     void readyChanged(bool ready);
     void keychainAvailableChanged(bool available);
     void lastErrorChanged(const Kernia::Error &error);
+    void syncStateChanged(Kernia::Client::SyncState state);
+    void pendingChangesChanged(int pendingChanges);
+    // A sync cycle (push then pull) completed.
+    void synced();
 
     // Every operation started by the app ends with exactly one finished().
     void finished(Kernia::Client::Operation operation, const Kernia::Error &error);

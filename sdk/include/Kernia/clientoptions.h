@@ -79,6 +79,21 @@ public:
     bool useSystemNetworkInformation() const;
     void setUseSystemNetworkInformation(bool use);
 
+    // Sync collections automatically (reconnect, after local writes, backoff on failure).
+    // Default true; with false only Client::syncNow() syncs.
+    bool autoSync() const;
+    void setAutoSync(bool enabled);
+
+    // The sync protocol's clientId ([A-Za-z0-9._:-]{1,128}), unique per install: mids are
+    // numbered per local database. Default (empty): a random id persisted in the local DB.
+    QString clientId() const;
+    void setClientId(const QString &clientId);
+
+    // Milliseconds between a local write and the automatic push (writes in between are
+    // pushed together). Default 300.
+    int syncDelay() const;
+    void setSyncDelay(int ms);
+
     // The effective values after defaults are applied (used by Client).
     QString effectiveAppId() const;
     QString effectiveKeychainService() const;

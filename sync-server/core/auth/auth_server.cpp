@@ -5,6 +5,7 @@
 #include "auth/error_codes.h"
 #include "auth/plugin.h"
 #include "auth/validation.h"
+#include "ratelimit/rate_limiter.h"
 #include "store/store.h"
 
 #include <QJsonArray>
@@ -80,9 +81,21 @@ Response AuthServer::errorResponse(const ApiError &error)
 Response AuthServer::handle(const Request &request)
 {
     const QString &basePath = m_options.basePath;
-    if (!request.path.startsWith(basePath + QLatin1Char('/')))
-        return Response::empty(404);
-    const QString path = request.path.mid(basePath.size());
+    // Under the base path (/api/auth) or under a mount a unit registered (/api/sync).
+    QString mount;
+    if (!request.path.startsWith(basePath + QLatin1Char('/'))) {
+        mount = m_router.mountOf(request.path);
+        if (mount.isEmpty())
+            return Response::empty(404);
+    }
+    const QString path = request.path.mid(mount.isEmpty() ? basePath.size() : mount.size());
+
+    // Better Auth limits before routing: unknown paths count too. Mounted paths are keyed
+    // by their full path so they never share a counter with an auth path.
+    if (m_rateLimiter) {
+        if (std::optional<Response> limited = m_rateLimiter->check(request, mount + path, m_pluginView))
+            return *limited;
+    }
 
     if (request.body.size() > m_options.maxBodyBytes) {
         return errorResponse(ApiError(413, QString::fromLatin1(CoreErrors::PAYLOAD_TOO_LARGE.code),
@@ -90,9 +103,10 @@ Response AuthServer::handle(const Request &request)
                                           .arg(m_options.maxBodyBytes)));
     }
 
-    const Endpoint *endpoint = m_router.find(request.method, path);
+    const Endpoint *endpoint = mount.isEmpty() ? m_router.find(request.method, path)
+                                               : m_router.findMounted(request.method, mount, path);
     if (!endpoint) {
-        if (request.method == "POST" && path == QLatin1String("/get-session"))
+        if (mount.isEmpty() && request.method == "POST" && path == QLatin1String("/get-session"))
             return errorResponse(ApiError(405, CoreErrors::METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED));
         return Response::empty(404); // Better Auth: unknown path and wrong method alike
     }

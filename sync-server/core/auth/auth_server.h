@@ -4,7 +4,9 @@
 //   auth.addPlugin(std::make_unique<AnonymousPlugin>(anonymousOptions));
 //   Response r = auth.handle(request);   // any thread; no sockets involved
 //
-// Pipeline per request: size limit → route → plugin onRequest (bearer) → origin check →
+// Serves the base path (/api/auth) and every mount registered with Router::addMounted()
+// (/api/sync); both run the same pipeline.
+// Pipeline per request: rate limit (when set) → size limit → route → plugin onRequest (bearer) → origin check →
 // body parsing → redirect-URL checks → login-CSRF → endpoint → plugin onResponse.
 #pragma once
 
@@ -28,6 +30,7 @@ class Plugin;
 class Store;
 class ApiError;
 class Mailer;
+class RateLimiter;
 
 class AuthServer
 {
@@ -53,6 +56,10 @@ public:
     void setMailer(std::shared_ptr<Mailer> mailer) { m_mailer = std::move(mailer); }
     Mailer *mailer() const { return m_mailer.get(); }
 
+    // Optional: without a rate limiter every request is let through (core/ratelimit).
+    void setRateLimiter(std::shared_ptr<RateLimiter> limiter) { m_rateLimiter = std::move(limiter); }
+    RateLimiter *rateLimiter() const { return m_rateLimiter.get(); }
+
     static Response errorResponse(const ApiError &error);
 
 private:
@@ -62,6 +69,7 @@ private:
     AuthOptions m_options;
     std::shared_ptr<Store> m_store;
     std::shared_ptr<Mailer> m_mailer;
+    std::shared_ptr<RateLimiter> m_rateLimiter;
     SessionManager m_sessions;
     PasswordHasher m_passwords;
     OriginPolicy m_origins;

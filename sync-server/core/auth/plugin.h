@@ -2,6 +2,9 @@
 // plugin touches no other plugin (the same shape as Better Auth's plugins).
 #pragma once
 
+#include "ratelimit/rate_limit_rule.h"
+
+#include <QList>
 #include <QString>
 
 namespace Kernia::Server {
@@ -19,6 +22,10 @@ public:
     virtual QString id() const = 0;
 
     virtual void registerEndpoints(Router &router) { Q_UNUSED(router); }
+
+    // Rate limits for the plugin's paths (Better Auth's plugin `rateLimit`); they win over
+    // the built-in special rules, the operator's custom rules win over them.
+    virtual QList<RateLimitRule> rateLimitRules() const { return {}; }
 
     // Before the endpoint runs: may adjust the request's internal view (the bearer plugin
     // turns an Authorization header into the session cookie here).

@@ -48,4 +48,31 @@ const Endpoint *Router::find(QByteArrayView method, const QString &path) const
     return prefix == m_prefixEndpoints.constEnd() ? nullptr : &prefix.value();
 }
 
+void Router::addMounted(const QString &mount, Endpoint endpoint)
+{
+    Q_ASSERT_X(mount.size() > 1 && mount.startsWith(QLatin1Char('/')) && !mount.endsWith(QLatin1Char('/')),
+               "Router::addMounted", "a mount is an absolute path without a trailing '/'");
+    const QString k = key(endpoint.method, mount + endpoint.path);
+    Q_ASSERT_X(!m_mounted.contains(k), "Router::addMounted", "endpoint registered twice");
+    m_mounted.insert(k, std::move(endpoint));
+    if (!m_mounts.contains(mount))
+        m_mounts.append(mount);
+}
+
+QString Router::mountOf(const QString &absolutePath) const
+{
+    for (const QString &mount : m_mounts) {
+        if (absolutePath.startsWith(mount) && absolutePath.size() > mount.size()
+            && absolutePath.at(mount.size()) == QLatin1Char('/'))
+            return mount;
+    }
+    return {};
+}
+
+const Endpoint *Router::findMounted(QByteArrayView method, const QString &mount, const QString &path) const
+{
+    const auto it = m_mounted.constFind(key(method, mount + path));
+    return it == m_mounted.constEnd() ? nullptr : &it.value();
+}
+
 } // namespace Kernia::Server

@@ -1,11 +1,14 @@
 // The endpoint table: exact method + path, as Better Auth matches them (a trailing slash is
 // another path; a wrong method is a 404 like an unknown path). A few endpoints take one
-// path parameter (`/reset-password/:token`): addPrefix() registers them.
+// path parameter (`/reset-password/:token`): addPrefix() registers them. A unit that serves
+// another API beside /api/auth (data sync under /api/sync) registers its endpoints under
+// that mount with addMounted(); they run through the same pipeline.
 #pragma once
 
 #include <QByteArray>
 #include <QHash>
 #include <QString>
+#include <QStringList>
 #include <functional>
 
 namespace Kernia::Server {
@@ -22,7 +25,7 @@ struct Endpoint
     };
 
     QByteArray method;          // "GET" or "POST"
-    QString path;               // relative to the base path, e.g. "/sign-in/email"
+    QString path;               // relative to the base path (or its mount), e.g. "/sign-in/email"
     Body body = Body::Ignored;
     bool acceptsForm = false;   // application/x-www-form-urlencoded allowed too
     bool formCsrfCheck = false; // Better Auth's extra login-CSRF rule (protocol README §4.2)
@@ -38,7 +41,15 @@ public:
     // pathParameter(). Exact routes win over prefix routes.
     void addPrefix(Endpoint endpoint);
     const Endpoint *find(QByteArrayView method, const QString &path) const;
-    int size() const { return int(m_endpoints.size() + m_prefixEndpoints.size()); }
+    int size() const { return int(m_endpoints.size() + m_prefixEndpoints.size() + m_mounted.size()); }
+
+    // An endpoint served under another absolute mount path instead of the base path, e.g.
+    // addMounted("/api/sync", {"POST", "/push", ...}) serves POST /api/sync/push. `mount`
+    // starts with '/', does not end with one, and must not be the base path.
+    void addMounted(const QString &mount, Endpoint endpoint);
+    // The mount that `absolutePath` lies under ("" when none) and the endpoint there.
+    QString mountOf(const QString &absolutePath) const;
+    const Endpoint *findMounted(QByteArrayView method, const QString &mount, const QString &path) const;
 
     // The segment after `prefix` in `path` ("" when `path` does not match `prefix`).
     static QString pathParameter(const QString &prefix, const QString &path);
@@ -47,6 +58,8 @@ private:
     static QString key(QByteArrayView method, const QString &path);
     QHash<QString, Endpoint> m_endpoints;
     QHash<QString, Endpoint> m_prefixEndpoints;
+    QHash<QString, Endpoint> m_mounted;   // key: method + mount + path
+    QStringList m_mounts;
 };
 
 } // namespace Kernia::Server

@@ -5,7 +5,10 @@
 #include "mail/smtp_mailer.h"
 #include "plugins/magic_link/magic_link_options.h"
 #include "plugins/anonymous/anonymous_options.h"
+#include "ops/maintenance.h"
+#include "ratelimit/rate_limit_config.h"
 #include "store/store.h"
+#include "sync/sync_options.h"
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -48,7 +51,8 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("data_dir"), QStringLiteral("database"),
         QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
-        QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey")};
+        QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey"),
+        QStringLiteral("sync"), QStringLiteral("rate_limit"), QStringLiteral("shutdown_timeout")};
     for (const QString &key : root.keys()) {
         if (!known.contains(key)) {
             *error = QStringLiteral("unknown key \"%1\" in config file %2").arg(key, path);
@@ -106,13 +110,37 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     config.passkey.rpId = passkey.value(QStringLiteral("rp_id")).toString(config.passkey.rpId);
     config.passkey.rpName = passkey.value(QStringLiteral("rp_name")).toString(config.passkey.rpName);
     config.passkey.origins += stringList(passkey.value(QStringLiteral("origins")));
+
+    const QJsonObject sync = root.value(QStringLiteral("sync")).toObject();
+    for (const QString &key : sync.keys()) {
+        static const QStringList syncKeys = {QStringLiteral("merge_policies"), QStringLiteral("max_mutations_per_push"),
+                                             QStringLiteral("max_record_bytes")};
+        if (!syncKeys.contains(key)) {
+            *error = QStringLiteral("unknown key \"sync.%1\" in config file %2").arg(key, path);
+            return false;
+        }
+    }
+    const QJsonObject policies = sync.value(QStringLiteral("merge_policies")).toObject();
+    for (auto it = policies.constBegin(); it != policies.constEnd(); ++it)
+        config.sync.mergePolicies.insert(it.key(), it.value().toString());
+    config.sync.maxMutationsPerPush = sync.value(QStringLiteral("max_mutations_per_push")).toInt(config.sync.maxMutationsPerPush);
+    config.sync.maxRecordBytes = sync.value(QStringLiteral("max_record_bytes")).toInteger(config.sync.maxRecordBytes);
+
+    config.shutdownTimeoutSeconds = root.value(QStringLiteral("shutdown_timeout")).toInt(config.shutdownTimeoutSeconds);
+    const QJsonValue rateLimit = root.value(QStringLiteral("rate_limit"));
+    if (!rateLimit.isUndefined() && !rateLimit.isObject()) {
+        *error = QStringLiteral("rate_limit must be an object in config file %1").arg(path);
+        return false;
+    }
+    if (!applyRateLimitJson(rateLimit.toObject(), path, config.rateLimit, error))
+        return false;
     return true;
 }
 
 void addOptions(QCommandLineParser &parser)
 {
     parser.setApplicationDescription(QStringLiteral(
-        "Kernia's auth and sync server. Speaks the Better Auth protocol under /api/auth."));
+        "Kernia's auth and sync server. Speaks the Better Auth protocol under /api/auth and Kernia data sync under /api/sync."));
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addOptions({
@@ -143,8 +171,21 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("passkey-rp-id"), QStringLiteral("WebAuthn relying-party id (default: host of the base URL)."), QStringLiteral("domain")},
         {QStringLiteral("passkey-rp-name"), QStringLiteral("WebAuthn relying-party name shown by authenticators (default Kernia)."), QStringLiteral("name")},
         {QStringLiteral("passkey-origin"), QStringLiteral("Accepted WebAuthn origin (repeatable), e.g. https://app.example or android:apk-key-hash:...; default: the request Origin and the base URL origin."), QStringLiteral("origin")},
+        {QStringLiteral("sync-merge-policy"), QStringLiteral("Merge policy at link time for one synced collection (repeatable): COLLECTION=merge-fields|keep-account|keep-guest (default merge-fields)."), QStringLiteral("collection=policy")},
         {QStringLiteral("on-link-sql"), QStringLiteral("SQL run inside the link transaction (repeatable); binds :anonymous_user_id, :new_user_id, :anonymous_email, :new_email."), QStringLiteral("statement")},
+        {QStringLiteral("no-rate-limit"), QStringLiteral("Turn rate limiting off (tests, benchmarks); it is on by default.")},
+        {QStringLiteral("rate-limit-window"), QStringLiteral("Default rate-limit window in seconds (default 10)."), QStringLiteral("seconds")},
+        {QStringLiteral("rate-limit-max"), QStringLiteral("Requests per window, client address and path (default 100)."), QStringLiteral("count")},
+        {QStringLiteral("ip-address-header"), QStringLiteral("Header with the client address (repeatable; default x-forwarded-for; \"none\" = socket peer only)."), QStringLiteral("name")},
+        {QStringLiteral("anonymous-sign-ins-per-hour"), QStringLiteral("Anonymous sign-ins per client address and hour (default 30; 0 = no cap)."), QStringLiteral("count")},
+        {QStringLiteral("shutdown-timeout"), QStringLiteral("Seconds in-flight requests get after SIGTERM/SIGINT (default 10)."), QStringLiteral("seconds")},
+        {QStringLiteral("older-than"), QStringLiteral("prune-anonymous: inactivity, e.g. 30d, 12h, 90m."), QStringLiteral("duration")},
+        {QStringLiteral("dry-run"), QStringLiteral("prune-anonymous: only count what would be deleted.")},
     });
+    parser.addPositionalArgument(QStringLiteral("command"),
+        QStringLiteral("Optional: \"migrate\" (apply database migrations and exit) or \"prune-anonymous "
+                       "--older-than DURATION [--dry-run]\" (delete inactive guests and exit)."),
+        QStringLiteral("[command]"));
 }
 
 bool parseInteger(const QString &text, const char *flag, qint64 minimum, qint64 maximum, qint64 *out, QString *error)
@@ -206,8 +247,11 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         result.helpText = QStringLiteral("kernia-server %1\n").arg(QStringLiteral(KERNIA_VERSION));
         return result;
     }
-    if (!parser.positionalArguments().isEmpty()) {
-        result.error = QStringLiteral("unexpected argument \"%1\"").arg(parser.positionalArguments().first());
+    const QStringList positional = parser.positionalArguments();
+    if (positional.size() > 1 || (!positional.isEmpty() && positional.first() != QLatin1String("migrate")
+                                  && positional.first() != QLatin1String("prune-anonymous"))) {
+        result.error = QStringLiteral("unexpected argument \"%1\" (commands: migrate, prune-anonymous)")
+                           .arg(positional.value(positional.size() > 1 ? 1 : 0));
         return result;
     }
 
@@ -276,6 +320,65 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         config.magicLink.expiresIn = number;
     }
     if (isSet("magic-link-disable-sign-up")) config.magicLink.disableSignUp = true;
+    for (const QString &entry : parser.values(QStringLiteral("sync-merge-policy"))) {
+        const qsizetype eq = entry.indexOf(QLatin1Char('='));
+        if (eq <= 0) {
+            result.error = QStringLiteral("--sync-merge-policy must be COLLECTION=POLICY, got \"%1\"").arg(entry);
+            return result;
+        }
+        config.sync.mergePolicies.insert(entry.left(eq), entry.mid(eq + 1));
+    }
+
+    config.command = positional.value(0);
+    if (isSet("no-rate-limit")) config.rateLimit.enabled = false;
+    if (isSet("rate-limit-window")) {
+        if (!parseInteger(flag("rate-limit-window"), "rate-limit-window", 1, 86400, &number, &result.error))
+            return result;
+        config.rateLimit.windowSeconds = int(number);
+    }
+    if (isSet("rate-limit-max")) {
+        if (!parseInteger(flag("rate-limit-max"), "rate-limit-max", 1, 1000000000, &number, &result.error))
+            return result;
+        config.rateLimit.max = int(number);
+    }
+    if (isSet("ip-address-header")) {
+        config.rateLimit.ipAddressHeaders.clear();
+        for (const QString &header : parser.values(QStringLiteral("ip-address-header"))) {
+            if (header.trimmed().compare(QLatin1String("none"), Qt::CaseInsensitive) != 0 && !header.trimmed().isEmpty())
+                config.rateLimit.ipAddressHeaders << header.trimmed().toLower();
+        }
+    }
+    if (isSet("anonymous-sign-ins-per-hour")) {
+        if (!parseInteger(flag("anonymous-sign-ins-per-hour"), "anonymous-sign-ins-per-hour", 0, 1000000, &number, &result.error))
+            return result;
+        config.rateLimit.anonymousSignInsPerHour = int(number);
+    }
+    if (isSet("shutdown-timeout")) {
+        if (!parseInteger(flag("shutdown-timeout"), "shutdown-timeout", 0, 3600, &number, &result.error))
+            return result;
+        config.shutdownTimeoutSeconds = int(number);
+    }
+    if (!validateRateLimitOptions(config.rateLimit, &error)) {
+        result.error = error;
+        return result;
+    }
+    if (config.shutdownTimeoutSeconds < 0 || config.shutdownTimeoutSeconds > 3600) {
+        result.error = QStringLiteral("shutdown_timeout must be between 0 and 3600 seconds");
+        return result;
+    }
+    if (config.command == QLatin1String("prune-anonymous")) {
+        const std::optional<qint64> olderThan = parseDurationSeconds(flag("older-than"));
+        if (!isSet("older-than") || !olderThan) {
+            result.error = QStringLiteral("prune-anonymous needs --older-than DURATION, e.g. 30d, 12h or 90m%1")
+                               .arg(isSet("older-than") ? QStringLiteral(" (got \"%1\")").arg(flag("older-than")) : QString());
+            return result;
+        }
+        config.olderThanSeconds = *olderThan;
+        config.dryRun = isSet("dry-run");
+    } else if (isSet("older-than") || isSet("dry-run")) {
+        result.error = QStringLiteral("--older-than and --dry-run belong to the prune-anonymous command");
+        return result;
+    }
 
     // Validate everything now, so a bad setting stops the server with a message instead of
     // failing on a user's first request.
@@ -313,6 +416,26 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
                            .arg(config.magicLink.storeToken);
         return result;
     }
+    static const QRegularExpression collectionName(QStringLiteral("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"));
+    for (auto it = config.sync.mergePolicies.cbegin(); it != config.sync.mergePolicies.cend(); ++it) {
+        if (!collectionName.match(it.key()).hasMatch()) {
+            result.error = QStringLiteral("sync merge policy: \"%1\" is not a valid collection name").arg(it.key());
+            return result;
+        }
+        if (!parseMergePolicy(it.value())) {
+            result.error = QStringLiteral("sync merge policy for \"%1\" must be merge-fields, keep-account or "
+                                          "keep-guest, got \"%2\"").arg(it.key(), it.value());
+            return result;
+        }
+    }
+    if (config.sync.maxMutationsPerPush < 1 || config.sync.maxMutationsPerPush > 100000) {
+        result.error = QStringLiteral("sync.max_mutations_per_push must be between 1 and 100000");
+        return result;
+    }
+    if (config.sync.maxRecordBytes < 64 || config.sync.maxRecordBytes > (qint64(1) << 30)) {
+        result.error = QStringLiteral("sync.max_record_bytes must be between 64 and 1073741824");
+        return result;
+    }
     if (config.database.isEmpty())
         config.database = QStringLiteral("sqlite:") + QDir(config.dataDir).filePath(QStringLiteral("kernia.db"));
     const bool postgres = config.database.startsWith(QLatin1String("postgres://"))
@@ -322,12 +445,12 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
                                       "postgres://USER:PASSWORD@HOST:PORT/DBNAME").arg(config.database);
         return result;
     }
-    if (postgres && !QUrl(config.database, QUrl::StrictMode).isValid()) {
+    if (postgres && !QUrl(config.database).isValid()) {
         result.error = QStringLiteral("--database: not a valid postgres:// URL (percent-encode special "
                                       "characters in the user name and password)");
         return result;
     }
-    if (config.secret.isEmpty()) {
+    if (config.secret.isEmpty() && config.command.isEmpty()) {   // commands sign nothing
         bool generated = false;
         const std::optional<QByteArray> secret = persistedSecret(config.dataDir, &generated, &error);
         if (!secret) {
@@ -340,7 +463,7 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
             : QStringLiteral("no secret configured: using the one stored in %1 — set --secret or KERNIA_SECRET in production"))
                                .arg(QDir(config.dataDir).filePath(QLatin1String(kSecretFile)));
     }
-    if (config.secret.size() < kMinimumSecretLength) {
+    if (config.command.isEmpty() && config.secret.size() < kMinimumSecretLength) {
         result.error = QStringLiteral("the secret must be at least %1 characters long (got %2); "
                                       "generate one with: openssl rand -base64 32")
                            .arg(kMinimumSecretLength).arg(config.secret.size());
@@ -393,6 +516,18 @@ SmtpOptions smtpOptionsFrom(const SmtpConfig &config)
     options.from = config.from;
     options.caFile = config.caFile;
     options.timeoutSeconds = config.timeoutSeconds;
+    return options;
+}
+
+SyncOptions syncOptionsFrom(const SyncConfig &config)
+{
+    SyncOptions options;
+    options.maxMutationsPerPush = config.maxMutationsPerPush;
+    options.maxRecordBytes = config.maxRecordBytes;
+    for (auto it = config.mergePolicies.cbegin(); it != config.mergePolicies.cend(); ++it) {
+        if (const std::optional<MergePolicy> policy = parseMergePolicy(it.value()))
+            options.mergePolicies.insert(it.key(), *policy);
+    }
     return options;
 }
 

@@ -3,7 +3,10 @@
 // lists every option.
 #pragma once
 
+#include "ratelimit/rate_limit_options.h"
+
 #include <QByteArray>
+#include <QMap>
 #include <QProcessEnvironment>
 #include <QStringList>
 #include <QUrl>
@@ -14,6 +17,7 @@ namespace Kernia::Server {
 struct AnonymousOptions;
 struct MagicLinkOptions;
 struct SmtpOptions;
+struct SyncOptions;
 
 struct AnonymousConfig
 {
@@ -52,6 +56,14 @@ struct PasskeyConfig
     QStringList origins;           // --passkey-origin (repeatable); default: request Origin + base URL origin
 };
 
+// Data sync (docs/sync-protocol.md). Config-file object "sync".
+struct SyncConfig
+{
+    QMap<QString, QString> mergePolicies;  // merge_policies / --sync-merge-policy COLLECTION=POLICY
+    int maxMutationsPerPush = 500;         // max_mutations_per_push
+    qint64 maxRecordBytes = 64 * 1024;     // max_record_bytes
+};
+
 struct ServerConfig
 {
     QString host = QStringLiteral("127.0.0.1");
@@ -68,6 +80,15 @@ struct ServerConfig
     PasskeyConfig passkey;
     SmtpConfig smtp;
     MagicLinkConfig magicLink;
+    SyncConfig sync;
+
+    RateLimitOptions rateLimit;    // "rate_limit" object, --no-rate-limit, --rate-limit-* (docs/operations.md)
+    int shutdownTimeoutSeconds = 10; // SIGTERM/SIGINT: how long in-flight requests may take
+
+    // Maintenance command: the first positional argument ("" = serve).
+    QString command;               // "migrate" | "prune-anonymous"
+    qint64 olderThanSeconds = 0;   // prune-anonymous --older-than
+    bool dryRun = false;           // prune-anonymous --dry-run
 
     QStringList warnings;          // printed at start-up (e.g. "generated a secret")
 };
@@ -91,6 +112,8 @@ AnonymousOptions anonymousOptionsFrom(const AnonymousConfig &config);
 // SMTP options from the config (validated by loadServerConfig already).
 SmtpOptions smtpOptionsFrom(const SmtpConfig &config);
 MagicLinkOptions magicLinkOptionsFrom(const MagicLinkConfig &config);
+// The sync unit's options (merge policies validated by loadServerConfig already).
+SyncOptions syncOptionsFrom(const SyncConfig &config);
 
 inline constexpr int kMinimumSecretLength = 32;
 

@@ -103,6 +103,40 @@ QList<Migration> schemaMigrations(const SqlDialect &d)
             "CREATE INDEX \"passkey_userId_idx\" ON \"passkey\"(\"userId\")",
             "CREATE INDEX \"passkey_credentialID_idx\" ON \"passkey\"(\"credentialID\")",
         }),
+        // Data sync (core/sync, docs/sync-protocol.md). "data" is compact JSON object text;
+        // versions are unique per user (the index doubles as the pull cursor).
+        make(d, "0005_sync", "sync", {
+            "CREATE TABLE \"sync_record\" ("
+            "\"userId\" TEXT NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE, "
+            "\"collection\" TEXT NOT NULL, "
+            "\"recordId\" TEXT NOT NULL, "
+            "\"version\" BIGINT NOT NULL, "
+            "\"deleted\" ${BOOL} NOT NULL DEFAULT ${FALSE}, "
+            "\"data\" TEXT, "
+            "\"updatedAt\" ${TIMESTAMP} NOT NULL, "
+            "PRIMARY KEY (\"userId\", \"collection\", \"recordId\"))",
+            "CREATE UNIQUE INDEX \"sync_record_userId_version_key\" ON \"sync_record\"(\"userId\", \"version\")",
+
+            "CREATE TABLE \"sync_user_version\" ("
+            "\"userId\" TEXT NOT NULL PRIMARY KEY REFERENCES \"user\"(\"id\") ON DELETE CASCADE, "
+            "\"version\" BIGINT NOT NULL)",
+
+            "CREATE TABLE \"sync_client\" ("
+            "\"userId\" TEXT NOT NULL REFERENCES \"user\"(\"id\") ON DELETE CASCADE, "
+            "\"clientId\" TEXT NOT NULL, "
+            "\"lastMid\" BIGINT NOT NULL, "
+            "PRIMARY KEY (\"userId\", \"clientId\"))",
+        }),
+        // Rate limiting (core/ratelimit, docs/operations.md): Better Auth's "rateLimit" model
+        // (key, count, lastRequest in ms) so every process on the database shares counters.
+        make(d, "0006_rate_limit", "rate-limit", {
+            "CREATE TABLE \"rateLimit\" ("
+            "\"id\" TEXT NOT NULL PRIMARY KEY, "
+            "\"key\" TEXT NOT NULL UNIQUE, "
+            "\"count\" BIGINT NOT NULL, "
+            "\"lastRequest\" BIGINT NOT NULL)",
+            "CREATE INDEX \"rateLimit_lastRequest_idx\" ON \"rateLimit\"(\"lastRequest\")",
+        }),
     };
 }
 

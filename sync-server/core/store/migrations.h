@@ -4,7 +4,7 @@
 //       qDebug() << m.id << m.plugin << m.statements.size();
 //
 // Each migration is labelled with the plugin that owns the schema it adds (core,
-// anonymous, username, passkey). SqlStore::migrate() applies them in list order, each in
+// anonymous, username, passkey, sync). SqlStore::migrate() applies them in list order, each in
 // its own write transaction, and records the id in the kernia_migrations table, so every
 // migration runs exactly once per database — also when several processes start at once.
 // Append new migrations at the end; never edit or reorder released ones.
@@ -21,7 +21,8 @@ namespace Kernia::Server {
 struct Migration
 {
     QString id;             // e.g. "0001_core"; primary key in kernia_migrations
-    QString plugin;         // owning plugin: "core", "anonymous", "username", "passkey"
+    QString plugin;         // owning plugin: "core", "anonymous", "username", "passkey", "sync",
+                            // "rate-limit"
     QStringList statements; // DDL, already expanded for the dialect
 };
 

@@ -2,6 +2,7 @@
 // (shared/protocol/schema.md) so JSON output and on_link payloads line up with it.
 #pragma once
 
+#include <QByteArray>
 #include <QDateTime>
 #include <QString>
 #include <optional>
@@ -69,6 +70,18 @@ struct Passkey
     std::optional<QString> transports; // comma-joined, "" when none
     QDateTime createdAt;
     std::optional<QString> aaguid;
+};
+
+// One record of a user's synced data (core/sync, docs/sync-protocol.md). A deleted record
+// stays as a tombstone (deleted = true, data empty) so other devices learn of the deletion.
+struct SyncRecord
+{
+    QString collection;
+    QString recordId;
+    qint64 version = 0;            // from the user's counter; unique per user
+    bool deleted = false;
+    QByteArray data;               // compact JSON object text; empty for a tombstone
+    QDateTime updatedAt;           // UTC, when the server last wrote the record
 };
 
 inline constexpr auto kCredentialProvider = "credential";

@@ -451,7 +451,7 @@ std::unique_ptr<SqlStore> SqlStore::openPostgres(const QString &url, QString *er
         return nullptr;
     };
 
-    const QUrl parsed(url, QUrl::StrictMode);
+    const QUrl parsed(url);
     const QString scheme = parsed.scheme().toLower();
     if (!parsed.isValid() || (scheme != QLatin1String("postgres") && scheme != QLatin1String("postgresql"))) {
         return failWith(QStringLiteral("expected postgres://USER:PASSWORD@HOST:PORT/DBNAME "
@@ -602,6 +602,20 @@ SqlStore::ThreadState &SqlStore::threadState()
     state.connectionName = name;
     state.depth = 0;
     return state;
+}
+
+QString SqlStore::rowLockClause()
+{
+    // PostgreSQL: a row read by key inside a write transaction is locked until it ends.
+    // A second transaction reading the same row waits; if the first changed or deleted it,
+    // the second fails with a serialization failure *before* acting on the stale row (and
+    // runs again, seeing the new state). This is what keeps two concurrent links of one
+    // guest — even in two server processes — from both running on_link: the guest's
+    // session and user are read this way. SQLite needs nothing: BEGIN IMMEDIATE already
+    // serialises writers.
+    if (dialect().kind() != SqlDialect::Kind::Postgres || threadState().depth == 0)
+        return QString();
+    return QStringLiteral(" FOR UPDATE");
 }
 
 QSqlDatabase SqlStore::connection()
@@ -775,11 +789,11 @@ void SqlStore::createUser(const User &u)
 
 namespace {
 std::optional<User> userWhere(const QSqlDatabase &db, const SqlDialect &d, const char *column,
-                              const QString &value, const QString &context)
+                              const QString &value, const QString &context, const QString &lock)
 {
     Query q(db, d, context);
-    q.prepare(QStringLiteral("SELECT %1 FROM \"user\" WHERE \"%2\" = :v")
-                  .arg(kUserColumns, QLatin1String(column)))
+    q.prepare(QStringLiteral("SELECT %1 FROM \"user\" WHERE \"%2\" = :v%3")
+                  .arg(kUserColumns, QLatin1String(column), lock))
         .bind(QStringLiteral(":v"), value)
         .exec();
     if (!q.next())
@@ -790,18 +804,19 @@ std::optional<User> userWhere(const QSqlDatabase &db, const SqlDialect &d, const
 
 std::optional<User> SqlStore::userById(const QString &id)
 {
-    return userWhere(connection(), dialect(), "id", id, QStringLiteral("userById"));
+    return userWhere(connection(), dialect(), "id", id, QStringLiteral("userById"), rowLockClause());
 }
 
 std::optional<User> SqlStore::userByEmail(const QString &lowerCaseEmail)
 {
-    return userWhere(connection(), dialect(), "email", lowerCaseEmail, QStringLiteral("userByEmail"));
+    return userWhere(connection(), dialect(), "email", lowerCaseEmail, QStringLiteral("userByEmail"),
+                     rowLockClause());
 }
 
 std::optional<User> SqlStore::userByUsername(const QString &normalisedUsername)
 {
     return userWhere(connection(), dialect(), "username", normalisedUsername,
-                     QStringLiteral("userByUsername"));
+                     QStringLiteral("userByUsername"), rowLockClause());
 }
 
 void SqlStore::updateUser(const User &u)
@@ -919,7 +934,8 @@ void SqlStore::createSession(const Session &s)
 std::optional<Session> SqlStore::sessionByToken(const QString &token)
 {
     Query q(connection(), dialect(), QStringLiteral("sessionByToken"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"session\" WHERE \"token\" = :token").arg(kSessionColumns))
+    q.prepare(QStringLiteral("SELECT %1 FROM \"session\" WHERE \"token\" = :token%2")
+                  .arg(kSessionColumns, rowLockClause()))
         .bind(QStringLiteral(":token"), token)
         .exec();
     if (!q.next())
@@ -1128,6 +1144,171 @@ void SqlStore::deletePasskey(const QString &id)
 }
 
 // ---------------------------------------------------------------------------------------
+// Sync records (core/sync)
+
+namespace {
+
+const QString kSyncRecordColumns = QStringLiteral(
+    "\"collection\", \"recordId\", \"version\", \"deleted\", \"data\", \"updatedAt\"");
+
+SyncRecord readSyncRecord(const Query &q)
+{
+    SyncRecord r;
+    r.collection = q.value(0).toString();
+    r.recordId = q.value(1).toString();
+    r.version = q.value(2).toLongLong();
+    r.deleted = q.value(3).toBool();
+    r.data = q.value(4).isNull() ? QByteArray() : q.value(4).toString().toUtf8();
+    r.updatedAt = toTimestamp(q.value(5));
+    return r;
+}
+
+} // namespace
+
+std::optional<SyncRecord> SqlStore::syncRecord(const QString &userId, const QString &collection,
+                                               const QString &recordId)
+{
+    Query q(connection(), dialect(), QStringLiteral("syncRecord"));
+    q.prepare(QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "
+                             "AND \"collection\" = :collection AND \"recordId\" = :recordId")
+                  .arg(kSyncRecordColumns))
+        .bind(QStringLiteral(":userId"), userId)
+        .bind(QStringLiteral(":collection"), collection)
+        .bind(QStringLiteral(":recordId"), recordId)
+        .exec();
+    if (!q.next())
+        return std::nullopt;
+    return readSyncRecord(q);
+}
+
+void SqlStore::putSyncRecord(const QString &userId, const SyncRecord &r)
+{
+    Query(connection(), dialect(), QStringLiteral("putSyncRecord"))
+        .prepare(QStringLiteral(
+            "INSERT INTO \"sync_record\" (\"userId\", %1) VALUES (:userId, :collection, :recordId, "
+            ":version, :deleted, :data, :updatedAt) "
+            "ON CONFLICT (\"userId\", \"collection\", \"recordId\") DO UPDATE SET "
+            "\"version\" = excluded.\"version\", \"deleted\" = excluded.\"deleted\", "
+            "\"data\" = excluded.\"data\", \"updatedAt\" = excluded.\"updatedAt\"")
+                     .arg(kSyncRecordColumns))
+        .bind(QStringLiteral(":userId"), textValue(userId))
+        .bind(QStringLiteral(":collection"), textValue(r.collection))
+        .bind(QStringLiteral(":recordId"), textValue(r.recordId))
+        .bind(QStringLiteral(":version"), qint64(r.version))
+        .bind(QStringLiteral(":deleted"), dialect().boolValue(r.deleted))
+        .bind(QStringLiteral(":data"), r.deleted ? nullOf(QMetaType::fromType<QString>())
+                                                 : QVariant(QString::fromUtf8(r.data)))
+        .bind(QStringLiteral(":updatedAt"), timestampValue(r.updatedAt))
+        .exec();
+}
+
+QList<SyncRecord> SqlStore::syncRecordsByUser(const QString &userId)
+{
+    Query q(connection(), dialect(), QStringLiteral("syncRecordsByUser"));
+    q.prepare(QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId ORDER BY \"version\"")
+                  .arg(kSyncRecordColumns))
+        .bind(QStringLiteral(":userId"), userId)
+        .exec();
+    QList<SyncRecord> result;
+    while (q.next())
+        result.append(readSyncRecord(q));
+    return result;
+}
+
+QList<SyncRecord> SqlStore::syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit)
+{
+    Query q(connection(), dialect(), QStringLiteral("syncChangesSince"));
+    q.prepare(QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "
+                             "AND \"version\" > :since AND \"version\" <= :upTo "
+                             "ORDER BY \"version\" LIMIT :limit").arg(kSyncRecordColumns))
+        .bind(QStringLiteral(":userId"), userId)
+        .bind(QStringLiteral(":since"), since)
+        .bind(QStringLiteral(":upTo"), upTo)
+        .bind(QStringLiteral(":limit"), qint64(limit))
+        .exec();
+    QList<SyncRecord> result;
+    while (q.next())
+        result.append(readSyncRecord(q));
+    return result;
+}
+
+qint64 SqlStore::syncVersion(const QString &userId)
+{
+    Query q(connection(), dialect(), QStringLiteral("syncVersion"));
+    q.prepare(QStringLiteral("SELECT \"version\" FROM \"sync_user_version\" WHERE \"userId\" = :userId"))
+        .bind(QStringLiteral(":userId"), userId)
+        .exec();
+    return q.next() ? q.value(0).toLongLong() : 0;
+}
+
+qint64 SqlStore::bumpSyncVersion(const QString &userId, qint64 count)
+{
+    Query q(connection(), dialect(), QStringLiteral("bumpSyncVersion"));
+    q.prepare(QStringLiteral(
+        "INSERT INTO \"sync_user_version\" (\"userId\", \"version\") VALUES (:userId, :count) "
+        "ON CONFLICT (\"userId\") DO UPDATE SET \"version\" = \"sync_user_version\".\"version\" + :add "
+        "RETURNING \"version\""))
+        .bind(QStringLiteral(":userId"), userId)
+        .bind(QStringLiteral(":count"), count)
+        .bind(QStringLiteral(":add"), count)
+        .exec();
+    if (!q.next())
+        throw StoreError(QStringLiteral("bumpSyncVersion: no row returned"));
+    const qint64 version = q.value(0).toLongLong();
+    while (q.next()) {}
+    return version;
+}
+
+qint64 SqlStore::syncClientMark(const QString &userId, const QString &clientId)
+{
+    Query q(connection(), dialect(), QStringLiteral("syncClientMark"));
+    q.prepare(QStringLiteral("SELECT \"lastMid\" FROM \"sync_client\" WHERE \"userId\" = :userId "
+                             "AND \"clientId\" = :clientId"))
+        .bind(QStringLiteral(":userId"), userId)
+        .bind(QStringLiteral(":clientId"), clientId)
+        .exec();
+    return q.next() ? q.value(0).toLongLong() : 0;
+}
+
+void SqlStore::setSyncClientMark(const QString &userId, const QString &clientId, qint64 lastMid)
+{
+    Query(connection(), dialect(), QStringLiteral("setSyncClientMark"))
+        .prepare(QStringLiteral(
+            "INSERT INTO \"sync_client\" (\"userId\", \"clientId\", \"lastMid\") VALUES (:userId, :clientId, :lastMid) "
+            "ON CONFLICT (\"userId\", \"clientId\") DO UPDATE SET \"lastMid\" = excluded.\"lastMid\""))
+        .bind(QStringLiteral(":userId"), textValue(userId))
+        .bind(QStringLiteral(":clientId"), textValue(clientId))
+        .bind(QStringLiteral(":lastMid"), lastMid)
+        .exec();
+}
+
+QList<QPair<QString, qint64>> SqlStore::syncClientMarks(const QString &userId)
+{
+    Query q(connection(), dialect(), QStringLiteral("syncClientMarks"));
+    q.prepare(QStringLiteral("SELECT \"clientId\", \"lastMid\" FROM \"sync_client\" WHERE \"userId\" = :userId "
+                             "ORDER BY \"clientId\""))
+        .bind(QStringLiteral(":userId"), userId)
+        .exec();
+    QList<QPair<QString, qint64>> result;
+    while (q.next())
+        result.append({q.value(0).toString(), q.value(1).toLongLong()});
+    return result;
+}
+
+void SqlStore::deleteSyncData(const QString &userId)
+{
+    transaction([&] {
+        const QSqlDatabase db = connection();
+        for (const char *table : {"sync_record", "sync_client", "sync_user_version"}) {
+            Query(db, dialect(), QStringLiteral("deleteSyncData"))
+                .prepare(QStringLiteral("DELETE FROM \"%1\" WHERE \"userId\" = :id").arg(QLatin1String(table)))
+                .bind(QStringLiteral(":id"), userId)
+                .exec();
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
 // Operator templates
 
 QStringList SqlStore::templatePlaceholders(const QString &sql)
@@ -1187,6 +1368,13 @@ void SqlStore::execTemplate(const QString &sql, const QVariantMap &namedBinds)
     }
 
     Query q(connection(), dialect(), QStringLiteral("execTemplate"));
+    if (names.isEmpty()) {
+        // Nothing to bind: run it as is. QPSQL prepares with PREPARE, which PostgreSQL
+        // accepts only for SELECT/INSERT/UPDATE/DELETE/VALUES — not for DDL.
+        q.exec(sql);
+        q.finish();
+        return;
+    }
     q.prepare(sql);
     for (qsizetype i = 0; i < names.size(); ++i)
         q.bind(QLatin1Char(':') + names.at(i), values.at(i));

@@ -94,6 +94,8 @@ public:
     void updateAccount(const Account &account) override;
 
     void createSession(const Session &session) override;
+    // userById/userByEmail/userByUsername/sessionByToken inside transaction() on
+    // PostgreSQL lock the row they return (SELECT ... FOR UPDATE) until the transaction ends.
     std::optional<Session> sessionByToken(const QString &token) override;
     QList<Session> sessionsByUser(const QString &userId) override;
     void updateSession(const Session &session) override;
@@ -115,6 +117,30 @@ public:
     void updatePasskey(const Passkey &passkey) override;
     void deletePasskey(const QString &id) override;
 
+    std::optional<SyncRecord> syncRecord(const QString &userId, const QString &collection,
+                                         const QString &recordId) override;
+    // One INSERT ... ON CONFLICT DO UPDATE (SQLite 3.24+, PostgreSQL 9.5+).
+    void putSyncRecord(const QString &userId, const SyncRecord &record) override;
+    QList<SyncRecord> syncRecordsByUser(const QString &userId) override;
+    QList<SyncRecord> syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit) override;
+    qint64 syncVersion(const QString &userId) override;
+    // One INSERT ... ON CONFLICT DO UPDATE ... RETURNING.
+    qint64 bumpSyncVersion(const QString &userId, qint64 count) override;
+    qint64 syncClientMark(const QString &userId, const QString &clientId) override;
+    void setSyncClientMark(const QString &userId, const QString &clientId, qint64 lastMid) override;
+    QList<QPair<QString, qint64>> syncClientMarks(const QString &userId) override;
+    void deleteSyncData(const QString &userId) override;
+
+    // Rate limiting and operations; implemented in sql_store_ops.cpp.
+    // One INSERT ... ON CONFLICT ("key") DO UPDATE ... WHERE <not full> RETURNING.
+    RateLimitHit hitRateLimit(const QString &key, qint64 nowMs, qint64 windowMs, qint64 max,
+                              bool sliding) override;
+    int deleteRateLimitsBefore(qint64 cutoffMs) override;
+    QStringList inactiveAnonymousUsers(const QDateTime &cutoff) override;
+    // Batches of 200 users per transaction; sync tables (sync_record, sync_client,
+    // sync_user_version) are cleared when they exist.
+    int pruneAnonymousUsers(const QDateTime &cutoff) override;
+
     // Binds only the :name placeholders found in `sql` outside string literals, quoted
     // identifiers and comments (a leading ':' in a map key is optional). A placeholder with
     // no value in the map is an error. QDateTime values are bound as ms since epoch, like
@@ -134,6 +160,7 @@ private:
     void runTransaction(const QString &beginStatement, const std::function<void()> &work);
     ThreadState &threadState();     // this thread's state, connection opened on demand
     QSqlDatabase connection();      // this thread's connection
+    QString rowLockClause();        // " FOR UPDATE" inside a PostgreSQL transaction, else ""
 
     std::unique_ptr<Config> m_config;
     std::shared_ptr<Shared> m_shared;

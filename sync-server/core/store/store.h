@@ -10,6 +10,8 @@
 #include "models.h"
 
 #include <QList>
+#include <QPair>
+#include <QStringList>
 #include <QVariantMap>
 #include <functional>
 #include <optional>
@@ -27,6 +29,14 @@ public:
 
 private:
     bool m_uniqueViolation;
+};
+
+// One counted request of a rate-limit counter (Store::hitRateLimit).
+struct RateLimitHit
+{
+    bool allowed = true;
+    qint64 count = 0;          // requests in the counter's window (this one included when allowed)
+    qint64 lastRequest = 0;    // the row's lastRequest, ms since epoch
 };
 
 class Store
@@ -82,6 +92,49 @@ public:
     virtual QList<Passkey> passkeysByUser(const QString &userId) = 0;
     virtual void updatePasskey(const Passkey &passkey) = 0;   // writes every column of the row
     virtual void deletePasskey(const QString &id) = 0;
+
+    // Sync (core/sync): per user, records keyed (collection, recordId), a version counter
+    // and the last mutation id applied per client. Call these inside transaction().
+    virtual std::optional<SyncRecord> syncRecord(const QString &userId, const QString &collection,
+                                                 const QString &recordId) = 0;
+    // Inserts or replaces the row (userId, record.collection, record.recordId).
+    virtual void putSyncRecord(const QString &userId, const SyncRecord &record) = 0;
+    // Every record of the user (tombstones included) in version order.
+    virtual QList<SyncRecord> syncRecordsByUser(const QString &userId) = 0;
+    // Records with since < version <= upTo in version order, at most `limit` of them.
+    virtual QList<SyncRecord> syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit) = 0;
+    // The user's counter: the highest version handed out (0 before the first change).
+    virtual qint64 syncVersion(const QString &userId) = 0;
+    // Adds `count` (>= 1) to the counter in one statement and returns the new value, so
+    // versions last-count+1 .. last belong to the caller.
+    virtual qint64 bumpSyncVersion(const QString &userId, qint64 count) = 0;
+    // The last mutation id applied for (userId, clientId); 0 when none.
+    virtual qint64 syncClientMark(const QString &userId, const QString &clientId) = 0;
+    virtual void setSyncClientMark(const QString &userId, const QString &clientId, qint64 lastMid) = 0;
+    // Every (clientId, lastMid) of the user.
+    virtual QList<QPair<QString, qint64>> syncClientMarks(const QString &userId) = 0;
+    // Deletes the user's records, client marks and counter (deleteUser does it by cascade).
+    virtual void deleteSyncData(const QString &userId) = 0;
+
+    // Rate limiting (core/ratelimit): counters in the "rateLimit" table, shared by every
+    // server process on the database. Counts one request for `key` in one atomic statement
+    // (no surrounding transaction needed) unless the counter is full: `max` requests
+    // already counted and less than `windowMs` since its lastRequest, then nothing changes
+    // and allowed is false. After windowMs the counter starts over at 1. `sliding`
+    // (Better Auth): every counted request moves lastRequest to nowMs; otherwise
+    // lastRequest stays the start of a fixed window.
+    virtual RateLimitHit hitRateLimit(const QString &key, qint64 nowMs, qint64 windowMs, qint64 max,
+                                      bool sliding) = 0;
+    // Deletes counters whose lastRequest is before cutoffMs; returns how many.
+    virtual int deleteRateLimitsBefore(qint64 cutoffMs) = 0;
+
+    // Operations (kernia-server prune-anonymous): anonymous users whose newest activity —
+    // the latest session.updatedAt, or user.updatedAt when they have no session — is
+    // before `cutoff`.
+    virtual QStringList inactiveAnonymousUsers(const QDateTime &cutoff) = 0;
+    // Deletes those users with their sessions, accounts, passkeys and sync data (each batch
+    // in one transaction, re-checking the condition inside it); returns how many.
+    virtual int pruneAnonymousUsers(const QDateTime &cutoff) = 0;
 
     // Runs an operator-supplied statement (the server's on_link SQL templates) on this
     // thread's connection, inside the current transaction. Only the named binds that occur

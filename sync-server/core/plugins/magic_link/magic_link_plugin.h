@@ -28,6 +28,14 @@ public:
 
     QString id() const override { return QStringLiteral("magic-link"); }
     void registerEndpoints(Router &router) override;
+    // Better Auth's magic-link plugin rule: 5 requests per 60 s per client and path.
+    QList<RateLimitRule> rateLimitRules() const override
+    {
+        return {{[](const QString &path) {
+                     return path.startsWith(QLatin1String("/sign-in/magic-link"))
+                         || path.startsWith(QLatin1String("/magic-link/verify"));
+                 }, 60, 5}};
+    }
 
     const MagicLinkOptions &options() const { return m_options; }
 

@@ -1,0 +1,123 @@
+// Sign up / sign in (email + password). As a guest, either one keeps the cart:
+// the server moves the guest's records to the account.
+import QtQuick
+import QtQuick.Controls.Basic
+import QtQuick.Layouts
+import Kernia
+
+Rectangle {
+    id: pane
+
+    required property KerniaClient client
+    readonly property bool signedIn: client.state === KerniaClient.SignedIn
+    property string error: ""
+
+    radius: Theme.radius
+    color: Theme.surface
+    border.color: Theme.border
+    implicitHeight: content.implicitHeight + 2 * Theme.padding
+
+    function run(reply) {
+        error = ""
+        reply.completed.connect(function () {
+            if (!reply.ok)
+                pane.error = reply.error.message || reply.error.code
+            else
+                password.text = ""
+        })
+    }
+
+    component PrimaryButton: Button {
+        id: button
+        property color tint: Theme.accent
+        font.pixelSize: Theme.body
+        font.bold: true
+        contentItem: Label {
+            text: button.text; font: button.font
+            color: button.enabled ? "white" : "#e5e7eb"
+            horizontalAlignment: Text.AlignHCenter
+            verticalAlignment: Text.AlignVCenter
+        }
+        background: Rectangle {
+            implicitHeight: 36; radius: 8
+            color: !button.enabled ? Theme.muted : button.down ? Qt.darker(button.tint, 1.2) : button.tint
+        }
+    }
+
+    ColumnLayout {
+        id: content
+        anchors.fill: parent
+        anchors.margins: Theme.padding
+        spacing: 10
+
+        Label {
+            text: pane.signedIn ? qsTr("Your account") : qsTr("Keep your cart")
+            font.pixelSize: Theme.title; font.bold: true; color: Theme.text
+        }
+        Label {
+            objectName: "accountInfo"
+            Layout.fillWidth: true
+            wrapMode: Text.WordWrap
+            color: Theme.muted
+            font.pixelSize: Theme.small
+            text: pane.signedIn
+                  ? qsTr("Signed in as %1. Your cart syncs to every device you sign in on.").arg(pane.client.user.email)
+                  : qsTr("You are shopping as a guest. Create an account (or sign in) and this cart comes with you.")
+        }
+
+        TextField {
+            id: email
+            objectName: "emailField"
+            visible: !pane.signedIn
+            Layout.fillWidth: true
+            placeholderText: qsTr("Email")
+            inputMethodHints: Qt.ImhEmailCharactersOnly | Qt.ImhNoAutoUppercase
+        }
+        TextField {
+            id: password
+            objectName: "passwordField"
+            visible: !pane.signedIn
+            Layout.fillWidth: true
+            placeholderText: qsTr("Password (8+ characters)")
+            echoMode: TextInput.Password
+            onAccepted: signUp.clicked()
+        }
+        RowLayout {
+            visible: !pane.signedIn
+            spacing: 8
+            PrimaryButton {
+                id: signUp
+                objectName: "signUpButton"
+                text: qsTr("Create account")
+                enabled: !pane.client.busy && email.text.length > 0 && password.text.length > 0
+                Layout.fillWidth: true
+                onClicked: pane.run(pane.client.signUpEmail(email.text, password.text, email.text.split("@")[0]))
+            }
+            PrimaryButton {
+                objectName: "signInButton"
+                text: qsTr("Sign in")
+                tint: Theme.headerBg
+                enabled: signUp.enabled
+                Layout.fillWidth: true
+                onClicked: pane.run(pane.client.signInEmail(email.text, password.text))
+            }
+        }
+        PrimaryButton {
+            objectName: "signOutButton"
+            visible: pane.signedIn
+            text: qsTr("Sign out")
+            tint: Theme.muted
+            enabled: !pane.client.busy
+            onClicked: pane.run(pane.client.signOut())
+        }
+        Label {
+            objectName: "accountError"
+            visible: text.length > 0
+            text: pane.error
+            color: Theme.bad
+            font.pixelSize: Theme.small
+            wrapMode: Text.WordWrap
+            Layout.fillWidth: true
+        }
+    }
+}

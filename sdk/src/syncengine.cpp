@@ -1,0 +1,214 @@
+#include "syncengine_p.h"
+
+#include "logging_p.h"
+#include "transport_p.h"
+
+#include <QtCore/QJsonArray>
+#include <QtCore/QJsonDocument>
+#include <QtCore/QPointer>
+#include <QtCore/QRegularExpression>
+#include <QtCore/QUrlQuery>
+
+namespace Kernia {
+
+SyncEngine::SyncEngine(LocalStore *store, Transport *transport, const QString &syncBasePath,
+                       const QString &clientId, QObject *parent)
+    : QObject(parent), m_store(store), m_transport(transport), m_base(syncBasePath), m_clientId(clientId)
+{
+}
+
+QString SyncEngine::syncBasePathFor(const QString &authBasePath)
+{
+    QString base = authBasePath;
+    while (base.endsWith(QLatin1Char('/')))
+        base.chop(1);
+    const int slash = base.lastIndexOf(QLatin1Char('/'));
+    if (slash < 0)
+        return QStringLiteral("/api/sync");
+    return base.left(slash) + QStringLiteral("/sync");
+}
+
+bool SyncEngine::isValidClientId(const QString &clientId)
+{
+    static const QRegularExpression re(QStringLiteral("^[A-Za-z0-9._:-]{1,128}$"));
+    return re.match(clientId).hasMatch();
+}
+
+bool SyncEngine::isValidCollection(const QString &name)
+{
+    static const QRegularExpression re(QStringLiteral("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"));
+    return re.match(name).hasMatch();
+}
+
+bool SyncEngine::isValidRecordId(const QString &id)
+{
+    if (id.isEmpty() || id.size() > 256)
+        return false;
+    for (const QChar c : id) {
+        if (c.unicode() < 0x20 || c.unicode() == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+Error SyncEngine::badResponse(const QString &what, int status) const
+{
+    return Error(Error::Kind::BadResponse, QString(), what, status);
+}
+
+void SyncEngine::run(const Context &context, Done done)
+{
+    Q_ASSERT(!m_running);
+    m_running = true;
+    m_context = context;
+    m_done = std::move(done);
+    m_cursor = m_store->cursor(context.owner);
+    m_resetOnce = false;
+    m_fullPull = false;
+    m_seen.clear();
+    if (m_cursor.userId != context.userId) {
+        // Another server user than the cursor's (a guest became an account, or the data
+        // was adopted): that user's whole state is needed.
+        qCInfo(lcSync) << "sync cursor reset: user" << m_cursor.userId << "->" << context.userId;
+        m_cursor = SyncCursor{ context.userId, 0 };
+    }
+    push();
+}
+
+void SyncEngine::finish(const Error &error)
+{
+    m_running = false;
+    m_seen.clear();
+    Done done = std::move(m_done);
+    m_done = nullptr;
+    if (done)
+        done(error);
+}
+
+void SyncEngine::push()
+{
+    const QList<OutboxEntry> entries = m_store->outbox(m_context.owner, MaxMutationsPerPush);
+    if (entries.isEmpty())
+        return pull(m_cursor.version);
+
+    QJsonArray mutations;
+    for (const OutboxEntry &e : entries) {
+        QJsonObject m{ { QLatin1String("mid"), double(e.mid) },
+                       { QLatin1String("op"), e.op },
+                       { QLatin1String("collection"), e.collection },
+                       { QLatin1String("id"), e.id } };
+        if (e.op != QLatin1String("delete"))
+            m.insert(QLatin1String("data"), e.data);
+        mutations.append(m);
+    }
+    const qint64 firstMid = entries.constFirst().mid;
+    const qint64 lastSent = entries.constLast().mid;
+    qCDebug(lcSync) << "push" << entries.size() << "mutations, mids" << firstMid << "…" << lastSent;
+    const QJsonObject body{ { QLatin1String("clientId"), m_clientId }, { QLatin1String("mutations"), mutations } };
+    QPointer<SyncEngine> guard(this);
+    m_transport->postAt(m_base + QStringLiteral("/push"), body, m_context.bearer,
+                        [this, guard, firstMid, lastSent](const HttpResult &r) {
+        if (!guard)
+            return;
+        if (r.error.isError())
+            return finish(r.error);   // the outbox is untouched: the retry sends the same mids
+        const QJsonObject answer = r.body.toObject();
+        const QJsonValue lastMidValue = answer.value(QLatin1String("lastMid"));
+        if (!lastMidValue.isDouble())
+            return finish(badResponse(QStringLiteral("POST /sync/push answered without lastMid"), r.status));
+        const qint64 lastMid = qint64(lastMidValue.toDouble());
+        // Everything at or below the client's mark is on the server (applied now or by an
+        // earlier push whose answer was lost).
+        const qint64 acknowledged = qMin(lastMid, lastSent);
+        if (acknowledged < firstMid)
+            return finish(badResponse(QStringLiteral("POST /sync/push did not acknowledge mid %1 (lastMid %2)")
+                                              .arg(firstMid).arg(lastMid), r.status));
+        qCDebug(lcSync) << "pushed: applied" << answer.value(QLatin1String("applied")).toInt()
+                        << "skipped" << answer.value(QLatin1String("skipped")).toInt() << "lastMid" << lastMid;
+        TouchedRecords touched;
+        const Error e = m_store->acknowledge(m_context.owner, acknowledged, &touched);
+        if (e.isError())
+            return finish(e);
+        Q_EMIT outboxChanged(m_context.owner);
+        if (!touched.isEmpty())
+            Q_EMIT recordsTouched(m_context.owner, touched);
+        push();   // the next batch, or the pull
+    });
+}
+
+void SyncEngine::pull(qint64 since)
+{
+    if (since == 0 && !m_fullPull) {
+        m_fullPull = true;
+        m_seen.clear();
+    }
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("since"), QString::number(since));
+    query.addQueryItem(QStringLiteral("limit"), QString::number(PullLimit));
+    QPointer<SyncEngine> guard(this);
+    m_transport->getAt(m_base + QStringLiteral("/pull"), query, m_context.bearer,
+                       [this, guard, since](const HttpResult &r) {
+        if (!guard)
+            return;
+        if (r.error.isError()) {
+            m_fullPull = false;
+            return finish(r.error);
+        }
+        const QJsonObject answer = r.body.toObject();
+        const QJsonValue versionValue = answer.value(QLatin1String("version"));
+        const QJsonValue changesValue = answer.value(QLatin1String("changes"));
+        if (!versionValue.isDouble() || !changesValue.isArray()) {
+            m_fullPull = false;
+            return finish(badResponse(QStringLiteral("GET /sync/pull answered without version and changes"), r.status));
+        }
+        const qint64 version = qint64(versionValue.toDouble());
+        const bool more = answer.value(QLatin1String("more")).toBool();
+        if (version < since) {
+            // The cursor belongs to another history (e.g. the guest's): pull everything.
+            m_fullPull = false;
+            if (m_resetOnce)
+                return finish(badResponse(QStringLiteral("GET /sync/pull went back in version twice"), r.status));
+            m_resetOnce = true;
+            qCInfo(lcSync) << "server version" << version << "< cursor" << since << ": pulling everything";
+            m_cursor.version = 0;
+            return pull(0);
+        }
+        QList<RemoteChange> changes;
+        const QJsonArray array = changesValue.toArray();
+        changes.reserve(array.size());
+        for (const QJsonValue &v : array) {
+            const QJsonObject o = v.toObject();
+            RemoteChange c;
+            c.collection = o.value(QLatin1String("collection")).toString();
+            c.id = o.value(QLatin1String("id")).toString();
+            c.deleted = o.value(QLatin1String("deleted")).toBool();
+            c.data = o.value(QLatin1String("data")).toObject();
+            c.updatedAt = QDateTime::fromString(o.value(QLatin1String("updatedAt")).toString(), Qt::ISODateWithMs);
+            if (c.collection.isEmpty() || c.id.isEmpty() || (!c.deleted && !o.value(QLatin1String("data")).isObject())) {
+                m_fullPull = false;
+                return finish(badResponse(QStringLiteral("GET /sync/pull answered a malformed change"), r.status));
+            }
+            if (m_fullPull)
+                m_seen.insert(c.collection + QLatin1Char('\n') + c.id);
+            changes.append(c);
+        }
+        m_cursor.version = version;
+        TouchedRecords touched;
+        Error e = m_store->applyRemote(m_context.owner, changes, m_cursor, &touched);
+        if (!e.isError() && !more && m_fullPull)
+            e = m_store->pruneSettled(m_context.owner, m_seen, &touched);
+        if (!touched.isEmpty())
+            Q_EMIT recordsTouched(m_context.owner, touched);
+        if (e.isError()) {
+            m_fullPull = false;
+            return finish(e);
+        }
+        qCDebug(lcSync) << "pulled" << changes.size() << "changes, version" << version << (more ? "(more)" : "");
+        if (more)
+            return pull(version);
+        m_fullPull = false;
+        finish(Error());
+    });
+}
+
+} // namespace Kernia

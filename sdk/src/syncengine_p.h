@@ -1,0 +1,81 @@
+// Kernia SDK internal: one sync cycle against /api/sync (docs/sync-protocol.md): push the
+// outbox in mid order in batches, drop what the server acknowledged (applied or skipped),
+// then pull from the cursor until `more` is false, applying the changes with the pending
+// local changes replayed on top. Every step commits to the local store before the next
+// request, so a failure at any point (network, kill -9) loses nothing and, with the same
+// mids on retry, duplicates nothing. The Client runs cycles one at a time in its job
+// queue. Not API.
+#pragma once
+
+#include "localstore_p.h"
+
+#include <Kernia/error.h>
+
+#include <QtCore/QObject>
+#include <QtCore/QSet>
+#include <QtCore/QString>
+
+#include <functional>
+
+namespace Kernia {
+
+class Transport;
+
+class SyncEngine : public QObject
+{
+    Q_OBJECT
+
+public:
+    static constexpr int MaxMutationsPerPush = 500;   // the protocol's limit
+    static constexpr int PullLimit = 500;
+
+    struct Context
+    {
+        QString owner;       // the local profile (owner_local_id)
+        QString userId;      // the server user the session belongs to
+        QByteArray bearer;
+    };
+    using Done = std::function<void(const Error &)>;
+
+    // syncBasePath: e.g. "/api/sync" (derived from the auth base path by the client).
+    SyncEngine(LocalStore *store, Transport *transport, const QString &syncBasePath, const QString &clientId,
+               QObject *parent = nullptr);
+
+    QString clientId() const { return m_clientId; }
+    bool isRunning() const { return m_running; }
+
+    // One cycle. done runs exactly once (not at all if the engine is destroyed first).
+    void run(const Context &context, Done done);
+
+    // "/api/auth" -> "/api/sync"; anything else -> "<basePath>/../sync".
+    static QString syncBasePathFor(const QString &authBasePath);
+    static bool isValidClientId(const QString &clientId);
+    static bool isValidCollection(const QString &name);
+    static bool isValidRecordId(const QString &id);
+
+Q_SIGNALS:
+    // Local records changed by the cycle (acknowledged or pulled).
+    void recordsTouched(const QString &owner, const Kernia::TouchedRecords &touched);
+    void outboxChanged(const QString &owner);
+
+private:
+    void push();
+    void pull(qint64 since);
+    void finish(const Error &error);
+    Error badResponse(const QString &what, int status) const;
+
+    LocalStore *m_store;
+    Transport *m_transport;
+    QString m_base;
+    QString m_clientId;
+
+    bool m_running = false;
+    Context m_context;
+    Done m_done;
+    SyncCursor m_cursor;
+    bool m_fullPull = false;       // this pull started from 0: prune what it did not return
+    bool m_resetOnce = false;      // restarted from 0 after the server's version went back
+    QSet<QString> m_seen;          // (collection '\n' id) returned by a full pull
+};
+
+} // namespace Kernia

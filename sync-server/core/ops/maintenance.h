@@ -1,0 +1,34 @@
+// kernia-server's maintenance commands as plain functions (app/main.cpp runs them; the
+// unit tests call them directly):
+//
+//   kernia-server migrate                                  applyMigrations()
+//   kernia-server prune-anonymous --older-than 30d [--dry-run]   pruneAnonymous()
+#pragma once
+
+#include <QDateTime>
+#include <QString>
+#include <QStringList>
+#include <optional>
+
+namespace Kernia::Server {
+
+class SqlStore;
+
+// "90s", "90m", "12h", "30d", "2w" (a bare number is seconds) → seconds; nullopt when the
+// text is not such a duration or is not positive.
+std::optional<qint64> parseDurationSeconds(const QString &text);
+
+// Applies pending migrations; returns one line per migration applied, "<id> (<label>)".
+QStringList applyMigrations(SqlStore &store);
+
+struct PruneResult
+{
+    QDateTime cutoff;
+    int users = 0;         // deleted, or that would be deleted with dryRun
+};
+// Migrates first (the tables must exist), then deletes anonymous users inactive since
+// now - olderThanSeconds (Store::pruneAnonymousUsers), or only counts them with dryRun.
+PruneResult pruneAnonymous(SqlStore &store, qint64 olderThanSeconds, bool dryRun,
+                           const QDateTime &now = QDateTime::currentDateTimeUtc());
+
+} // namespace Kernia::Server

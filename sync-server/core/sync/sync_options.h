@@ -1,0 +1,39 @@
+// Options of the data-sync unit (docs/sync-protocol.md). The standalone server fills them
+// from the config file's "sync" object and the --sync-* flags; an embedding application
+// sets them in C++:
+//
+//   SyncOptions options;
+//   options.mergePolicies.insert(QStringLiteral("settings"), MergePolicy::KeepAccount);
+//   options.mergeHook = [](const QString &collection, const QJsonObject &account,
+//                          const QJsonObject &guest) {
+//       QJsonObject merged = account;            // e.g. add up cart quantities
+//       merged["qty"] = account["qty"].toInt() + guest["qty"].toInt();
+//       return merged;
+//   };
+#pragma once
+
+#include "sync/merge_policy.h"
+
+#include <QHash>
+#include <QString>
+
+namespace Kernia::Server {
+
+struct SyncOptions
+{
+    QString mountPath = QStringLiteral("/api/sync");
+    int maxMutationsPerPush = 500;        // more: 400 TOO_MANY_MUTATIONS
+    qint64 maxRecordBytes = 64 * 1024;    // compact JSON of one record; more: 400 RECORD_TOO_LARGE
+    int defaultPullLimit = 500;           // GET /pull without ?limit
+    int maxPullLimit = 1000;              // ?limit above it (or below 1): 400 INVALID_LIMIT
+
+    // Merge at link time, for a (collection, id) both the guest and the account hold:
+    // an entry here wins; otherwise mergeHook when set; otherwise defaultMergePolicy.
+    QHash<QString, MergePolicy> mergePolicies;
+    MergePolicy defaultMergePolicy = MergePolicy::MergeFields;
+    // Called inside the link transaction, from request worker threads; may throw to make
+    // the whole sign-in fail (500 ACCOUNT_LINK_FAILED, nothing kept).
+    MergeHook mergeHook;
+};
+
+} // namespace Kernia::Server

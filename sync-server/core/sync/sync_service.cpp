@@ -1,0 +1,323 @@
+#include "sync_service.h"
+
+#include "auth/json.h"
+#include "store/store.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QRegularExpression>
+
+Q_LOGGING_CATEGORY(lcSync, "kernia.sync")
+
+namespace Kernia::Server {
+
+namespace {
+
+constexpr qint64 kMaxSafeInteger = (qint64(1) << 53) - 1;   // JSON numbers stay exact below it
+
+QByteArray compact(const QJsonObject &object)
+{
+    return QJsonDocument(object).toJson(QJsonDocument::Compact);
+}
+
+QJsonObject parseObject(const QByteArray &data)
+{
+    return QJsonDocument::fromJson(data).object();
+}
+
+bool isValidClientId(const QString &id)
+{
+    static const QRegularExpression pattern(QStringLiteral("^[A-Za-z0-9._:-]{1,128}$"));
+    return pattern.match(id).hasMatch();
+}
+
+bool isValidCollection(const QString &name)
+{
+    static const QRegularExpression pattern(QStringLiteral("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"));
+    return pattern.match(name).hasMatch();
+}
+
+bool isValidRecordId(const QString &id)
+{
+    if (id.isEmpty() || id.size() > 256)
+        return false;
+    for (const QChar c : id) {
+        if (c.unicode() < 0x20 || c.unicode() == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+// A JSON number that is a whole number in 1 .. 2^53-1.
+std::optional<qint64> positiveInteger(const QJsonValue &value)
+{
+    if (!value.isDouble())
+        return std::nullopt;
+    const double d = value.toDouble();
+    if (!(d >= 1 && d <= double(kMaxSafeInteger)) || d != double(qint64(d)))
+        return std::nullopt;
+    return qint64(d);
+}
+
+} // namespace
+
+SyncService::SyncService(SyncOptions options)
+    : m_options(std::move(options))
+{
+}
+
+MergePolicy SyncService::policyFor(const QString &collection) const
+{
+    return m_options.mergePolicies.value(collection, m_options.defaultMergePolicy);
+}
+
+SyncPush SyncService::parsePush(const QJsonObject &body) const
+{
+    SyncPush push;
+    const QJsonValue clientId = body.value(QLatin1String("clientId"));
+    if (!clientId.isString() || !isValidClientId(clientId.toString()))
+        throw SyncError(SyncErrors::INVALID_CLIENT_ID);
+    push.clientId = clientId.toString();
+
+    const QJsonValue mutationsValue = body.value(QLatin1String("mutations"));
+    if (!mutationsValue.isArray())
+        throw SyncError(SyncErrors::INVALID_MUTATIONS);
+    const QJsonArray mutations = mutationsValue.toArray();
+    if (mutations.size() > m_options.maxMutationsPerPush) {
+        throw SyncError(SyncErrors::TOO_MANY_MUTATIONS,
+                        QStringLiteral("A push carries at most %1 mutations, got %2")
+                            .arg(m_options.maxMutationsPerPush).arg(mutations.size()));
+    }
+
+    qint64 previousMid = 0;
+    for (qsizetype i = 0; i < mutations.size(); ++i) {
+        const QString where = QStringLiteral("mutations[%1]").arg(i);
+        if (!mutations.at(i).isObject())
+            throw SyncError(SyncErrors::INVALID_MUTATIONS, where + QStringLiteral(" must be an object"));
+        const QJsonObject m = mutations.at(i).toObject();
+        SyncMutation mutation;
+
+        const std::optional<qint64> mid = positiveInteger(m.value(QLatin1String("mid")));
+        if (!mid) {
+            throw SyncError(SyncErrors::INVALID_MID,
+                            where + QStringLiteral(".mid must be an integer between 1 and 2^53-1"));
+        }
+        if (*mid <= previousMid) {
+            throw SyncError(SyncErrors::INVALID_MID,
+                            QStringLiteral("%1.mid (%2) must be greater than the previous mid (%3)")
+                                .arg(where).arg(*mid).arg(previousMid));
+        }
+        previousMid = mutation.mid = *mid;
+
+        const QString op = m.value(QLatin1String("op")).toString();
+        if (op == QLatin1String("put"))
+            mutation.op = SyncMutation::Op::Put;
+        else if (op == QLatin1String("patch"))
+            mutation.op = SyncMutation::Op::Patch;
+        else if (op == QLatin1String("delete"))
+            mutation.op = SyncMutation::Op::Delete;
+        else
+            throw SyncError(SyncErrors::INVALID_OP, where + QStringLiteral(".op must be \"put\", \"patch\" or \"delete\""));
+
+        const QJsonValue collection = m.value(QLatin1String("collection"));
+        if (!collection.isString() || !isValidCollection(collection.toString())) {
+            throw SyncError(SyncErrors::INVALID_COLLECTION,
+                            where + QStringLiteral(".collection must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"));
+        }
+        mutation.collection = collection.toString();
+
+        const QJsonValue id = m.value(QLatin1String("id"));
+        if (!id.isString() || !isValidRecordId(id.toString())) {
+            throw SyncError(SyncErrors::INVALID_RECORD_ID,
+                            where + QStringLiteral(".id must be a string of 1-256 characters without control characters"));
+        }
+        mutation.id = id.toString();
+
+        const QJsonValue data = m.value(QLatin1String("data"));
+        if (mutation.op == SyncMutation::Op::Delete) {
+            if (!data.isUndefined() && !data.isNull())
+                throw SyncError(SyncErrors::INVALID_DATA, where + QStringLiteral(".data must be absent for delete"));
+        } else {
+            if (!data.isObject())
+                throw SyncError(SyncErrors::INVALID_DATA, where + QStringLiteral(".data must be a JSON object"));
+            mutation.data = data.toObject();
+            const qint64 size = compact(mutation.data).size();
+            if (size > m_options.maxRecordBytes) {
+                throw SyncError(SyncErrors::RECORD_TOO_LARGE,
+                                QStringLiteral("%1.data is %2 bytes; a record may have at most %3")
+                                    .arg(where).arg(size).arg(m_options.maxRecordBytes));
+            }
+        }
+        push.mutations.append(std::move(mutation));
+    }
+    return push;
+}
+
+SyncPushResult SyncService::push(Store &store, const QString &userId, const SyncPush &push) const
+{
+    SyncPushResult result;
+    store.transaction([&] {
+        result = SyncPushResult();   // PostgreSQL may run this again after a conflict
+        const qint64 mark = store.syncClientMark(userId, push.clientId);
+        QList<const SyncMutation *> pending;
+        for (const SyncMutation &mutation : push.mutations) {
+            if (mutation.mid > mark)
+                pending.append(&mutation);
+            else
+                ++result.skipped;
+        }
+        if (pending.isEmpty()) {
+            result.lastMid = mark;
+            result.version = store.syncVersion(userId);
+            return;
+        }
+
+        const qint64 last = store.bumpSyncVersion(userId, pending.size());
+        qint64 version = last - pending.size();
+        const QDateTime now = nowUtc();
+        for (const SyncMutation *mutation : std::as_const(pending)) {
+            SyncRecord record;
+            record.collection = mutation->collection;
+            record.recordId = mutation->id;
+            record.version = ++version;
+            record.updatedAt = now;
+            switch (mutation->op) {
+            case SyncMutation::Op::Put:
+                record.data = compact(mutation->data);
+                break;
+            case SyncMutation::Op::Patch: {
+                const std::optional<SyncRecord> existing = store.syncRecord(userId, record.collection, record.recordId);
+                QJsonObject merged = existing && !existing->deleted ? parseObject(existing->data) : QJsonObject();
+                for (auto it = mutation->data.constBegin(); it != mutation->data.constEnd(); ++it) {
+                    if (it.value().isNull())
+                        merged.remove(it.key());
+                    else
+                        merged.insert(it.key(), it.value());
+                }
+                record.data = compact(merged);
+                if (record.data.size() > m_options.maxRecordBytes) {
+                    throw SyncError(SyncErrors::RECORD_TOO_LARGE,
+                                    QStringLiteral("patch mid %1 makes %2/%3 %4 bytes; a record may have at most %5")
+                                        .arg(mutation->mid).arg(record.collection, record.recordId)
+                                        .arg(record.data.size()).arg(m_options.maxRecordBytes));
+                }
+                break;
+            }
+            case SyncMutation::Op::Delete:
+                record.deleted = true;
+                break;
+            }
+            store.putSyncRecord(userId, record);
+        }
+        result.applied = int(pending.size());
+        result.lastMid = pending.last()->mid;
+        result.version = last;
+        store.setSyncClientMark(userId, push.clientId, result.lastMid);
+    });
+    return result;
+}
+
+SyncPullResult SyncService::pull(Store &store, const QString &userId, qint64 since, int limit) const
+{
+    if (since < 0)
+        throw SyncError(SyncErrors::INVALID_SINCE);
+    if (limit < 1 || limit > m_options.maxPullLimit) {
+        throw SyncError(SyncErrors::INVALID_LIMIT,
+                        QStringLiteral("limit must be between 1 and %1").arg(m_options.maxPullLimit));
+    }
+    // No transaction needed: read the counter first and only rows up to it. A push that
+    // commits in between gives its rows versions above the counter, so they come with the
+    // next pull; a record rewritten in between moves above the counter the same way.
+    SyncPullResult result;
+    const qint64 current = store.syncVersion(userId);
+    result.changes = store.syncChangesSince(userId, since, current, limit + 1);
+    result.more = result.changes.size() > limit;
+    if (result.more)
+        result.changes.resize(limit);
+    result.version = result.more ? result.changes.last().version : current;
+    return result;
+}
+
+SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, const QString &accountId) const
+{
+    SyncLinkResult result;
+    if (guestId == accountId)
+        return result;
+    store.transaction([&] {   // nested: joins the link transaction
+        result = SyncLinkResult();
+        const QDateTime now = nowUtc();
+        QList<SyncRecord> writes;
+        for (const SyncRecord &guest : store.syncRecordsByUser(guestId)) {
+            const std::optional<SyncRecord> account = store.syncRecord(accountId, guest.collection, guest.recordId);
+            const bool accountLive = account && !account->deleted;
+            if (guest.deleted) {
+                // A guest's deletion only travels where the account has nothing live.
+                if (accountLive)
+                    ++result.dropped;
+                else if (!account) {
+                    writes.append(guest);
+                    ++result.tombstones;
+                }
+                continue;
+            }
+            if (!accountLive) {
+                writes.append(guest);
+                ++result.moved;
+                continue;
+            }
+            const QJsonObject accountData = parseObject(account->data);
+            const QJsonObject guestData = parseObject(guest.data);
+            QJsonObject merged;
+            if (!m_options.mergePolicies.contains(guest.collection) && m_options.mergeHook)
+                merged = m_options.mergeHook(guest.collection, accountData, guestData);
+            else
+                merged = mergeRecords(policyFor(guest.collection), accountData, account->updatedAt,
+                                      guestData, guest.updatedAt);
+            if (merged == accountData) {
+                ++result.keptAccount;
+                continue;
+            }
+            SyncRecord record = guest;
+            record.data = compact(merged);
+            record.updatedAt = now;
+            writes.append(record);
+            ++result.merged;
+        }
+
+        if (!writes.isEmpty()) {
+            // Fresh versions from the account's counter, in the guest's order, so the
+            // account's other devices pull them.
+            const qint64 last = store.bumpSyncVersion(accountId, writes.size());
+            qint64 version = last - writes.size();
+            for (SyncRecord &record : writes) {
+                record.version = ++version;
+                store.putSyncRecord(accountId, record);
+            }
+        }
+
+        // The guest's client marks travel too: a push the guest's device retries after the
+        // link is still recognised as applied.
+        for (const auto &[clientId, lastMid] : store.syncClientMarks(guestId)) {
+            if (lastMid > store.syncClientMark(accountId, clientId)) {
+                store.setSyncClientMark(accountId, clientId, lastMid);
+                ++result.clients;
+            }
+        }
+        store.deleteSyncData(guestId);
+    });
+    return result;
+}
+
+QJsonObject SyncService::changeJson(const SyncRecord &record)
+{
+    return QJsonObject{
+        {QStringLiteral("collection"), record.collection},
+        {QStringLiteral("id"), record.recordId},
+        {QStringLiteral("version"), record.version},
+        {QStringLiteral("deleted"), record.deleted},
+        {QStringLiteral("data"), record.deleted ? QJsonValue(QJsonValue::Null) : QJsonValue(parseObject(record.data))},
+        {QStringLiteral("updatedAt"), isoTimestamp(record.updatedAt)},
+    };
+}
+
+} // namespace Kernia::Server

@@ -1,0 +1,228 @@
+// tst_demo — the demo app's real window, driven like a user, against a real kernia-server:
+// a guest fills the cart, signs up, and the cart is still there (in the UI and on the
+// server, read back by a second client). Saves demo-guest-cart.png next to this binary.
+#include "demoapp.h"
+#include "testsupport.h"
+
+#include <QtCore/QJsonArray>
+#include <QtGui/QGuiApplication>
+#include <QtGui/QImage>
+#include <QtQml/QQmlApplicationEngine>
+#include <QtQml/qqmlextensionplugin.h>
+#include <QtQuick/QQuickItem>
+#include <QtQuick/QQuickWindow>
+#include <QtTest/QtTest>
+
+Q_IMPORT_QML_PLUGIN(KerniaPlugin)
+Q_IMPORT_QML_PLUGIN(KerniaDemoPlugin)
+
+using namespace KerniaTest;
+
+namespace {
+constexpr int Timeout = 30000;   // every wait is bounded by this (ms)
+
+QObject *findByName(QObject *root, const QString &name)
+{
+    if (!root)
+        return nullptr;
+    if (root->objectName() == name)
+        return root;
+    for (QObject *child : root->children())
+        if (QObject *found = findByName(child, name))
+            return found;
+    if (auto *item = qobject_cast<QQuickItem *>(root)) {
+        for (QQuickItem *child : item->childItems())
+            if (QObject *found = findByName(child, name))
+                return found;
+    }
+    return nullptr;
+}
+} // namespace
+
+class tst_Demo : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void guestFillsCart();
+    void signUpKeepsCart();
+    void cartIsOnServer();
+    void screenshot();
+    void cleanupTestCase();
+
+private:
+    void saveScreenshot(const QString &name);
+    QObject *object(const QString &name) const
+    {
+        QObject *o = findByName(m_window, name);
+        if (!o)
+            o = findByName(m_window->contentItem(), name);
+        return o;
+    }
+    QQuickItem *item(const QString &name) const { return qobject_cast<QQuickItem *>(object(name)); }
+    QString text(const QString &name) const
+    {
+        QObject *o = object(name);
+        return o ? o->property("text").toString() : QStringLiteral("<no %1>").arg(name);
+    }
+    bool click(const QString &name)
+    {
+        QQuickItem *target = item(name);
+        if (!target || !target->isVisible() || !target->isEnabled()) {
+            qWarning() << "cannot click" << name << target;
+            return false;
+        }
+        const QPointF center = target->mapToScene(QPointF(target->width() / 2, target->height() / 2));
+        QTest::mouseClick(m_window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
+        return true;
+    }
+    bool type(const QString &field, const QString &value)
+    {
+        if (!click(field))
+            return false;
+        if (!QTest::qWaitFor([&] { return item(field)->hasActiveFocus(); }, Timeout))
+            return false;
+        for (const QChar c : value)   // QTest::keyClicks() has no QWindow overload
+            QTest::keyClick(m_window, c.toLatin1());
+        return text(field) == value;
+    }
+    QVariant client(const char *property) const { return m_kernia->property(property); }
+
+    TestServer m_server;
+    QTemporaryDir m_dataDir;
+    QQmlApplicationEngine *m_engine = nullptr;
+    QQuickWindow *m_window = nullptr;
+    QObject *m_kernia = nullptr;
+    QString m_email;
+    const QString m_password = QStringLiteral("password123");
+};
+
+void tst_Demo::initTestCase()
+{
+    QVERIFY2(m_server.start(), qPrintable(m_server.output()));
+    KerniaDemo::Options options;
+    options.serverUrl = m_server.url();
+    options.dataDirectory = m_dataDir.path();
+    options.keychainService = QStringLiteral("kernia-demo-test:") + QUuid::createUuid().toString(QUuid::Id128);
+    m_engine = new QQmlApplicationEngine(this);
+    m_window = KerniaDemo::load(*m_engine, options);
+    QVERIFY(m_window);
+    QVERIFY(QTest::qWaitForWindowExposed(m_window, Timeout));
+    m_kernia = object(QStringLiteral("kernia"));
+    QVERIFY(m_kernia);
+    m_email = QStringLiteral("alice@example.com");   // the server is fresh for every run
+}
+
+void tst_Demo::guestFillsCart()
+{
+    // A guest from the first launch, before the server has even answered.
+    QVERIFY2(text(QStringLiteral("identityChip")).startsWith(QStringLiteral("Guest")),
+             qPrintable(text(QStringLiteral("identityChip"))));
+    QCOMPARE(text(QStringLiteral("cartSummary")), QStringLiteral("0 items"));
+
+    QVERIFY(click(QStringLiteral("add_apples")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_apples")), QStringLiteral("1"), Timeout);
+    QVERIFY(click(QStringLiteral("add_apples")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_apples")), QStringLiteral("2"), Timeout);
+    QVERIFY(click(QStringLiteral("add_coffee")));
+    QVERIFY(click(QStringLiteral("add_olives")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_olives")), QStringLiteral("1"), Timeout);
+
+    // quantity + / − and remove
+    QVERIFY(click(QStringLiteral("inc_coffee")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_coffee")), QStringLiteral("2"), Timeout);
+    QVERIFY(click(QStringLiteral("dec_coffee")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_coffee")), QStringLiteral("1"), Timeout);
+    QVERIFY(click(QStringLiteral("remove_olives")));
+    QTRY_VERIFY_WITH_TIMEOUT(!item(QStringLiteral("cartRow_olives")), Timeout);
+
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("cartSummary")), QStringLiteral("3 items"), Timeout);
+    QCOMPARE(text(QStringLiteral("cartTotal")), QStringLiteral("€14.80"));   // 2 × 3.20 + 8.40
+
+    // The guest registers with the server by itself and its cart syncs.
+    QTRY_VERIFY_WITH_TIMEOUT(client("hasServerSession").toBool(), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("onlineChip")), QStringLiteral("Online"), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(client("pendingChanges").toInt(), 0, Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("syncChip")), QStringLiteral("Synced"), Timeout);
+}
+
+void tst_Demo::signUpKeepsCart()
+{
+    QVERIFY(type(QStringLiteral("emailField"), m_email));
+    QVERIFY(type(QStringLiteral("passwordField"), m_password));
+    saveScreenshot(QStringLiteral("demo-guest-cart-guest.png"));   // the guest, about to sign up
+    QVERIFY(click(QStringLiteral("signUpButton")));
+
+    QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 2 /* KerniaClient.SignedIn */, Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("identityChip")), m_email, Timeout);
+    QCOMPARE(text(QStringLiteral("accountError")), QString());
+
+    // The guest's cart is the account's cart now.
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_apples")), QStringLiteral("2"), Timeout);
+    QCOMPARE(text(QStringLiteral("qty_coffee")), QStringLiteral("1"));
+    QVERIFY(!item(QStringLiteral("cartRow_olives")));
+    QCOMPARE(text(QStringLiteral("cartSummary")), QStringLiteral("3 items"));
+    QTRY_COMPARE_WITH_TIMEOUT(client("pendingChanges").toInt(), 0, Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("syncChip")), QStringLiteral("Synced"), Timeout);
+}
+
+void tst_Demo::cartIsOnServer()
+{
+    // A second client: sign in to the account over HTTP and pull its records.
+    const RawReply signIn = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                       QJsonObject{ { QStringLiteral("email"), m_email },
+                                                    { QStringLiteral("password"), m_password } });
+    QCOMPARE(signIn.status, 200);
+    QVERIFY(!signIn.setAuthToken.isEmpty());
+
+    QUrl pullUrl = m_server.url();
+    pullUrl.setPath(QStringLiteral("/api/sync/pull"));
+    pullUrl.setQuery(QStringLiteral("since=0&limit=1000"));
+    const RawReply pull = rawRequest("GET", pullUrl, {}, signIn.setAuthToken);
+    QCOMPARE(pull.status, 200);
+
+    QHash<QString, QJsonObject> cart;
+    QSet<QString> deleted;
+    for (const QJsonValue &v : pull.body.toObject().value(QStringLiteral("changes")).toArray()) {
+        const QJsonObject change = v.toObject();
+        if (change.value(QStringLiteral("collection")).toString() != QLatin1String("cart"))
+            continue;
+        const QString id = change.value(QStringLiteral("id")).toString();
+        if (change.value(QStringLiteral("deleted")).toBool())
+            deleted.insert(id);
+        else
+            cart.insert(id, change.value(QStringLiteral("data")).toObject());
+    }
+    QCOMPARE(cart.size(), 2);
+    QCOMPARE(cart.value(QStringLiteral("apples")).value(QStringLiteral("qty")).toInt(), 2);
+    QCOMPARE(cart.value(QStringLiteral("apples")).value(QStringLiteral("name")).toString(), QStringLiteral("Apples"));
+    QCOMPARE(cart.value(QStringLiteral("coffee")).value(QStringLiteral("qty")).toInt(), 1);
+    QVERIFY(!cart.contains(QStringLiteral("olives")));
+}
+
+void tst_Demo::screenshot()
+{
+    saveScreenshot(QStringLiteral("demo-guest-cart.png"));   // signed in, same cart
+}
+
+void tst_Demo::saveScreenshot(const QString &name)
+{
+    const QImage image = m_window->grabWindow();
+    QVERIFY(!image.isNull());
+    QVERIFY(image.width() >= 800 && image.height() >= 500);
+    const QString file = QCoreApplication::applicationDirPath() + QLatin1Char('/') + name;
+    QVERIFY2(image.save(file), qPrintable(file));
+    qInfo("screenshot: %s", qPrintable(file));
+}
+
+void tst_Demo::cleanupTestCase()
+{
+    delete m_engine;   // the window and the client go before the server
+    m_engine = nullptr;
+    m_server.kill();
+}
+
+QTEST_MAIN(tst_Demo)
+
+#include "tst_demo.moc"

@@ -1,0 +1,579 @@
+// Kernia collections and sync against a real kernia-server process: offline writes,
+// guest upgrade (sign-up and sign-in, with the account's own data), a guest that never
+// reached the server, convergence of two devices, a push retried after the server was
+// SIGKILLed mid-push, and an app SIGKILLed at random points (tests/sdk/sync_worker.cpp).
+// Every wait is bounded.
+#include "testsupport.h"
+
+#include <Kernia/Client>
+#include <Kernia/Collection>
+
+#include <QtCore/QJsonArray>
+#include <QtCore/QRandomGenerator>
+#include <QtCore/QUrlQuery>
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+#include <signal.h>
+#include <sys/types.h>
+
+using Kernia::Client;
+using Kernia::ClientOptions;
+using Kernia::Collection;
+using Kernia::Error;
+using Kernia::Record;
+using namespace KerniaTest;
+
+namespace {
+
+constexpr int Long = 30000;
+
+Error await(QFuture<Error> future, int ms = Long)
+{
+    QDeadlineTimer deadline(ms);
+    while (!future.isFinished() && !deadline.hasExpired())
+        QTest::qWait(10);
+    if (!future.isFinished())
+        return Error(Error::Kind::Cancelled, QStringLiteral("TEST_TIMEOUT"), QStringLiteral("the future did not finish in time"));
+    return future.result();
+}
+
+QString uniqueEmail()
+{
+    return QStringLiteral("s%1@example.com").arg(QUuid::createUuid().toString(QUuid::Id128).left(16));
+}
+
+const QString Password = QStringLiteral("password123");
+
+QJsonObject obj(std::initializer_list<QPair<QString, QJsonValue>> fields)
+{
+    QJsonObject o;
+    for (const auto &f : fields)
+        o.insert(f.first, f.second);
+    return o;
+}
+
+// The server's view of one user, pulled with a bearer token.
+struct ServerState
+{
+    qint64 version = -1;
+    QHash<QString, QJsonObject> live;   // "collection/id" -> data
+    int tombstones = 0;
+    int status = 0;
+};
+
+ServerState pullAll(const QUrl &server, const QByteArray &token)
+{
+    ServerState state;
+    qint64 since = 0;
+    for (int page = 0; page < 100; ++page) {
+        QUrl url = server;
+        url.setPath(QStringLiteral("/api/sync/pull"));
+        url.setQuery(QStringLiteral("since=%1&limit=1000").arg(since));
+        const RawReply r = rawRequest("GET", url, {}, token);
+        state.status = r.status;
+        if (r.status != 200)
+            return state;
+        const QJsonObject body = r.body.toObject();
+        const QJsonArray changes = body.value(QLatin1String("changes")).toArray();
+        for (const QJsonValue &v : changes) {
+            const QJsonObject c = v.toObject();
+            const QString key = c.value(QLatin1String("collection")).toString() + QLatin1Char('/')
+                    + c.value(QLatin1String("id")).toString();
+            if (c.value(QLatin1String("deleted")).toBool()) {
+                ++state.tombstones;
+                state.live.remove(key);
+            } else {
+                state.live.insert(key, c.value(QLatin1String("data")).toObject());
+            }
+        }
+        since = qint64(body.value(QLatin1String("version")).toDouble());
+        state.version = since;
+        if (!body.value(QLatin1String("more")).toBool())
+            break;
+    }
+    return state;
+}
+
+QByteArray signUpRaw(const QUrl &server, const QString &email)
+{
+    const RawReply r = rawRequest("POST", api(server, QStringLiteral("/sign-up/email")),
+                                  QJsonObject{ { QStringLiteral("email"), email },
+                                               { QStringLiteral("password"), Password },
+                                               { QStringLiteral("name"), QStringLiteral("Sync Test") } });
+    return r.status == 200 ? r.setAuthToken : QByteArray();
+}
+
+QByteArray signInRaw(const QUrl &server, const QString &email)
+{
+    const RawReply r = rawRequest("POST", api(server, QStringLiteral("/sign-in/email")),
+                                  QJsonObject{ { QStringLiteral("email"), email }, { QStringLiteral("password"), Password } });
+    return r.status == 200 ? r.setAuthToken : QByteArray();
+}
+
+// "id" -> data of a collection's live records, for comparisons.
+QHash<QString, QJsonObject> contents(Collection *c)
+{
+    QHash<QString, QJsonObject> out;
+    const QList<Record> records = c->list();
+    for (const Record &r : records)
+        out.insert(r.id, r.data);
+    return out;
+}
+
+} // namespace
+
+class TestSync : public QObject
+{
+    Q_OBJECT
+
+private:
+    struct Install
+    {
+        QTemporaryDir dir;
+        QString service = QStringLiteral("kernia-test:") + QUuid::createUuid().toString(QUuid::Id128);
+    };
+
+    std::unique_ptr<Client> makeClient(const QUrl &url, const Install &install,
+                                       const std::function<void(ClientOptions &)> &tweak = {})
+    {
+        ClientOptions options(url);
+        options.setDataDirectory(install.dir.path());
+        options.setKeychainService(install.service);
+        options.setRequestTimeout(5000);
+        options.setRetryInitialDelay(100);
+        options.setRetryMaxDelay(1000);
+        options.setSyncDelay(50);
+        options.setUseSystemNetworkInformation(false);
+        if (tweak)
+            tweak(options);
+        return std::make_unique<Client>(options);
+    }
+
+    // A second device of an account: signs in, pulls, and is returned ready.
+    std::unique_ptr<Client> secondDevice(const QUrl &url, const Install &install, const QString &email)
+    {
+        auto client = makeClient(url, install, [](ClientOptions &o) { o.setAutomaticGuest(false); });
+        const Error e = await(client->signInEmail(email, Password));
+        if (e.isError()) {
+            qWarning() << "second device sign-in failed:" << e;
+            return nullptr;
+        }
+        const Error s = await(client->syncNow());
+        if (s.isError()) {
+            qWarning() << "second device sync failed:" << s;
+            return nullptr;
+        }
+        return client;
+    }
+
+    static bool settled(Client *c) { return c->pendingChanges() == 0 && c->syncState() == Client::SyncState::Idle; }
+
+    TestServer m_server;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY2(!serverBinary().isEmpty(), "KERNIA_SERVER is not set");
+        QVERIFY2(m_server.start(), qPrintable(m_server.output()));
+        const QString probe = QStringLiteral("kernia-test-probe:") + QUuid::createUuid().toString(QUuid::Id128);
+        QCOMPARE(writeToken(probe, QStringLiteral("x")), QKeychain::NoError);
+    }
+
+    // Local writes: validation, one record + one outbox entry each, notifications, model.
+    void localWritesAndModel()
+    {
+        Install install;
+        const QUrl down(QStringLiteral("http://127.0.0.1:%1").arg(freePort()));
+        auto client = makeClient(down, install);
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(client->collection(QStringLiteral("cart")), cart);   // one object per name
+        QCOMPARE(cart->name(), QStringLiteral("cart"));
+
+        Kernia::CollectionModel model;
+        model.setFields({ QStringLiteral("qty") });
+        model.setCollection(cart);
+        QSignalSpy changed(cart, &Collection::recordChanged);
+
+        QVERIFY(!cart->put(QStringLiteral("b"), obj({ { QStringLiteral("qty"), 1 } })).isError());
+        QVERIFY(!cart->put(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 2 }, { QStringLiteral("x"), 1 } })).isError());
+        QVERIFY(!cart->patch(QStringLiteral("a"), obj({ { QStringLiteral("x"), QJsonValue::Null },
+                                                        { QStringLiteral("note"), QStringLiteral("ripe") } })).isError());
+        QVERIFY(!cart->remove(QStringLiteral("b")).isError());
+        QCOMPARE(changed.count(), 4);
+        QCOMPARE(cart->count(), 1);
+        QCOMPARE(client->pendingChanges(), 4);
+        const auto a = cart->get(QStringLiteral("a"));
+        QVERIFY(a);
+        QVERIFY(a->pending);
+        QCOMPARE(a->data, obj({ { QStringLiteral("qty"), 2 }, { QStringLiteral("note"), QStringLiteral("ripe") } }));
+        QCOMPARE(cart->value(QStringLiteral("a")).value(QStringLiteral("qty")).toInt(), 2);
+        QVERIFY(!cart->get(QStringLiteral("b")));
+
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.data(model.index(0), Kernia::CollectionModel::IdRole).toString(), QStringLiteral("a"));
+        QCOMPARE(model.data(model.index(0), Kernia::CollectionModel::FirstFieldRole).toInt(), 2);
+        QCOMPARE(model.data(model.index(0), Kernia::CollectionModel::PendingRole).toBool(), true);
+        QVERIFY(model.roleNames().values().contains("qty"));
+
+        // Invalid input is refused and writes nothing.
+        QCOMPARE(cart->put(QString(), {}).kind(), Error::Kind::InvalidArgument);
+        QCOMPARE(client->collection(QStringLiteral("bad name!"))->put(QStringLiteral("x"), {}).kind(),
+                 Error::Kind::InvalidArgument);
+        QJsonObject huge{ { QStringLiteral("blob"), QString(70000, QLatin1Char('x')) } };
+        QCOMPARE(cart->put(QStringLiteral("big"), huge).kind(), Error::Kind::InvalidArgument);
+        QCOMPARE(client->pendingChanges(), 4);
+
+        // The outbox survives a restart.
+        client.reset();
+        auto again = makeClient(down, install);
+        QCOMPARE(again->pendingChanges(), 4);
+        QCOMPARE(again->collection(QStringLiteral("cart"))->count(), 1);
+    }
+
+    // put/patch/remove offline, then the server comes up: the guest registers and syncs.
+    void offlineWritesThenSync()
+    {
+        Install install;
+        const quint16 port = freePort();
+        auto client = makeClient(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)), install);
+        QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("NETWORK_ERROR"), Long);
+        QCOMPARE(client->syncState(), Client::SyncState::Offline);
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        QVERIFY(!cart->put(QStringLiteral("apple"), obj({ { QStringLiteral("qty"), 1 } })).isError());
+        QVERIFY(!cart->put(QStringLiteral("pear"), obj({ { QStringLiteral("qty"), 5 } })).isError());
+        QVERIFY(!cart->patch(QStringLiteral("apple"), obj({ { QStringLiteral("qty"), 3 }, { QStringLiteral("size"), QStringLiteral("L") } })).isError());
+        QVERIFY(!cart->remove(QStringLiteral("pear")).isError());
+        QCOMPARE(client->pendingChanges(), 4);
+
+        TestServer late;
+        QVERIFY2(late.start(port), qPrintable(late.output()));
+        QSignalSpy synced(client.get(), &Client::synced);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QTRY_VERIFY_WITH_TIMEOUT(settled(client.get()), Long);
+        QVERIFY(synced.count() >= 1);
+        QVERIFY(!cart->get(QStringLiteral("apple"))->pending);
+
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const ServerState server = pullAll(late.url(), readToken(install.service).value.toUtf8());
+        QCOMPARE(server.status, 200);
+        QCOMPARE(server.version, 4);   // four mutations, each applied once
+        QCOMPARE(server.live.size(), 1);
+        QCOMPARE(server.live.value(QStringLiteral("cart/apple")),
+                 obj({ { QStringLiteral("qty"), 3 }, { QStringLiteral("size"), QStringLiteral("L") } }));
+        QCOMPARE(server.tombstones, 1);
+    }
+
+    // A registered guest fills its cart while the server is down, then signs up: the
+    // account has the cart (seen by a second device).
+    void guestOfflineCartSignsUp()
+    {
+        Install install;
+        TestServer server;
+        QVERIFY2(server.start(), qPrintable(server.output()));
+        const quint16 port = server.port();
+        auto client = makeClient(server.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QTRY_VERIFY_WITH_TIMEOUT(settled(client.get()), Long);
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        QVERIFY(!cart->put(QStringLiteral("early"), obj({ { QStringLiteral("qty"), 1 } })).isError());
+        QTRY_VERIFY_WITH_TIMEOUT(settled(client.get()), Long);   // this one reached the guest on the server
+
+        server.kill();
+        QVERIFY(!cart->put(QStringLiteral("shoe"), obj({ { QStringLiteral("qty"), 2 } })).isError());
+        QVERIFY(!cart->patch(QStringLiteral("early"), obj({ { QStringLiteral("qty"), 7 } })).isError());
+        QTRY_COMPARE_WITH_TIMEOUT(client->syncState(), Client::SyncState::Offline, Long);
+        QCOMPARE(client->pendingChanges(), 2);
+
+        QVERIFY2(server.start(port), qPrintable(server.output()));
+        const QString email = uniqueEmail();
+        QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        QCOMPARE(upgraded.count(), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(settled(client.get()), Long);
+
+        Install other;
+        auto second = secondDevice(server.url(), other, email);
+        QVERIFY(second);
+        Collection *cart2 = second->collection(QStringLiteral("cart"));
+        QCOMPARE(contents(cart2).size(), 2);
+        QCOMPARE(cart2->value(QStringLiteral("shoe")).value(QStringLiteral("qty")).toInt(), 2);
+        QCOMPARE(cart2->value(QStringLiteral("early")).value(QStringLiteral("qty")).toInt(), 7);
+        QCOMPARE(contents(cart), contents(cart2));
+    }
+
+    // A guest signs in to an account whose other device already has a cart: both
+    // devices end with the merged cart.
+    void guestSignsInToAccountWithCart()
+    {
+        const QString email = uniqueEmail();
+        Install laptopInstall;
+        auto laptop = makeClient(m_server.url(), laptopInstall);
+        QTRY_VERIFY_WITH_TIMEOUT(laptop->isReady(), Long);
+        QCOMPARE(await(laptop->signUpEmail(email, Password)), Error());
+        Collection *laptopCart = laptop->collection(QStringLiteral("cart"));
+        QVERIFY(!laptopCart->put(QStringLiteral("shoe"), obj({ { QStringLiteral("qty"), 1 }, { QStringLiteral("color"), QStringLiteral("red") } })).isError());
+        QVERIFY(!laptopCart->put(QStringLiteral("hat"), obj({ { QStringLiteral("qty"), 1 } })).isError());
+        QCOMPARE(await(laptop->syncNow()), Error());
+        QCOMPARE(laptop->pendingChanges(), 0);
+
+        Install phoneInstall;
+        auto phone = makeClient(m_server.url(), phoneInstall);
+        QTRY_VERIFY_WITH_TIMEOUT(phone->hasServerSession(), Long);
+        Collection *phoneCart = phone->collection(QStringLiteral("cart"));
+        // Later than the laptop's write: the guest's qty wins the field merge.
+        QTest::qWait(20);
+        QVERIFY(!phoneCart->put(QStringLiteral("shoe"), obj({ { QStringLiteral("qty"), 3 }, { QStringLiteral("size"), QStringLiteral("L") } })).isError());
+        QVERIFY(!phoneCart->put(QStringLiteral("sock"), obj({ { QStringLiteral("qty"), 6 } })).isError());
+        QCOMPARE(await(phone->syncNow()), Error());
+        QCOMPARE(phone->pendingChanges(), 0);
+        // One more change still pending at sign-in time.
+        QVERIFY(!phoneCart->patch(QStringLiteral("sock"), obj({ { QStringLiteral("color"), QStringLiteral("blue") } })).isError());
+
+        QCOMPARE(await(phone->signInEmail(email, Password)), Error());
+        QCOMPARE(phone->state(), Client::State::SignedIn);
+        QTRY_VERIFY_WITH_TIMEOUT(settled(phone.get()), Long);
+        QCOMPARE(await(phone->syncNow()), Error());
+        QCOMPARE(await(laptop->syncNow()), Error());
+
+        const QHash<QString, QJsonObject> expected{
+            { QStringLiteral("shoe"), obj({ { QStringLiteral("qty"), 3 }, { QStringLiteral("color"), QStringLiteral("red") },
+                                            { QStringLiteral("size"), QStringLiteral("L") } }) },
+            { QStringLiteral("hat"), obj({ { QStringLiteral("qty"), 1 } }) },
+            { QStringLiteral("sock"), obj({ { QStringLiteral("qty"), 6 }, { QStringLiteral("color"), QStringLiteral("blue") } }) },
+        };
+        QCOMPARE(contents(phoneCart), expected);
+        QCOMPARE(contents(laptopCart), expected);
+        const ServerState server = pullAll(m_server.url(), signInRaw(m_server.url(), email));
+        QCOMPARE(server.live.size(), 3);
+    }
+
+    // A guest that never reached the server (it came up later) signs up: its cart arrives.
+    void neverReachedServerSignsUp()
+    {
+        Install install;
+        const quint16 port = freePort();
+        // A long probe backoff: the guest does not register by itself before signing up.
+        auto client = makeClient(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port)), install,
+                                 [](ClientOptions &o) { o.setRetryInitialDelay(60000); o.setRetryMaxDelay(60000); });
+        QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("NETWORK_ERROR"), Long);
+        QVERIFY(client->user().isLocalOnly());
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        QVERIFY(!cart->put(QStringLiteral("apple"), obj({ { QStringLiteral("qty"), 4 } })).isError());
+        QVERIFY(!cart->put(QStringLiteral("plum"), obj({ { QStringLiteral("qty"), 1 } })).isError());
+        QVERIFY(!cart->remove(QStringLiteral("plum")).isError());
+
+        TestServer late;
+        QVERIFY2(late.start(port), qPrintable(late.output()));
+        const QString email = uniqueEmail();
+        QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        QCOMPARE(upgraded.count(), 1);
+        QVERIFY(!client->isAnonymous());
+        QTRY_VERIFY_WITH_TIMEOUT(settled(client.get()), Long);
+
+        Install other;
+        auto second = secondDevice(late.url(), other, email);
+        QVERIFY(second);
+        const QHash<QString, QJsonObject> expected{ { QStringLiteral("apple"), obj({ { QStringLiteral("qty"), 4 } }) } };
+        QCOMPARE(contents(second->collection(QStringLiteral("cart"))), expected);
+        QCOMPARE(contents(cart), expected);
+    }
+
+    // Two devices of one account write concurrently and converge.
+    void twoClientsConverge()
+    {
+        const QString email = uniqueEmail();
+        Install ia, ib;
+        auto a = makeClient(m_server.url(), ia, [](ClientOptions &o) { o.setAutomaticGuest(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), Long);
+        QCOMPARE(await(a->signUpEmail(email, Password)), Error());
+        auto b = secondDevice(m_server.url(), ib, email);
+        QVERIFY(b);
+        Collection *ca = a->collection(QStringLiteral("notes"));
+        Collection *cb = b->collection(QStringLiteral("notes"));
+        QVERIFY(!ca->put(QStringLiteral("x"), obj({ { QStringLiteral("by"), QStringLiteral("a") }, { QStringLiteral("n"), 1 } })).isError());
+        QVERIFY(!cb->put(QStringLiteral("y"), obj({ { QStringLiteral("by"), QStringLiteral("b") } })).isError());
+        QCOMPARE(await(a->syncNow()), Error());
+        QCOMPARE(await(b->syncNow()), Error());
+        QVERIFY(!cb->patch(QStringLiteral("x"), obj({ { QStringLiteral("n"), 2 } })).isError());
+        QVERIFY(!ca->remove(QStringLiteral("y")).isError());
+        QVERIFY(!ca->put(QStringLiteral("z"), obj({ { QStringLiteral("by"), QStringLiteral("a") } })).isError());
+        // Both sync until nothing changes (automatic sync runs too).
+        for (int round = 0; round < 2; ++round) {
+            QCOMPARE(await(a->syncNow()), Error());
+            QCOMPARE(await(b->syncNow()), Error());
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(settled(a.get()) && settled(b.get()), Long);
+        QCOMPARE(await(a->syncNow()), Error());
+        const QHash<QString, QJsonObject> expected{
+            { QStringLiteral("x"), obj({ { QStringLiteral("by"), QStringLiteral("a") }, { QStringLiteral("n"), 2 } }) },
+            { QStringLiteral("z"), obj({ { QStringLiteral("by"), QStringLiteral("a") } }) },
+        };
+        QCOMPARE(contents(ca), expected);
+        QCOMPARE(contents(cb), expected);
+    }
+
+    // The server is SIGKILLed while pushes are in flight; the retried pushes (same mids)
+    // apply every mutation exactly once.
+    void retriedPushAfterServerKill()
+    {
+        Install install;
+        TestServer server;
+        QVERIFY2(server.start(), qPrintable(server.output()));
+        const quint16 port = server.port();
+        const QString email = uniqueEmail();
+        QVERIFY(!signUpRaw(server.url(), email).isEmpty());
+        auto client = makeClient(server.url(), install, [](ClientOptions &o) {
+            o.setAutomaticGuest(false);
+            o.setAutoSync(false);   // the test decides when the pushes start
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        Collection *c = client->collection(QStringLiteral("items"));
+        constexpr int N = 2000;
+        const QString pad(300, QLatin1Char('p'));   // bigger bodies: the pushes take a while
+        for (int i = 1; i <= N; ++i)
+            QVERIFY(!c->put(QStringLiteral("item-%1").arg(i), obj({ { QStringLiteral("i"), i }, { QStringLiteral("pad"), pad } })).isError());
+        QCOMPARE(client->pendingChanges(), N);
+
+        QFuture<Error> first = client->syncNow();
+        // Kill as soon as the first batch was acknowledged: the next push is in flight.
+        QDeadlineTimer deadline(Long);
+        while (client->pendingChanges() == N && !first.isFinished() && !deadline.hasExpired())
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 1);
+        QVERIFY(client->pendingChanges() < N);
+        server.kill();
+        const Error failed = await(first);
+        QVERIFY2(failed.isError() || client->pendingChanges() == 0, qPrintable(failed.toString()));
+        const int left = client->pendingChanges();
+        qInfo() << "pending after the kill:" << left;
+
+        QVERIFY2(server.start(port), qPrintable(server.output()));
+        Error e;
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            e = await(client->syncNow());
+            if (!e.isError())
+                break;
+            QTest::qWait(200);
+        }
+        QCOMPARE(e, Error());
+        QCOMPARE(client->pendingChanges(), 0);
+        const ServerState state = pullAll(server.url(), signInRaw(server.url(), email));
+        QCOMPARE(state.live.size(), N);
+        QCOMPARE(state.version, qint64(N));   // every put applied once: no duplicate versions
+        for (int i = 1; i <= N; ++i)
+            QCOMPARE(state.live.value(QStringLiteral("items/item-%1").arg(i)).value(QLatin1String("i")).toInt(), i);
+    }
+
+    // A push that landed but whose answer was lost: the SDK's retry (same clientId and
+    // mids) is answered "skipped" and the outbox is cleared without applying anything twice.
+    void lostAnswerIsSkipped()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        QVERIFY(!signUpRaw(m_server.url(), email).isEmpty());
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) {
+            o.setAutomaticGuest(false);
+            o.setAutoSync(false);
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+        Collection *c = client->collection(QStringLiteral("cart"));
+        QVERIFY(!c->put(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 1 } })).isError());
+        QVERIFY(!c->patch(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 2 } })).isError());
+        QVERIFY(!c->put(QStringLiteral("b"), obj({ { QStringLiteral("qty"), 5 } })).isError());
+        QCOMPARE(client->pendingChanges(), 3);
+
+        // What the SDK would push (a fresh database numbers its mids 1, 2, 3), sent by
+        // "the same client" whose answer never arrived.
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QByteArray token = readToken(install.service).value.toUtf8();
+        QUrl push = m_server.url();
+        push.setPath(QStringLiteral("/api/sync/push"));
+        const QJsonArray mutations{
+            obj({ { QStringLiteral("mid"), 1 }, { QStringLiteral("op"), QStringLiteral("put") }, { QStringLiteral("collection"), QStringLiteral("cart") },
+                  { QStringLiteral("id"), QStringLiteral("a") }, { QStringLiteral("data"), obj({ { QStringLiteral("qty"), 1 } }) } }),
+            obj({ { QStringLiteral("mid"), 2 }, { QStringLiteral("op"), QStringLiteral("patch") }, { QStringLiteral("collection"), QStringLiteral("cart") },
+                  { QStringLiteral("id"), QStringLiteral("a") }, { QStringLiteral("data"), obj({ { QStringLiteral("qty"), 2 } }) } }),
+            obj({ { QStringLiteral("mid"), 3 }, { QStringLiteral("op"), QStringLiteral("put") }, { QStringLiteral("collection"), QStringLiteral("cart") },
+                  { QStringLiteral("id"), QStringLiteral("b") }, { QStringLiteral("data"), obj({ { QStringLiteral("qty"), 5 } }) } }) };
+        const RawReply landed = rawRequest("POST", push,
+                                           QJsonObject{ { QStringLiteral("clientId"), client->clientId() },
+                                                        { QStringLiteral("mutations"), mutations } }, token);
+        QCOMPARE(landed.status, 200);
+        QCOMPARE(landed.body.toObject().value(QLatin1String("applied")).toInt(), 3);
+
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+        QVERIFY(!c->get(QStringLiteral("a"))->pending);
+        const ServerState state = pullAll(m_server.url(), token);
+        QCOMPARE(state.version, qint64(3));   // nothing applied twice
+        QCOMPARE(state.live.value(QStringLiteral("cart/a")), obj({ { QStringLiteral("qty"), 2 } }));
+    }
+
+    // The app is SIGKILLed at random points while writing and syncing; restarted until it
+    // is done, every record is on the server exactly once.
+    void crashWorker()
+    {
+        const QString worker = qEnvironmentVariable("KERNIA_SYNC_WORKER");
+        QVERIFY2(QFile::exists(worker), qPrintable(worker));
+        const QString email = uniqueEmail();
+        QVERIFY(!signUpRaw(m_server.url(), email).isEmpty());
+        Install install;
+        constexpr int N = 2000;
+        const QStringList common{ QStringLiteral("--server"), m_server.url().toString(),
+                                  QStringLiteral("--data"), install.dir.path(),
+                                  QStringLiteral("--service"), install.service,
+                                  QStringLiteral("--count"), QString::number(N),
+                                  QStringLiteral("--email"), email, QStringLiteral("--password"), Password,
+                                  QStringLiteral("--pace"), QStringLiteral("2") };
+        {
+            QProcess setup;
+            setup.setProcessChannelMode(QProcess::MergedChannels);
+            setup.start(worker, common + QStringList{ QStringLiteral("--setup") });
+            QVERIFY(setup.waitForFinished(Long));
+            QVERIFY2(setup.exitStatus() == QProcess::NormalExit && setup.exitCode() == 0, setup.readAll().constData());
+        }
+
+        int kills = 0;
+        bool done = false;
+        for (int round = 0; round < 15 && !done; ++round) {
+            QProcess p;
+            p.setProcessChannelMode(QProcess::MergedChannels);
+            p.start(worker, common);
+            QVERIFY(p.waitForStarted(Long));
+            const int delay = 30 + int(QRandomGenerator::global()->bounded(1000));
+            if (p.waitForFinished(delay)) {
+                QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, p.readAll().constData());
+                done = true;
+                break;
+            }
+            ::kill(pid_t(p.processId()), SIGKILL);
+            QVERIFY(p.waitForFinished(Long));
+            ++kills;
+        }
+        if (!done) {
+            QProcess p;
+            p.setProcessChannelMode(QProcess::MergedChannels);
+            p.start(worker, common);
+            QVERIFY(p.waitForFinished(180000));
+            QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, p.readAll().constData());
+        }
+        qInfo() << "worker killed" << kills << "times";
+        QVERIFY2(kills >= 5, "the worker finished too early for a meaningful crash test");
+
+        const ServerState state = pullAll(m_server.url(), signInRaw(m_server.url(), email));
+        QCOMPARE(state.status, 200);
+        QCOMPARE(state.live.size(), N);
+        QCOMPARE(state.version, qint64(N));   // N puts, each applied exactly once
+        for (int i = 1; i <= N; ++i) {
+            const QString key = QStringLiteral("numbers/rec-%1").arg(i, 4, 10, QLatin1Char('0'));
+            QCOMPARE(state.live.value(key).value(QLatin1String("n")).toInt(), i);
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSync)
+#include "tst_sync.moc"

@@ -1,0 +1,1 @@
+kernia_unit_test(tst_ratelimit tst_ratelimit.cpp test_server.h)

@@ -1,0 +1,243 @@
+// Operations without sockets: the maintenance commands (migrate, prune-anonymous), the
+// health answer, request-log lines and the command line that selects them.
+#include "test_server.h"
+
+#include "config/server_config.h"
+#include "crypto/crypto.h"
+#include "ops/health.h"
+#include "ops/maintenance.h"
+#include "ops/request_log.h"
+#include "store/migrations.h"
+
+#include <QFile>
+
+using namespace Kernia::Server;
+using namespace Kernia::Server::Testing;
+
+namespace {
+
+const QDateTime kNow = QDateTime::fromMSecsSinceEpoch(1'800'000'000'000, Qt::UTC);
+
+User makeUser(bool anonymous, const QDateTime &updatedAt)
+{
+    User u;
+    u.id = Crypto::randomId();
+    u.name = anonymous ? QStringLiteral("Anonymous") : QStringLiteral("Ada");
+    u.email = u.id.toLower() + QStringLiteral("@example.com");
+    u.createdAt = updatedAt;
+    u.updatedAt = updatedAt;
+    u.isAnonymous = anonymous;
+    return u;
+}
+
+void addSession(Store &store, const QString &userId, const QDateTime &updatedAt)
+{
+    Session s;
+    s.id = Crypto::randomId();
+    s.token = Crypto::randomId();
+    s.userId = userId;
+    s.createdAt = updatedAt;
+    s.updatedAt = updatedAt;
+    s.expiresAt = kNow.addDays(7);
+    store.createSession(s);
+}
+
+ConfigResult parse(const QStringList &args, const QString &dataDir)
+{
+    return loadServerConfig(QStringList{QStringLiteral("kernia-server")} + args
+                                + QStringList{QStringLiteral("--data-dir"), dataDir},
+                            QProcessEnvironment());
+}
+
+} // namespace
+
+class OpsTest : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void durations();
+    void migrateReportsWhatItApplied();
+    void pruneAnonymous();
+    void health();
+    void requestLogLines();
+    void requestIds();
+    void commandLine();
+};
+
+void OpsTest::durations()
+{
+    QCOMPARE(parseDurationSeconds(QStringLiteral("30d")), std::optional<qint64>(30 * 86400));
+    QCOMPARE(parseDurationSeconds(QStringLiteral("12h")), std::optional<qint64>(12 * 3600));
+    QCOMPARE(parseDurationSeconds(QStringLiteral("90m")), std::optional<qint64>(90 * 60));
+    QCOMPARE(parseDurationSeconds(QStringLiteral("45s")), std::optional<qint64>(45));
+    QCOMPARE(parseDurationSeconds(QStringLiteral("2w")), std::optional<qint64>(14 * 86400));
+    QCOMPARE(parseDurationSeconds(QStringLiteral("600")), std::optional<qint64>(600));
+    QVERIFY(!parseDurationSeconds(QStringLiteral("0d")));
+    QVERIFY(!parseDurationSeconds(QStringLiteral("-1d")));
+    QVERIFY(!parseDurationSeconds(QStringLiteral("1y")));
+    QVERIFY(!parseDurationSeconds(QStringLiteral("d")));
+    QVERIFY(!parseDurationSeconds(QString()));
+}
+
+void OpsTest::migrateReportsWhatItApplied()
+{
+    QTemporaryDir dir;
+    QString error;
+    std::unique_ptr<SqlStore> store = SqlStore::openSqlite(dir.filePath(QStringLiteral("fresh.db")), &error);
+    QVERIFY2(store, qPrintable(error));
+    const QStringList applied = applyMigrations(*store);
+    QCOMPARE(applied.size(), schemaMigrations(store->dialect()).size());
+    QCOMPARE(applied.first(), QStringLiteral("0001_core (core)"));
+    QVERIFY2(applied.contains(QStringLiteral("0006_rate_limit (rate-limit)")), qPrintable(applied.join(", ")));
+    QVERIFY(applyMigrations(*store).isEmpty());   // nothing left to do
+}
+
+void OpsTest::pruneAnonymous()
+{
+    TestServer server;
+    Store &store = *server.store;
+    const QDateTime old = kNow.addDays(-40);
+    const QDateTime recent = kNow.addDays(-1);
+
+    const User staleGuest = makeUser(true, old);          // old session → pruned
+    const User revivedGuest = makeUser(true, old);        // one old, one recent session → kept
+    const User activeGuest = makeUser(true, old);         // user row old, session recent → kept
+    const User sessionlessOld = makeUser(true, old);      // no session, user row old → pruned
+    const User sessionlessNew = makeUser(true, recent);   // no session, user row recent → kept
+    const User account = makeUser(false, old);            // not anonymous → kept
+    for (const User &u : {staleGuest, revivedGuest, activeGuest, sessionlessOld, sessionlessNew, account})
+        store.createUser(u);
+    addSession(store, staleGuest.id, old);
+    addSession(store, revivedGuest.id, old);
+    addSession(store, revivedGuest.id, recent);
+    addSession(store, activeGuest.id, recent);
+    addSession(store, account.id, old);
+
+    const PruneResult dry = Kernia::Server::pruneAnonymous(*server.store, 30 * 86400, true, kNow);
+    QCOMPARE(dry.users, 2);
+    QCOMPARE(dry.cutoff, kNow.addDays(-30));
+    QCOMPARE(server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"user\"")), 6);
+
+    const PruneResult done = Kernia::Server::pruneAnonymous(*server.store, 30 * 86400, false, kNow);
+    QCOMPARE(done.users, 2);
+    QVERIFY(!store.userById(staleGuest.id));
+    QVERIFY(!store.userById(sessionlessOld.id));
+    QVERIFY(store.sessionsByUser(staleGuest.id).isEmpty());
+    for (const User &kept : {revivedGuest, activeGuest, sessionlessNew, account})
+        QVERIFY2(store.userById(kept.id), qPrintable(kept.id));
+    QCOMPARE(store.sessionsByUser(revivedGuest.id).size(), 2);
+    QCOMPARE(Kernia::Server::pruneAnonymous(*server.store, 30 * 86400, false, kNow).users, 0);
+
+    // Batches: more guests than one transaction takes.
+    for (int i = 0; i < 450; ++i)
+        store.createUser(makeUser(true, old));
+    QCOMPARE(Kernia::Server::pruneAnonymous(*server.store, 30 * 86400, false, kNow).users, 450);
+    QCOMPARE(server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"user\"")), 4);
+}
+
+void OpsTest::health()
+{
+    TestServer server;
+    Response ok = healthResponse(*server.store);
+    QCOMPARE(ok.status(), 200);
+    QCOMPARE(ok.body(), QByteArray(R"({"database":"ok","status":"ok"})"));
+    QCOMPARE(ok.header("cache-control"), QByteArray("no-store"));
+
+    server.store->execTemplate(QStringLiteral("DROP TABLE \"kernia_migrations\""), {});
+    Response down = healthResponse(*server.store);
+    QCOMPARE(down.status(), 503);
+    QCOMPARE(TestServer::json(down).value("database").toString(), QStringLiteral("error"));
+    QCOMPARE(TestServer::json(down).value("status").toString(), QStringLiteral("error"));
+}
+
+void OpsTest::requestLogLines()
+{
+    RequestLogEntry entry{"POST", QStringLiteral("/api/auth/sign-in/email"), 401, 97.34, QStringLiteral("10.0.0.7"), "abc123"};
+    QCOMPARE(formatRequestLog(entry),
+             QStringLiteral("method=POST path=/api/auth/sign-in/email status=401 duration_ms=97.3 client=10.0.0.7 request_id=abc123"));
+    entry.path = QStringLiteral("/api/auth/reset-password/SECRETTOKEN");
+    QVERIFY(!formatRequestLog(entry).contains(QStringLiteral("SECRETTOKEN")));
+    QVERIFY(formatRequestLog(entry).contains(QStringLiteral("path=/api/auth/reset-password/[redacted]")));
+    entry.path = QStringLiteral("/a b\"c\nd=e");
+    QVERIFY2(formatRequestLog(entry).contains(QStringLiteral("path=\"/a b\\\"c\\x0ad=e\"")), qPrintable(formatRequestLog(entry)));
+    QVERIFY(!formatRequestLog(entry).contains(QLatin1Char('\n')));
+    QCOMPARE(redactedPath(QStringLiteral("/api/auth/reset-password/")), QStringLiteral("/api/auth/reset-password/"));
+    QCOMPARE(redactedPath(QStringLiteral("/api/auth/get-session")), QStringLiteral("/api/auth/get-session"));
+}
+
+void OpsTest::requestIds()
+{
+    Request r;
+    const QByteArray generated = requestIdFor(r);
+    QCOMPARE(generated.size(), 20);
+    QVERIFY(generated != requestIdFor(r));
+    r.setHeader("x-request-id", "lb-1234.abc:5_x");
+    QCOMPARE(requestIdFor(r), QByteArray("lb-1234.abc:5_x"));
+    r.setHeader("x-request-id", "bad id\nwith=stuff");
+    QCOMPARE(requestIdFor(r).size(), 20);
+    r.setHeader("x-request-id", QByteArray(65, 'a'));
+    QCOMPARE(requestIdFor(r).size(), 20);
+}
+
+void OpsTest::commandLine()
+{
+    QTemporaryDir dir;
+    const QString data = dir.filePath(QStringLiteral("data"));
+
+    ConfigResult migrate = parse({QStringLiteral("migrate")}, data);
+    QVERIFY2(migrate.config, qPrintable(migrate.error));
+    QCOMPARE(migrate.config->command, QStringLiteral("migrate"));
+    QVERIFY(!QFile::exists(data + QStringLiteral("/secret")));   // commands never generate a secret
+
+    ConfigResult prune = parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("12h"),
+                                QStringLiteral("--dry-run")}, data);
+    QVERIFY2(prune.config, qPrintable(prune.error));
+    QCOMPARE(prune.config->olderThanSeconds, 12 * 3600);
+    QVERIFY(prune.config->dryRun);
+
+    QVERIFY(!parse({QStringLiteral("prune-anonymous")}, data).config);
+    QVERIFY(!parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("soon")}, data).config);
+    QVERIFY(!parse({QStringLiteral("--dry-run"), QStringLiteral("--secret"), QString(40, QLatin1Char('s'))}, data).config);
+    const ConfigResult unknown = parse({QStringLiteral("serve-forever")}, data);
+    QVERIFY(!unknown.config);
+    QVERIFY2(unknown.error.contains(QStringLiteral("serve-forever")), qPrintable(unknown.error));
+
+    const QString secret(40, QLatin1Char('s'));
+    ConfigResult serve = parse({QStringLiteral("--secret"), secret}, data);
+    QVERIFY2(serve.config, qPrintable(serve.error));
+    QVERIFY(serve.config->command.isEmpty());
+    QVERIFY(serve.config->rateLimit.enabled);                      // on by default
+    QCOMPARE(serve.config->rateLimit.anonymousSignInsPerHour, 30);
+    QCOMPARE(serve.config->shutdownTimeoutSeconds, 10);
+
+    ConfigResult flags = parse({QStringLiteral("--secret"), secret, QStringLiteral("--no-rate-limit"),
+                                QStringLiteral("--rate-limit-window"), QStringLiteral("30"),
+                                QStringLiteral("--rate-limit-max"), QStringLiteral("7"),
+                                QStringLiteral("--ip-address-header"), QStringLiteral("none"),
+                                QStringLiteral("--anonymous-sign-ins-per-hour"), QStringLiteral("0"),
+                                QStringLiteral("--shutdown-timeout"), QStringLiteral("3")}, data);
+    QVERIFY2(flags.config, qPrintable(flags.error));
+    QVERIFY(!flags.config->rateLimit.enabled);
+    QCOMPARE(flags.config->rateLimit.windowSeconds, 30);
+    QCOMPARE(flags.config->rateLimit.max, 7);
+    QVERIFY(flags.config->rateLimit.ipAddressHeaders.isEmpty());
+    QCOMPARE(flags.config->rateLimit.anonymousSignInsPerHour, 0);
+    QCOMPARE(flags.config->shutdownTimeoutSeconds, 3);
+    QVERIFY(!parse({QStringLiteral("--secret"), secret, QStringLiteral("--rate-limit-max"), QStringLiteral("0")}, data).config);
+
+    const QString configPath = dir.filePath(QStringLiteral("c.json"));
+    QFile file(configPath);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(R"({"shutdown_timeout": 4, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}})");
+    file.close();
+    ConfigResult fromFile = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data);
+    QVERIFY2(fromFile.config, qPrintable(fromFile.error));
+    QCOMPARE(fromFile.config->rateLimit.max, 9);
+    QCOMPARE(fromFile.config->shutdownTimeoutSeconds, 4);
+    QCOMPARE(fromFile.config->rateLimit.customRules.size(), 1);
+    QVERIFY(fromFile.config->rateLimit.customRules.first().disabled);
+}
+
+QTEST_GUILESS_MAIN(OpsTest)
+#include "tst_ops.moc"

@@ -1,0 +1,931 @@
+// Data sync without sockets (docs/sync-protocol.md): /api/sync/push and /pull through the
+// real AuthServer pipeline, the second mount in the Router, every limit and bad input, a
+// concurrent push race, and the guest-data merge inside the link transaction.
+#include "test_server.h"
+
+#include "auth/router.h"
+#include "config/server_config.h"
+#include "plugins/anonymous/anonymous_errors.h"
+#include "sync/sync_endpoints.h"
+
+#include <QJsonArray>
+#include <QThread>
+
+#include <atomic>
+#include <set>
+
+using namespace Kernia::Server;
+using namespace Kernia::Server::Testing;
+
+namespace {
+
+using Headers = QList<QPair<QByteArray, QByteArray>>;
+
+// A TestServer with the sync unit mounted and its built-in on_link composed with `next`.
+struct SyncServer
+{
+    explicit SyncServer(SyncOptions options = {}, OnLinkFunction next = {})
+        : sync(std::make_shared<SyncService>(std::move(options)))
+    {
+        AnonymousOptions anonymous;
+        anonymous.onLink = syncOnLink(sync, std::move(next));
+        server = std::make_unique<TestServer>(std::move(anonymous));
+        server->auth->addPlugin(std::make_unique<SyncPlugin>(sync));
+    }
+
+    Response call(const QByteArray &method, const QString &absolute, const QByteArray &body = {},
+                  const Headers &headers = {})
+    {
+        Request r;
+        r.method = method;
+        const QUrl url(QStringLiteral("http://localhost") + absolute);
+        r.path = url.path();
+        r.query = QUrlQuery(url);
+        r.body = body;
+        if (!body.isEmpty())
+            r.setHeader("content-type", "application/json");
+        for (const auto &[name, value] : headers)
+            r.setHeader(name.toLower(), value);
+        return server->auth->handle(r);
+    }
+
+    static Headers bearer(const QByteArray &token) { return {{"authorization", "Bearer " + token}}; }
+
+    struct Client
+    {
+        QByteArray token;   // the signed token of set-auth-token
+        QString userId;
+    };
+
+    Client fromResponse(const Response &r)
+    {
+        if (r.status() != 200)
+            qFatal("sign-in failed: %d %s", r.status(), r.body().constData());
+        return {r.header("set-auth-token"), TestServer::json(r).value("user").toObject().value("id").toString()};
+    }
+
+    Client guest() { return fromResponse(call("POST", QStringLiteral("/api/auth/sign-in/anonymous"))); }
+
+    Response signUpRaw(const QString &email, const QByteArray &linkToken = {})
+    {
+        const QJsonObject body{{"name", "U"}, {"email", email}, {"password", "password123"}};
+        return call("POST", QStringLiteral("/api/auth/sign-up/email"), QJsonDocument(body).toJson(QJsonDocument::Compact),
+                    linkToken.isEmpty() ? Headers() : bearer(linkToken));
+    }
+    Client signUp(const QString &email, const QByteArray &linkToken = {}) { return fromResponse(signUpRaw(email, linkToken)); }
+
+    Response signInRaw(const QString &email, const QByteArray &linkToken = {})
+    {
+        const QJsonObject body{{"email", email}, {"password", "password123"}};
+        return call("POST", QStringLiteral("/api/auth/sign-in/email"), QJsonDocument(body).toJson(QJsonDocument::Compact),
+                    linkToken.isEmpty() ? Headers() : bearer(linkToken));
+    }
+    Client signIn(const QString &email, const QByteArray &linkToken = {}) { return fromResponse(signInRaw(email, linkToken)); }
+
+    Response pushRaw(const QByteArray &token, const QJsonObject &body)
+    {
+        return call("POST", QStringLiteral("/api/sync/push"), QJsonDocument(body).toJson(QJsonDocument::Compact), bearer(token));
+    }
+    Response push(const QByteArray &token, const QString &clientId, const QJsonArray &mutations)
+    {
+        return pushRaw(token, QJsonObject{{"clientId", clientId}, {"mutations", mutations}});
+    }
+    QJsonObject pushOk(const QByteArray &token, const QString &clientId, const QJsonArray &mutations)
+    {
+        const Response r = push(token, clientId, mutations);
+        if (r.status() != 200)
+            qFatal("push failed: %d %s", r.status(), r.body().constData());
+        return TestServer::json(r);
+    }
+    Response pull(const QByteArray &token, const QString &query = QStringLiteral("?since=0"))
+    {
+        return call("GET", QStringLiteral("/api/sync/pull") + query, {}, bearer(token));
+    }
+    QJsonObject pullOk(const QByteArray &token, qint64 since = 0, int limit = 1000)
+    {
+        const Response r = pull(token, QStringLiteral("?since=%1&limit=%2").arg(since).arg(limit));
+        if (r.status() != 200)
+            qFatal("pull failed: %d %s", r.status(), r.body().constData());
+        return TestServer::json(r);
+    }
+    // (collection/id) -> data of the live records, from a full pull.
+    QMap<QString, QJsonObject> live(const QByteArray &token)
+    {
+        QMap<QString, QJsonObject> records;
+        for (const QJsonValue &change : pullOk(token).value("changes").toArray()) {
+            const QJsonObject c = change.toObject();
+            if (!c.value("deleted").toBool())
+                records.insert(c.value("collection").toString() + '/' + c.value("id").toString(), c.value("data").toObject());
+        }
+        return records;
+    }
+    int rows(const QString &table, const QString &userId)
+    {
+        return server->scalar(QStringLiteral("SELECT count(*) FROM \"%1\" WHERE \"userId\" = :u").arg(table), {{"u", userId}});
+    }
+
+    std::shared_ptr<SyncService> sync;
+    std::unique_ptr<TestServer> server;
+};
+
+QJsonObject put(qint64 mid, const QString &collection, const QString &id, const QJsonObject &data)
+{
+    return {{"mid", mid}, {"op", "put"}, {"collection", collection}, {"id", id}, {"data", data}};
+}
+QJsonObject patch(qint64 mid, const QString &collection, const QString &id, const QJsonObject &data)
+{
+    return {{"mid", mid}, {"op", "patch"}, {"collection", collection}, {"id", id}, {"data", data}};
+}
+QJsonObject del(qint64 mid, const QString &collection, const QString &id)
+{
+    return {{"mid", mid}, {"op", "delete"}, {"collection", collection}, {"id", id}};
+}
+
+QString code(const Response &r) { return TestServer::json(r).value("code").toString(); }
+
+} // namespace
+
+class SyncTest : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void routerMounts();
+    void mountedPathsAndMethods();
+    void requiresSession();
+    void pushAndPull();
+    void putReplacesPatchMerges();
+    void retriedPushIsSkipped();
+    void marksArePerClient();
+    void orderWithinOnePush();
+    void perUserIsolation();
+    void badPushes_data();
+    void badPushes();
+    void limitsAndAtomicity();
+    void badPulls();
+    void pullPages();
+    void originRules();
+    void concurrentPushesKeepVersionsDense();
+    void linkMovesGuestDataToNewAccount();
+    void linkMergesByPolicy_data();
+    void linkMergesByPolicy();
+    void linkMergeFieldsNewerAccountWins();
+    void linkTombstones();
+    void linkMergeHook();
+    void linkClientMarksKeepTheHigher();
+    void failingOnLinkRollsBackMovedRecords();
+    void throwingMergeHookRollsBack();
+    void deletedUserLosesSyncData();
+    void mergeRecordsUnit();
+    void serverConfig();
+};
+
+void SyncTest::routerMounts()
+{
+    Router router;
+    int hit = 0;
+    router.add({"GET", QStringLiteral("/ok"), Endpoint::Body::Ignored, false, false, [&](EndpointContext &) { ++hit; return Response::empty(200); }});
+    router.addMounted(QStringLiteral("/api/sync"), {"POST", QStringLiteral("/push"), Endpoint::Body::Required, false, false,
+                                                    [&](EndpointContext &) { return Response::empty(200); }});
+    router.addMounted(QStringLiteral("/api/sync"), {"GET", QStringLiteral("/pull"), Endpoint::Body::Ignored, false, false,
+                                                    [&](EndpointContext &) { return Response::empty(200); }});
+    QCOMPARE(router.size(), 3);
+    QCOMPARE(router.mountOf(QStringLiteral("/api/sync/push")), QStringLiteral("/api/sync"));
+    QCOMPARE(router.mountOf(QStringLiteral("/api/sync/")), QStringLiteral("/api/sync"));
+    QCOMPARE(router.mountOf(QStringLiteral("/api/sync")), QString());
+    QCOMPARE(router.mountOf(QStringLiteral("/api/syncx/push")), QString());
+    QCOMPARE(router.mountOf(QStringLiteral("/api/auth/ok")), QString());
+    QVERIFY(router.findMounted("POST", QStringLiteral("/api/sync"), QStringLiteral("/push")));
+    QVERIFY(!router.findMounted("GET", QStringLiteral("/api/sync"), QStringLiteral("/push")));
+    QVERIFY(router.findMounted("GET", QStringLiteral("/api/sync"), QStringLiteral("/pull")));
+    QVERIFY(!router.findMounted("GET", QStringLiteral("/api/other"), QStringLiteral("/pull")));
+    // Mounted endpoints are not visible under the base path and vice versa.
+    QVERIFY(!router.find("POST", QStringLiteral("/push")));
+    QVERIFY(router.find("GET", QStringLiteral("/ok")));
+    QVERIFY(!router.findMounted("GET", QStringLiteral("/api/sync"), QStringLiteral("/ok")));
+}
+
+void SyncTest::mountedPathsAndMethods()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    const auto bearer = SyncServer::bearer(g.token);
+    QCOMPARE(s.call("GET", QStringLiteral("/api/sync/push"), {}, bearer).status(), 404);
+    QCOMPARE(s.call("POST", QStringLiteral("/api/sync/pull"), "{}", bearer).status(), 404);
+    QCOMPARE(s.call("GET", QStringLiteral("/api/sync/nothing"), {}, bearer).status(), 404);
+    QCOMPARE(s.call("GET", QStringLiteral("/api/sync"), {}, bearer).status(), 404);
+    QCOMPARE(s.call("GET", QStringLiteral("/api/sync/pull/"), {}, bearer).status(), 404);
+    QCOMPARE(s.call("GET", QStringLiteral("/api/auth/pull"), {}, bearer).status(), 404);
+    QCOMPARE(s.call("GET", QStringLiteral("/api/sync/pull"), {}, bearer).status(), 200);
+    // /api/auth keeps working next to the mount.
+    QCOMPARE(s.call("GET", QStringLiteral("/api/auth/get-session"), {}, bearer).status(), 200);
+    QCOMPARE(s.call("POST", QStringLiteral("/api/auth/get-session"), {}, bearer).status(), 405);
+    QCOMPARE(s.call("POST", QStringLiteral("/api/sync/get-session"), {}, bearer).status(), 404);
+}
+
+void SyncTest::requiresSession()
+{
+    SyncServer s;
+    const QByteArray body = R"({"clientId":"c","mutations":[]})";
+    Response r = s.call("POST", QStringLiteral("/api/sync/push"), body);
+    QCOMPARE(r.status(), 401);
+    QCOMPARE(code(r), QStringLiteral("UNAUTHORIZED"));
+    r = s.call("GET", QStringLiteral("/api/sync/pull"));
+    QCOMPARE(r.status(), 401);
+    QCOMPARE(code(r), QStringLiteral("UNAUTHORIZED"));
+    r = s.call("GET", QStringLiteral("/api/sync/pull"), {}, SyncServer::bearer("not-a-token.sig"));
+    QCOMPARE(r.status(), 401);
+    // A signed token of a session that is gone.
+    const auto g = s.guest();
+    QCOMPARE(s.call("POST", QStringLiteral("/api/auth/delete-anonymous-user"), {}, SyncServer::bearer(g.token)).status(), 200);
+    QCOMPARE(s.pull(g.token).status(), 401);
+}
+
+void SyncTest::pushAndPull()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    const QJsonObject empty = s.pullOk(g.token);
+    QCOMPARE(empty, (QJsonObject{{"changes", QJsonArray()}, {"version", 0}, {"more", false}}));
+
+    const QJsonObject pushed = s.pushOk(g.token, "dev1", {
+        put(1, "cart", "a", {{"qty", 1}}),
+        put(2, "cart", "b", {{"qty", 2}}),
+        patch(3, "cart", "a", {{"note", "gift"}}),
+        del(4, "cart", "b"),
+    });
+    QCOMPARE(pushed, (QJsonObject{{"applied", 4}, {"skipped", 0}, {"lastMid", 4}, {"version", 4}}));
+
+    const Response r = s.pull(g.token);
+    QCOMPARE(r.status(), 200);
+    QCOMPARE(r.header("cache-control"), QByteArray("no-store"));
+    const QJsonObject body = TestServer::json(r);
+    QCOMPARE(body.value("version").toInteger(), 4);
+    QCOMPARE(body.value("more").toBool(), false);
+    const QJsonArray changes = body.value("changes").toArray();
+    QCOMPARE(changes.size(), 2);
+    const QJsonObject a = changes.at(0).toObject();
+    const QJsonObject b = changes.at(1).toObject();
+    QCOMPARE(a.value("collection").toString(), QStringLiteral("cart"));
+    QCOMPARE(a.value("id").toString(), QStringLiteral("a"));
+    QCOMPARE(a.value("version").toInteger(), 3);
+    QCOMPARE(a.value("deleted").toBool(), false);
+    QCOMPARE(a.value("data").toObject(), (QJsonObject{{"qty", 1}, {"note", "gift"}}));
+    QVERIFY(a.value("updatedAt").toString().endsWith('Z'));
+    QCOMPARE(b.value("id").toString(), QStringLiteral("b"));
+    QCOMPARE(b.value("version").toInteger(), 4);
+    QCOMPARE(b.value("deleted").toBool(), true);
+    QVERIFY(b.value("data").isNull());
+
+    // since = 3: only the tombstone; since = current: nothing, same version.
+    QJsonObject later = s.pullOk(g.token, 3);
+    QCOMPARE(later.value("changes").toArray().size(), 1);
+    QCOMPARE(later.value("changes").toArray().at(0).toObject().value("id").toString(), QStringLiteral("b"));
+    later = s.pullOk(g.token, 4);
+    QCOMPARE(later.value("changes").toArray().size(), 0);
+    QCOMPARE(later.value("version").toInteger(), 4);
+    // A cursor from another history (beyond the counter) gets the real version back.
+    later = s.pullOk(g.token, 99);
+    QCOMPARE(later.value("changes").toArray().size(), 0);
+    QCOMPARE(later.value("version").toInteger(), 4);
+    // Defaults: no since, no limit.
+    QCOMPARE(TestServer::json(s.pull(g.token, QString())).value("changes").toArray().size(), 2);
+
+    // An empty push is valid and reports the state.
+    QCOMPARE(s.pushOk(g.token, "dev1", {}), (QJsonObject{{"applied", 0}, {"skipped", 0}, {"lastMid", 4}, {"version", 4}}));
+    QCOMPARE(s.pushOk(g.token, "dev2", {}), (QJsonObject{{"applied", 0}, {"skipped", 0}, {"lastMid", 0}, {"version", 4}}));
+}
+
+void SyncTest::putReplacesPatchMerges()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    s.pushOk(g.token, "c", {
+        put(1, "notes", "n1", {{"title", "x"}, {"body", "y"}}),
+        put(2, "notes", "n1", {{"title", "z"}}),                        // replaces: body gone
+        patch(3, "notes", "n2", {{"title", "new"}, {"gone", QJsonValue::Null}}),  // patch creates
+        patch(4, "notes", "n1", {{"title", QJsonValue::Null}, {"tags", QJsonArray{"a"}}, {"meta", QJsonObject{{"k", 1}}}}),
+        put(5, "notes", "n3", {{"v", 1}, {"w", 2}}),
+        del(6, "notes", "n3"),
+        patch(7, "notes", "n3", {{"w", 3}}),                           // patch on a tombstone starts afresh
+        patch(8, "notes", "n4", {{"meta", QJsonObject{{"a", 1}}}}),
+        patch(9, "notes", "n4", {{"meta", QJsonObject{{"b", 2}}}}),      // top-level only: meta replaced
+    });
+    const auto records = s.live(g.token);
+    QCOMPARE(records.value("notes/n1"), (QJsonObject{{"tags", QJsonArray{"a"}}, {"meta", QJsonObject{{"k", 1}}}}));
+    QCOMPARE(records.value("notes/n2"), (QJsonObject{{"title", "new"}}));
+    QCOMPARE(records.value("notes/n3"), (QJsonObject{{"w", 3}}));
+    QCOMPARE(records.value("notes/n4"), (QJsonObject{{"meta", QJsonObject{{"b", 2}}}}));
+}
+
+void SyncTest::retriedPushIsSkipped()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    const QJsonArray batch{put(1, "cart", "a", {{"qty", 1}}), patch(2, "cart", "a", {{"qty", 2}}), put(3, "cart", "b", {{"qty", 1}})};
+    QCOMPARE(s.pushOk(g.token, "dev", batch), (QJsonObject{{"applied", 3}, {"skipped", 0}, {"lastMid", 3}, {"version", 3}}));
+    // The same push again (the response got lost): nothing applies twice.
+    QCOMPARE(s.pushOk(g.token, "dev", batch), (QJsonObject{{"applied", 0}, {"skipped", 3}, {"lastMid", 3}, {"version", 3}}));
+    QCOMPARE(s.pullOk(g.token).value("version").toInteger(), 3);
+    // Partly overlapping: 2 and 3 skipped, 4 and 5 applied.
+    const QJsonObject r = s.pushOk(g.token, "dev", {patch(2, "cart", "a", {{"qty", 99}}), put(3, "cart", "b", {{"qty", 99}}),
+                                                    patch(4, "cart", "a", {{"gift", true}}), put(5, "cart", "c", {{"qty", 7}})});
+    QCOMPARE(r, (QJsonObject{{"applied", 2}, {"skipped", 2}, {"lastMid", 5}, {"version", 5}}));
+    const auto records = s.live(g.token);
+    QCOMPARE(records.value("cart/a"), (QJsonObject{{"qty", 2}, {"gift", true}}));
+    QCOMPARE(records.value("cart/b"), (QJsonObject{{"qty", 1}}));
+    QCOMPARE(records.value("cart/c"), (QJsonObject{{"qty", 7}}));
+    // Mids may skip numbers; only "greater than the last" matters.
+    QCOMPARE(s.pushOk(g.token, "dev", {put(100, "cart", "d", {})}).value("lastMid").toInteger(), 100);
+    QCOMPARE(s.pushOk(g.token, "dev", {put(50, "cart", "e", {})}).value("skipped").toInt(), 1);
+    QCOMPARE(s.rows("sync_client", g.userId), 1);
+}
+
+void SyncTest::marksArePerClient()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "cart", "a", {{"from", "phone"}})});
+    // Another client starts its own mids at 1; a later arrival wins.
+    QCOMPARE(s.pushOk(g.token, "laptop", {put(1, "cart", "a", {{"from", "laptop"}})}),
+             (QJsonObject{{"applied", 1}, {"skipped", 0}, {"lastMid", 1}, {"version", 2}}));
+    QCOMPARE(s.live(g.token).value("cart/a"), (QJsonObject{{"from", "laptop"}}));
+    QCOMPARE(s.rows("sync_client", g.userId), 2);
+}
+
+void SyncTest::orderWithinOnePush()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    s.pushOk(g.token, "c", {put(1, "l", "x", {{"n", 1}}), del(2, "l", "x"), put(3, "l", "x", {{"n", 3}}),
+                            put(4, "l", "y", {{"n", 4}}), del(5, "l", "y")});
+    const QJsonArray changes = s.pullOk(g.token).value("changes").toArray();
+    QCOMPARE(changes.size(), 2);
+    QCOMPARE(changes.at(0).toObject().value("id").toString(), QStringLiteral("x"));
+    QCOMPARE(changes.at(0).toObject().value("version").toInteger(), 3);
+    QCOMPARE(changes.at(0).toObject().value("data").toObject(), (QJsonObject{{"n", 3}}));
+    QCOMPARE(changes.at(1).toObject().value("id").toString(), QStringLiteral("y"));
+    QCOMPARE(changes.at(1).toObject().value("version").toInteger(), 5);
+    QCOMPARE(changes.at(1).toObject().value("deleted").toBool(), true);
+}
+
+void SyncTest::perUserIsolation()
+{
+    SyncServer s;
+    const auto alice = s.guest();
+    const auto bob = s.guest();
+    s.pushOk(alice.token, "same-client", {put(1, "cart", "a", {{"owner", "alice"}}), put(2, "cart", "b", {})});
+    // Same client id, same mids, same record ids: Bob's own space.
+    QCOMPARE(s.pushOk(bob.token, "same-client", {put(1, "cart", "a", {{"owner", "bob"}})}),
+             (QJsonObject{{"applied", 1}, {"skipped", 0}, {"lastMid", 1}, {"version", 1}}));
+    QCOMPARE(s.live(alice.token).value("cart/a"), (QJsonObject{{"owner", "alice"}}));
+    QCOMPARE(s.live(bob.token).value("cart/a"), (QJsonObject{{"owner", "bob"}}));
+    QCOMPARE(s.live(bob.token).size(), 1);
+    QCOMPARE(s.pullOk(alice.token).value("version").toInteger(), 2);
+    // Bob deleting "a" leaves Alice's.
+    s.pushOk(bob.token, "same-client", {del(2, "cart", "a")});
+    QCOMPARE(s.live(alice.token).size(), 2);
+}
+
+void SyncTest::badPushes_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("code");
+    const auto one = [](const QByteArray &mutation) { return R"({"clientId":"c","mutations":[)" + mutation + "]}"; };
+    QTest::newRow("not json") << QByteArray("{nope") << 400 << QStringLiteral("BAD_REQUEST");
+    QTest::newRow("array body") << QByteArray("[]") << 400 << QStringLiteral("VALIDATION_ERROR");
+    QTest::newRow("no clientId") << QByteArray(R"({"mutations":[]})") << 400 << QStringLiteral("INVALID_CLIENT_ID");
+    QTest::newRow("empty clientId") << QByteArray(R"({"clientId":"","mutations":[]})") << 400 << QStringLiteral("INVALID_CLIENT_ID");
+    QTest::newRow("numeric clientId") << QByteArray(R"({"clientId":7,"mutations":[]})") << 400 << QStringLiteral("INVALID_CLIENT_ID");
+    QTest::newRow("clientId with space") << QByteArray(R"({"clientId":"a b","mutations":[]})") << 400 << QStringLiteral("INVALID_CLIENT_ID");
+    QTest::newRow("clientId too long") << (R"({"clientId":")" + QByteArray(129, 'c') + R"(","mutations":[]})") << 400 << QStringLiteral("INVALID_CLIENT_ID");
+    QTest::newRow("no mutations") << QByteArray(R"({"clientId":"c"})") << 400 << QStringLiteral("INVALID_MUTATIONS");
+    QTest::newRow("mutations object") << QByteArray(R"({"clientId":"c","mutations":{}})") << 400 << QStringLiteral("INVALID_MUTATIONS");
+    QTest::newRow("mutation not object") << one("1") << 400 << QStringLiteral("INVALID_MUTATIONS");
+    QTest::newRow("no mid") << one(R"({"op":"put","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_MID");
+    QTest::newRow("mid 0") << one(R"({"mid":0,"op":"put","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_MID");
+    QTest::newRow("mid negative") << one(R"({"mid":-3,"op":"put","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_MID");
+    QTest::newRow("mid fraction") << one(R"({"mid":1.5,"op":"put","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_MID");
+    QTest::newRow("mid string") << one(R"({"mid":"1","op":"put","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_MID");
+    QTest::newRow("mid 2^53") << one(R"({"mid":9007199254740992,"op":"put","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_MID");
+    QTest::newRow("mid repeated") << one(R"({"mid":2,"op":"put","collection":"c","id":"1","data":{}},{"mid":2,"op":"put","collection":"c","id":"2","data":{}})") << 400 << QStringLiteral("INVALID_MID");
+    QTest::newRow("mid decreasing") << one(R"({"mid":3,"op":"put","collection":"c","id":"1","data":{}},{"mid":1,"op":"put","collection":"c","id":"2","data":{}})") << 400 << QStringLiteral("INVALID_MID");
+    QTest::newRow("no op") << one(R"({"mid":1,"collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_OP");
+    QTest::newRow("bad op") << one(R"({"mid":1,"op":"upsert","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_OP");
+    QTest::newRow("op case") << one(R"({"mid":1,"op":"PUT","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_OP");
+    QTest::newRow("no collection") << one(R"({"mid":1,"op":"put","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_COLLECTION");
+    QTest::newRow("empty collection") << one(R"({"mid":1,"op":"put","collection":"","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_COLLECTION");
+    QTest::newRow("collection slash") << one(R"({"mid":1,"op":"put","collection":"a/b","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_COLLECTION");
+    QTest::newRow("collection dot first") << one(R"({"mid":1,"op":"put","collection":".a","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_COLLECTION");
+    QTest::newRow("collection too long") << one(R"({"mid":1,"op":"put","collection":")" + QByteArray(65, 'c') + R"(","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_COLLECTION");
+    QTest::newRow("no id") << one(R"({"mid":1,"op":"put","collection":"c","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
+    QTest::newRow("empty id") << one(R"({"mid":1,"op":"put","collection":"c","id":"","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
+    QTest::newRow("numeric id") << one(R"({"mid":1,"op":"put","collection":"c","id":1,"data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
+    QTest::newRow("control char id") << one(R"({"mid":1,"op":"put","collection":"c","id":"a\nb","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
+    QTest::newRow("id too long") << one(R"({"mid":1,"op":"put","collection":"c","id":")" + QByteArray(257, 'i') + R"(","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
+    QTest::newRow("put without data") << one(R"({"mid":1,"op":"put","collection":"c","id":"1"})") << 400 << QStringLiteral("INVALID_DATA");
+    QTest::newRow("put array data") << one(R"({"mid":1,"op":"put","collection":"c","id":"1","data":[1]})") << 400 << QStringLiteral("INVALID_DATA");
+    QTest::newRow("patch string data") << one(R"({"mid":1,"op":"patch","collection":"c","id":"1","data":"x"})") << 400 << QStringLiteral("INVALID_DATA");
+    QTest::newRow("put null data") << one(R"({"mid":1,"op":"put","collection":"c","id":"1","data":null})") << 400 << QStringLiteral("INVALID_DATA");
+    QTest::newRow("delete with data") << one(R"({"mid":1,"op":"delete","collection":"c","id":"1","data":{}})") << 400 << QStringLiteral("INVALID_DATA");
+    // The first bad mutation decides, even after good ones.
+    QTest::newRow("good then bad") << one(R"({"mid":1,"op":"put","collection":"c","id":"1","data":{}},{"mid":2,"op":"nope","collection":"c","id":"1"})") << 400 << QStringLiteral("INVALID_OP");
+}
+
+void SyncTest::badPushes()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
+    QFETCH(QString, code);
+    SyncServer s;
+    const auto g = s.guest();
+    const Response r = s.call("POST", QStringLiteral("/api/sync/push"), body, SyncServer::bearer(g.token));
+    QCOMPARE(r.status(), status);
+    QCOMPARE(::code(r), code);
+    QVERIFY(!TestServer::json(r).value("message").toString().isEmpty());
+    QCOMPARE(s.pullOk(g.token).value("version").toInteger(), 0);   // nothing applied
+    QCOMPARE(s.rows("sync_client", g.userId), 0);
+    // null data is fine for delete; other fields are ignored.
+    QCOMPARE(s.call("POST", QStringLiteral("/api/sync/push"),
+                    R"({"clientId":"c","extra":1,"mutations":[{"mid":1,"op":"delete","collection":"c","id":"1","data":null,"x":2}]})",
+                    SyncServer::bearer(g.token)).status(), 200);
+}
+
+void SyncTest::limitsAndAtomicity()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    // Mutations per push: 500 pass, 501 do not.
+    QJsonArray many;
+    for (int i = 1; i <= 501; ++i)
+        many.append(put(i, "m", QString::number(i), {}));
+    Response r = s.push(g.token, "c", many);
+    QCOMPARE(r.status(), 400);
+    QCOMPARE(code(r), QStringLiteral("TOO_MANY_MUTATIONS"));
+    many.removeLast();
+    QCOMPARE(s.pushOk(g.token, "c", many).value("applied").toInt(), 500);
+
+    // Record size: 64 KiB of compact JSON.
+    const QString fits(64 * 1024, QLatin1Char('x'));
+    const QJsonObject atLimit{{"t", fits.left(64 * 1024 - 8)}};   // {"t":"..."} = 8 bytes of framing
+    QCOMPARE(QJsonDocument(atLimit).toJson(QJsonDocument::Compact).size(), 64 * 1024);
+    QCOMPARE(s.push(g.token, "big", {put(1, "big", "exact", atLimit)}).status(), 200);
+    r = s.push(g.token, "big", {put(2, "big", "over", {{"t", fits.left(64 * 1024 - 7)}})});
+    QCOMPARE(r.status(), 400);
+    QCOMPARE(code(r), QStringLiteral("RECORD_TOO_LARGE"));
+
+    // A patch that makes a record too large fails the whole push: the put before it and the
+    // client's mark stay as they were.
+    const qint64 before = s.pullOk(g.token).value("version").toInteger();
+    r = s.push(g.token, "big", {put(10, "big", "first", {{"ok", true}}), patch(11, "big", "exact", {{"more", "y"}})});
+    QCOMPARE(r.status(), 400);
+    QCOMPARE(code(r), QStringLiteral("RECORD_TOO_LARGE"));
+    QCOMPARE(s.pullOk(g.token).value("version").toInteger(), before);
+    QVERIFY(!s.live(g.token).contains("big/first"));
+    QCOMPARE(s.pushOk(g.token, "big", {}).value("lastMid").toInteger(), 1);
+
+    // Body size: the server-wide limit (1 MiB by default) answers first.
+    const QByteArray huge = R"({"clientId":"c","mutations":[],"pad":")" + QByteArray(1024 * 1024, 'p') + "\"}";
+    r = s.call("POST", QStringLiteral("/api/sync/push"), huge, SyncServer::bearer(g.token));
+    QCOMPARE(r.status(), 413);
+    QCOMPARE(code(r), QStringLiteral("PAYLOAD_TOO_LARGE"));
+
+    // Wrong content type.
+    Request text;
+    text.method = "POST";
+    text.path = QStringLiteral("/api/sync/push");
+    text.body = R"({"clientId":"c","mutations":[]})";
+    text.setHeader("content-type", "text/plain");
+    text.setHeader("authorization", "Bearer " + g.token);
+    r = s.server->auth->handle(text);
+    QCOMPARE(r.status(), 415);
+    // No body at all.
+    r = s.call("POST", QStringLiteral("/api/sync/push"), {}, SyncServer::bearer(g.token));
+    QCOMPARE(r.status(), 400);
+    QCOMPARE(code(r), QStringLiteral("VALIDATION_ERROR"));
+
+    // Configurable limits.
+    SyncOptions small;
+    small.maxMutationsPerPush = 2;
+    small.maxRecordBytes = 100;
+    SyncServer t(small);
+    const auto h = t.guest();
+    QCOMPARE(code(t.push(h.token, "c", {put(1, "a", "1", {}), put(2, "a", "2", {}), put(3, "a", "3", {})})), QStringLiteral("TOO_MANY_MUTATIONS"));
+    QCOMPARE(code(t.push(h.token, "c", {put(1, "a", "1", {{"t", QString(100, 'x')}})})), QStringLiteral("RECORD_TOO_LARGE"));
+}
+
+void SyncTest::badPulls()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    const QList<QPair<QString, QString>> cases{
+        {"?since=-1", "INVALID_SINCE"}, {"?since=abc", "INVALID_SINCE"}, {"?since=1.5", "INVALID_SINCE"},
+        {"?since=", "INVALID_SINCE"}, {"?since=1&since=2", "INVALID_SINCE"}, {"?since=1234567890123456789", "INVALID_SINCE"},
+        {"?limit=0", "INVALID_LIMIT"}, {"?limit=1001", "INVALID_LIMIT"}, {"?limit=x", "INVALID_LIMIT"}, {"?limit=-5", "INVALID_LIMIT"},
+    };
+    for (const auto &[query, expected] : cases) {
+        const Response r = s.pull(g.token, query);
+        QVERIFY2(r.status() == 400, qPrintable(query));
+        QCOMPARE(code(r), expected);
+    }
+    QCOMPARE(s.pull(g.token, "?limit=1000").status(), 200);
+    QCOMPARE(s.pull(g.token, "?limit=1&since=0").status(), 200);
+}
+
+void SyncTest::pullPages()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    QJsonArray batch;
+    for (int i = 1; i <= 25; ++i)
+        batch.append(put(i, "items", QStringLiteral("i%1").arg(i, 2, 10, QLatin1Char('0')), {{"n", i}}));
+    s.pushOk(g.token, "c", batch);
+    s.pushOk(g.token, "c", {patch(26, "items", "i03", {{"n", 300}})});   // i03 moves to version 26
+
+    qint64 since = 0;
+    QStringList seen;
+    int pages = 0;
+    for (bool more = true; more; ++pages) {
+        const QJsonObject page = s.pullOk(g.token, since, 10);
+        const QJsonArray changes = page.value("changes").toArray();
+        QVERIFY(changes.size() <= 10);
+        qint64 previous = since;
+        for (const QJsonValue &c : changes) {
+            QVERIFY(c.toObject().value("version").toInteger() > previous);
+            previous = c.toObject().value("version").toInteger();
+            seen << c.toObject().value("id").toString();
+        }
+        more = page.value("more").toBool();
+        if (more)
+            QCOMPARE(page.value("version").toInteger(), previous);
+        since = page.value("version").toInteger();
+        QVERIFY(pages < 10);
+    }
+    QCOMPARE(pages, 3);
+    QCOMPARE(since, 26);
+    QCOMPARE(seen.size(), 25);
+    QCOMPARE(seen.last(), QStringLiteral("i03"));
+    QCOMPARE(QSet<QString>(seen.begin(), seen.end()).size(), 25);
+}
+
+void SyncTest::originRules()
+{
+    SyncServer s;
+    const Response anon = s.call("POST", QStringLiteral("/api/auth/sign-in/anonymous"));
+    const QByteArray cookie = s.server->sessionCookie(anon);
+    const QByteArray body = R"({"clientId":"c","mutations":[{"mid":1,"op":"put","collection":"c","id":"1","data":{}}]})";
+    // Cookie-carrying POST: needs a trusted Origin.
+    Response r = s.call("POST", QStringLiteral("/api/sync/push"), body, {{"cookie", cookie}});
+    QCOMPARE(r.status(), 403);
+    QCOMPARE(code(r), QStringLiteral("MISSING_OR_NULL_ORIGIN"));
+    r = s.call("POST", QStringLiteral("/api/sync/push"), body, {{"cookie", cookie}, {"origin", "https://evil.example"}});
+    QCOMPARE(r.status(), 403);
+    QCOMPARE(code(r), QStringLiteral("INVALID_ORIGIN"));
+    r = s.call("POST", QStringLiteral("/api/sync/push"), body, {{"cookie", cookie}, {"origin", kOrigin}});
+    QCOMPARE(r.status(), 200);
+    // GET with a cookie: no Origin needed.
+    r = s.call("GET", QStringLiteral("/api/sync/pull"), {}, {{"cookie", cookie}});
+    QCOMPARE(r.status(), 200);
+    QCOMPARE(TestServer::json(r).value("version").toInteger(), 1);
+    // Bearer: no Origin needed, and no set-auth-token on sync answers.
+    r = s.call("POST", QStringLiteral("/api/sync/push"), R"({"clientId":"d","mutations":[]})",
+               SyncServer::bearer(anon.header("set-auth-token")));
+    QCOMPARE(r.status(), 200);
+    QVERIFY(r.header("set-auth-token").isEmpty());
+    QVERIFY(r.cookies().isEmpty());
+}
+
+void SyncTest::concurrentPushesKeepVersionsDense()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    constexpr int kThreads = 2;
+    constexpr int kPushes = 40;
+    constexpr int kPerPush = 3;
+    std::atomic<int> failures{0};
+    QList<QThread *> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads << QThread::create([&, t] {
+            for (int p = 1; p <= kPushes; ++p) {
+                QJsonArray batch;
+                for (int m = 0; m < kPerPush; ++m)
+                    batch.append(put(p * 10 + m, "race", QStringLiteral("t%1-p%2-m%3").arg(t).arg(p).arg(m), {{"t", t}}));
+                const Response r = s.push(g.token, QStringLiteral("thread-%1").arg(t), batch);
+                if (r.status() != 200 || TestServer::json(r).value("applied").toInt() != kPerPush)
+                    ++failures;
+            }
+        });
+    }
+    for (QThread *thread : threads)
+        thread->start();
+    for (QThread *thread : threads) {
+        QVERIFY(thread->wait(120000));
+        delete thread;
+    }
+    QCOMPARE(failures.load(), 0);
+    const QJsonObject all = s.pullOk(g.token, 0, 1000);
+    const qint64 total = kThreads * kPushes * kPerPush;
+    QCOMPARE(all.value("version").toInteger(), total);
+    const QJsonArray changes = all.value("changes").toArray();
+    QCOMPARE(changes.size(), int(total));
+    for (int i = 0; i < changes.size(); ++i)
+        QCOMPARE(changes.at(i).toObject().value("version").toInteger(), i + 1);   // 1..N: no gap, no duplicate
+}
+
+void SyncTest::linkMovesGuestDataToNewAccount()
+{
+    SyncServer s;
+    // Another account exists with data of its own: its versions are untouched.
+    const auto other = s.signUp(QStringLiteral("other@example.com"));
+    s.pushOk(other.token, "o", {put(1, "cart", "apple", {{"qty", 9}})});
+
+    const auto g = s.guest();
+    s.pushOk(g.token, "guest-phone", {put(1, "cart", "apple", {{"qty", 2}}), put(2, "cart", "pear", {{"qty", 1}}),
+                                      put(3, "wishlist", "w1", {{"name", "kite"}}), del(4, "cart", "gone")});
+    const auto account = s.signUp(QStringLiteral("ada@example.com"), g.token);
+    QVERIFY(account.userId != g.userId);
+
+    const QJsonObject pulled = s.pullOk(account.token);
+    const QJsonArray changes = pulled.value("changes").toArray();
+    QCOMPARE(changes.size(), 4);
+    QCOMPARE(pulled.value("version").toInteger(), 4);
+    for (int i = 0; i < changes.size(); ++i)
+        QCOMPARE(changes.at(i).toObject().value("version").toInteger(), i + 1);
+    const auto records = s.live(account.token);
+    QCOMPARE(records.size(), 3);
+    QCOMPARE(records.value("cart/apple"), (QJsonObject{{"qty", 2}}));
+    QCOMPARE(records.value("wishlist/w1"), (QJsonObject{{"name", "kite"}}));
+    QCOMPARE(changes.at(3).toObject().value("deleted").toBool(), true);   // the tombstone came along
+
+    // The guest and all of its sync rows are gone; the other account is untouched.
+    QVERIFY(!s.server->store->userById(g.userId));
+    QCOMPARE(s.rows("sync_record", g.userId), 0);
+    QCOMPARE(s.rows("sync_client", g.userId), 0);
+    QCOMPARE(s.rows("sync_user_version", g.userId), 0);
+    QCOMPARE(s.live(other.token).value("cart/apple"), (QJsonObject{{"qty", 9}}));
+    QCOMPARE(s.pullOk(other.token).value("version").toInteger(), 1);
+
+    // The device retries its last push under the new account: recognised as applied.
+    const QJsonObject retried = s.pushOk(account.token, "guest-phone", {put(3, "wishlist", "w1", {{"name", "kite"}}), del(4, "cart", "gone")});
+    QCOMPARE(retried, (QJsonObject{{"applied", 0}, {"skipped", 2}, {"lastMid", 4}, {"version", 4}}));
+    QCOMPARE(s.pushOk(account.token, "guest-phone", {put(5, "cart", "plum", {})}).value("version").toInteger(), 5);
+}
+
+void SyncTest::linkMergesByPolicy_data()
+{
+    QTest::addColumn<QString>("policy");   // "" = not configured (default merge-fields)
+    QTest::addColumn<QJsonObject>("expected");
+    QTest::addColumn<int>("deviceSees");   // changes the account's other device pulls after the link
+    QTest::newRow("default") << QString() << QJsonObject{{"qty", 5}, {"color", "red"}, {"size", "L"}} << 2;
+    QTest::newRow("merge-fields") << QStringLiteral("merge-fields") << QJsonObject{{"qty", 5}, {"color", "red"}, {"size", "L"}} << 2;
+    QTest::newRow("keep-account") << QStringLiteral("keep-account") << QJsonObject{{"qty", 1}, {"color", "red"}} << 1;
+    QTest::newRow("keep-guest") << QStringLiteral("keep-guest") << QJsonObject{{"qty", 5}, {"size", "L"}} << 2;
+}
+
+void SyncTest::linkMergesByPolicy()
+{
+    QFETCH(QString, policy);
+    QFETCH(QJsonObject, expected);
+    QFETCH(int, deviceSees);
+    SyncOptions options;
+    if (!policy.isEmpty())
+        options.mergePolicies.insert(QStringLiteral("cart"), *parseMergePolicy(policy));
+    options.mergePolicies.insert(QStringLiteral("prefs"), MergePolicy::KeepAccount);   // another collection, another policy
+    SyncServer s(options);
+
+    const auto device = s.signUp(QStringLiteral("bob@example.com"));
+    s.pushOk(device.token, "laptop", {put(1, "cart", "shoe", {{"qty", 1}, {"color", "red"}}), put(2, "cart", "hat", {{"qty", 1}}),
+                                      put(3, "prefs", "theme", {{"dark", true}})});
+    const qint64 deviceVersion = s.pullOk(device.token).value("version").toInteger();
+    QTest::qWait(5);   // the guest's record is the newer one
+
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "cart", "shoe", {{"qty", 5}, {"size", "L"}}), put(2, "cart", "sock", {{"qty", 3}}),
+                                put(3, "prefs", "theme", {{"dark", false}, {"font", "big"}})});
+    const auto signedIn = s.signIn(QStringLiteral("bob@example.com"), g.token);
+    QCOMPARE(signedIn.userId, device.userId);
+
+    const auto records = s.live(signedIn.token);
+    QCOMPARE(records.value("cart/shoe"), expected);
+    QCOMPARE(records.value("cart/hat"), (QJsonObject{{"qty", 1}}));
+    QCOMPARE(records.value("cart/sock"), (QJsonObject{{"qty", 3}}));
+    QCOMPARE(records.value("prefs/theme"), (QJsonObject{{"dark", true}}));
+    // The laptop pulls the changes: the moved sock, and the shoe when the merge changed it.
+    const QJsonArray news = s.pullOk(device.token, deviceVersion).value("changes").toArray();
+    QCOMPARE(news.size(), deviceSees);
+    QSet<QString> ids;
+    for (const QJsonValue &c : news)
+        ids.insert(c.toObject().value("id").toString());
+    QVERIFY(ids.contains("sock"));
+    QVERIFY(!ids.contains("hat"));
+    QVERIFY(!ids.contains("theme"));
+    QCOMPARE(s.rows("sync_record", g.userId), 0);
+}
+
+void SyncTest::linkMergeFieldsNewerAccountWins()
+{
+    SyncServer s;
+    const auto account = s.signUp(QStringLiteral("cy@example.com"));
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "cart", "shoe", {{"qty", 5}, {"size", "L"}})});
+    QTest::qWait(5);
+    s.pushOk(account.token, "laptop", {put(1, "cart", "shoe", {{"qty", 1}, {"color", "red"}})});   // newer
+    s.signIn(QStringLiteral("cy@example.com"), g.token);
+    QCOMPARE(s.live(account.token).value("cart/shoe"), (QJsonObject{{"qty", 1}, {"color", "red"}, {"size", "L"}}));
+}
+
+void SyncTest::linkTombstones()
+{
+    SyncServer s;
+    const auto account = s.signUp(QStringLiteral("dee@example.com"));
+    s.pushOk(account.token, "laptop", {put(1, "c", "liveInAccount", {{"a", 1}}), put(2, "c", "deadInAccount", {}),
+                                       del(3, "c", "deadInAccount")});
+    const qint64 before = s.pullOk(account.token).value("version").toInteger();
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "c", "liveInAccount", {}), del(2, "c", "liveInAccount"),
+                                put(3, "c", "deadInAccount", {}), del(4, "c", "deadInAccount"),
+                                put(5, "c", "onlyGuest", {}), del(6, "c", "onlyGuest"),
+                                put(7, "c", "revived", {{"g", 1}})});
+    s.pushOk(account.token, "laptop", {put(4, "c", "revived", {}), del(5, "c", "revived")});
+    s.signIn(QStringLiteral("dee@example.com"), g.token);
+    const QJsonArray changes = s.pullOk(account.token, before + 2).value("changes").toArray();
+    QMap<QString, QJsonObject> byId;
+    for (const QJsonValue &c : changes)
+        byId.insert(c.toObject().value("id").toString(), c.toObject());
+    QCOMPARE(byId.size(), 2);
+    QVERIFY(byId.value("onlyGuest").value("deleted").toBool());           // carried over
+    QCOMPARE(byId.value("revived").value("data").toObject(), (QJsonObject{{"g", 1}}));   // guest live beats account tombstone
+    const auto records = s.live(account.token);
+    QCOMPARE(records.value("c/liveInAccount"), (QJsonObject{{"a", 1}}));   // guest's tombstone dropped
+    QVERIFY(!records.contains("c/deadInAccount"));
+}
+
+void SyncTest::linkMergeHook()
+{
+    SyncOptions options;
+    std::atomic<int> calls{0};
+    options.mergeHook = [&](const QString &collection, const QJsonObject &account, const QJsonObject &guest) {
+        ++calls;
+        QJsonObject merged = account;
+        merged.insert("qty", account.value("qty").toInt() + guest.value("qty").toInt());
+        merged.insert("collection", collection);
+        return merged;
+    };
+    options.mergePolicies.insert(QStringLiteral("prefs"), MergePolicy::KeepGuest);   // explicit policy beats the hook
+    SyncServer s(options);
+    const auto account = s.signUp(QStringLiteral("eve@example.com"));
+    s.pushOk(account.token, "l", {put(1, "cart", "shoe", {{"qty", 2}}), put(2, "prefs", "p", {{"v", "account"}})});
+    const auto g = s.guest();
+    s.pushOk(g.token, "p", {put(1, "cart", "shoe", {{"qty", 3}}), put(2, "prefs", "p", {{"v", "guest"}})});
+    s.signIn(QStringLiteral("eve@example.com"), g.token);
+    QCOMPARE(calls.load(), 1);
+    const auto records = s.live(account.token);
+    QCOMPARE(records.value("cart/shoe"), (QJsonObject{{"qty", 5}, {"collection", "cart"}}));
+    QCOMPARE(records.value("prefs/p"), (QJsonObject{{"v", "guest"}}));
+}
+
+void SyncTest::linkClientMarksKeepTheHigher()
+{
+    SyncServer s;
+    const auto account = s.signUp(QStringLiteral("fay@example.com"));
+    s.pushOk(account.token, "shared-device", {put(10, "c", "a", {})});
+    const auto g = s.guest();
+    s.pushOk(g.token, "shared-device", {put(3, "c", "b", {})});
+    s.pushOk(g.token, "guest-only", {put(7, "c", "c", {})});
+    s.signIn(QStringLiteral("fay@example.com"), g.token);
+    QCOMPARE(s.pushOk(account.token, "shared-device", {}).value("lastMid").toInteger(), 10);
+    QCOMPARE(s.pushOk(account.token, "guest-only", {}).value("lastMid").toInteger(), 7);
+}
+
+void SyncTest::failingOnLinkRollsBackMovedRecords()
+{
+    std::atomic<bool> fail{true};
+    SyncServer s({}, [&](const AnonymousLink &link, QString *error) {
+        // Runs after the built-in move, in the same transaction: the records are there.
+        if (!link.store.syncRecord(link.newUser.user.id, QStringLiteral("cart"), QStringLiteral("apple")))
+            qFatal("the built-in on_link did not run first");
+        if (fail) {
+            *error = QStringLiteral("app refused");
+            return false;
+        }
+        return true;
+    });
+    const auto existing = s.signUp(QStringLiteral("gil@example.com"));
+    s.pushOk(existing.token, "laptop", {put(1, "cart", "apple", {{"qty", 1}})});
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "cart", "apple", {{"qty", 4}}), put(2, "cart", "pear", {})});
+
+    // Sign-up: no user is created, the guest keeps everything.
+    Response r = s.signUpRaw(QStringLiteral("new@example.com"), g.token);
+    QCOMPARE(r.status(), 500);
+    QCOMPARE(code(r), QString::fromLatin1(AnonymousErrors::ACCOUNT_LINK_FAILED.code));
+    QVERIFY(!s.server->store->userByEmail(QStringLiteral("new@example.com")));
+    // Sign-in: the existing account's data is as it was.
+    r = s.signInRaw(QStringLiteral("gil@example.com"), g.token);
+    QCOMPARE(r.status(), 500);
+    QCOMPARE(s.live(existing.token), (QMap<QString, QJsonObject>{{"cart/apple", {{"qty", 1}}}}));
+    QCOMPARE(s.pullOk(existing.token).value("version").toInteger(), 1);
+    QCOMPARE(s.live(g.token).size(), 2);
+    QCOMPARE(s.pullOk(g.token).value("version").toInteger(), 2);
+    QCOMPARE(s.rows("sync_client", g.userId), 1);
+    QCOMPARE(s.rows("sync_client", existing.userId), 1);
+
+    // Once the app accepts, the same guest links fine.
+    fail = false;
+    s.signIn(QStringLiteral("gil@example.com"), g.token);
+    QCOMPARE(s.live(existing.token).value("cart/apple"), (QJsonObject{{"qty", 4}}));
+    QCOMPARE(s.live(existing.token).size(), 2);
+}
+
+void SyncTest::throwingMergeHookRollsBack()
+{
+    SyncOptions options;
+    options.mergeHook = [](const QString &, const QJsonObject &, const QJsonObject &) -> QJsonObject {
+        throw std::runtime_error("merge exploded");
+    };
+    SyncServer s(options);
+    const auto account = s.signUp(QStringLiteral("hal@example.com"));
+    s.pushOk(account.token, "l", {put(1, "cart", "x", {{"a", 1}})});
+    const auto g = s.guest();
+    s.pushOk(g.token, "p", {put(1, "cart", "y", {}), put(2, "cart", "x", {{"b", 1}})});
+    const Response r = s.signInRaw(QStringLiteral("hal@example.com"), g.token);
+    QCOMPARE(r.status(), 500);
+    QCOMPARE(code(r), QStringLiteral("ACCOUNT_LINK_FAILED"));
+    QCOMPARE(s.live(account.token).size(), 1);   // neither "y" nor "x" arrived
+    QCOMPARE(s.live(g.token).size(), 2);
+    QVERIFY(s.server->store->userById(g.userId));
+}
+
+void SyncTest::deletedUserLosesSyncData()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    s.pushOk(g.token, "c", {put(1, "c", "a", {})});
+    QCOMPARE(s.rows("sync_record", g.userId), 1);
+    QCOMPARE(s.call("POST", QStringLiteral("/api/auth/delete-anonymous-user"), {}, SyncServer::bearer(g.token)).status(), 200);
+    QCOMPARE(s.rows("sync_record", g.userId), 0);
+    QCOMPARE(s.rows("sync_client", g.userId), 0);
+    QCOMPARE(s.rows("sync_user_version", g.userId), 0);
+}
+
+void SyncTest::mergeRecordsUnit()
+{
+    const QDateTime t0 = QDateTime::fromMSecsSinceEpoch(1000, Qt::UTC);
+    const QDateTime t1 = t0.addMSecs(1);
+    const QJsonObject account{{"a", 1}, {"both", "account"}};
+    const QJsonObject guest{{"g", 2}, {"both", "guest"}};
+    QCOMPARE(mergeRecords(MergePolicy::MergeFields, account, t0, guest, t1), (QJsonObject{{"a", 1}, {"g", 2}, {"both", "guest"}}));
+    QCOMPARE(mergeRecords(MergePolicy::MergeFields, account, t1, guest, t0), (QJsonObject{{"a", 1}, {"g", 2}, {"both", "account"}}));
+    QCOMPARE(mergeRecords(MergePolicy::MergeFields, account, t0, guest, t0), (QJsonObject{{"a", 1}, {"g", 2}, {"both", "guest"}}));
+    QCOMPARE(mergeRecords(MergePolicy::KeepAccount, account, t0, guest, t1), account);
+    QCOMPARE(mergeRecords(MergePolicy::KeepGuest, account, t1, guest, t0), guest);
+    for (const char *name : {"merge-fields", "keep-account", "keep-guest"})
+        QCOMPARE(mergePolicyName(*parseMergePolicy(QString::fromLatin1(name))), QString::fromLatin1(name));
+    QVERIFY(!parseMergePolicy(QStringLiteral("Keep-Guest")));
+    QVERIFY(!parseMergePolicy(QString()));
+}
+
+void SyncTest::serverConfig()
+{
+    const QProcessEnvironment env;
+    const QStringList base{QStringLiteral("kernia-server"), QStringLiteral("--secret"), QString(40, 's')};
+    ConfigResult loaded = loadServerConfig(base + QStringList{"--sync-merge-policy", "cart=keep-guest",
+                                                              "--sync-merge-policy", "prefs=keep-account"}, env);
+    QVERIFY2(loaded.config, qPrintable(loaded.error));
+    SyncOptions options = syncOptionsFrom(loaded.config->sync);
+    QCOMPARE(options.mergePolicies.value("cart"), MergePolicy::KeepGuest);
+    QCOMPARE(options.mergePolicies.value("prefs"), MergePolicy::KeepAccount);
+    QCOMPARE(options.maxMutationsPerPush, 500);
+    QCOMPARE(options.maxRecordBytes, qint64(64 * 1024));
+    QCOMPARE(SyncService(options).policyFor("other"), MergePolicy::MergeFields);
+
+    for (const QString &bad : {QStringLiteral("cart"), QStringLiteral("=keep-guest"), QStringLiteral("cart=newest"),
+                               QStringLiteral("a/b=keep-guest")}) {
+        loaded = loadServerConfig(base + QStringList{"--sync-merge-policy", bad}, env);
+        QVERIFY2(!loaded.config, qPrintable(bad));
+        QVERIFY(!loaded.error.isEmpty());
+    }
+
+    QTemporaryDir dir;
+    const auto withFile = [&](const QByteArray &json) {
+        QFile file(dir.filePath("config.json"));
+        file.open(QIODevice::WriteOnly | QIODevice::Truncate);
+        file.write(json);
+        file.close();
+        return loadServerConfig(base + QStringList{"--config", file.fileName()}, env);
+    };
+    loaded = withFile(R"({"sync":{"merge_policies":{"cart":"merge-fields","wish":"keep-guest"},"max_mutations_per_push":20,"max_record_bytes":1000}})");
+    QVERIFY2(loaded.config, qPrintable(loaded.error));
+    options = syncOptionsFrom(loaded.config->sync);
+    QCOMPARE(options.mergePolicies.size(), 2);
+    QCOMPARE(options.mergePolicies.value("wish"), MergePolicy::KeepGuest);
+    QCOMPARE(options.maxMutationsPerPush, 20);
+    QCOMPARE(options.maxRecordBytes, qint64(1000));
+    QVERIFY(!withFile(R"({"sync":{"merge_policy":{}}})").config);
+    QVERIFY(!withFile(R"({"sync":{"merge_policies":{"cart":"best"}}})").config);
+    QVERIFY(!withFile(R"({"sync":{"max_mutations_per_push":0}})").config);
+}
+
+QTEST_GUILESS_MAIN(SyncTest)
+#include "tst_sync.moc"
