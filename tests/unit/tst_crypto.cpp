@@ -20,6 +20,14 @@ const QString horseHash = QStringLiteral(
         "95cc6b40fe83bef1a1c1fcf42a8c510f84cf860f4e12c47d9dc63422c2a4e9b3");
 const QString horsePassword = QStringLiteral("correct horse battery staple");
 
+// Made by Better Auth itself: better-auth 1.7.25's `hashPassword` from "better-auth/crypto"
+// (tests/js/node_modules), recorded on 2026-11-23 — the hash a database exported from a
+// Better Auth deployment holds.
+const QString recordedBetterAuthHash = QStringLiteral(
+    "f3fd4489d61834304d061ed8f4881d82:"
+    "d7ffc7769318c5eddb72ffca0e0973f91115df19b6a8d20cf591d84b2a2a4916"
+    "2a0fa9cbb798a693be4d7ac00038f07e5bc711eebbf6e3f969c66004cee199a3");
+
 // Password "file-XII-pässword", the NFKC form of "\uFB01le-\u216B-pässword".
 const QString nfkcHash = QStringLiteral(
         "0123456789abcdef0123456789abcdef:"
@@ -146,6 +154,9 @@ void TestCrypto::verifiesBetterAuthHash()
 {
     // A hash in Better Auth's stored format (independently computed, see top of file).
     QVERIFY(verifyPassword(horseHash, horsePassword));
+    // And one that Better Auth's own code produced.
+    QVERIFY(verifyPassword(recordedBetterAuthHash, horsePassword));
+    QVERIFY(!verifyPassword(recordedBetterAuthHash, QStringLiteral("correct horse battery stapler")));
 }
 
 void TestCrypto::rejectsWrongPassword()
