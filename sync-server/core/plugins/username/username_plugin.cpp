@@ -197,39 +197,8 @@ Response UsernamePlugin::signInUsername(EndpointContext &context)
         throw ApiError(422, *error);
     checkPasswordNotTooLong(context, password);
 
-    Store &store = context.store();
-    PasswordHasher &hasher = context.server().passwords();
-    const std::optional<User> user = store.userByUsername(normalizeUsername(username));
-    const std::optional<Account> account = user ? credentialAccount(store, user->id) : std::nullopt;
-    if (!account) {
-        hasher.spendVerificationTime(password); // same cost as a real check: no user enumeration
-        throw rejected;
-    }
-    if (!hasher.verify(*account->password, password))
-        throw rejected;
-
-    const bool rememberMe = body.value(QStringLiteral("rememberMe")).toBool(true);
-    const SessionWithUser issued = context.sessions().issue(context, [&] {
-        // Re-read inside the transaction: the user may have been deleted meanwhile.
-        std::optional<User> current = store.userById(user->id);
-        if (!current)
-            throw rejected;
-        return *current;
-    }, rememberMe);
-
-    QJsonObject json{{QStringLiteral("redirect"), false},
-                     {QStringLiteral("token"), issued.session.token},
-                     {QStringLiteral("user"), userJson(issued.user)}};
-    const QString callbackUrl = body.value(QStringLiteral("callbackURL")).toString();
-    if (!callbackUrl.isEmpty()) {
-        json.insert(QStringLiteral("redirect"), true);
-        json.insert(QStringLiteral("url"), callbackUrl);
-    }
-    Response response = Response::json(json);
-    if (!callbackUrl.isEmpty())
-        response.setHeader("location", callbackUrl.toUtf8());
-    context.sessions().setSessionCookie(response, issued.session, rememberMe, context.cookies());
-    return response;
+    return signInWithPassword(context, context.store().userByUsername(normalizeUsername(username)),
+                              password, rejected);
 }
 
 Response UsernamePlugin::isUsernameAvailable(EndpointContext &context)
