@@ -115,7 +115,7 @@ void ClientPrivate::init()
     reachability = std::make_unique<Reachability>(transport.get(), options.retryInitialDelay(),
                                                   options.retryMaxDelay(), options.useSystemNetworkInformation());
     keeper = std::make_unique<SessionKeeper>(transport.get(), options.sessionRefreshInterval());
-    initSync(dataDir);
+    initSync();
 
     retryTimer.setSingleShot(true);
     QObject::connect(&retryTimer, &QTimer::timeout, q, [this] { enqueueMaintenance(); });
@@ -256,8 +256,9 @@ void ClientPrivate::finishJob(const Job &job, const Error &error)
         }
     } else {
         // Background work (maintenance, automatic sync, syncNow()): failures retry with
-        // backoff; syncNow()'s own future reports its result too.
-        if (error.isError() && (!job.promise || error.isTransient()))
+        // backoff (for a 401 the retry validates the session first); syncNow()'s own
+        // future reports its result too.
+        if (error.isError() && (!job.promise || error.isTransient() || error.httpStatus() == 401))
             scheduleRetry(error);
         else if (!error.isError())
             retryBackoff.reset();
@@ -599,10 +600,9 @@ void ClientPrivate::offerOrphans()
 
 // --- data sync -------------------------------------------------------------------------
 
-void ClientPrivate::initSync(const QString &dataDir)
+void ClientPrivate::initSync()
 {
     Q_Q(Client);
-    Q_UNUSED(dataDir);
     clientId = options.clientId();
     if (!clientId.isEmpty() && !SyncEngine::isValidClientId(clientId)) {
         qCWarning(lcClient) << "ClientOptions::clientId" << clientId << "is not [A-Za-z0-9._:-]{1,128}; using the generated id";

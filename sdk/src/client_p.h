@@ -76,7 +76,7 @@ public:
     QByteArray guestBearer() const;
 
     // --- data sync -----------------------------------------------------------------
-    void initSync(const QString &dataDir);
+    void initSync();
     QString owner() const;            // the current profile's localId ("" when signed out)
     void scheduleSync();              // debounced automatic sync after a local write
     void enqueueSync();               // automatic sync job (deduplicated)
