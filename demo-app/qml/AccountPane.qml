@@ -10,6 +10,7 @@ Rectangle {
 
     required property KerniaClient client
     readonly property bool signedIn: client.state === KerniaClient.SignedIn
+    readonly property bool signedOut: client.state === KerniaClient.SignedOut
     property string error: ""
 
     radius: Theme.radius
@@ -19,11 +20,14 @@ Rectangle {
 
     function run(reply) {
         error = ""
-        reply.completed.connect(function () {
-            if (!reply.ok)
-                pane.error = reply.error.message || reply.error.code
-            else
+        // Bound to the pane: a reply that completes after the window is gone (CANCELLED) is ignored.
+        reply.completed.connect(pane, function () {
+            if (!reply.ok) {
+                const e = reply.error || {}
+                pane.error = e.message || e.code || qsTr("Something went wrong")
+            } else {
                 password.text = ""
+            }
         })
     }
 
@@ -62,7 +66,9 @@ Rectangle {
             font.pixelSize: Theme.small
             text: pane.signedIn
                   ? qsTr("Signed in as %1. Your cart syncs to every device you sign in on.").arg(pane.client.user.email)
-                  : qsTr("You are shopping as a guest. Create an account (or sign in) and this cart comes with you.")
+                  : pane.signedOut
+                    ? qsTr("You are signed out. Sign in to get your cart back, or continue as a guest.")
+                    : qsTr("You are shopping as a guest. Create an account (or sign in) and this cart comes with you.")
         }
 
         TextField {
@@ -101,6 +107,14 @@ Rectangle {
                 Layout.fillWidth: true
                 onClicked: pane.run(pane.client.signInEmail(email.text, password.text))
             }
+        }
+        PrimaryButton {
+            objectName: "guestButton"
+            visible: pane.signedOut
+            text: qsTr("Continue as guest")
+            tint: Theme.muted
+            enabled: !pane.client.busy
+            onClicked: pane.run(pane.client.signInAsGuest())
         }
         PrimaryButton {
             objectName: "signOutButton"

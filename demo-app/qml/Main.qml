@@ -47,6 +47,7 @@ ApplicationWindow {
 
         CatalogPane {
             cart: cartStore
+            enabled: kernia.state !== KerniaClient.SignedOut   // no user, no cart
             Layout.fillHeight: true
             Layout.fillWidth: false   // layouts fill by default
             Layout.preferredWidth: 500

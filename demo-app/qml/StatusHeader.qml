@@ -15,7 +15,7 @@ Rectangle {
     readonly property string syncText: {
         switch (client.syncState) {
         case "syncing": return qsTr("Syncing…")
-        case "offline": return qsTr("Not synced (offline)")
+        case "offline": return client.pendingChanges > 0 ? qsTr("Not synced (offline)") : qsTr("Sync paused (offline)")
         case "error":   return qsTr("Sync error")
         case "idle":    return client.pendingChanges > 0 ? qsTr("Waiting to sync") : qsTr("Synced")
         default:        return qsTr("Sync unavailable")
@@ -82,7 +82,8 @@ Rectangle {
             objectName: "syncChip"
             text: header.syncText
             dot: header.client.syncState === "error" ? Theme.bad
-                 : header.client.pendingChanges > 0 || header.client.syncState === "syncing" ? Theme.warn : Theme.good
+                 : header.client.pendingChanges > 0 || header.client.syncState === "syncing" ? Theme.warn
+                 : header.client.syncState === "offline" ? "#9ca3af" : Theme.good
         }
         Chip {
             objectName: "pendingChip"

@@ -71,6 +71,9 @@ HttpAdapter::HttpAdapter(int workerThreads, QObject *parent)
     : QObject(parent)
 {
     m_workers.setMaxThreadCount(workerThreads);
+    // Password endpoints wait for one of the few scrypt slots; in the shared pool a burst
+    // of sign-ups would occupy every worker and stall get-session behind them.
+    m_passwordWorkers.setMaxThreadCount(4);
     // Every path goes through the missing handler: it is the one handler type of Qt
     // HttpServer 6.4 that hands us the responder to finish asynchronously (QFuture
     // handlers crash when the client disconnects, see docs/qt-notes.md).
@@ -96,7 +99,8 @@ void HttpAdapter::dispatch(const QHttpServerRequest &source, QHttpServerResponde
     const QString client = RateLimiter::clientAddress(request, m_clientAddressHeaders);
     ++m_inFlight;
     ++m_pending[connection];
-    m_workers.start([this, held, socket, connection, timer, requestId, client, request = std::move(request)]() mutable {
+    QThreadPool &pool = m_auth && m_auth->hashesPassword(request) ? m_passwordWorkers : m_workers;
+    pool.start([this, held, socket, connection, timer, requestId, client, request = std::move(request)]() mutable {
         Response response;
         if (!m_auth)
             response = Response::empty(503);

@@ -9,6 +9,7 @@
 #include <QHttpServer>
 #include <QObject>
 #include <QStringList>
+#include <QDeadlineTimer>
 #include <QThreadPool>
 #include <QTimer>
 #include <functional>
@@ -39,7 +40,12 @@ public:
     void shutdown(int timeoutMs, std::function<void(bool drained)> done);
     int requestsInFlight() const { return m_inFlight; }
     // After shutdown: waits for the worker threads; false if some still run after timeoutMs.
-    bool waitForWorkers(int timeoutMs) { return m_workers.waitForDone(timeoutMs); }
+    bool waitForWorkers(int timeoutMs)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        return m_workers.waitForDone(int(deadline.remainingTime()))
+               && m_passwordWorkers.waitForDone(int(deadline.remainingTime()));
+    }
 
 private:
     void dispatch(const QHttpServerRequest &request, QHttpServerResponder &&responder);
@@ -53,6 +59,8 @@ private:
     QTimer m_drainTimer;
     QHttpServer m_server;
     QThreadPool m_workers;
+    QThreadPool m_passwordWorkers;   // sign-ups, sign-ins, ...: scrypt-bound, kept apart
+
 };
 
 } // namespace Kernia::Server

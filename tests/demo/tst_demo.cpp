@@ -5,6 +5,7 @@
 #include "testsupport.h"
 
 #include <QtCore/QJsonArray>
+#include <QtCore/QScopeGuard>
 #include <QtGui/QGuiApplication>
 #include <QtGui/QImage>
 #include <QtQml/QQmlApplicationEngine>
@@ -45,9 +46,11 @@ class tst_Demo : public QObject
 
 private Q_SLOTS:
     void initTestCase();
+    void offlineFirstLaunch();
     void guestFillsCart();
     void signUpKeepsCart();
     void cartIsOnServer();
+    void signOutAndBackIn();
     void screenshot();
     void cleanupTestCase();
 
@@ -66,10 +69,26 @@ private:
         QObject *o = object(name);
         return o ? o->property("text").toString() : QStringLiteral("<no %1>").arg(name);
     }
+    // Waits (bounded) for one rendered frame, so pending polish (layouts of items that
+    // just appeared or moved) is done and scene positions are current.
+    void settle()
+    {
+        QSignalSpy frame(m_window, &QQuickWindow::frameSwapped);
+        m_window->update();
+        frame.wait(2000);
+    }
     bool click(const QString &name)
     {
-        QQuickItem *target = item(name);
-        if (!target || !target->isVisible() || !target->isEnabled()) {
+        settle();
+        QQuickItem *target = nullptr;
+        // e.g. a row that is still being created, or a button disabled while the client is busy
+        const bool ready = QTest::qWaitFor([&] {
+            target = item(name);
+            return target && target->isVisible() && target->isEnabled();
+        }, Timeout);
+        if (ready)
+            settle();
+        if (!ready) {
             qWarning() << "cannot click" << name << target;
             return false;
         }
@@ -85,6 +104,8 @@ private:
             return false;
         for (const QChar c : value)   // QTest::keyClicks() has no QWindow overload
             QTest::keyClick(m_window, c.toLatin1());
+        if (text(field) != value)
+            qWarning() << "typed into" << field << "but it holds" << text(field);
         return text(field) == value;
     }
     QVariant client(const char *property) const { return m_kernia->property(property); }
@@ -97,6 +118,29 @@ private:
     QString m_email;
     const QString m_password = QStringLiteral("password123");
 };
+
+// First launch with no server at all: a guest at once, and the cart works.
+void tst_Demo::offlineFirstLaunch()
+{
+    QTemporaryDir dir;
+    KerniaDemo::Options options;
+    options.serverUrl = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(freePort()));   // nobody listens
+    options.dataDirectory = dir.path();
+    options.keychainService = QStringLiteral("kernia-demo-test:") + QUuid::createUuid().toString(QUuid::Id128);
+    QQmlApplicationEngine engine;
+    QQuickWindow *const mainWindow = m_window;   // the helpers below act on m_window
+    const auto restore = qScopeGuard([&] { m_window = mainWindow; });
+    m_window = KerniaDemo::load(engine, options);
+    QVERIFY(m_window);
+    QVERIFY(QTest::qWaitForWindowExposed(m_window, Timeout));
+    QVERIFY(text(QStringLiteral("identityChip")).startsWith(QStringLiteral("Guest")));
+    QVERIFY(click(QStringLiteral("add_tea")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_tea")), QStringLiteral("1"), Timeout);
+    QCOMPARE(text(QStringLiteral("cartTotal")), QStringLiteral("€4.20"));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("onlineChip")), QStringLiteral("Offline"), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("pendingChip")), QStringLiteral("1 pending change"), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("syncChip")), QStringLiteral("Not synced (offline)"), Timeout);
+}
 
 void tst_Demo::initTestCase()
 {
@@ -199,6 +243,25 @@ void tst_Demo::cartIsOnServer()
     QCOMPARE(cart.value(QStringLiteral("apples")).value(QStringLiteral("name")).toString(), QStringLiteral("Apples"));
     QCOMPARE(cart.value(QStringLiteral("coffee")).value(QStringLiteral("qty")).toInt(), 1);
     QVERIFY(!cart.contains(QStringLiteral("olives")));
+}
+
+// Signing out empties the view (nobody's cart); signing in again brings the cart back.
+void tst_Demo::signOutAndBackIn()
+{
+    QVERIFY(click(QStringLiteral("signOutButton")));
+    QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 0 /* KerniaClient.SignedOut */, Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("identityChip")).left(10), QStringLiteral("Signed out"), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("cartSummary")), QStringLiteral("0 items"), Timeout);
+    QVERIFY(!item(QStringLiteral("add_apples"))->isEnabled());
+
+    QVERIFY(type(QStringLiteral("passwordField"), m_password));   // the email field kept its text
+    QCOMPARE(text(QStringLiteral("emailField")), m_email);
+    QVERIFY(click(QStringLiteral("signInButton")));
+    QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 2 /* KerniaClient.SignedIn */, Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_apples")), QStringLiteral("2"), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_coffee")), QStringLiteral("1"), Timeout);
+    QCOMPARE(text(QStringLiteral("cartTotal")), QStringLiteral("€14.80"));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("syncChip")), QStringLiteral("Synced"), Timeout);
 }
 
 void tst_Demo::screenshot()

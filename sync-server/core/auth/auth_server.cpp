@@ -78,17 +78,34 @@ Response AuthServer::errorResponse(const ApiError &error)
     return Response::json(body, error.status());
 }
 
-Response AuthServer::handle(const Request &request)
+const Endpoint *AuthServer::route(const Request &request, QString *mount, QString *path) const
 {
     const QString &basePath = m_options.basePath;
     // Under the base path (/api/auth) or under a mount a unit registered (/api/sync).
-    QString mount;
+    mount->clear();
     if (!request.path.startsWith(basePath + QLatin1Char('/'))) {
-        mount = m_router.mountOf(request.path);
-        if (mount.isEmpty())
-            return Response::empty(404);
+        *mount = m_router.mountOf(request.path);
+        if (mount->isEmpty())
+            return nullptr;
     }
-    const QString path = request.path.mid(mount.isEmpty() ? basePath.size() : mount.size());
+    *path = request.path.mid(mount->isEmpty() ? basePath.size() : mount->size());
+    return mount->isEmpty() ? m_router.find(request.method, *path)
+                            : m_router.findMounted(request.method, *mount, *path);
+}
+
+bool AuthServer::hashesPassword(const Request &request) const
+{
+    QString mount, path;
+    const Endpoint *endpoint = route(request, &mount, &path);
+    return endpoint && endpoint->hashesPassword;
+}
+
+Response AuthServer::handle(const Request &request)
+{
+    QString mount, path;
+    const Endpoint *endpoint = route(request, &mount, &path);
+    if (!endpoint && mount.isEmpty() && !request.path.startsWith(m_options.basePath + QLatin1Char('/')))
+        return Response::empty(404);
 
     // Better Auth limits before routing: unknown paths count too. Mounted paths are keyed
     // by their full path so they never share a counter with an auth path.
@@ -103,8 +120,6 @@ Response AuthServer::handle(const Request &request)
                                           .arg(m_options.maxBodyBytes)));
     }
 
-    const Endpoint *endpoint = mount.isEmpty() ? m_router.find(request.method, path)
-                                               : m_router.findMounted(request.method, mount, path);
     if (!endpoint) {
         if (mount.isEmpty() && request.method == "POST" && path == QLatin1String("/get-session"))
             return errorResponse(ApiError(405, CoreErrors::METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED));

@@ -43,6 +43,9 @@ public:
     // Register plugins before the first request; handle() is then safe from any thread.
     void addPlugin(std::unique_ptr<Plugin> plugin);
     Response handle(const Request &request);
+    // True when the request's endpoint runs a password hash (the HTTP layer serves those
+    // from a separate pool).
+    bool hashesPassword(const Request &request) const;
 
     const AuthOptions &options() const { return m_options; }
     Store &store() const { return *m_store; }
@@ -63,6 +66,7 @@ public:
     static Response errorResponse(const ApiError &error);
 
 private:
+    const Endpoint *route(const Request &request, QString *mount, QString *path) const;
     Response dispatch(const Endpoint &endpoint, EndpointContext &context);
     void parseBody(const Endpoint &endpoint, EndpointContext &context) const;
 

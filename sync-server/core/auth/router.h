@@ -30,6 +30,9 @@ struct Endpoint
     bool acceptsForm = false;   // application/x-www-form-urlencoded allowed too
     bool formCsrfCheck = false; // Better Auth's extra login-CSRF rule (protocol README §4.2)
     std::function<Response(EndpointContext &)> handler;
+    // Runs scrypt (~100 ms): served from its own worker pool so it never queues cheap
+    // requests such as get-session behind it.
+    bool hashesPassword = false;
 };
 
 class Router

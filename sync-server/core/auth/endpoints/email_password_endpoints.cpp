@@ -105,8 +105,8 @@ Response signInEmail(EndpointContext &context)
 
 void registerEmailPasswordEndpoints(Router &router)
 {
-    router.add({"POST", QStringLiteral("/sign-up/email"), Endpoint::Body::Required, true, true, signUpEmail});
-    router.add({"POST", QStringLiteral("/sign-in/email"), Endpoint::Body::Required, true, true, signInEmail});
+    router.add({"POST", QStringLiteral("/sign-up/email"), Endpoint::Body::Required, true, true, signUpEmail, true});
+    router.add({"POST", QStringLiteral("/sign-in/email"), Endpoint::Body::Required, true, true, signInEmail, true});
 }
 
 } // namespace Kernia::Server

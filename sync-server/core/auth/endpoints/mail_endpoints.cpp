@@ -283,7 +283,7 @@ void registerMailEndpoints(Router &router)
     router.add({"GET", QStringLiteral("/verify-email"), Endpoint::Body::Ignored, false, false, verifyEmail});
     router.add({"POST", QStringLiteral("/request-password-reset"), Endpoint::Body::Required, false, false, requestPasswordReset});
     router.addPrefix({"GET", kResetPrefix, Endpoint::Body::Ignored, false, false, resetPasswordCallback});
-    router.add({"POST", QStringLiteral("/reset-password"), Endpoint::Body::Required, false, false, resetPassword});
+    router.add({"POST", QStringLiteral("/reset-password"), Endpoint::Body::Required, false, false, resetPassword, true});
 }
 
 } // namespace Kernia::Server
