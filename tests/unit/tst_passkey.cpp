@@ -523,6 +523,33 @@ private slots:
         QCOMPARE(server.get(QStringLiteral("/get-session"), guestCookie).body(), QByteArray("null"));
     }
 
+    void disableDeleteKeepsGuestOnPasskeyLink()
+    {
+        int links = 0;
+        AnonymousOptions anonymous;
+        anonymous.disableDeleteAnonymousUser = true;
+        anonymous.onLink = [&](const AnonymousLink &, QString *) { ++links; return true; };
+        PasskeyServer server(anonymous);
+        QString patId;
+        const QByteArray pat = server.signUp(QStringLiteral("pat@example.com"), &patId);
+        SoftAuthenticator a = SoftAuthenticator::make(CoseAlg::ES256);
+        QCOMPARE(server.registerPasskey(pat, a).status(), 200);
+
+        const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+        const QByteArray guestCookie = server.sessionCookie(guest);
+        const QString guestId = TestServer::json(guest).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString();
+        const auto c = server.authenticationChallenge(guestCookie);
+        const Response r = server.authenticate(a.makeAssertion(c.challenge, kWebOrigin, kRpId), c.cookie, guestCookie);
+        QVERIFY2(r.status() == 200, r.body().constData());
+        QCOMPARE(links, 1);
+        // The guest and its session stay; the new session belongs to the passkey's owner.
+        QVERIFY(server.store->userById(guestId));
+        QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), guestCookie))
+                     .value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString(), guestId);
+        QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), server.sessionCookie(r)))
+                     .value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString(), patId);
+    }
+
     void guestLinkFailureRollsBackCounter()
     {
         AnonymousOptions anonymous;

@@ -119,6 +119,7 @@ private slots:
     void updateUserRaceIsStillUsernameTaken();
     void guestSignsUpWithUsername();
     void guestSignsInWithUsername();
+    void disableDeleteKeepsGuestOnUsernameLinks();
     void failedUsernameSignInOrSignUpLeavesGuestIntact();
 };
 
@@ -562,6 +563,30 @@ void UsernameTest::guestSignsInWithUsername()
     QCOMPARE(calls.last(), qMakePair(guest2Id, carolId));
     QVERIFY(!server.store->userById(guest2Id));
     QCOMPARE(server.store->userById(carolId)->username, std::optional<QString>(QStringLiteral("carol_1")));
+}
+
+void UsernameTest::disableDeleteKeepsGuestOnUsernameLinks()
+{
+    int links = 0;
+    AnonymousOptions anonymous;
+    anonymous.disableDeleteAnonymousUser = true;
+    anonymous.onLink = [&](const AnonymousLink &, QString *) { ++links; return true; };
+    UsernameServer server({}, anonymous);
+
+    // Into a new account (sign-up with a username) ...
+    const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+    const QString guestId = userOf(guest).value("id").toString();
+    QCOMPARE(server.signUp("dora@example.com", {{"username", "dora_1"}}, server.sessionCookie(guest)).status(), 200);
+    // ... and into an existing one (sign-in/username).
+    const Response guest2 = server.post(QStringLiteral("/sign-in/anonymous"), {});
+    const QString guest2Id = userOf(guest2).value("id").toString();
+    QCOMPARE(server.signInUsername("dora_1", "password123", server.sessionCookie(guest2)).status(), 200);
+
+    QCOMPARE(links, 2); // on_link still runs for each
+    for (const auto &[id, response] : {qMakePair(guestId, guest), qMakePair(guest2Id, guest2)}) {
+        QVERIFY(server.store->userById(id));
+        QCOMPARE(server.sessionUser(server.sessionCookie(response)).value("id").toString(), id);
+    }
 }
 
 void UsernameTest::failedUsernameSignInOrSignUpLeavesGuestIntact()
