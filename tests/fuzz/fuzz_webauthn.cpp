@@ -14,19 +14,25 @@
 #include <QStringList>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 
 using namespace Kernia::Server::WebAuthn;
 
 namespace {
 
-void check(bool condition)
+// Names the broken invariant before aborting, so a finding says which property failed.
+void checkAt(bool condition, const char *what, int line)
 {
-    if (!condition)
+    if (!condition) {
+        std::fprintf(stderr, "fuzz_webauthn.cpp:%d: invariant failed: %s\n", line, what);
         std::abort();
+    }
 }
 
 } // namespace
+
+#define check(condition) checkAt((condition), #condition, __LINE__)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

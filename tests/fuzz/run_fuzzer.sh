@@ -38,6 +38,13 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 rm -rf "$BUILD/seeds"
 "$BUILD/fuzz_webauthn_seeds" "$BUILD/seeds"
 mkdir -p "$BUILD/corpus"
+# Past findings first, each many times: one of them was only caught on a repeat (a
+# randomised check inside OpenSSL).
+echo "== replaying regressions"
+"$BUILD/fuzz_webauthn" -error_exitcode=1 -runs=200 "$HERE"/regressions/*
 echo "== fuzzing for ${SECONDS_TO_RUN}s (at most $RUNS runs)"
-"$BUILD/fuzz_webauthn" -max_total_time="$SECONDS_TO_RUN" -runs="$RUNS" -max_len=4096 -rss_limit_mb=2048 \
+# libFuzzer exits 77 on a crash by default — ctest's "skipped" code here — so a finding
+# would look like a skip: report crashes and timeouts as plain failures.
+"$BUILD/fuzz_webauthn" -error_exitcode=1 -timeout_exitcode=1 \
+  -max_total_time="$SECONDS_TO_RUN" -runs="$RUNS" -max_len=4096 -rss_limit_mb=2048 \
   -print_final_stats=1 -artifact_prefix="$BUILD/" "$BUILD/corpus" "$BUILD/seeds"
