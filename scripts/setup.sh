@@ -42,7 +42,7 @@ APT_PACKAGES=(
   xvfb xauth
   sqlite3 ca-certificates
   clang libclang-rt-14-dev
-  libcurl4-openssl-dev python3-aiosmtpd
+  libcurl4-openssl-dev python3-aiosmtpd openssl
 )
 
 install_apt_packages() {

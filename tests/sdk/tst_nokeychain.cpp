@@ -51,10 +51,11 @@ private Q_SLOTS:
     {
         QVERIFY2(QFile::exists(serverBinary()), "KERNIA_SERVER is not set or missing");
         QVERIFY2(m_server.start(), qPrintable(m_server.output()));
-        // This test is meaningless if a keychain happens to work here.
+        // ctest points this test at a session bus that leads nowhere; a working keychain
+        // here means that set-up is broken, and every test below would prove nothing.
         const KeychainEntry probe = readToken(QStringLiteral("kernia-test-nokeychain-probe"));
-        if (probe.error == QKeychain::NoError || probe.error == QKeychain::EntryNotFound)
-            QSKIP("a keychain is available in this environment");
+        QVERIFY2(probe.error != QKeychain::NoError && probe.error != QKeychain::EntryNotFound,
+                 "a keychain answered although this test runs without one");
     }
 
     void reportsClearlyAndKeepsUser()
