@@ -855,28 +855,37 @@ QFuture<Error> Client::signInAsGuest()
     });
 }
 
+namespace {
+
+// The four password operations differ only in path and body: each queues one POST that
+// carries the current (guest) bearer, so the server links the guest, and adopts the
+// session it answers with.
+QFuture<Error> postCredentials(ClientPrivate *d, Client::Operation operation, const QString &path,
+                               const QJsonObject &body)
+{
+    return d->enqueue(operation, [d, path, body](ClientPrivate::Done done) {
+        d->authenticate([d, path, body](const QByteArray &bearer, Transport::Callback cb) {
+            d->transport->post(path, body, bearer, std::move(cb));
+        }, std::move(done));
+    });
+}
+
+} // namespace
+
 QFuture<Error> Client::signUpEmail(const QString &email, const QString &password, const QString &name)
 {
     Q_D(Client);
-    const QJsonObject body{ { QLatin1String("email"), email },
-                            { QLatin1String("password"), password },
-                            { QLatin1String("name"), name } };
-    return d->enqueue(Operation::SignUpEmail, [d, body](ClientPrivate::Done done) {
-        d->authenticate([d, body](const QByteArray &bearer, Transport::Callback cb) {
-            d->transport->post(QStringLiteral("/sign-up/email"), body, bearer, std::move(cb));
-        }, std::move(done));
-    });
+    return postCredentials(d, Operation::SignUpEmail, QStringLiteral("/sign-up/email"),
+                           { { QLatin1String("email"), email },
+                             { QLatin1String("password"), password },
+                             { QLatin1String("name"), name } });
 }
 
 QFuture<Error> Client::signInEmail(const QString &email, const QString &password)
 {
     Q_D(Client);
-    const QJsonObject body{ { QLatin1String("email"), email }, { QLatin1String("password"), password } };
-    return d->enqueue(Operation::SignInEmail, [d, body](ClientPrivate::Done done) {
-        d->authenticate([d, body](const QByteArray &bearer, Transport::Callback cb) {
-            d->transport->post(QStringLiteral("/sign-in/email"), body, bearer, std::move(cb));
-        }, std::move(done));
-    });
+    return postCredentials(d, Operation::SignInEmail, QStringLiteral("/sign-in/email"),
+                           { { QLatin1String("email"), email }, { QLatin1String("password"), password } });
 }
 
 QFuture<Error> Client::signUpUsername(const QString &username, const QString &password, const QString &email,
@@ -884,26 +893,18 @@ QFuture<Error> Client::signUpUsername(const QString &username, const QString &pa
 {
     Q_D(Client);
     // The username plugin extends POST /sign-up/email with username/displayUsername.
-    const QJsonObject body{ { QLatin1String("email"), email },
-                            { QLatin1String("password"), password },
-                            { QLatin1String("name"), name.isEmpty() ? username : name },
-                            { QLatin1String("username"), username } };
-    return d->enqueue(Operation::SignUpUsername, [d, body](ClientPrivate::Done done) {
-        d->authenticate([d, body](const QByteArray &bearer, Transport::Callback cb) {
-            d->transport->post(QStringLiteral("/sign-up/email"), body, bearer, std::move(cb));
-        }, std::move(done));
-    });
+    return postCredentials(d, Operation::SignUpUsername, QStringLiteral("/sign-up/email"),
+                           { { QLatin1String("email"), email },
+                             { QLatin1String("password"), password },
+                             { QLatin1String("name"), name.isEmpty() ? username : name },
+                             { QLatin1String("username"), username } });
 }
 
 QFuture<Error> Client::signInUsername(const QString &username, const QString &password)
 {
     Q_D(Client);
-    const QJsonObject body{ { QLatin1String("username"), username }, { QLatin1String("password"), password } };
-    return d->enqueue(Operation::SignInUsername, [d, body](ClientPrivate::Done done) {
-        d->authenticate([d, body](const QByteArray &bearer, Transport::Callback cb) {
-            d->transport->post(QStringLiteral("/sign-in/username"), body, bearer, std::move(cb));
-        }, std::move(done));
-    });
+    return postCredentials(d, Operation::SignInUsername, QStringLiteral("/sign-in/username"),
+                           { { QLatin1String("username"), username }, { QLatin1String("password"), password } });
 }
 
 QFuture<Error> Client::requestMagicLink(const QString &email, const QString &callbackUrl)
