@@ -63,7 +63,7 @@ int main(int argc, char *argv[])
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("kernia-server"));
     QCoreApplication::setApplicationVersion(QStringLiteral(KERNIA_VERSION));
-    // Request logs are on by default; KERNIA_LOG_RULES / QT_LOGGING_RULES can change that.
+    // Request logs are off by default; KERNIA_LOG_RULES / QT_LOGGING_RULES turn them on.
     QLoggingCategory::setFilterRules(qEnvironmentVariable("KERNIA_LOG_RULES", QStringLiteral("kernia.http.info=false\nkernia.ratelimit.info=false")));
 
     const ConfigResult loaded = loadServerConfig(app.arguments(), QProcessEnvironment::systemEnvironment());

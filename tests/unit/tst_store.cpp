@@ -3,6 +3,7 @@
 // server named by KERNIA_TEST_POSTGRES_URL; skipped with a message when it is unset).
 #include "../../sync-server/core/store/sql_store.h"
 #include "../../sync-server/core/store/migrations.h"
+#include "../../sync-server/core/store/sql_query.h"
 #include "pg_test_support.h"
 
 #include <QAtomicInteger>
@@ -589,6 +590,24 @@ private slots:
         QVERIFY(!store->sessionByToken(QStringLiteral("nope")));
         QVERIFY(store->sessionByToken(QStringLiteral("o1"))->ipAddress.isEmpty());
 
+        // Session and user in one read; inside a transaction too (PostgreSQL locks both rows).
+        for (const bool inTransaction : {false, true}) {
+            std::optional<std::pair<Session, User>> both;
+            const auto read = [&] { both = store->sessionWithUserByToken(QStringLiteral("t1")); };
+            if (inTransaction)
+                store->transaction(read);
+            else
+                read();
+            QVERIFY(both);
+            QCOMPARE(both->first.id, QStringLiteral("s1"));
+            QCOMPARE(both->first.expiresAt, ms(1000 + 7LL * 24 * 3600 * 1000));
+            QCOMPARE(both->first.userAgent, QStringLiteral("tst_store"));
+            QCOMPARE(both->second.id, QStringLiteral("u1"));
+            QCOMPARE(both->second.email, QStringLiteral("u1@example.com"));
+        }
+        QCOMPARE(store->sessionWithUserByToken(QStringLiteral("o1"))->second.id, QStringLiteral("u2"));
+        QVERIFY(!store->sessionWithUserByToken(QStringLiteral("nope")));
+
         // Creation order: createdAt, ties in insertion order.
         QStringList ids;
         for (const Session &s : store->sessionsByUser(QStringLiteral("u1")))
@@ -924,6 +943,73 @@ private slots:
             QCOMPARE(count(SawExisting), 1);
             QVERIFY(store->userByEmail(email));
         }
+    }
+
+    // Writers of one process queue on the store's own lock, not in SQLite's busy handler: with
+    // a 1 ms busy timeout, eight threads writing at once would otherwise hit "locked".
+    void sqliteWritersOfOneProcessTakeTurns()
+    {
+        REQUIRE_SQLITE("SQLite's write lock");
+        auto store = openMigrated(nullptr, 1);
+        QVERIFY(store);
+        QAtomicInteger<int> failures{0};
+        runConcurrently(8, [&](int i) {
+            for (int n = 0; n < 40; ++n) {
+                try {
+                    store->transaction([&] {
+                        const QString id = QStringLiteral("w%1-%2").arg(i).arg(n);
+                        store->createUser(makeUser(id, id + QStringLiteral("@example.com")));
+                        store->createSession(makeSession(id, id, id, 1000));
+                    });
+                } catch (const StoreError &e) {
+                    qWarning("writer %d: %s", i, e.what());
+                    ++failures;
+                }
+            }
+        });
+        QCOMPARE(failures.loadRelaxed(), 0);
+        QVERIFY(store->sessionWithUserByToken(QStringLiteral("w7-39")));
+    }
+
+    // Statements stay prepared per connection; a statement already in use (a nested read of
+    // the same text) gets its own, and a failed run leaves the cached one usable.
+    void preparedStatementsAreReusedSafely()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        for (int i = 0; i < 3; ++i)
+            store->createUser(makeUser(QStringLiteral("p%1").arg(i), QStringLiteral("p%1@example.com").arg(i)));
+        for (int round = 0; round < 3; ++round) {   // the same statement, other values
+            QCOMPARE(store->userById(QStringLiteral("p%1").arg(round))->email, QStringLiteral("p%1@example.com").arg(round));
+            QVERIFY(!store->userById(QStringLiteral("missing")));
+        }
+
+        // A unique violation in a cached INSERT, then the same INSERT succeeds.
+        QVERIFY_THROWS_EXCEPTION(StoreError, store->createUser(makeUser(QStringLiteral("p0"), QStringLiteral("other@example.com"))));
+        store->createUser(makeUser(QStringLiteral("p3"), QStringLiteral("p3@example.com")));
+        QVERIFY(store->userById(QStringLiteral("p3")));
+
+        // Two live uses of one text on one connection. SQLite only: Qt's PostgreSQL driver
+        // reads forward-only results row by row, so one connection cannot have two open.
+        if (isPostgres())
+            return;
+        const QString sql = QStringLiteral("SELECT \"email\" FROM \"user\" WHERE \"id\" = :id");
+        const QStringList connections = QSqlDatabase::connectionNames().filter(QStringLiteral("kernia-sql-"));
+        QCOMPARE(connections.size(), 1);   // this store's, on this thread
+        const QString connection = connections.first();
+        const QSqlDatabase db = QSqlDatabase::database(connection, false);
+        const SqlDialect dialect = store->dialect();
+        SqlDetail::Query outer(db, dialect, QStringLiteral("outer"));
+        outer.prepare(sql).bind(QStringLiteral(":id"), QStringLiteral("p1")).exec();
+        {
+            SqlDetail::Query inner(db, dialect, QStringLiteral("inner"));
+            inner.prepare(sql).bind(QStringLiteral(":id"), QStringLiteral("p2")).exec();
+            QVERIFY(inner.next());
+            QCOMPARE(inner.value(0).toString(), QStringLiteral("p2@example.com"));
+        }
+        QVERIFY(outer.next());
+        QCOMPARE(outer.value(0).toString(), QStringLiteral("p1@example.com"));
+        QVERIFY(!outer.next());
     }
 
     void beginTimesOutWhenLocked()

@@ -40,22 +40,17 @@ bool SessionManager::hasValidDontRemember(const QMap<QByteArray, QByteArray> &co
 SessionManager::Lookup SessionManager::lookup(const QString &token)
 {
     Lookup result;
-    const std::optional<Session> session = m_store.sessionByToken(token);
-    if (!session) {
+    std::optional<std::pair<Session, User>> found = m_store.sessionWithUserByToken(token);
+    if (!found) {
         result.dead = true;
         return result;
     }
-    if (session->expiresAt < nowUtc()) {
+    if (found->first.expiresAt < nowUtc()) {
         m_store.deleteSessionByToken(token);
         result.dead = true;
         return result;
     }
-    const std::optional<User> user = m_store.userById(session->userId);
-    if (!user) {
-        result.dead = true;
-        return result;
-    }
-    result.live = SessionWithUser{*session, *user};
+    result.live = SessionWithUser{std::move(found->first), std::move(found->second)};
     return result;
 }
 

@@ -154,7 +154,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("trusted-origin"), QStringLiteral("Another trusted origin (repeatable, '*' wildcards allowed)."), QStringLiteral("origin")},
         {QStringLiteral("mail-outbox"), QStringLiteral("Write outgoing mail as JSON lines to this file."), QStringLiteral("file")},
         {QStringLiteral("max-body-bytes"), QStringLiteral("Largest accepted request body (default 1048576)."), QStringLiteral("bytes")},
-        {QStringLiteral("worker-threads"), QStringLiteral("Request worker threads (default 8)."), QStringLiteral("count")},
+        {QStringLiteral("worker-threads"), QStringLiteral("Request threads, each an event loop serving its connections (default 8)."), QStringLiteral("count")},
         {QStringLiteral("anonymous-email-domain"), QStringLiteral("Guests get temp-<id>@DOMAIN emails."), QStringLiteral("domain")},
         {QStringLiteral("anonymous-name"), QStringLiteral("Template for guest names, e.g. \"Guest {random:6}\"."), QStringLiteral("template")},
         {QStringLiteral("anonymous-email"), QStringLiteral("Template for guest emails, e.g. \"guest-{uuid}@example.com\"."), QStringLiteral("template")},

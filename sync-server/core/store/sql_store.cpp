@@ -1,6 +1,7 @@
 #include "sql_store.h"
 
 #include "migrations.h"
+#include "sql_query.h"
 
 #include <QAtomicInteger>
 #include <QDateTime>
@@ -20,9 +21,15 @@
 #include <QUrlQuery>
 #include <QtGlobal>
 
+#include <mutex>
 #include <unordered_map>
 
 namespace Kernia::Server {
+
+using SqlDetail::execQuietly;
+using SqlDetail::Query;
+using SqlDetail::StatementCache;
+using SqlDetail::threadFailures;
 
 // ---------------------------------------------------------------------------------------
 // Connection bookkeeping
@@ -49,6 +56,11 @@ struct SqlStore::Shared
     quint64 serial = 0;
     QMutex mutex;
     QSet<QString> liveConnections;
+    // SQLite: this process's writers take turns here before BEGIN IMMEDIATE. Waiting on a
+    // mutex wakes the next writer the moment the last one commits; waiting in SQLite's busy
+    // handler means sleeping 1..100 ms and retrying. Other processes on the same file still
+    // meet the busy timeout.
+    QMutex sqliteWriter;
 };
 
 struct SqlStore::ThreadState
@@ -56,6 +68,16 @@ struct SqlStore::ThreadState
     std::weak_ptr<Shared> shared;
     QString connectionName;
     int depth = 0;          // transaction nesting on this thread
+    std::unique_ptr<StatementCache> statements = std::make_unique<StatementCache>();
+
+    ThreadState() = default;
+    ThreadState(const ThreadState &) = delete;
+    ThreadState &operator=(const ThreadState &) = delete;
+    ~ThreadState()
+    {
+        if (!connectionName.isEmpty())
+            StatementCache::unregisterConnection(connectionName);
+    }
 };
 
 class SqlStore::ThreadRegistry
@@ -73,6 +95,9 @@ public:
 
     static void release(ThreadState &state)
     {
+        // Prepared statements go before their connection does.
+        StatementCache::unregisterConnection(state.connectionName);
+        state.statements->clear();
         const std::shared_ptr<Shared> shared = state.shared.lock();
         if (!shared || state.connectionName.isEmpty())
             return;
@@ -146,102 +171,6 @@ std::optional<QString> toOptionalText(const QVariant &v)
 }
 
 // ---------------------------------------------------------------------------------------
-// What went wrong on this thread since the current top-level transaction began. A
-// PostgreSQL transaction in which a statement failed is aborted (until ROLLBACK TO
-// SAVEPOINT) and its COMMIT silently rolls back, so SqlStore::transaction must know about
-// failures that `work` caught and swallowed; a serialization failure anywhere in the
-// attempt makes the whole attempt worth repeating.
-
-struct FailureTrack
-{
-    int failures = 0;            // failed statements not undone by ROLLBACK TO SAVEPOINT
-    bool retryable = false;      // a serialization failure / deadlock happened
-    QString lastMessage;
-    QString brokenConnection;    // connection name whose server connection is gone
-};
-thread_local FailureTrack t_failures;
-
-// ---------------------------------------------------------------------------------------
-// A QSqlQuery that throws StoreError on failure and is always finish()ed, so no read
-// transaction stays open on the connection (qt-notes §5).
-
-class Query
-{
-public:
-    Query(const QSqlDatabase &db, const SqlDialect &dialect, QString context)
-        : m_q(db), m_dialect(dialect), m_context(std::move(context)), m_connectionName(db.connectionName())
-    {
-        m_q.setForwardOnly(true);
-    }
-    Query(const Query &) = delete;
-    Query &operator=(const Query &) = delete;
-    ~Query() { m_q.finish(); }
-
-    Query &prepare(const QString &sql)
-    {
-        if (!m_q.prepare(sql))
-            fail();
-        return *this;
-    }
-    Query &bind(const QString &placeholder, const QVariant &value)
-    {
-        m_q.bindValue(placeholder, value);
-        return *this;
-    }
-    Query &exec()
-    {
-        if (!m_q.exec())
-            fail();
-        return *this;
-    }
-    Query &exec(const QString &sql)
-    {
-        if (!m_q.exec(sql))
-            fail();
-        return *this;
-    }
-    bool next()
-    {
-        if (m_q.next())
-            return true;
-        if (m_q.lastError().isValid())
-            fail();
-        return false;
-    }
-    QVariant value(int index) const { return m_q.value(index); }
-    void finish() { m_q.finish(); }
-
-private:
-    [[noreturn]] void fail()
-    {
-        const QSqlError error = m_q.lastError();
-        m_q.finish();
-        const QString message = QStringLiteral("%1: %2").arg(m_context, error.text());
-        ++t_failures.failures;
-        t_failures.lastMessage = message;
-        if (m_dialect.isRetryable(error))
-            t_failures.retryable = true;
-        if (m_dialect.isConnectionFailure(error))
-            t_failures.brokenConnection = m_connectionName;
-        throw StoreError(message, m_dialect.isUniqueViolation(error));
-    }
-
-    QSqlQuery m_q;
-    const SqlDialect &m_dialect;
-    QString m_context;
-    QString m_connectionName;
-};
-
-// Runs a statement for cleanup (ROLLBACK ...) without throwing.
-void execQuietly(const QSqlDatabase &db, const QString &sql)
-{
-    QSqlQuery q(db);
-    if (!q.exec(sql))
-        qWarning("SqlStore: %s failed: %s", qPrintable(sql), qPrintable(q.lastError().text()));
-    q.finish();
-}
-
-// ---------------------------------------------------------------------------------------
 // SQL text (identifiers quoted: "user" is reserved in PostgreSQL, columns are camelCase)
 
 const QString kUserColumns = QStringLiteral(
@@ -250,25 +179,35 @@ const QString kUserColumns = QStringLiteral(
 const QString kSessionColumns = QStringLiteral(
     "\"id\", \"token\", \"userId\", \"expiresAt\", \"createdAt\", \"updatedAt\", "
     "\"ipAddress\", \"userAgent\"");
+constexpr int kSessionColumnCount = 8;
+// The same columns qualified by a table alias, for joins: "s"."id", "s"."token", ...
+QString qualifiedColumns(const QString &columns, const QString &alias)
+{
+    QStringList qualified = columns.split(QStringLiteral(", "));
+    for (QString &column : qualified)
+        column.prepend(QLatin1Char('"') + alias + QStringLiteral("\"."));
+    return qualified.join(QStringLiteral(", "));
+}
 const QString kAccountColumns = QStringLiteral(
     "\"id\", \"accountId\", \"providerId\", \"userId\", \"password\", \"scope\", "
     "\"createdAt\", \"updatedAt\"");
 const QString kVerificationColumns = QStringLiteral(
     "\"id\", \"identifier\", \"value\", \"expiresAt\", \"createdAt\", \"updatedAt\"");
 
-User readUser(const Query &q)
+// `first`: index of the first user column in the row (after a joined table's columns).
+User readUser(const Query &q, int first = 0)
 {
     User u;
-    u.id = q.value(0).toString();
-    u.name = q.value(1).toString();
-    u.email = q.value(2).toString();
-    u.emailVerified = q.value(3).toBool();
-    u.image = toOptionalText(q.value(4));
-    u.createdAt = toTimestamp(q.value(5));
-    u.updatedAt = toTimestamp(q.value(6));
-    u.isAnonymous = q.value(7).toBool();   // NULL -> false
-    u.username = toOptionalText(q.value(8));
-    u.displayUsername = toOptionalText(q.value(9));
+    u.id = q.value(first + 0).toString();
+    u.name = q.value(first + 1).toString();
+    u.email = q.value(first + 2).toString();
+    u.emailVerified = q.value(first + 3).toBool();
+    u.image = toOptionalText(q.value(first + 4));
+    u.createdAt = toTimestamp(q.value(first + 5));
+    u.updatedAt = toTimestamp(q.value(first + 6));
+    u.isAnonymous = q.value(first + 7).toBool();   // NULL -> false
+    u.username = toOptionalText(q.value(first + 8));
+    u.displayUsername = toOptionalText(q.value(first + 9));
     return u;
 }
 
@@ -356,6 +295,12 @@ SqlStore::~SqlStore()
     {
         QMutexLocker locker(&m_shared->mutex);
         names.swap(m_shared->liveConnections);
+    }
+    // This thread's prepared statements go before the connections do.
+    if (ThreadRegistry::storage().hasLocalData()) {
+        auto &states = ThreadRegistry::storage().localData()->states;
+        if (const auto it = states.find(m_shared->serial); it != states.end())
+            it->second.statements->clear();
     }
     // Connections of other threads are closed from here too; the caller guarantees that
     // no thread is inside a method of this store any more.
@@ -545,11 +490,11 @@ SqlStore::ThreadState &SqlStore::threadState()
     if (it != registry.states.end() && !it->second.connectionName.isEmpty()) {
         // A connection whose server went away (PostgreSQL restarted, network) is replaced
         // by a fresh one, but only between transactions.
-        if (it->second.connectionName != t_failures.brokenConnection || it->second.depth > 0)
+        if (it->second.connectionName != threadFailures().brokenConnection || it->second.depth > 0)
             return it->second;
         qWarning("SqlStore: reconnecting after a lost database connection: %s",
-                 qPrintable(t_failures.lastMessage));
-        t_failures.brokenConnection.clear();
+                 qPrintable(threadFailures().lastMessage));
+        threadFailures().brokenConnection.clear();
         ThreadRegistry::release(it->second);
     }
 
@@ -601,6 +546,7 @@ SqlStore::ThreadState &SqlStore::threadState()
     state.shared = m_shared;
     state.connectionName = name;
     state.depth = 0;
+    StatementCache::registerConnection(name, state.statements.get());
     return state;
 }
 
@@ -646,15 +592,18 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
     ThreadState *state = &threadState();
 
     if (state->depth == 0) {
+        std::unique_lock<QMutex> writerTurn(m_shared->sqliteWriter, std::defer_lock);
+        if (d.kind() == SqlDialect::Kind::Sqlite)
+            writerTurn.lock();
         for (int attempt = 1;; ++attempt) {
             state = &threadState();   // replaces a connection the last attempt found broken
             const QSqlDatabase db = QSqlDatabase::database(state->connectionName, false);
-            t_failures = FailureTrack();
+            threadFailures() = SqlDetail::FailureTrack();
             try {
                 Query(db, d, QStringLiteral("transaction begin")).exec(beginStatement);
             } catch (const StoreError &) {
                 // The server closed an idle connection (restart, timeout): one fresh try.
-                if (t_failures.brokenConnection == state->connectionName && attempt == 1)
+                if (threadFailures().brokenConnection == state->connectionName && attempt == 1)
                     continue;
                 throw;
             }
@@ -663,14 +612,14 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
                 work();
                 // PostgreSQL turns COMMIT of a transaction in which a statement failed (and
                 // `work` swallowed the StoreError) into a silent ROLLBACK: refuse instead.
-                if (d.kind() == SqlDialect::Kind::Postgres && t_failures.failures > 0) {
+                if (d.kind() == SqlDialect::Kind::Postgres && threadFailures().failures > 0) {
                     throw StoreError(QStringLiteral("transaction aborted by an earlier failed statement: %1")
-                                         .arg(t_failures.lastMessage));
+                                         .arg(threadFailures().lastMessage));
                 }
             } catch (...) {
                 state->depth = 0;
                 execQuietly(db, QStringLiteral("ROLLBACK"));
-                if (t_failures.retryable && attempt < kMaxTransactionAttempts) {
+                if (threadFailures().retryable && attempt < kMaxTransactionAttempts) {
                     retryBackoff(attempt);
                     continue;
                 }
@@ -681,7 +630,7 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
                 Query(db, d, QStringLiteral("transaction commit")).exec(QStringLiteral("COMMIT"));
             } catch (...) {
                 execQuietly(db, QStringLiteral("ROLLBACK"));
-                if (t_failures.retryable && attempt < kMaxTransactionAttempts) {
+                if (threadFailures().retryable && attempt < kMaxTransactionAttempts) {
                     retryBackoff(attempt);
                     continue;
                 }
@@ -698,7 +647,7 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
     const QString savepoint = QStringLiteral("kernia_sp_%1").arg(state->depth);
     Query(db, d, QStringLiteral("transaction savepoint"))
         .exec(QStringLiteral("SAVEPOINT ") + savepoint);
-    const int failuresBefore = t_failures.failures;
+    const int failuresBefore = threadFailures().failures;
     ++state->depth;
     try {
         work();
@@ -706,7 +655,7 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
         --state->depth;
         execQuietly(db, QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
         execQuietly(db, QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
-        t_failures.failures = failuresBefore;   // the rollback undid the aborted state
+        threadFailures().failures = failuresBefore;   // the rollback undid the aborted state
         throw;
     }
     --state->depth;
@@ -742,6 +691,7 @@ void SqlStore::migrate()
                 .exec();
         });
     }
+    threadState().statements->clear();   // prepared against the schema before the change
 }
 
 QStringList SqlStore::appliedMigrations()
@@ -941,6 +891,21 @@ std::optional<Session> SqlStore::sessionByToken(const QString &token)
     if (!q.next())
         return std::nullopt;
     return readSession(q);
+}
+
+std::optional<std::pair<Session, User>> SqlStore::sessionWithUserByToken(const QString &token)
+{
+    static const QString columns = qualifiedColumns(kSessionColumns, QStringLiteral("s")) + QStringLiteral(", ")
+                                   + qualifiedColumns(kUserColumns, QStringLiteral("u"));
+    Query q(connection(), dialect(), QStringLiteral("sessionWithUserByToken"));
+    q.prepare(QStringLiteral("SELECT %1 FROM \"session\" \"s\" JOIN \"user\" \"u\" ON \"u\".\"id\" = \"s\".\"userId\" "
+                             "WHERE \"s\".\"token\" = :token%2")
+                  .arg(columns, rowLockClause()))
+        .bind(QStringLiteral(":token"), token)
+        .exec();
+    if (!q.next())
+        return std::nullopt;
+    return std::make_pair(readSession(q), readUser(q, kSessionColumnCount));
 }
 
 QList<Session> SqlStore::sessionsByUser(const QString &userId)

@@ -97,6 +97,8 @@ public:
     // userById/userByEmail/userByUsername/sessionByToken inside transaction() on
     // PostgreSQL lock the row they return (SELECT ... FOR UPDATE) until the transaction ends.
     std::optional<Session> sessionByToken(const QString &token) override;
+    // One SELECT ... JOIN (locking both rows inside a PostgreSQL transaction).
+    std::optional<std::pair<Session, User>> sessionWithUserByToken(const QString &token) override;
     QList<Session> sessionsByUser(const QString &userId) override;
     void updateSession(const Session &session) override;
     void deleteSessionByToken(const QString &token) override;

@@ -4,6 +4,7 @@
 #include "sql_store.h"
 
 #include "crypto/crypto.h"
+#include "sql_query.h"
 
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -12,66 +13,12 @@
 
 namespace Kernia::Server {
 
+using SqlDetail::Query;
+
 namespace {
 
 constexpr int kPruneBatch = 200;
 constexpr int kPruneAttempts = 10;
-
-thread_local bool t_retryable = false;   // the last failure here was a serialization failure
-
-class OpsQuery
-{
-public:
-    OpsQuery(const QSqlDatabase &db, const SqlDialect &dialect, const char *context)
-        : m_q(db), m_dialect(dialect), m_context(QLatin1String(context))
-    {
-        m_q.setForwardOnly(true);
-    }
-    OpsQuery(const OpsQuery &) = delete;
-    OpsQuery &operator=(const OpsQuery &) = delete;
-    ~OpsQuery() { m_q.finish(); }
-
-    OpsQuery &prepare(const QString &sql)
-    {
-        if (!m_q.prepare(sql))
-            fail();
-        return *this;
-    }
-    OpsQuery &bind(const QString &placeholder, const QVariant &value)
-    {
-        m_q.bindValue(placeholder, value);
-        return *this;
-    }
-    OpsQuery &exec()
-    {
-        if (!m_q.exec())
-            fail();
-        return *this;
-    }
-    bool next()
-    {
-        if (m_q.next())
-            return true;
-        if (m_q.lastError().isValid())
-            fail();
-        return false;
-    }
-    QVariant value(int index) const { return m_q.value(index); }
-    int rowsAffected() const { return m_q.numRowsAffected(); }
-
-private:
-    [[noreturn]] void fail()
-    {
-        const QSqlError error = m_q.lastError();
-        m_q.finish();
-        t_retryable = m_dialect.isRetryable(error);
-        throw StoreError(QStringLiteral("%1: %2").arg(m_context, error.text()), m_dialect.isUniqueViolation(error));
-    }
-
-    QSqlQuery m_q;
-    const SqlDialect &m_dialect;
-    QString m_context;
-};
 
 } // namespace
 
@@ -97,8 +44,8 @@ RateLimitHit SqlStore::hitRateLimit(const QString &key, qint64 nowMs, qint64 win
              QString::number(max));
     const QSqlDatabase db = connection();
     {
-        OpsQuery q(db, dialect(), "hitRateLimit");
-        q.prepare(sql)
+        Query q(db, dialect(), QStringLiteral("hitRateLimit"));
+        q.prepareUncached(sql)   // the numbers are in the text: not worth caching
             .bind(QStringLiteral(":id"), Crypto::randomId())
             .bind(QStringLiteral(":key"), key)
             .exec();
@@ -106,7 +53,7 @@ RateLimitHit SqlStore::hitRateLimit(const QString &key, qint64 nowMs, qint64 win
             return RateLimitHit{true, q.value(0).toLongLong(), q.value(1).toLongLong()};
     }
     // The counter is full: nothing was written. Read it for the Retry-After answer.
-    OpsQuery q(db, dialect(), "hitRateLimit");
+    Query q(db, dialect(), QStringLiteral("hitRateLimit"));
     q.prepare(QStringLiteral("SELECT \"count\", \"lastRequest\" FROM \"rateLimit\" WHERE \"key\" = :key"))
         .bind(QStringLiteral(":key"), key)
         .exec();
@@ -117,7 +64,7 @@ RateLimitHit SqlStore::hitRateLimit(const QString &key, qint64 nowMs, qint64 win
 
 int SqlStore::deleteRateLimitsBefore(qint64 cutoffMs)
 {
-    OpsQuery q(connection(), dialect(), "deleteRateLimitsBefore");
+    Query q(connection(), dialect(), QStringLiteral("deleteRateLimitsBefore"));
     q.prepare(QStringLiteral("DELETE FROM \"rateLimit\" WHERE \"lastRequest\" < :cutoff"))
         .bind(QStringLiteral(":cutoff"), cutoffMs)
         .exec();
@@ -142,7 +89,7 @@ QString inactiveAnonymousSql(const SqlDialect &d, int limit)
 
 QStringList selectIds(const QSqlDatabase &db, const SqlDialect &d, const QDateTime &cutoff, int limit)
 {
-    OpsQuery q(db, d, "inactiveAnonymousUsers");
+    Query q(db, d, QStringLiteral("inactiveAnonymousUsers"));
     q.prepare(inactiveAnonymousSql(d, limit))
         .bind(QStringLiteral(":cutoff"), qint64(cutoff.toMSecsSinceEpoch()))
         .exec();
@@ -166,7 +113,7 @@ int SqlStore::pruneAnonymousUsers(const QDateTime &cutoff)
     {
         const QSqlDatabase db = connection();
         for (const char *table : {"sync_record", "sync_client", "sync_user_version"}) {
-            OpsQuery q(db, dialect(), "pruneAnonymousUsers");
+            Query q(db, dialect(), QStringLiteral("pruneAnonymousUsers"));
             q.prepare(dialect().tableExistsQuery()).bind(QStringLiteral(":name"), QString::fromLatin1(table)).exec();
             if (q.next())
                 syncTables << QString::fromLatin1(table);
@@ -177,7 +124,6 @@ int SqlStore::pruneAnonymousUsers(const QDateTime &cutoff)
     for (;;) {
         int batch = 0;
         for (int attempt = 1;; ++attempt) {
-            t_retryable = false;
             try {
                 transaction([&] {
                     const QSqlDatabase db = connection();
@@ -185,7 +131,7 @@ int SqlStore::pruneAnonymousUsers(const QDateTime &cutoff)
                     const QStringList ids = selectIds(db, dialect(), cutoff, kPruneBatch);
                     for (const QString &id : ids) {
                         for (const QString &table : std::as_const(syncTables)) {
-                            OpsQuery(db, dialect(), "pruneAnonymousUsers")
+                            Query(db, dialect(), QStringLiteral("pruneAnonymousUsers"))
                                 .prepare(QStringLiteral("DELETE FROM \"%1\" WHERE \"userId\" = :id").arg(table))
                                 .bind(QStringLiteral(":id"), id)
                                 .exec();
@@ -196,7 +142,7 @@ int SqlStore::pruneAnonymousUsers(const QDateTime &cutoff)
                 });
                 break;
             } catch (const StoreError &) {
-                if (!t_retryable || attempt >= kPruneAttempts)
+                if (!SqlDetail::threadFailures().retryable || attempt >= kPruneAttempts)
                     throw;
                 QThread::msleep(5 * attempt);
             }

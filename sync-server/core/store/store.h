@@ -73,6 +73,9 @@ public:
     // Sessions
     virtual void createSession(const Session &session) = 0;
     virtual std::optional<Session> sessionByToken(const QString &token) = 0;
+    // The session and its user in one read (every authenticated request needs both); nullopt
+    // when either is missing.
+    virtual std::optional<std::pair<Session, User>> sessionWithUserByToken(const QString &token) = 0;
     virtual QList<Session> sessionsByUser(const QString &userId) = 0;   // in creation order
     virtual void updateSession(const Session &session) = 0;
     virtual void deleteSessionByToken(const QString &token) = 0;

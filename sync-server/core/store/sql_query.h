@@ -1,0 +1,104 @@
+// Internal to SqlStore (sql_store.cpp, sql_store_ops.cpp): the statement wrapper every
+// store method uses, and the per-connection cache of prepared statements behind it.
+//
+//   Query q(db, dialect, QStringLiteral("sessionByToken"));
+//   q.prepare(sql).bind(QStringLiteral(":token"), token).exec();   // prepared once per connection
+//   while (q.next()) ...                                           // finish()ed when q goes
+//
+// Why a cache: preparing is most of the cost of a short query — SQLite parses and plans
+// the text every time, and Qt's PostgreSQL driver spends a round trip each on PREPARE and
+// DEALLOCATE. The cache keeps each statement text prepared for the life of its connection,
+// so statement text must not embed values (bind them), or use prepareUncached().
+#pragma once
+
+#include "sql_dialect.h"
+
+#include <QHash>
+#include <QSqlDatabase>
+#include <QSqlQuery>
+#include <QString>
+#include <QVariant>
+#include <memory>
+#include <optional>
+
+namespace Kernia::Server::SqlDetail {
+
+// What went wrong on this thread since the current top-level transaction began. A
+// PostgreSQL transaction in which a statement failed is aborted (until ROLLBACK TO
+// SAVEPOINT) and its COMMIT silently rolls back, so SqlStore::transaction must know about
+// failures that `work` caught and swallowed; a serialization failure anywhere in the
+// attempt makes the whole attempt worth repeating.
+struct FailureTrack
+{
+    int failures = 0;            // failed statements not undone by ROLLBACK TO SAVEPOINT
+    bool retryable = false;      // a serialization failure / deadlock happened
+    QString lastMessage;
+    QString brokenConnection;    // connection name whose server connection is gone
+};
+FailureTrack &threadFailures();
+
+// Prepared statements of one connection, used only by the thread that owns it.
+class StatementCache
+{
+public:
+    struct Entry
+    {
+        QSqlQuery query;
+        bool prepared = false;
+        bool busy = false;   // a Query is using it (a nested use of the same text prepares its own)
+    };
+    static constexpr int kMaxEntries = 256;   // a bound, in case some text does embed values
+
+    // This thread's cache for the named connection, or nullptr (not registered).
+    static StatementCache *forConnection(const QString &connectionName);
+    // SqlStore registers a connection's cache when it opens it and unregisters it before
+    // removing the connection (a prepared statement must not outlive its connection).
+    static void registerConnection(const QString &connectionName, StatementCache *cache);
+    static void unregisterConnection(const QString &connectionName);
+
+    // An idle entry for `sql`, or a new unprepared one; nullptr while that entry is busy.
+    std::shared_ptr<Entry> take(const QString &sql);
+    void forget(const QString &sql);
+    void clear();   // after a schema change
+
+private:
+    QHash<QString, std::shared_ptr<Entry>> m_entries;
+};
+
+// A QSqlQuery that throws StoreError on failure (recording it in threadFailures()) and is
+// always finish()ed, so no read transaction stays open on the connection (qt-notes §5).
+class Query
+{
+public:
+    Query(const QSqlDatabase &db, const SqlDialect &dialect, QString context);
+    Query(const Query &) = delete;
+    Query &operator=(const Query &) = delete;
+    ~Query();
+
+    Query &prepare(const QString &sql);           // cached on the connection
+    Query &prepareUncached(const QString &sql);   // for text that differs every time
+    Query &bind(const QString &placeholder, const QVariant &value);
+    Query &exec();
+    Query &exec(const QString &sql);              // unprepared, not cached
+    bool next();
+    QVariant value(int index) const { return m_active ? m_active->value(index) : QVariant(); }
+    int rowsAffected() const { return m_active ? m_active->numRowsAffected() : -1; }
+    void finish();
+
+private:
+    QSqlQuery &own();      // this Query's own statement (uncached use)
+    QSqlQuery &active();   // the statement in use: cached, own, or (none yet) own
+    [[noreturn]] void fail();
+
+    QSqlDatabase m_db;
+    const SqlDialect &m_dialect;
+    QString m_context;
+    std::optional<QSqlQuery> m_own;
+    std::shared_ptr<StatementCache::Entry> m_cached;
+    QSqlQuery *m_active = nullptr;   // null until prepare()/exec()
+};
+
+// Runs a statement for cleanup (ROLLBACK ...) without throwing.
+void execQuietly(const QSqlDatabase &db, const QString &sql);
+
+} // namespace Kernia::Server::SqlDetail
