@@ -10,6 +10,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QMutex>
 #include <QSemaphore>
 #include <QSqlDatabase>
@@ -969,6 +970,33 @@ private slots:
         });
         QCOMPARE(failures.loadRelaxed(), 0);
         QVERIFY(store->sessionWithUserByToken(QStringLiteral("w7-39")));
+    }
+
+    // Request connections never checkpoint (a commit stays fast); the store's own thread
+    // moves the log into the database file within moments of the writes.
+    void walIsCheckpointedInTheBackground()
+    {
+        REQUIRE_SQLITE("SQLite's write-ahead log");
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        QSqlDatabase db = QSqlDatabase::database(
+            QSqlDatabase::connectionNames().filter(QStringLiteral("kernia-sql-")).value(0), false);
+        SqlDetail::Query setting(db, store->dialect(), QStringLiteral("test"));
+        setting.exec(QStringLiteral("PRAGMA wal_autocheckpoint"));
+        QVERIFY(setting.next());
+        QCOMPARE(setting.value(0).toInt(), 0);
+        setting.finish();
+
+        const qint64 before = QFileInfo(path).size();
+        for (int i = 0; i < 400; ++i) {
+            store->transaction([&] {
+                const QString id = QStringLiteral("c%1").arg(i);
+                store->createUser(makeUser(id, id + QStringLiteral("@example.com")));
+            });
+        }
+        // 400 users are far more than the empty schema's pages.
+        QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(path).size() >= before + 40 * 1024, 5000);
     }
 
     // Statements stay prepared per connection; a statement already in use (a nested read of

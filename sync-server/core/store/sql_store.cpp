@@ -2,6 +2,7 @@
 
 #include "migrations.h"
 #include "sql_query.h"
+#include "wal_checkpointer.h"
 
 #include <QAtomicInteger>
 #include <QDateTime>
@@ -291,6 +292,7 @@ SqlStore::SqlStore(std::unique_ptr<Config> config)
 
 SqlStore::~SqlStore()
 {
+    m_checkpointer.reset();
     QSet<QString> names;
     {
         QMutexLocker locker(&m_shared->mutex);
@@ -354,6 +356,8 @@ std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString 
     } catch (const StoreError &e) {
         return failWith(QString::fromStdString(e.what()));
     }
+    store->m_checkpointer = std::make_unique<WalCheckpointer>(store->m_config->databaseName,
+                                                              kWalCheckpointIntervalMs);
     return store;
 }
 
@@ -526,6 +530,8 @@ SqlStore::ThreadState &SqlStore::threadState()
         } else {
             try {
                 c.dialect.initialiseConnection(db, c.busyTimeoutMs);
+                if (c.dialect.kind() == SqlDialect::Kind::Sqlite)   // the store's own thread does it
+                    Query(db, c.dialect, QStringLiteral("connection setup")).exec(QStringLiteral("PRAGMA wal_autocheckpoint=0"));
             } catch (const StoreError &e) {
                 error = QString::fromStdString(e.what());
             }

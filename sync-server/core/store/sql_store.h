@@ -14,8 +14,8 @@
 //   });
 //
 // Threading: every method may be called from any thread. Each thread gets its own
-// connection (opened on first use; SQLite: WAL, synchronous=NORMAL, foreign_keys=ON and a
-// busy timeout; PostgreSQL: time zone UTC); it is closed when that thread ends or when the
+// connection (opened on first use; SQLite: WAL, synchronous=NORMAL, foreign_keys=ON, a
+// busy timeout, and WAL checkpoints on a thread of the store's own; PostgreSQL: time zone UTC); it is closed when that thread ends or when the
 // store is destroyed, whichever comes first. Do not destroy the store while another thread
 // is inside one of its methods. A PostgreSQL connection found broken (server restart) is
 // reopened before the thread's next transaction.
@@ -39,6 +39,9 @@ class SqlStore final : public Store
 {
 public:
     static constexpr int kDefaultBusyTimeoutMs = 5000;
+    // SQLite: how often the write-ahead log is checkpointed, off the request path
+    // (wal_checkpointer.h).
+    static constexpr int kWalCheckpointIntervalMs = 200;
 
     // Creates the parent directory if needed, opens (or creates) the SQLite file and sets
     // the pragmas on this thread's connection. On failure returns nullptr and, when
@@ -166,6 +169,7 @@ private:
 
     std::unique_ptr<Config> m_config;
     std::shared_ptr<Shared> m_shared;
+    std::unique_ptr<class WalCheckpointer> m_checkpointer;   // SQLite only
 };
 
 } // namespace Kernia::Server
