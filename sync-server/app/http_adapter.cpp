@@ -8,10 +8,10 @@
 
 namespace Kernia::Server {
 
-HttpAdapter::HttpAdapter(int requestThreads, QObject *parent)
+HttpAdapter::HttpAdapter(int requestThreads, int passwordThreads, QObject *parent)
     : QObject(parent), m_requestThreads(qMax(1, requestThreads))
 {
-    m_passwordWorkers.setMaxThreadCount(kPasswordThreads);
+    m_passwordWorkers.setMaxThreadCount(qMax(1, passwordThreads));
     m_shared.passwordWorkers = &m_passwordWorkers;
 }
 

@@ -26,12 +26,12 @@ class HttpAdapter : public QObject
 {
     Q_OBJECT
 public:
-    // requestThreads event loops serve the connections; password endpoints get their own
-    // pool of kPasswordThreads.
-    explicit HttpAdapter(int requestThreads, QObject *parent = nullptr);
+    // requestThreads event loops serve the connections. Password endpoints get their own
+    // pool of passwordThreads: give it as many threads as scrypt hashes may run at once, so
+    // that waiting requests queue in arrival order in the pool rather than racing for the
+    // hasher's semaphore (which favours no one and stretches the slowest wait).
+    HttpAdapter(int requestThreads, int passwordThreads, QObject *parent = nullptr);
     ~HttpAdapter() override;
-
-    static constexpr int kPasswordThreads = 4;
 
     // Returns the bound port, or 0 when listening failed. Requests are answered with 503
     // until setEngine(), so the engine may be attached after listening (its base URL can
