@@ -195,6 +195,65 @@ const QString kAccountColumns = QStringLiteral(
 const QString kVerificationColumns = QStringLiteral(
     "\"id\", \"identifier\", \"value\", \"expiresAt\", \"createdAt\", \"updatedAt\"");
 
+// The value of every column of a row, bound to its :column placeholder (INSERT and UPDATE
+// name the same placeholders).
+Query &bindUserRow(Query &q, const SqlDialect &d, const User &u)
+{
+    q.bind(QStringLiteral(":id"), textValue(u.id));
+    q.bind(QStringLiteral(":name"), textValue(u.name));
+    q.bind(QStringLiteral(":email"), textValue(u.email));
+    q.bind(QStringLiteral(":emailVerified"), d.boolValue(u.emailVerified));
+    q.bind(QStringLiteral(":image"), optionalTextValue(u.image));
+    q.bind(QStringLiteral(":createdAt"), timestampValue(u.createdAt));
+    q.bind(QStringLiteral(":updatedAt"), timestampValue(u.updatedAt));
+    q.bind(QStringLiteral(":isAnonymous"), d.boolValue(u.isAnonymous));
+    q.bind(QStringLiteral(":username"), optionalTextValue(u.username));
+    q.bind(QStringLiteral(":displayUsername"), optionalTextValue(u.displayUsername));
+    return q;
+}
+
+Query &bindAccountRow(Query &q, const Account &a)
+{
+    q.bind(QStringLiteral(":id"), textValue(a.id));
+    q.bind(QStringLiteral(":accountId"), textValue(a.accountId));
+    q.bind(QStringLiteral(":providerId"), textValue(a.providerId));
+    q.bind(QStringLiteral(":userId"), textValue(a.userId));
+    q.bind(QStringLiteral(":password"), optionalTextValue(a.password));
+    q.bind(QStringLiteral(":scope"), optionalTextValue(a.scope));
+    q.bind(QStringLiteral(":createdAt"), timestampValue(a.createdAt));
+    q.bind(QStringLiteral(":updatedAt"), timestampValue(a.updatedAt));
+    return q;
+}
+
+Query &bindSessionRow(Query &q, const Session &s)
+{
+    q.bind(QStringLiteral(":id"), textValue(s.id));
+    q.bind(QStringLiteral(":token"), textValue(s.token));
+    q.bind(QStringLiteral(":userId"), textValue(s.userId));
+    q.bind(QStringLiteral(":expiresAt"), timestampValue(s.expiresAt));
+    q.bind(QStringLiteral(":createdAt"), timestampValue(s.createdAt));
+    q.bind(QStringLiteral(":updatedAt"), timestampValue(s.updatedAt));
+    q.bind(QStringLiteral(":ipAddress"), textValue(s.ipAddress));
+    q.bind(QStringLiteral(":userAgent"), textValue(s.userAgent));
+    return q;
+}
+
+Query &bindPasskeyRow(Query &q, const SqlDialect &d, const Passkey &p)
+{
+    q.bind(QStringLiteral(":id"), textValue(p.id));
+    q.bind(QStringLiteral(":name"), optionalTextValue(p.name));
+    q.bind(QStringLiteral(":publicKey"), textValue(p.publicKey));
+    q.bind(QStringLiteral(":userId"), textValue(p.userId));
+    q.bind(QStringLiteral(":credentialID"), textValue(p.credentialID));
+    q.bind(QStringLiteral(":counter"), qint64(p.counter));
+    q.bind(QStringLiteral(":deviceType"), textValue(p.deviceType));
+    q.bind(QStringLiteral(":backedUp"), d.boolValue(p.backedUp));
+    q.bind(QStringLiteral(":transports"), optionalTextValue(p.transports));
+    q.bind(QStringLiteral(":createdAt"), timestampValue(p.createdAt));
+    q.bind(QStringLiteral(":aaguid"), optionalTextValue(p.aaguid));
+    return q;
+}
+
 // `first`: index of the first user column in the row (after a joined table's columns).
 User readUser(const Query &q, int first = 0)
 {
@@ -726,21 +785,11 @@ QStringList SqlStore::appliedMigrations()
 
 void SqlStore::createUser(const User &u)
 {
-    Query(connection(), dialect(), QStringLiteral("createUser"))
-        .prepare(QStringLiteral("INSERT INTO \"user\" (%1) VALUES (:id, :name, :email, :emailVerified, "
-                                ":image, :createdAt, :updatedAt, :isAnonymous, :username, "
-                                ":displayUsername)").arg(kUserColumns))
-        .bind(QStringLiteral(":id"), textValue(u.id))
-        .bind(QStringLiteral(":name"), textValue(u.name))
-        .bind(QStringLiteral(":email"), textValue(u.email))
-        .bind(QStringLiteral(":emailVerified"), dialect().boolValue(u.emailVerified))
-        .bind(QStringLiteral(":image"), optionalTextValue(u.image))
-        .bind(QStringLiteral(":createdAt"), timestampValue(u.createdAt))
-        .bind(QStringLiteral(":updatedAt"), timestampValue(u.updatedAt))
-        .bind(QStringLiteral(":isAnonymous"), dialect().boolValue(u.isAnonymous))
-        .bind(QStringLiteral(":username"), optionalTextValue(u.username))
-        .bind(QStringLiteral(":displayUsername"), optionalTextValue(u.displayUsername))
-        .exec();
+    Query q(connection(), dialect(), QStringLiteral("createUser"));
+    q.prepare(QStringLiteral("INSERT INTO \"user\" (%1) VALUES (:id, :name, :email, :emailVerified, "
+              ":image, :createdAt, :updatedAt, :isAnonymous, :username, "
+              ":displayUsername)").arg(kUserColumns));
+    bindUserRow(q, dialect(), u).exec();
 }
 
 namespace {
@@ -777,23 +826,13 @@ std::optional<User> SqlStore::userByUsername(const QString &normalisedUsername)
 
 void SqlStore::updateUser(const User &u)
 {
-    Query(connection(), dialect(), QStringLiteral("updateUser"))
-        .prepare(QStringLiteral(
-            "UPDATE \"user\" SET \"name\" = :name, \"email\" = :email, "
-            "\"emailVerified\" = :emailVerified, \"image\" = :image, \"createdAt\" = :createdAt, "
-            "\"updatedAt\" = :updatedAt, \"isAnonymous\" = :isAnonymous, \"username\" = :username, "
-            "\"displayUsername\" = :displayUsername WHERE \"id\" = :id"))
-        .bind(QStringLiteral(":id"), textValue(u.id))
-        .bind(QStringLiteral(":name"), textValue(u.name))
-        .bind(QStringLiteral(":email"), textValue(u.email))
-        .bind(QStringLiteral(":emailVerified"), dialect().boolValue(u.emailVerified))
-        .bind(QStringLiteral(":image"), optionalTextValue(u.image))
-        .bind(QStringLiteral(":createdAt"), timestampValue(u.createdAt))
-        .bind(QStringLiteral(":updatedAt"), timestampValue(u.updatedAt))
-        .bind(QStringLiteral(":isAnonymous"), dialect().boolValue(u.isAnonymous))
-        .bind(QStringLiteral(":username"), optionalTextValue(u.username))
-        .bind(QStringLiteral(":displayUsername"), optionalTextValue(u.displayUsername))
-        .exec();
+    Query q(connection(), dialect(), QStringLiteral("updateUser"));
+    q.prepare(QStringLiteral(
+              "UPDATE \"user\" SET \"name\" = :name, \"email\" = :email, "
+              "\"emailVerified\" = :emailVerified, \"image\" = :image, \"createdAt\" = :createdAt, "
+              "\"updatedAt\" = :updatedAt, \"isAnonymous\" = :isAnonymous, \"username\" = :username, "
+              "\"displayUsername\" = :displayUsername WHERE \"id\" = :id"));
+    bindUserRow(q, dialect(), u).exec();
 }
 
 void SqlStore::deleteUser(const QString &id)
@@ -820,19 +859,11 @@ void SqlStore::deleteUser(const QString &id)
 
 void SqlStore::createAccount(const Account &a)
 {
-    Query(connection(), dialect(), QStringLiteral("createAccount"))
-        .prepare(QStringLiteral("INSERT INTO \"account\" (%1) VALUES (:id, :accountId, :providerId, "
-                                ":userId, :password, :scope, :createdAt, :updatedAt)")
-                     .arg(kAccountColumns))
-        .bind(QStringLiteral(":id"), textValue(a.id))
-        .bind(QStringLiteral(":accountId"), textValue(a.accountId))
-        .bind(QStringLiteral(":providerId"), textValue(a.providerId))
-        .bind(QStringLiteral(":userId"), textValue(a.userId))
-        .bind(QStringLiteral(":password"), optionalTextValue(a.password))
-        .bind(QStringLiteral(":scope"), optionalTextValue(a.scope))
-        .bind(QStringLiteral(":createdAt"), timestampValue(a.createdAt))
-        .bind(QStringLiteral(":updatedAt"), timestampValue(a.updatedAt))
-        .exec();
+    Query q(connection(), dialect(), QStringLiteral("createAccount"));
+    q.prepare(QStringLiteral("INSERT INTO \"account\" (%1) VALUES (:id, :accountId, :providerId, "
+              ":userId, :password, :scope, :createdAt, :updatedAt)")
+              .arg(kAccountColumns));
+    bindAccountRow(q, a).exec();
 }
 
 QList<Account> SqlStore::accountsByUser(const QString &userId)
@@ -851,20 +882,12 @@ QList<Account> SqlStore::accountsByUser(const QString &userId)
 
 void SqlStore::updateAccount(const Account &a)
 {
-    Query(connection(), dialect(), QStringLiteral("updateAccount"))
-        .prepare(QStringLiteral(
-            "UPDATE \"account\" SET \"accountId\" = :accountId, \"providerId\" = :providerId, "
-            "\"userId\" = :userId, \"password\" = :password, \"scope\" = :scope, "
-            "\"createdAt\" = :createdAt, \"updatedAt\" = :updatedAt WHERE \"id\" = :id"))
-        .bind(QStringLiteral(":id"), textValue(a.id))
-        .bind(QStringLiteral(":accountId"), textValue(a.accountId))
-        .bind(QStringLiteral(":providerId"), textValue(a.providerId))
-        .bind(QStringLiteral(":userId"), textValue(a.userId))
-        .bind(QStringLiteral(":password"), optionalTextValue(a.password))
-        .bind(QStringLiteral(":scope"), optionalTextValue(a.scope))
-        .bind(QStringLiteral(":createdAt"), timestampValue(a.createdAt))
-        .bind(QStringLiteral(":updatedAt"), timestampValue(a.updatedAt))
-        .exec();
+    Query q(connection(), dialect(), QStringLiteral("updateAccount"));
+    q.prepare(QStringLiteral(
+              "UPDATE \"account\" SET \"accountId\" = :accountId, \"providerId\" = :providerId, "
+              "\"userId\" = :userId, \"password\" = :password, \"scope\" = :scope, "
+              "\"createdAt\" = :createdAt, \"updatedAt\" = :updatedAt WHERE \"id\" = :id"));
+    bindAccountRow(q, a).exec();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -872,19 +895,11 @@ void SqlStore::updateAccount(const Account &a)
 
 void SqlStore::createSession(const Session &s)
 {
-    Query(connection(), dialect(), QStringLiteral("createSession"))
-        .prepare(QStringLiteral("INSERT INTO \"session\" (%1) VALUES (:id, :token, :userId, "
-                                ":expiresAt, :createdAt, :updatedAt, :ipAddress, :userAgent)")
-                     .arg(kSessionColumns))
-        .bind(QStringLiteral(":id"), textValue(s.id))
-        .bind(QStringLiteral(":token"), textValue(s.token))
-        .bind(QStringLiteral(":userId"), textValue(s.userId))
-        .bind(QStringLiteral(":expiresAt"), timestampValue(s.expiresAt))
-        .bind(QStringLiteral(":createdAt"), timestampValue(s.createdAt))
-        .bind(QStringLiteral(":updatedAt"), timestampValue(s.updatedAt))
-        .bind(QStringLiteral(":ipAddress"), textValue(s.ipAddress))
-        .bind(QStringLiteral(":userAgent"), textValue(s.userAgent))
-        .exec();
+    Query q(connection(), dialect(), QStringLiteral("createSession"));
+    q.prepare(QStringLiteral("INSERT INTO \"session\" (%1) VALUES (:id, :token, :userId, "
+              ":expiresAt, :createdAt, :updatedAt, :ipAddress, :userAgent)")
+              .arg(kSessionColumns));
+    bindSessionRow(q, s).exec();
 }
 
 std::optional<Session> SqlStore::sessionByToken(const QString &token)
@@ -930,20 +945,12 @@ QList<Session> SqlStore::sessionsByUser(const QString &userId)
 
 void SqlStore::updateSession(const Session &s)
 {
-    Query(connection(), dialect(), QStringLiteral("updateSession"))
-        .prepare(QStringLiteral(
-            "UPDATE \"session\" SET \"token\" = :token, \"userId\" = :userId, "
-            "\"expiresAt\" = :expiresAt, \"createdAt\" = :createdAt, \"updatedAt\" = :updatedAt, "
-            "\"ipAddress\" = :ipAddress, \"userAgent\" = :userAgent WHERE \"id\" = :id"))
-        .bind(QStringLiteral(":id"), textValue(s.id))
-        .bind(QStringLiteral(":token"), textValue(s.token))
-        .bind(QStringLiteral(":userId"), textValue(s.userId))
-        .bind(QStringLiteral(":expiresAt"), timestampValue(s.expiresAt))
-        .bind(QStringLiteral(":createdAt"), timestampValue(s.createdAt))
-        .bind(QStringLiteral(":updatedAt"), timestampValue(s.updatedAt))
-        .bind(QStringLiteral(":ipAddress"), textValue(s.ipAddress))
-        .bind(QStringLiteral(":userAgent"), textValue(s.userAgent))
-        .exec();
+    Query q(connection(), dialect(), QStringLiteral("updateSession"));
+    q.prepare(QStringLiteral(
+              "UPDATE \"session\" SET \"token\" = :token, \"userId\" = :userId, "
+              "\"expiresAt\" = :expiresAt, \"createdAt\" = :createdAt, \"updatedAt\" = :updatedAt, "
+              "\"ipAddress\" = :ipAddress, \"userAgent\" = :userAgent WHERE \"id\" = :id"));
+    bindSessionRow(q, s).exec();
 }
 
 void SqlStore::deleteSessionByToken(const QString &token)
@@ -1031,22 +1038,11 @@ std::optional<Verification> SqlStore::consumeVerification(const QString &identif
 
 void SqlStore::createPasskey(const Passkey &p)
 {
-    Query(connection(), dialect(), QStringLiteral("createPasskey"))
-        .prepare(QStringLiteral("INSERT INTO \"passkey\" (%1) VALUES (:id, :name, :publicKey, :userId, "
-                                ":credentialID, :counter, :deviceType, :backedUp, :transports, "
-                                ":createdAt, :aaguid)").arg(kPasskeyColumns))
-        .bind(QStringLiteral(":id"), textValue(p.id))
-        .bind(QStringLiteral(":name"), optionalTextValue(p.name))
-        .bind(QStringLiteral(":publicKey"), textValue(p.publicKey))
-        .bind(QStringLiteral(":userId"), textValue(p.userId))
-        .bind(QStringLiteral(":credentialID"), textValue(p.credentialID))
-        .bind(QStringLiteral(":counter"), qint64(p.counter))
-        .bind(QStringLiteral(":deviceType"), textValue(p.deviceType))
-        .bind(QStringLiteral(":backedUp"), dialect().boolValue(p.backedUp))
-        .bind(QStringLiteral(":transports"), optionalTextValue(p.transports))
-        .bind(QStringLiteral(":createdAt"), timestampValue(p.createdAt))
-        .bind(QStringLiteral(":aaguid"), optionalTextValue(p.aaguid))
-        .exec();
+    Query q(connection(), dialect(), QStringLiteral("createPasskey"));
+    q.prepare(QStringLiteral("INSERT INTO \"passkey\" (%1) VALUES (:id, :name, :publicKey, :userId, "
+              ":credentialID, :counter, :deviceType, :backedUp, :transports, "
+              ":createdAt, :aaguid)").arg(kPasskeyColumns));
+    bindPasskeyRow(q, dialect(), p).exec();
 }
 
 namespace {
@@ -1086,24 +1082,13 @@ QList<Passkey> SqlStore::passkeysByUser(const QString &userId)
 
 void SqlStore::updatePasskey(const Passkey &p)
 {
-    Query(connection(), dialect(), QStringLiteral("updatePasskey"))
-        .prepare(QStringLiteral(
-            "UPDATE \"passkey\" SET \"name\" = :name, \"publicKey\" = :publicKey, \"userId\" = :userId, "
-            "\"credentialID\" = :credentialID, \"counter\" = :counter, \"deviceType\" = :deviceType, "
-            "\"backedUp\" = :backedUp, \"transports\" = :transports, \"createdAt\" = :createdAt, "
-            "\"aaguid\" = :aaguid WHERE \"id\" = :id"))
-        .bind(QStringLiteral(":id"), textValue(p.id))
-        .bind(QStringLiteral(":name"), optionalTextValue(p.name))
-        .bind(QStringLiteral(":publicKey"), textValue(p.publicKey))
-        .bind(QStringLiteral(":userId"), textValue(p.userId))
-        .bind(QStringLiteral(":credentialID"), textValue(p.credentialID))
-        .bind(QStringLiteral(":counter"), qint64(p.counter))
-        .bind(QStringLiteral(":deviceType"), textValue(p.deviceType))
-        .bind(QStringLiteral(":backedUp"), dialect().boolValue(p.backedUp))
-        .bind(QStringLiteral(":transports"), optionalTextValue(p.transports))
-        .bind(QStringLiteral(":createdAt"), timestampValue(p.createdAt))
-        .bind(QStringLiteral(":aaguid"), optionalTextValue(p.aaguid))
-        .exec();
+    Query q(connection(), dialect(), QStringLiteral("updatePasskey"));
+    q.prepare(QStringLiteral(
+              "UPDATE \"passkey\" SET \"name\" = :name, \"publicKey\" = :publicKey, \"userId\" = :userId, "
+              "\"credentialID\" = :credentialID, \"counter\" = :counter, \"deviceType\" = :deviceType, "
+              "\"backedUp\" = :backedUp, \"transports\" = :transports, \"createdAt\" = :createdAt, "
+              "\"aaguid\" = :aaguid WHERE \"id\" = :id"));
+    bindPasskeyRow(q, dialect(), p).exec();
 }
 
 void SqlStore::deletePasskey(const QString &id)
