@@ -18,14 +18,17 @@ Rectangle {
     border.color: Theme.border
     implicitHeight: content.implicitHeight + 2 * Theme.padding
 
-    function run(reply) {
+    // clearPassword: only a finished sign-in/up may empty the field. A sign-out completes
+    // after the form is back (the keychain removal is asynchronous), and must not wipe
+    // a password the user is already typing.
+    function run(reply, clearPassword) {
         error = ""
         // Bound to the pane: a reply that completes after the window is gone (CANCELLED) is ignored.
         reply.completed.connect(pane, function () {
             if (!reply.ok) {
                 const e = reply.error || {}
                 pane.error = e.message || e.code || qsTr("Something went wrong")
-            } else {
+            } else if (clearPassword) {
                 password.text = ""
             }
         })
@@ -97,7 +100,7 @@ Rectangle {
                 text: qsTr("Create account")
                 enabled: !pane.client.busy && email.text.length > 0 && password.text.length > 0
                 Layout.fillWidth: true
-                onClicked: pane.run(pane.client.signUpEmail(email.text, password.text, email.text.split("@")[0]))
+                onClicked: pane.run(pane.client.signUpEmail(email.text, password.text, email.text.split("@")[0]), true)
             }
             PrimaryButton {
                 objectName: "signInButton"
@@ -105,7 +108,7 @@ Rectangle {
                 tint: Theme.headerBg
                 enabled: signUp.enabled
                 Layout.fillWidth: true
-                onClicked: pane.run(pane.client.signInEmail(email.text, password.text))
+                onClicked: pane.run(pane.client.signInEmail(email.text, password.text), true)
             }
         }
         PrimaryButton {
@@ -114,7 +117,7 @@ Rectangle {
             text: qsTr("Continue as guest")
             tint: Theme.muted
             enabled: !pane.client.busy
-            onClicked: pane.run(pane.client.signInAsGuest())
+            onClicked: pane.run(pane.client.signInAsGuest(), false)
         }
         PrimaryButton {
             objectName: "signOutButton"
@@ -122,7 +125,7 @@ Rectangle {
             text: qsTr("Sign out")
             tint: Theme.muted
             enabled: !pane.client.busy
-            onClicked: pane.run(pane.client.signOut())
+            onClicked: pane.run(pane.client.signOut(), false)
         }
         Label {
             objectName: "accountError"

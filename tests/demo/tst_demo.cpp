@@ -256,6 +256,10 @@ void tst_Demo::signOutAndBackIn()
 
     QVERIFY(type(QStringLiteral("passwordField"), m_password));   // the email field kept its text
     QCOMPARE(text(QStringLiteral("emailField")), m_email);
+    // The sign-out finishes (keychain removal) whenever it does; a password typed in the
+    // meantime must survive it.
+    QTRY_VERIFY_WITH_TIMEOUT(!client("busy").toBool(), Timeout);
+    QCOMPARE(text(QStringLiteral("passwordField")), m_password);
     QVERIFY(click(QStringLiteral("signInButton")));
     QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 2 /* KerniaClient.SignedIn */, Timeout);
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_apples")), QStringLiteral("2"), Timeout);
