@@ -135,6 +135,8 @@ void SqlDialect::initialiseConnection(QSqlDatabase &db, int busyTimeoutMs) const
         }
         run(QStringLiteral("PRAGMA synchronous=NORMAL"));
         run(QStringLiteral("PRAGMA foreign_keys=ON"));
+        // When the log is rewound, a file a burst made huge is cut back to this size.
+        run(QStringLiteral("PRAGMA journal_size_limit=67108864"));
         q.finish();
     } else {
         run(QStringLiteral("SET TIME ZONE 'UTC'"));

@@ -64,7 +64,8 @@ public:
     // Per-connection setup right after open(); throws StoreError on failure. SQLite:
     // journal_mode=WAL (retried while another connection holds the lock, up to
     // busyTimeoutMs: the switch can fail at once with "database is locked" when two
-    // processes open a new file together), synchronous=NORMAL, foreign_keys=ON.
+    // processes open a new file together), synchronous=NORMAL, foreign_keys=ON,
+    // journal_size_limit=64 MiB.
     void initialiseConnection(QSqlDatabase &db, int busyTimeoutMs) const;
     // Connect options set before open() (SQLite busy timeout).
     QString connectOptions(int busyTimeoutMs) const;

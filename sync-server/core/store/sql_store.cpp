@@ -416,7 +416,8 @@ std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString 
         return failWith(QString::fromStdString(e.what()));
     }
     store->m_checkpointer = std::make_unique<WalCheckpointer>(store->m_config->databaseName,
-                                                              kWalCheckpointIntervalMs);
+                                                              kWalCheckpointIntervalMs,
+                                                              store->m_shared->sqliteWriter);
     return store;
 }
 

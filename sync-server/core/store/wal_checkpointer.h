@@ -3,8 +3,14 @@
 // SQLite's default is to checkpoint inside whichever commit pushes the log past 1000 pages:
 // that writer then copies and syncs megabytes while every other writer waits behind it
 // (the commit takes milliseconds instead of microseconds). SqlStore turns that off on its
-// connections (wal_autocheckpoint=0) and runs a PASSIVE checkpoint here every interval
-// instead; PASSIVE never blocks readers or writers.
+// connections (wal_autocheckpoint=0) and checkpoints here every interval instead.
+//
+// A checkpoint alone does not bound the log: SQLite rewinds it to the start only when a
+// writer finds every frame already copied back, and under steady writes a PASSIVE
+// checkpoint is always behind by the frames committed while it ran (the log then grows
+// by gigabytes). So each round copies the bulk without blocking anyone, then copies the
+// small remainder while holding the process's writer turn; the next commit rewinds the
+// log. Readers never wait; writers wait only for that remainder.
 #pragma once
 
 #include <QMutex>
@@ -20,8 +26,9 @@ class WalCheckpointer
 {
 public:
     // Checkpoints the SQLite file every intervalMs, on its own thread and connection, until
-    // destroyed. Failures are logged once per kind and retried next round.
-    WalCheckpointer(const QString &databasePath, int intervalMs);
+    // destroyed. writerTurn is the lock this process's writers hold around a write
+    // transaction. Failures are logged once per kind and retried next round.
+    WalCheckpointer(const QString &databasePath, int intervalMs, QMutex &writerTurn);
     ~WalCheckpointer();   // wakes the thread, waits for it
     WalCheckpointer(const WalCheckpointer &) = delete;
     WalCheckpointer &operator=(const WalCheckpointer &) = delete;
@@ -31,6 +38,7 @@ private:
 
     const QString m_databasePath;
     const int m_intervalMs;
+    QMutex &m_writerTurn;
     QMutex m_mutex;
     QWaitCondition m_wake;
     bool m_stopping = false;
