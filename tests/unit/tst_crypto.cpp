@@ -2,6 +2,7 @@
 #include "crypto/crypto.h"
 #include "crypto/password.h"
 
+#include <QDateTime>
 #include <QRegularExpression>
 #include <QSet>
 #include <QtTest>
@@ -60,6 +61,7 @@ private Q_SLOTS:
     void randomString();
     void randomStringIsUniform();
     void randomId();
+    void sortableIdIsOrderedByTime();
 
     void verifiesBetterAuthHash();
     void rejectsWrongPassword();
@@ -147,6 +149,28 @@ void TestCrypto::randomId()
         QVERIFY2(shape.match(id).hasMatch(), qPrintable(id));
         seen.insert(id);
     }
+    QCOMPARE(seen.size(), 1000);
+}
+
+void TestCrypto::sortableIdIsOrderedByTime()
+{
+    const QRegularExpression shape(QStringLiteral("^[0-9a-z]{9}[A-Za-z0-9]{23}$"));
+    const qint64 before = QDateTime::currentMSecsSinceEpoch();
+    const QString first = Crypto::sortableId();
+    QVERIFY2(shape.match(first).hasMatch(), qPrintable(first));
+    bool ok = false;
+    const qint64 stamped = first.left(9).toLongLong(&ok, 36);   // the creation time, in ms
+    QVERIFY(ok);
+    QVERIFY(stamped >= before && stamped <= QDateTime::currentMSecsSinceEpoch());
+
+    QTest::qWait(3);
+    const QString later = Crypto::sortableId();
+    QVERIFY2(first < later, qPrintable(first + QLatin1String(" !< ") + later));
+    QVERIFY(QString::compare(first.toLower(), later.toLower()) < 0);   // anonymous e-mail addresses use it lower-cased
+
+    QSet<QString> seen;   // ids made in the same millisecond still differ
+    for (int i = 0; i < 1000; ++i)
+        seen.insert(Crypto::sortableId());
     QCOMPARE(seen.size(), 1000);
 }
 

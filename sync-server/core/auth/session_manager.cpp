@@ -58,7 +58,7 @@ Session SessionManager::newSession(const QString &userId, bool rememberMe, const
 {
     const QDateTime now = nowUtc();
     Session session;
-    session.id = Crypto::randomId();
+    session.id = Crypto::sortableId();
     session.token = Crypto::randomId();
     session.userId = userId;
     session.createdAt = now;

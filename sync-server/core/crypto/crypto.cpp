@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <QDateTime>
 #include <QtGlobal>
 
 namespace Kernia::Server::Crypto {
@@ -111,6 +112,23 @@ QString randomId()
     static constexpr char16_t alphabet[] =
             u"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     return randomString(32, QStringView(alphabet, 62));
+}
+
+QString sortableId()
+{
+    static constexpr char16_t base36[] = u"0123456789abcdefghijklmnopqrstuvwxyz";
+    constexpr int timeDigits = 9;   // 36^9 ms reach the year 5188
+    static constexpr char16_t alphabet[] =
+            u"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // Lower-case digits only in the prefix: byte order and PostgreSQL's locale collations
+    // then agree on the order.
+    quint64 ms = quint64(qMax<qint64>(0, QDateTime::currentMSecsSinceEpoch()));
+    QString id(timeDigits, Qt::Uninitialized);
+    for (int i = timeDigits - 1; i >= 0; --i) {
+        id[i] = QChar(base36[ms % 36]);
+        ms /= 36;
+    }
+    return id + randomString(32 - timeDigits, QStringView(alphabet, 62));
 }
 
 } // namespace Kernia::Server::Crypto

@@ -46,7 +46,7 @@ RateLimitHit SqlStore::hitRateLimit(const QString &key, qint64 nowMs, qint64 win
     {
         Query q(db, dialect(), QStringLiteral("hitRateLimit"));
         q.prepareUncached(sql)   // the numbers are in the text: not worth caching
-            .bind(QStringLiteral(":id"), Crypto::randomId())
+            .bind(QStringLiteral(":id"), Crypto::sortableId())
             .bind(QStringLiteral(":key"), key)
             .exec();
         if (q.next())

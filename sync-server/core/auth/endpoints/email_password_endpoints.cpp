@@ -47,7 +47,7 @@ Response signUpEmail(EndpointContext &context)
                 throw taken;
             const QDateTime now = nowUtc();
             User user;
-            user.id = Crypto::randomId();
+            user.id = Crypto::sortableId();
             user.name = body.value(QStringLiteral("name")).toString();
             user.email = email;
             if (body.contains(QStringLiteral("image")))
@@ -58,7 +58,7 @@ Response signUpEmail(EndpointContext &context)
             store.createUser(user);
 
             Account account;
-            account.id = Crypto::randomId();
+            account.id = Crypto::sortableId();
             account.accountId = user.id;
             account.providerId = QLatin1String(kCredentialProvider);
             account.userId = user.id;

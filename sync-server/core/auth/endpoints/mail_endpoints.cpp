@@ -177,7 +177,7 @@ Response requestPasswordReset(EndpointContext &context)
         const QString token = Crypto::randomId().left(24);
         const QDateTime now = nowUtc();
         Verification verification;
-        verification.id = Crypto::randomId();
+        verification.id = Crypto::sortableId();
         verification.identifier = kResetIdentifier + token;
         verification.value = user->id;
         verification.expiresAt = now.addSecs(kResetTokenExpiresIn);
@@ -263,7 +263,7 @@ Response resetPassword(EndpointContext &context)
             store.updateAccount(*existing);
         } else {
             Account account;
-            account.id = Crypto::randomId();
+            account.id = Crypto::sortableId();
             account.accountId = userId;
             account.providerId = QLatin1String(kCredentialProvider);
             account.userId = userId;

@@ -32,7 +32,7 @@ QString AnonymousPlugin::placeholderEmail() const
             throw ApiError(400, AnonymousErrors::INVALID_EMAIL_FORMAT);
         return email;
     }
-    const QString id = Crypto::randomId().toLower();
+    const QString id = Crypto::sortableId().toLower();
     if (!m_options.emailDomainName.isEmpty())
         return QStringLiteral("temp-%1@%2").arg(id, m_options.emailDomainName.toLower());
     return id + QStringLiteral("@anonymous.placeholder.invalid");
@@ -53,7 +53,7 @@ Response AnonymousPlugin::signInAnonymous(EndpointContext &context)
         issued = context.sessions().issue(context, [&] {
             const QDateTime now = nowUtc();
             User user;
-            user.id = Crypto::randomId();
+            user.id = Crypto::sortableId();
             user.name = name;
             user.email = email;
             user.isAnonymous = true;

@@ -118,7 +118,7 @@ Response MagicLinkPlugin::signInMagicLink(EndpointContext &context)
         record.insert(QStringLiteral("name"), body.value(QStringLiteral("name")));
     const QDateTime now = nowUtc();
     Verification verification;
-    verification.id = Crypto::randomId();
+    verification.id = Crypto::sortableId();
     verification.identifier = identifierFor(token);
     verification.value = QString::fromUtf8(QJsonDocument(record).toJson(QJsonDocument::Compact));
     verification.expiresAt = now.addSecs(m_options.expiresIn);
@@ -203,7 +203,7 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
                 if (m_options.disableSignUp)
                     throw VerifyFailure(MagicLinkErrors::NEW_USER_SIGNUP_DISABLED);
                 User created;
-                created.id = Crypto::randomId();
+                created.id = Crypto::sortableId();
                 created.name = record->name;
                 created.email = email;
                 created.emailVerified = true; // following the link proved the address

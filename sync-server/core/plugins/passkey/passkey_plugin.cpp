@@ -130,7 +130,7 @@ void PasskeyPlugin::storeChallenge(EndpointContext &context, Response &response,
     const QString token = verificationToken();
     const QDateTime now = nowUtc();
     Verification row;
-    row.id = Crypto::randomId();
+    row.id = Crypto::sortableId();
     row.identifier = token;
     row.value = QString::fromUtf8(QJsonDocument(data).toJson(QJsonDocument::Compact));
     row.expiresAt = now.addSecs(m_options.challengeMaxAge);
@@ -264,7 +264,7 @@ Response PasskeyPlugin::verifyRegistration(EndpointContext &context)
     const QString name = context.body.value(QStringLiteral("name")).toString().trimmed();
 
     Passkey passkey;
-    passkey.id = Crypto::randomId();
+    passkey.id = Crypto::sortableId();
     if (!name.isEmpty())
         passkey.name = name;
     passkey.publicKey = QString::fromLatin1(result.publicKey.toBase64());
