@@ -43,6 +43,7 @@ APT_PACKAGES=(
   sqlite3 ca-certificates
   clang libclang-rt-14-dev
   libcurl4-openssl-dev python3-aiosmtpd openssl
+  libsodium-dev pkg-config
 )
 
 install_apt_packages() {

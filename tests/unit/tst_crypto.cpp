@@ -260,6 +260,9 @@ void TestCrypto::invalidParametersGiveEmptyHash()
     QCOMPARE(hashPassword(QStringLiteral("pw"), ScryptParams{ 1024, 8, 1, 0 }), QString());
     QCOMPARE(hashPassword(QStringLiteral("pw"), ScryptParams{ 1024, 0, 1, 32 }), QString());
     QVERIFY(!verifyPassword(smallHash, QStringLiteral("pw"), ScryptParams{ 1000, 8, 1, 32 }));
+    // 2 TiB of memory for one hash: refused, not attempted.
+    QCOMPARE(hashPassword(QStringLiteral("pw"), ScryptParams{ quint64(1) << 30, 16, 1, 64 }), QString());
+    QCOMPARE(hashPassword(QStringLiteral("pw"), ScryptParams{ 1024, 8, 0, 32 }), QString());
 }
 
 QTEST_GUILESS_MAIN(TestCrypto)

@@ -8,8 +8,8 @@
 // NFKC-normalised as UTF-8, salt = the UTF-8 bytes of the hex salt *string*, N, r, p,
 // keyLength) as lowercase hex.
 //
-// One hash with the default parameters costs ~95 ms and 32 MiB and does not scale across
-// cores: call these off the HTTP thread.
+// One hash with the default parameters costs ~60 ms (libsodium's scrypt) and 32 MiB and
+// does not scale across cores: call these off the HTTP thread.
 #pragma once
 
 #include <QString>
@@ -25,7 +25,8 @@ struct ScryptParams
     int keyLength = 64;
 };
 
-// Empty string only if OpenSSL rejects the parameters (e.g. n not a power of two).
+// Empty string only for parameters scrypt refuses (n not a power of two, r or p zero, no
+// key length) or that would take more than 1 GiB per hash.
 QString hashPassword(const QString &password, const ScryptParams &params = {});
 
 // False for a wrong password and for a malformed stored hash (no error is raised).
