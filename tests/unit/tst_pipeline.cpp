@@ -2,7 +2,10 @@
 // rules, validation errors, and the session endpoints' cookie handling.
 #include "test_server.h"
 
+#include "auth/json.h"
 #include "auth/validation.h"
+
+#include <QRandomGenerator>
 
 using namespace Kernia::Server;
 using namespace Kernia::Server::Testing;
@@ -12,6 +15,7 @@ class PipelineTest : public QObject
     Q_OBJECT
 
 private slots:
+    void timestampsMatchQtsIsoForm();
     void unknownPathWrongMethodAndTrailingSlashAre404();
     void postGetSessionIs405();
     void okEndpoint();
@@ -37,6 +41,30 @@ private slots:
     void bearerRawAndSignedTokensWork();
     void rememberMeFalseSetsDontRemember();
 };
+
+// The hand-rolled ISO formatter against Qt's: leap days, century rules, the ends of the
+// range, and random instants in between.
+void PipelineTest::timestampsMatchQtsIsoForm()
+{
+    QList<qint64> instants = {
+        0, 1, 999, 86399999, 86400000,
+        951782400000,     // 2000-02-29 (a leap day in a century year)
+        4107542400000,    // 2100-03-01 (2100 is no leap year)
+        1795460423460,    // 2026-11-23T11:20:23.460Z
+        253402300799999,  // 9999-12-31T23:59:59.999Z
+        253402300800000,  // year 10000: Qt's form
+        -1, -86400001,    // before 1970: Qt's form
+    };
+    for (int i = 0; i < 20000; ++i)
+        instants.append(qint64(QRandomGenerator::global()->bounded(quint64(253402300800000))));
+    for (const qint64 ms : std::as_const(instants)) {
+        const QDateTime time = QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC);
+        QCOMPARE(isoTimestamp(time), time.toString(Qt::ISODateWithMs));
+        // The zone a QDateTime carries does not matter: the output is UTC.
+        QCOMPARE(isoTimestamp(time.toOffsetFromUtc(5 * 3600 + 1800)), time.toString(Qt::ISODateWithMs));
+    }
+    QCOMPARE(isoTimestamp(QDateTime()), QString());
+}
 
 void PipelineTest::unknownPathWrongMethodAndTrailingSlashAre404()
 {

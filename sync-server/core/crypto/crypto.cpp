@@ -20,25 +20,39 @@ const unsigned char *keyBytes(QByteArrayView key)
     return key.isEmpty() ? &empty : reinterpret_cast<const unsigned char *>(key.data());
 }
 
+// An HMAC-SHA256 context with the digest chosen and no key yet, one per thread. Fetching
+// "HMAC" and "SHA256" is a locked table lookup in OpenSSL 3; every signed cookie and
+// bearer token would otherwise pay it twice.
+EVP_MAC_CTX *hmacSha256Template()
+{
+    thread_local const Ossl::MacCtxPtr ctx = [] {
+        const Ossl::MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+        Ossl::MacCtxPtr made(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);   // holds its own ref
+        char digest[] = "SHA256";
+        const OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (made && EVP_MAC_CTX_set_params(made.get(), params) != 1)
+            made.reset();
+        return made;
+    }();
+    return ctx.get();
+}
+
 } // namespace
 
 QByteArray hmacSha256(QByteArrayView key, QByteArrayView message)
 {
-    Ossl::MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-    if (!mac)
+    EVP_MAC_CTX *const prepared = hmacSha256Template();
+    if (!prepared)
         return {};
-    Ossl::MacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
+    const Ossl::MacCtxPtr ctx(EVP_MAC_CTX_dup(prepared));
     if (!ctx)
         return {};
-
-    char digest[] = "SHA256";
-    const OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
     QByteArray out(EVP_MAX_MD_SIZE, Qt::Uninitialized);
     size_t outLength = 0;
-    if (EVP_MAC_init(ctx.get(), keyBytes(key), size_t(key.size()), params) != 1
+    if (EVP_MAC_init(ctx.get(), keyBytes(key), size_t(key.size()), nullptr) != 1
         || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char *>(message.data()),
                           size_t(message.size())) != 1
         || EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char *>(out.data()), &outLength,

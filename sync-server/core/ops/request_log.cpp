@@ -5,6 +5,7 @@
 #include <QStringList>
 
 #include <algorithm>
+#include <atomic>
 
 namespace Kernia::Server {
 
@@ -68,7 +69,12 @@ QByteArray requestIdFor(const Request &request)
     const QByteArray given = request.header("x-request-id");
     if (!given.isEmpty() && given.size() <= 64 && std::all_of(given.cbegin(), given.cend(), isIdCharacter))
         return given;
-    return Crypto::randomId().left(20).toLatin1();
+    // 20 characters, unique without drawing on the CSPRNG per request (the id is no
+    // secret): 8 random ones per process, so instances sharing a log stay apart, then a
+    // counter as 12 base-36 digits.
+    static const QByteArray processPrefix = Crypto::randomId().left(8).toLatin1();
+    static std::atomic<quint64> counter{0};
+    return processPrefix + QByteArray::number(++counter, 36).rightJustified(12, '0');
 }
 
 } // namespace Kernia::Server
