@@ -1,6 +1,7 @@
 // Unit tests of SqlStore (sync-server/core/store), run twice: on real SQLite files
 // (TestStore) and on PostgreSQL (TestStorePostgres: every store on a fresh database of the
 // server named by KERNIA_TEST_POSTGRES_URL; skipped with a message when it is unset).
+#include "../../sync-server/core/store/commit_queue.h"
 #include "../../sync-server/core/store/sql_store.h"
 #include "../../sync-server/core/store/migrations.h"
 #include "../../sync-server/core/store/sql_query.h"
@@ -1075,6 +1076,115 @@ private slots:
         qInfo("the log was rewound %u times, is %lld bytes", rewinds,
               QFileInfo(path + QStringLiteral("-wal")).size());
         QVERIFY2(rewinds >= 3, "the write-ahead log was not rewound while two processes wrote");
+    }
+
+    // The queue's mechanics without a database: while one batch runs, the transactions that
+    // arrive queue up and the next leader takes them all, in order, as one batch.
+    void commitQueueBatchesWhatArrivesMeanwhile()
+    {
+        CommitQueue queue;
+        QMutex recordLock;
+        QList<QList<int>> batches;   // the job ids of each batch, in run order
+        QSemaphore firstBatchRunning;
+        std::vector<int> ids(8);
+        std::vector<std::function<void()>> works;
+        for (int i = 0; i < 8; ++i) {
+            ids[i] = i;
+            works.emplace_back([] {});
+        }
+        const auto runner = [&](const QList<CommitQueue::Job *> &batch) {
+            QList<int> ran;
+            for (CommitQueue::Job *job : batch) {
+                const int id = int(job->work - works.data());
+                ran.append(id);
+                if (id == 5)
+                    job->error = std::make_exception_ptr(TestFailure{});
+            }
+            {
+                QMutexLocker locker(&recordLock);
+                batches.append(ran);
+            }
+            if (ran == QList<int>{0}) {
+                firstBatchRunning.release();
+                QThread::msleep(300);   // the others arrive meanwhile
+            }
+        };
+        QAtomicInteger<int> failures{0};
+        runConcurrently(8, [&](int i) {
+            if (i > 0) {
+                firstBatchRunning.acquire();
+                firstBatchRunning.release();
+                QThread::msleep(10 * i);   // arrive in id order
+            }
+            try {
+                queue.run(works[i], runner);
+            } catch (const TestFailure &) {
+                QCOMPARE(i, 5);   // only the failed job's caller sees its failure
+                ++failures;
+            }
+        });
+        QCOMPARE(failures.loadRelaxed(), 1);
+        QCOMPARE(batches.size(), 2);
+        QCOMPARE(batches.at(0), QList<int>({0}));
+        QCOMPARE(batches.at(1), QList<int>({1, 2, 3, 4, 5, 6, 7}));
+    }
+
+    // Group commit in SQLite: transactions that wait behind a slow one commit together, and
+    // one that fails (a thrown exception, a unique violation) undoes only its own writes.
+    void groupedTransactionsFailAlone()
+    {
+        REQUIRE_SQLITE("group commit");
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("taken"), QStringLiteral("taken@example.com")));
+
+        enum Outcome { Committed, Threw, Duplicate, Other };
+        std::vector<Outcome> outcome(8, Other);
+        QSemaphore slowStarted;
+        runConcurrently(8, [&](int i) {
+            if (i > 0) {
+                slowStarted.acquire();
+                slowStarted.release();
+            }
+            const QString id = QStringLiteral("g%1").arg(i);
+            try {
+                store->transaction([&] {
+                    store->createUser(makeUser(id, id + QStringLiteral("@example.com")));
+                    store->createSession(makeSession(id, id, id, 1000));
+                    if (i == 0) {   // the slow one: the others queue behind it
+                        slowStarted.release();
+                        QThread::msleep(300);
+                    }
+                    if (i == 3)
+                        throw TestFailure{};
+                    if (i == 4)   // fails inside SQLite, after its own writes
+                        store->createUser(makeUser(id + QStringLiteral("b"), QStringLiteral("taken@example.com")));
+                    if (i == 5) {   // a nested transaction that fails and is caught
+                        try {
+                            store->transaction([&] {
+                                store->createUser(makeUser(id + QStringLiteral("n"), id + QStringLiteral("n@example.com")));
+                                throw TestFailure{};
+                            });
+                        } catch (const TestFailure &) {
+                        }
+                    }
+                });
+                outcome[i] = Committed;
+            } catch (const TestFailure &) {
+                outcome[i] = Threw;
+            } catch (const StoreError &e) {
+                outcome[i] = QString::fromUtf8(e.what()).contains(QLatin1String("UNIQUE")) ? Duplicate : Other;
+            }
+        });
+        for (int i = 0; i < 8; ++i) {
+            const QString id = QStringLiteral("g%1").arg(i);
+            const Outcome expected = i == 3 ? Threw : i == 4 ? Duplicate : Committed;
+            QCOMPARE(int(outcome[i]), int(expected));
+            QCOMPARE(bool(store->userById(id)), expected == Committed);
+            QCOMPARE(bool(store->sessionWithUserByToken(id)), expected == Committed);
+        }
+        QVERIFY(!store->userById(QStringLiteral("g4b")));
+        QVERIFY(!store->userById(QStringLiteral("g5n")));   // the nested part alone rolled back
     }
 
     // Statements stay prepared per connection; a statement already in use (a nested read of

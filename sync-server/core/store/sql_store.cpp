@@ -1,5 +1,6 @@
 #include "sql_store.h"
 
+#include "commit_queue.h"
 #include "migrations.h"
 #include "sql_query.h"
 #include "wal_checkpointer.h"
@@ -62,6 +63,8 @@ struct SqlStore::Shared
     // handler means sleeping 1..100 ms and retrying. Other processes on the same file still
     // meet the busy timeout.
     QMutex sqliteWriter;
+    // SQLite: top-level write transactions of this process, committed in batches.
+    CommitQueue commits;
 };
 
 struct SqlStore::ThreadState
@@ -640,6 +643,10 @@ QSqlDatabase SqlStore::connection()
 
 void SqlStore::transaction(const std::function<void()> &work)
 {
+    if (dialect().kind() == SqlDialect::Kind::Sqlite && threadState().depth == 0) {
+        m_shared->commits.run(work, [this](const QList<CommitQueue::Job *> &batch) { commitBatch(batch); });
+        return;
+    }
     runTransaction(dialect().beginWriteTransaction(), work);
 }
 
@@ -651,6 +658,75 @@ void retryBackoff(int attempt)
     QThread::msleep(1 + QRandomGenerator::global()->bounded(ceiling));
 }
 } // namespace
+
+void SqlStore::commitBatch(const QList<CommitQueue::Job *> &batch)
+{
+    if (batch.size() == 1) {   // alone: a plain transaction
+        try {
+            runTransaction(dialect().beginWriteTransaction(), *batch.front()->work);
+        } catch (...) {
+            batch.front()->error = std::current_exception();
+        }
+        return;
+    }
+
+    const SqlDialect &d = dialect();
+    const std::lock_guard<QMutex> writerTurn(m_shared->sqliteWriter);
+    ThreadState &state = threadState();
+    const QSqlDatabase db = QSqlDatabase::database(state.connectionName, false);
+    std::exception_ptr batchError;   // set when the transaction as a whole failed
+    for (int attempt = 1;; ++attempt) {
+        threadFailures() = SqlDetail::FailureTrack();
+        try {
+            Query(db, d, QStringLiteral("transaction begin")).exec(d.beginWriteTransaction());
+            break;
+        } catch (const StoreError &) {
+            if (!threadFailures().retryable || attempt >= kMaxTransactionAttempts) {
+                batchError = std::current_exception();
+                break;
+            }
+            retryBackoff(attempt);   // another process holds the write lock
+        }
+    }
+
+    // Each job in a savepoint of its own: a job that throws undoes only its own work.
+    const QString savepoint = QStringLiteral("kernia_batch_job");
+    for (CommitQueue::Job *job : batch) {
+        if (batchError)
+            break;
+        try {
+            threadFailures() = SqlDetail::FailureTrack();
+            Query(db, d, QStringLiteral("batch savepoint")).exec(QStringLiteral("SAVEPOINT ") + savepoint);
+            state.depth = 1;   // nested transaction() calls in the job join through savepoints
+            try {
+                (*job->work)();
+            } catch (...) {
+                job->error = std::current_exception();
+            }
+            state.depth = 0;
+            if (job->error)
+                Query(db, d, QStringLiteral("batch rollback")).exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
+            Query(db, d, QStringLiteral("batch release")).exec(QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
+        } catch (...) {   // the savepoint statements failed: the transaction cannot go on
+            state.depth = 0;
+            batchError = std::current_exception();
+        }
+    }
+    if (!batchError) {
+        try {
+            Query(db, d, QStringLiteral("transaction commit")).exec(QStringLiteral("COMMIT"));
+            return;
+        } catch (...) {
+            batchError = std::current_exception();
+        }
+    }
+    execQuietly(db, QStringLiteral("ROLLBACK"));
+    // Nothing of the batch was committed: every job fails, with its own error if it had one.
+    for (CommitQueue::Job *job : batch) {
+        if (!job->error)
+            job->error = batchError;
+    }
+}
 
 void SqlStore::runTransaction(const QString &beginStatement, const std::function<void()> &work)
 {

@@ -24,6 +24,7 @@
 // UNIQUE violations set StoreError::isUniqueViolation().
 #pragma once
 
+#include "commit_queue.h"
 #include "sql_dialect.h"
 #include "store.h"
 
@@ -83,6 +84,9 @@ public:
     // Nested on the same thread: joins the outer transaction through a SAVEPOINT, so an
     // exception that escapes the inner call undoes only the inner work (and, unless the
     // caller catches it, the outer transaction rolls back too).
+    // SQLite: top-level transactions that arrive while another commits are committed
+    // together (CommitQueue, group commit): each in a SAVEPOINT of its own, so one that
+    // throws still undoes only its own work, but `work` may then run on another thread.
     void transaction(const std::function<void()> &work) override;
 
     void createUser(const User &user) override;
@@ -163,6 +167,8 @@ private:
 
     explicit SqlStore(std::unique_ptr<Config> config);
     void runTransaction(const QString &beginStatement, const std::function<void()> &work);
+    // SQLite: runs the queued transactions of a CommitQueue batch in one transaction.
+    void commitBatch(const QList<CommitQueue::Job *> &batch);
     ThreadState &threadState();     // this thread's state, connection opened on demand
     QSqlDatabase connection();      // this thread's connection
     QString rowLockClause();        // " FOR UPDATE" inside a PostgreSQL transaction, else ""
