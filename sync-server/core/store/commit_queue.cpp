@@ -12,7 +12,7 @@ void CommitQueue::run(const std::function<void()> &work, const BatchRunner &runB
     m_waiting.push_back(&mine);
     // Sleep until a leader has run this job, or until it is first in line: then lead.
     while (!mine.done && m_waiting.front() != &mine)
-        m_changed.wait(&m_mutex);
+        mine.wake.wait(&m_mutex);
 
     if (!mine.done) {
         QList<Job *> batch;
@@ -31,8 +31,11 @@ void CommitQueue::run(const std::function<void()> &work, const BatchRunner &runB
         for (Job *job : std::as_const(batch)) {
             job->done = true;
             m_waiting.pop_front();   // the batch is the front of the queue, in order
+            if (job != &mine)
+                job->wake.wakeOne();
         }
-        m_changed.wakeAll();   // its jobs return; the next in line leads
+        if (!m_waiting.empty())
+            m_waiting.front()->wake.wakeOne();   // the next in line leads; the rest sleep on
     }
     locker.unlock();
     if (mine.error)

@@ -34,6 +34,7 @@ public:
         const std::function<void()> *work = nullptr;
         std::exception_ptr error;   // set by the batch runner when this job failed
         bool done = false;
+        QWaitCondition wake;        // its caller sleeps here: woken when done or first in line
     };
     // Runs a batch; must set job->error for every job that did not commit, and not throw.
     using BatchRunner = std::function<void(const QList<Job *> &batch)>;
@@ -44,7 +45,6 @@ public:
 
 private:
     QMutex m_mutex;
-    QWaitCondition m_changed;
     std::deque<Job *> m_waiting;   // front: the batch being run, then those after it
 };
 
