@@ -92,6 +92,8 @@ void SyncEngine::push()
         return pull(m_cursor.version);
 
     QJsonArray mutations;
+    qsizetype bytes = 0;
+    qint64 lastSent = 0;
     for (const OutboxEntry &e : entries) {
         QJsonObject m{ { QLatin1String("mid"), double(e.mid) },
                        { QLatin1String("op"), e.op },
@@ -99,11 +101,15 @@ void SyncEngine::push()
                        { QLatin1String("id"), e.id } };
         if (e.op != QLatin1String("delete"))
             m.insert(QLatin1String("data"), e.data);
+        const qsizetype size = QJsonDocument(m).toJson(QJsonDocument::Compact).size() + 1;
+        if (!mutations.isEmpty() && bytes + size > MaxPushBytes)
+            break;   // the rest goes in the next push
+        bytes += size;
         mutations.append(m);
+        lastSent = e.mid;
     }
     const qint64 firstMid = entries.constFirst().mid;
-    const qint64 lastSent = entries.constLast().mid;
-    qCDebug(lcSync) << "push" << entries.size() << "mutations, mids" << firstMid << "…" << lastSent;
+    qCDebug(lcSync) << "push" << mutations.size() << "mutations," << bytes << "bytes, mids" << firstMid << "…" << lastSent;
     const QJsonObject body{ { QLatin1String("clientId"), m_clientId }, { QLatin1String("mutations"), mutations } };
     QPointer<SyncEngine> guard(this);
     m_transport->postAt(m_base + QStringLiteral("/push"), body, m_context.bearer,

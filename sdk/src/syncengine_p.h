@@ -27,6 +27,10 @@ class SyncEngine : public QObject
 
 public:
     static constexpr int MaxMutationsPerPush = 500;   // the protocol's limit
+    // A push's mutations stop here (one always goes: a record is at most 64 KiB). The
+    // server refuses bodies above its max_body_bytes (1 MiB by default) with a 413, and
+    // the same too-large push retried forever would block the outbox.
+    static constexpr qsizetype MaxPushBytes = 256 * 1024;
     static constexpr int PullLimit = 500;
 
     struct Context
