@@ -92,6 +92,10 @@ void KerniaClient::attach(Kernia::Client *client)
         connect(client, &C::syncStateChanged, this, &KerniaClient::syncStateChanged);
         connect(client, &C::pendingChangesChanged, this, &KerniaClient::pendingChangesChanged);
         connect(client, &C::synced, this, &KerniaClient::synced);
+        connect(client, &C::changeRejected, this,
+                [this](const QString &collection, const QString &id, const Kernia::Error &reason) {
+            Q_EMIT changeRejected(collection, id, KerniaReply::errorToMap(reason));
+        });
         connect(client, &C::finished, this, [this](C::Operation op, const Kernia::Error &e) {
             Q_EMIT finished(operationName(op), KerniaReply::errorToMap(e));
         });

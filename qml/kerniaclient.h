@@ -152,6 +152,8 @@ Q_SIGNALS:
     void syncStateChanged();
     void pendingChangesChanged();
     void synced();
+    // Client::changeRejected: the server refused a local change for good.
+    void changeRejected(const QString &collection, const QString &id, const QVariantMap &reason);
 
     void finished(const QString &operation, const QVariantMap &error);
     void guestRegistered(const QVariantMap &user);

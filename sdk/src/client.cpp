@@ -626,6 +626,11 @@ void ClientPrivate::initSync()
     QObject::connect(sync.get(), &SyncEngine::recordsTouched, q,
                      [this](const QString &o, const TouchedRecords &touched) { notifyTouched(o, touched); });
     QObject::connect(sync.get(), &SyncEngine::outboxChanged, q, [this] { updatePendingChanges(); });
+    QObject::connect(sync.get(), &SyncEngine::changeRejected, q,
+                     [this, q](const QString &o, const QString &collection, const QString &id, const Error &reason) {
+        if (o == owner())
+            Q_EMIT q->changeRejected(collection, id, reason);
+    });
     syncDebounce.setSingleShot(true);
     syncDebounce.setInterval(options.syncDelay());
     QObject::connect(&syncDebounce, &QTimer::timeout, q, [this] { enqueueSync(); });

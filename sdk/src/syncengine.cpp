@@ -7,6 +7,7 @@
 #include <QtCore/QJsonDocument>
 #include <QtCore/QPointer>
 #include <QtCore/QRegularExpression>
+#include <QtCore/QStringList>
 #include <QtCore/QUrlQuery>
 
 namespace Kernia {
@@ -65,6 +66,7 @@ void SyncEngine::run(const Context &context, Done done)
     m_cursor = m_store->cursor(context.owner);
     m_resetOnce = false;
     m_fullPull = false;
+    m_oneAtATime = false;
     m_seen.clear();
     if (m_cursor.userId != context.userId) {
         // Another server user than the cursor's (a guest became an account, or the data
@@ -102,7 +104,7 @@ void SyncEngine::push()
         if (e.op != QLatin1String("delete"))
             m.insert(QLatin1String("data"), e.data);
         const qsizetype size = QJsonDocument(m).toJson(QJsonDocument::Compact).size() + 1;
-        if (!mutations.isEmpty() && bytes + size > MaxPushBytes)
+        if (!mutations.isEmpty() && (bytes + size > MaxPushBytes || m_oneAtATime))
             break;   // the rest goes in the next push
         bytes += size;
         mutations.append(m);
@@ -112,10 +114,20 @@ void SyncEngine::push()
     qCDebug(lcSync) << "push" << mutations.size() << "mutations," << bytes << "bytes, mids" << firstMid << "…" << lastSent;
     const QJsonObject body{ { QLatin1String("clientId"), m_clientId }, { QLatin1String("mutations"), mutations } };
     QPointer<SyncEngine> guard(this);
+    const OutboxEntry first = entries.constFirst();
+    const bool alone = mutations.size() == 1;
     m_transport->postAt(m_base + QStringLiteral("/push"), body, m_context.bearer,
-                        [this, guard, firstMid, lastSent](const HttpResult &r) {
+                        [this, guard, firstMid, lastSent, first, alone](const HttpResult &r) {
         if (!guard)
             return;
+        if (r.error.isError() && refusesAMutation(r)) {
+            if (alone)
+                return rejectFirst(first, r.error);
+            // The whole push was refused for one of its mutations: find which.
+            qCInfo(lcSync) << "push refused (" << r.error.toString() << "): pushing one mutation at a time";
+            m_oneAtATime = true;
+            return push();
+        }
         if (r.error.isError())
             return finish(r.error);   // the outbox is untouched: the retry sends the same mids
         const QJsonObject answer = r.body.toObject();
@@ -140,6 +152,33 @@ void SyncEngine::push()
             Q_EMIT recordsTouched(m_context.owner, touched);
         push();   // the next batch, or the pull
     });
+}
+
+bool SyncEngine::refusesAMutation(const HttpResult &result)
+{
+    static const QStringList codes = {
+        QStringLiteral("INVALID_OP"), QStringLiteral("INVALID_COLLECTION"),
+        QStringLiteral("INVALID_RECORD_ID"), QStringLiteral("INVALID_DATA"),
+        QStringLiteral("RECORD_TOO_LARGE"), QStringLiteral("PAYLOAD_TOO_LARGE"),
+    };
+    return (result.status == 400 || result.status == 413) && codes.contains(result.error.code());
+}
+
+void SyncEngine::rejectFirst(const OutboxEntry &entry, const Error &reason)
+{
+    qCWarning(lcSync) << "the server refused" << entry.op << "of" << entry.collection << entry.id
+                      << "(mid" << entry.mid << "):" << reason.toString() << "- dropping it";
+    TouchedRecords touched;
+    const Error e = m_store->acknowledge(m_context.owner, entry.mid, &touched);   // the first: only it
+    if (e.isError())
+        return finish(e);
+    Q_EMIT outboxChanged(m_context.owner);
+    Q_EMIT changeRejected(m_context.owner, entry.collection, entry.id, reason);
+    m_oneAtATime = false;
+    // The local copy still shows the refused change: a full pull puts the server's state
+    // back (and removes a record the server never had).
+    m_cursor.version = 0;
+    push();
 }
 
 void SyncEngine::pull(qint64 since)

@@ -3,8 +3,9 @@
 // then pull from the cursor until `more` is false, applying the changes with the pending
 // local changes replayed on top. Every step commits to the local store before the next
 // request, so a failure at any point (network, kill -9) loses nothing and, with the same
-// mids on retry, duplicates nothing. The Client runs cycles one at a time in its job
-// queue. Not API.
+// mids on retry, duplicates nothing. A push refused because of one mutation is retried
+// one mutation at a time to find it; that one is dropped (changeRejected) and the record
+// re-pulled. The Client runs cycles one at a time in its job queue. Not API.
 #pragma once
 
 #include "localstore_p.h"
@@ -20,6 +21,7 @@
 namespace Kernia {
 
 class Transport;
+struct HttpResult;
 
 class SyncEngine : public QObject
 {
@@ -61,10 +63,18 @@ Q_SIGNALS:
     // Local records changed by the cycle (acknowledged or pulled).
     void recordsTouched(const QString &owner, const Kernia::TouchedRecords &touched);
     void outboxChanged(const QString &owner);
+    // The server refused this change for good (e.g. RECORD_TOO_LARGE after merging with
+    // another device's edit); it left the outbox and the record takes the server's state.
+    void changeRejected(const QString &owner, const QString &collection, const QString &id,
+                        const Kernia::Error &reason);
 
 private:
     void push();
+    void rejectFirst(const OutboxEntry &entry, const Error &reason);
     void pull(qint64 since);
+    // A refusal that names one mutation (its op, collection, id or data), not the push as
+    // a whole or the session: only these may cost a change.
+    static bool refusesAMutation(const HttpResult &result);
     void finish(const Error &error);
     Error badResponse(const QString &what, int status) const;
 
@@ -78,6 +88,7 @@ private:
     Done m_done;
     SyncCursor m_cursor;
     bool m_fullPull = false;       // this pull started from 0: prune what it did not return
+    bool m_oneAtATime = false;     // a push was refused: find the mutation, one per push
     bool m_resetOnce = false;      // restarted from 0 after the server's version went back
     QSet<QString> m_seen;          // (collection '\n' id) returned by a full pull
 };

@@ -444,6 +444,49 @@ private Q_SLOTS:
         QCOMPARE(contents(cb), expected);
     }
 
+    // Two devices each add ~40 KB to one record. Each edit is fine on its own device, but
+    // merged on the server the record passes 64 KiB: the second device's patch is refused
+    // (RECORD_TOO_LARGE) for good. It leaves the outbox with a changeRejected signal, the
+    // record shows the server's state, and the change queued after it still lands; before,
+    // the refused push was retried forever and blocked everything behind it.
+    void refusedChangeDoesNotBlockTheOutbox()
+    {
+        const QString email = uniqueEmail();
+        Install ia, ib;
+        auto a = makeClient(m_server.url(), ia, [](ClientOptions &o) { o.setAutomaticGuest(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), Long);
+        QCOMPARE(await(a->signUpEmail(email, Password)), Error());
+        Collection *ca = a->collection(QStringLiteral("notes"));
+        QVERIFY(!ca->put(QStringLiteral("x"), obj({ { QStringLiteral("title"), QStringLiteral("shared") } })).isError());
+        QCOMPARE(await(a->syncNow()), Error());
+        auto b = secondDevice(m_server.url(), ib, email);   // has x, synced
+        QVERIFY(b);
+        Collection *cb = b->collection(QStringLiteral("notes"));
+        QVERIFY(cb->get(QStringLiteral("x")));
+
+        const QString fromA(40000, QLatin1Char('a'));
+        const QString fromB(40000, QLatin1Char('b'));
+        QVERIFY(!ca->patch(QStringLiteral("x"), obj({ { QStringLiteral("a"), fromA } })).isError());
+        QCOMPARE(await(a->syncNow()), Error());
+        QSignalSpy rejected(b.get(), &Client::changeRejected);
+        QVERIFY(!cb->patch(QStringLiteral("x"), obj({ { QStringLiteral("b"), fromB } })).isError());
+        QVERIFY(!cb->put(QStringLiteral("y"), obj({ { QStringLiteral("after"), true } })).isError());
+
+        QCOMPARE(await(b->syncNow()), Error());
+        QTRY_VERIFY_WITH_TIMEOUT(settled(b.get()), Long);
+        QCOMPARE(rejected.count(), 1);
+        QCOMPARE(rejected.at(0).at(0).toString(), QStringLiteral("notes"));
+        QCOMPARE(rejected.at(0).at(1).toString(), QStringLiteral("x"));
+        QCOMPARE(rejected.at(0).at(2).value<Error>().code(), QStringLiteral("RECORD_TOO_LARGE"));
+        QCOMPARE(b->pendingChanges(), 0);
+        const QJsonObject expectedX = obj({ { QStringLiteral("title"), QStringLiteral("shared") },
+                                            { QStringLiteral("a"), fromA } });
+        QCOMPARE(cb->get(QStringLiteral("x"))->data, expectedX);   // the server's state again
+        QCOMPARE(await(a->syncNow()), Error());
+        QCOMPARE(contents(ca), contents(cb));
+        QCOMPARE(ca->get(QStringLiteral("y"))->data, obj({ { QStringLiteral("after"), true } }));
+    }
+
     // The server is SIGKILLed while pushes are in flight; the retried pushes (same mids)
     // apply every mutation exactly once.
     void retriedPushAfterServerKill()

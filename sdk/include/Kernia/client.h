@@ -178,6 +178,11 @@ Q_SIGNALS:
     void pendingChangesChanged(int pendingChanges);
     // A sync cycle (push then pull) completed.
     void synced();
+    // The server refused a local change for good (e.g. RECORD_TOO_LARGE: merged with
+    // another device's edit the record would pass the size limit). The change is dropped
+    // from the outbox, so the changes after it still sync, and the record shows the
+    // server's state again. reason.code() is the server's error code.
+    void changeRejected(const QString &collection, const QString &id, const Kernia::Error &reason);
 
     // Every operation started by the app ends with exactly one finished().
     void finished(Kernia::Client::Operation operation, const Kernia::Error &error);
