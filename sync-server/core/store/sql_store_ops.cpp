@@ -27,27 +27,34 @@ constexpr int kPruneAttempts = 10;
 
 RateLimitHit SqlStore::hitRateLimit(const QString &key, qint64 nowMs, qint64 windowMs, qint64 max, bool sliding)
 {
-    // The numbers are the server's own (never request data), so they are written into the
-    // statement; that keeps PostgreSQL's parameter typing out of the arithmetic.
-    const QString now = QString::number(nowMs);
-    const QString window = QString::number(windowMs);
-    const QString expired = QStringLiteral("%1 - \"rateLimit\".\"lastRequest\" >= %2").arg(now, window);
-    const QString sql = QStringLiteral(
-        "INSERT INTO \"rateLimit\" (\"id\", \"key\", \"count\", \"lastRequest\") VALUES (:id, :key, 1, %1) "
-        "ON CONFLICT (\"key\") DO UPDATE SET "
-        "\"count\" = CASE WHEN %2 THEN 1 ELSE \"rateLimit\".\"count\" + 1 END, "
-        "\"lastRequest\" = %3 "
-        "WHERE %2 OR \"rateLimit\".\"count\" < %4 "
-        "RETURNING \"count\", \"lastRequest\"")
-        .arg(now, expired,
-             sliding ? now : QStringLiteral("CASE WHEN %1 THEN %2 ELSE \"rateLimit\".\"lastRequest\" END").arg(expired, now),
-             QString::number(max));
+    // One statement text per window kind, values bound: prepared once per connection
+    // (on PostgreSQL a fresh text per call was PREPARE + EXECUTE + DEALLOCATE, three round
+    // trips on every rate-limited request). The CASTs type the parameters for PostgreSQL.
+    static const QString expired = QStringLiteral(
+        "CAST(:now AS BIGINT) - \"rateLimit\".\"lastRequest\" >= CAST(:window AS BIGINT)");
+    static const auto statement = [](const QString &newLastRequest) {
+        return QStringLiteral(
+            "INSERT INTO \"rateLimit\" (\"id\", \"key\", \"count\", \"lastRequest\") "
+            "VALUES (:id, :key, 1, CAST(:now AS BIGINT)) "
+            "ON CONFLICT (\"key\") DO UPDATE SET "
+            "\"count\" = CASE WHEN %1 THEN 1 ELSE \"rateLimit\".\"count\" + 1 END, "
+            "\"lastRequest\" = %2 "
+            "WHERE %1 OR \"rateLimit\".\"count\" < CAST(:max AS BIGINT) "
+            "RETURNING \"count\", \"lastRequest\"").arg(expired, newLastRequest);
+    };
+    // Sliding: every allowed request moves the window; fixed: only a new window does.
+    static const QString slidingSql = statement(QStringLiteral("CAST(:now AS BIGINT)"));
+    static const QString fixedSql = statement(
+        QStringLiteral("CASE WHEN %1 THEN CAST(:now AS BIGINT) ELSE \"rateLimit\".\"lastRequest\" END").arg(expired));
     const QSqlDatabase db = connection();
     {
         Query q(db, dialect(), QStringLiteral("hitRateLimit"));
-        q.prepareUncached(sql)   // the numbers are in the text: not worth caching
+        q.prepare(sliding ? slidingSql : fixedSql)
             .bind(QStringLiteral(":id"), Crypto::sortableId())
             .bind(QStringLiteral(":key"), key)
+            .bind(QStringLiteral(":now"), nowMs)
+            .bind(QStringLiteral(":window"), windowMs)
+            .bind(QStringLiteral(":max"), max)
             .exec();
         if (q.next())
             return RateLimitHit{true, q.value(0).toLongLong(), q.value(1).toLongLong()};
