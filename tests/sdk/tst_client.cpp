@@ -1,8 +1,6 @@
 // Kernia::Client against a real kernia-server process and the real Secret Service
 // (gnome-keyring inside dbus-run-session, see scripts/test.sh). Every wait is bounded.
-#include "testsupport.h"
-
-#include <Kernia/Client>
+#include "clientfixture.h"
 
 #include <QtSql/QSqlDatabase>
 #include <QtSql/QSqlQuery>
@@ -16,19 +14,6 @@ using Kernia::User;
 using namespace KerniaTest;
 
 namespace {
-
-constexpr int Long = 30000;   // generous bound for anything that involves the network
-
-Error await(QFuture<Error> future, int ms = Long)
-{
-    QDeadlineTimer deadline(ms);
-    while (!future.isFinished() && !deadline.hasExpired())
-        QTest::qWait(10);
-    if (!future.isFinished())
-        return Error(Error::Kind::Cancelled, QStringLiteral("TEST_TIMEOUT"),
-                     QStringLiteral("the future did not finish in time"));
-    return future.result();
-}
 
 QString uniqueEmail()
 {
@@ -44,28 +29,6 @@ class TestClient : public QObject
     Q_OBJECT
 
 private:
-    // One app install: a data dir and a keychain service of its own.
-    struct Install
-    {
-        QTemporaryDir dir;
-        QString service = QStringLiteral("kernia-test:") + QUuid::createUuid().toString(QUuid::Id128);
-    };
-
-    std::unique_ptr<Client> makeClient(const QUrl &url, const Install &install,
-                                       const std::function<void(ClientOptions &)> &tweak = {})
-    {
-        ClientOptions options(url);
-        options.setDataDirectory(install.dir.path());
-        options.setKeychainService(install.service);
-        options.setRequestTimeout(5000);
-        options.setRetryInitialDelay(100);
-        options.setRetryMaxDelay(1000);
-        options.setUseSystemNetworkInformation(false);
-        if (tweak)
-            tweak(options);
-        return std::make_unique<Client>(options);
-    }
-
     TestServer m_server;
     QTemporaryDir m_mail;
 

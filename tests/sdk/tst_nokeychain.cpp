@@ -1,9 +1,7 @@
 // Kernia::Client with no usable keychain (ctest runs this with a session bus address
 // that leads nowhere). The client must say so clearly and never fall back to plaintext
 // unless the app opted in.
-#include "testsupport.h"
-
-#include <Kernia/Client>
+#include "clientfixture.h"
 
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
@@ -12,20 +10,6 @@ using Kernia::Client;
 using Kernia::ClientOptions;
 using Kernia::Error;
 using namespace KerniaTest;
-
-namespace {
-constexpr int Long = 30000;
-
-Error await(QFuture<Error> future, int ms = Long)
-{
-    QDeadlineTimer deadline(ms);
-    while (!future.isFinished() && !deadline.hasExpired())
-        QTest::qWait(10);
-    if (!future.isFinished())
-        return Error(Error::Kind::Cancelled, QStringLiteral("TEST_TIMEOUT"), QStringLiteral("no result in time"));
-    return future.result();
-}
-} // namespace
 
 class TestNoKeychain : public QObject
 {

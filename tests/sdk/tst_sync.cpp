@@ -3,9 +3,8 @@
 // reached the server, convergence of two devices, a push retried after the server was
 // SIGKILLed mid-push, and an app SIGKILLed at random points (tests/sdk/sync_worker.cpp).
 // Every wait is bounded.
-#include "testsupport.h"
+#include "clientfixture.h"
 
-#include <Kernia/Client>
 #include <Kernia/Collection>
 
 #include <QtCore/QJsonArray>
@@ -25,18 +24,6 @@ using Kernia::Record;
 using namespace KerniaTest;
 
 namespace {
-
-constexpr int Long = 30000;
-
-Error await(QFuture<Error> future, int ms = Long)
-{
-    QDeadlineTimer deadline(ms);
-    while (!future.isFinished() && !deadline.hasExpired())
-        QTest::qWait(10);
-    if (!future.isFinished())
-        return Error(Error::Kind::Cancelled, QStringLiteral("TEST_TIMEOUT"), QStringLiteral("the future did not finish in time"));
-    return future.result();
-}
 
 QString uniqueEmail()
 {
@@ -128,26 +115,15 @@ class TestSync : public QObject
     Q_OBJECT
 
 private:
-    struct Install
-    {
-        QTemporaryDir dir;
-        QString service = QStringLiteral("kernia-test:") + QUuid::createUuid().toString(QUuid::Id128);
-    };
-
+    // The shared test client, pushing 50 ms after a write.
     std::unique_ptr<Client> makeClient(const QUrl &url, const Install &install,
                                        const std::function<void(ClientOptions &)> &tweak = {})
     {
-        ClientOptions options(url);
-        options.setDataDirectory(install.dir.path());
-        options.setKeychainService(install.service);
-        options.setRequestTimeout(5000);
-        options.setRetryInitialDelay(100);
-        options.setRetryMaxDelay(1000);
-        options.setSyncDelay(50);
-        options.setUseSystemNetworkInformation(false);
-        if (tweak)
-            tweak(options);
-        return std::make_unique<Client>(options);
+        return KerniaTest::makeClient(url, install, [&tweak](ClientOptions &options) {
+            options.setSyncDelay(50);
+            if (tweak)
+                tweak(options);
+        });
     }
 
     // A second device of an account: signs in, pulls, and is returned ready.

@@ -1,0 +1,52 @@
+// What the Kernia::Client tests share: bounded waits on QFuture results, an app install
+// (its own data directory and keychain service) and a client configured for tests.
+#pragma once
+
+#include "testsupport.h"
+
+#include <Kernia/Client>
+
+#include <QtCore/QFuture>
+#include <QtTest/QTest>
+
+#include <functional>
+
+namespace KerniaTest {
+
+constexpr int Long = 30000;   // generous bound for anything that involves the network
+
+inline Kernia::Error await(QFuture<Kernia::Error> future, int ms = Long)
+{
+    QDeadlineTimer deadline(ms);
+    while (!future.isFinished() && !deadline.hasExpired())
+        QTest::qWait(10);
+    if (!future.isFinished())
+        return Kernia::Error(Kernia::Error::Kind::Cancelled, QStringLiteral("TEST_TIMEOUT"),
+                             QStringLiteral("the future did not finish in time"));
+    return future.result();
+}
+
+// One app install: a data dir and a keychain service of its own.
+struct Install
+{
+    QTemporaryDir dir;
+    QString service = QStringLiteral("kernia-test:") + QUuid::createUuid().toString(QUuid::Id128);
+};
+
+// Short timeouts and retries, no system network information; `tweak` adjusts the rest.
+inline std::unique_ptr<Kernia::Client> makeClient(const QUrl &url, const Install &install,
+                                                  const std::function<void(Kernia::ClientOptions &)> &tweak = {})
+{
+    Kernia::ClientOptions options(url);
+    options.setDataDirectory(install.dir.path());
+    options.setKeychainService(install.service);
+    options.setRequestTimeout(5000);
+    options.setRetryInitialDelay(100);
+    options.setRetryMaxDelay(1000);
+    options.setUseSystemNetworkInformation(false);
+    if (tweak)
+        tweak(options);
+    return std::make_unique<Kernia::Client>(options);
+}
+
+} // namespace KerniaTest
