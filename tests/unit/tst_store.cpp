@@ -1044,40 +1044,6 @@ private slots:
         QVERIFY2(rewinds >= 5, "the write-ahead log was not rewound while the writes went on");
     }
 
-    // Two processes on one file (here: two stores, each with its own writer mutex and
-    // checkpointer): neither one's locked pass stops the other's writers, so the log must
-    // still be rewound somehow while both write.
-    void walIsRewoundWithTwoWritingProcesses()
-    {
-        REQUIRE_SQLITE("SQLite's write-ahead log");
-        QString path;
-        auto first = openMigrated(&path);
-        QVERIFY(first);
-        QString error;
-        auto second = SqlStore::openSqlite(path, &error);
-        QVERIFY2(second, qPrintable(error));
-        first->createUser(makeUser(QStringLiteral("first"), QStringLiteral("first@example.com")));
-        const quint32 saltBefore = walRewindSalt(path);
-        QVERIFY(saltBefore != 0);
-
-        const QString padding(1500, QLatin1Char('x'));
-        QElapsedTimer clock;
-        clock.start();
-        runConcurrently(4, [&](int i) {
-            SqlStore *store = (i % 2 ? first : second).get();
-            for (int n = 0; clock.elapsed() < 3000; ++n) {
-                const QString id = QStringLiteral("t%1-%2").arg(i).arg(n);
-                User user = makeUser(id, id + QStringLiteral("@example.com"));
-                user.name = padding;
-                store->transaction([&] { store->createUser(user); });
-            }
-        });
-        const quint32 rewinds = walRewindSalt(path) - saltBefore;
-        qInfo("the log was rewound %u times, is %lld bytes", rewinds,
-              QFileInfo(path + QStringLiteral("-wal")).size());
-        QVERIFY2(rewinds >= 3, "the write-ahead log was not rewound while two processes wrote");
-    }
-
     // The queue's mechanics without a database: while one batch runs, the transactions that
     // arrive queue up and the next leader takes them all, in order, as one batch.
     void commitQueueBatchesWhatArrivesMeanwhile()
