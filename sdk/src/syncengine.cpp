@@ -110,14 +110,13 @@ void SyncEngine::push()
         mutations.append(m);
         lastSent = e.mid;
     }
-    const qint64 firstMid = entries.constFirst().mid;
-    qCDebug(lcSync) << "push" << mutations.size() << "mutations," << bytes << "bytes, mids" << firstMid << "…" << lastSent;
+    const OutboxEntry first = entries.constFirst();
+    qCDebug(lcSync) << "push" << mutations.size() << "mutations," << bytes << "bytes, mids" << first.mid << "…" << lastSent;
     const QJsonObject body{ { QLatin1String("clientId"), m_clientId }, { QLatin1String("mutations"), mutations } };
     QPointer<SyncEngine> guard(this);
-    const OutboxEntry first = entries.constFirst();
     const bool alone = mutations.size() == 1;
     m_transport->postAt(m_base + QStringLiteral("/push"), body, m_context.bearer,
-                        [this, guard, firstMid, lastSent, first, alone](const HttpResult &r) {
+                        [this, guard, lastSent, first, alone](const HttpResult &r) {
         if (!guard)
             return;
         if (r.error.isError() && refusesAMutation(r)) {
@@ -138,9 +137,9 @@ void SyncEngine::push()
         // Everything at or below the client's mark is on the server (applied now or by an
         // earlier push whose answer was lost).
         const qint64 acknowledged = qMin(lastMid, lastSent);
-        if (acknowledged < firstMid)
+        if (acknowledged < first.mid)
             return finish(badResponse(QStringLiteral("POST /sync/push did not acknowledge mid %1 (lastMid %2)")
-                                              .arg(firstMid).arg(lastMid), r.status));
+                                              .arg(first.mid).arg(lastMid), r.status));
         qCDebug(lcSync) << "pushed: applied" << answer.value(QLatin1String("applied")).toInt()
                         << "skipped" << answer.value(QLatin1String("skipped")).toInt() << "lastMid" << lastMid;
         TouchedRecords touched;

@@ -1,7 +1,7 @@
 // One HTTP event loop on its own thread. Every loop accepts from the same listening socket
 // (a dup of it), parses requests with Qt HttpServer and runs AuthServer::handle right there,
 // so a request costs no thread hand-off: the thread that read it answers it. Only the
-// password endpoints (scrypt, ~100 ms each) go to a separate pool, so they never hold up
+// password endpoints (scrypt, ~60 ms each) go to a separate pool, so they never hold up
 // the loop's other connections; their response comes back to this thread.
 //
 // Created and started by HttpAdapter; all public methods are for the owning thread unless

@@ -1,4 +1,4 @@
-// scrypt hashing with bounded concurrency. Each hash takes ~95 ms and 32 MiB and does not
+// scrypt hashing with bounded concurrency. Each hash takes ~60 ms and 32 MiB and does not
 // scale past one core (memory-bandwidth bound), so at most `maxConcurrent` run at once; the
 // callers are request worker threads, never the HTTP event loop.
 #pragma once

@@ -30,7 +30,7 @@ struct Endpoint
     bool acceptsForm = false;   // application/x-www-form-urlencoded allowed too
     bool formCsrfCheck = false; // Better Auth's extra login-CSRF rule (protocol README §4.2)
     std::function<Response(EndpointContext &)> handler;
-    // Runs scrypt (~100 ms): served from its own worker pool so it never queues cheap
+    // Runs scrypt (~60 ms): served from its own worker pool so it never queues cheap
     // requests such as get-session behind it.
     bool hashesPassword = false;
 };

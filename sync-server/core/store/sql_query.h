@@ -8,7 +8,7 @@
 // Why a cache: preparing is most of the cost of a short query — SQLite parses and plans
 // the text every time, and Qt's PostgreSQL driver spends a round trip each on PREPARE and
 // DEALLOCATE. The cache keeps each statement text prepared for the life of its connection,
-// so statement text must not embed values (bind them), or use prepareUncached().
+// so statement text must not embed values: bind them.
 #pragma once
 
 #include "sql_dialect.h"
@@ -76,7 +76,6 @@ public:
     ~Query();
 
     Query &prepare(const QString &sql);           // cached on the connection
-    Query &prepareUncached(const QString &sql);   // for text that differs every time
     Query &bind(const QString &placeholder, const QVariant &value);
     Query &exec();
     Query &exec(const QString &sql);              // unprepared, not cached
@@ -86,6 +85,7 @@ public:
     void finish();
 
 private:
+    Query &prepareUncached(const QString &sql);   // when the cached statement is in use
     QSqlQuery &own();      // this Query's own statement (uncached use)
     QSqlQuery &active();   // the statement in use: cached, own, or (none yet) own
     [[noreturn]] void fail();

@@ -36,7 +36,7 @@ Response signUpEmail(EndpointContext &context)
     if (store.userByEmail(email))
         throw taken; // answered before paying for a hash
 
-    // Hash outside the transaction: it takes ~100 ms and must not hold the write lock.
+    // Hash outside the transaction: it takes ~60 ms and must not hold the write lock.
     const QString passwordHash = context.server().passwords().hash(password);
     const bool rememberMe = body.value(QStringLiteral("rememberMe")).toBool(true);
 
