@@ -58,6 +58,7 @@ private Q_SLOTS:
     void sha256KnownAnswers();
     void constantTimeEquals();
     void randomBytes();
+    void randomBytesNeverRepeatAcrossBlocksAndThreads();
     void randomString();
     void randomStringIsUniform();
     void randomId();
@@ -114,6 +115,41 @@ void TestCrypto::randomBytes()
     QCOMPARE(a.size(), 32);
     QCOMPARE(b.size(), 32);
     QVERIFY(a != b);
+}
+
+// Small draws come from a per-thread block that is wiped as it is handed out: a slip in
+// its bookkeeping would hand out wiped (zero) bytes or the same bytes twice.
+void TestCrypto::randomBytesNeverRepeatAcrossBlocksAndThreads()
+{
+    const QList<int> sizes = {1, 7, 16, 31, 200, 511, 512, 513, 4096};
+    for (int size : sizes)
+        QCOMPARE(Crypto::randomBytes(size).size(), size);
+
+    constexpr int threads = 4;
+    constexpr int drawsPerThread = 5000;   // ~160 blocks each
+    QList<QList<QByteArray>> drawn(threads);
+    QList<QThread *> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.append(QThread::create([&drawn, t] {
+            for (int i = 0; i < drawsPerThread; ++i)
+                drawn[t].append(Crypto::randomBytes(16));
+        }));
+        workers.last()->start();
+    }
+    for (QThread *worker : std::as_const(workers)) {
+        QVERIFY(worker->wait(30000));
+        delete worker;
+    }
+    QSet<QByteArray> seen;
+    const QByteArray zeros(16, '\0');
+    for (const auto &list : std::as_const(drawn)) {
+        QCOMPARE(list.size(), drawsPerThread);
+        for (const QByteArray &bytes : list) {
+            QVERIFY(bytes != zeros);
+            seen.insert(bytes);
+        }
+    }
+    QCOMPARE(seen.size(), threads * drawsPerThread);
 }
 
 void TestCrypto::randomString()

@@ -9,6 +9,8 @@
 #include <QDateTime>
 #include <QtGlobal>
 
+#include <cstring>
+
 namespace Kernia::Server::Crypto {
 
 namespace {
@@ -38,6 +40,40 @@ EVP_MAC_CTX *hmacSha256Template()
         return made;
     }();
     return ctx.get();
+}
+
+// RAND_bytes costs about a microsecond per call in OpenSSL 3 (a provider call and a lock
+// on the thread's DRBG), and a sign-in draws ids and a token in several small calls. So
+// each thread draws a block at once and hands it out; a byte handed out is wiped from
+// the block, so the memory never holds randomness that has already been used.
+void fillRandom(unsigned char *out, int count)
+{
+    struct Block
+    {
+        unsigned char bytes[512];
+        int next = sizeof bytes;   // empty until the first draw
+        ~Block() { OPENSSL_cleanse(bytes, sizeof bytes); }
+    };
+    thread_local Block block;
+    constexpr int blockSize = int(sizeof block.bytes);
+    if (count >= blockSize) {   // a large draw gains nothing from the block
+        if (RAND_bytes(out, count) != 1)
+            qFatal("Kernia: RAND_bytes failed; refusing to continue without a working CSPRNG");
+        return;
+    }
+    while (count > 0) {
+        if (block.next == blockSize) {
+            if (RAND_bytes(block.bytes, blockSize) != 1)
+                qFatal("Kernia: RAND_bytes failed; refusing to continue without a working CSPRNG");
+            block.next = 0;
+        }
+        const int taken = qMin(count, blockSize - block.next);
+        memcpy(out, block.bytes + block.next, size_t(taken));
+        OPENSSL_cleanse(block.bytes + block.next, size_t(taken));
+        block.next += taken;
+        out += taken;
+        count -= taken;
+    }
 }
 
 } // namespace
@@ -90,8 +126,7 @@ QByteArray randomBytes(int count)
     if (count <= 0)
         return {};
     QByteArray out(count, Qt::Uninitialized);
-    if (RAND_bytes(reinterpret_cast<unsigned char *>(out.data()), count) != 1)
-        qFatal("Kernia: RAND_bytes failed; refusing to continue without a working CSPRNG");
+    fillRandom(reinterpret_cast<unsigned char *>(out.data()), count);
     return out;
 }
 
