@@ -661,71 +661,41 @@ void retryBackoff(int attempt)
 
 void SqlStore::commitBatch(const QList<CommitQueue::Job *> &batch)
 {
-    if (batch.size() == 1) {   // alone: a plain transaction
-        try {
-            runTransaction(dialect().beginWriteTransaction(), *batch.front()->work);
-        } catch (...) {
-            batch.front()->error = std::current_exception();
+    // More than one job: each in a savepoint of its own, so a job that throws undoes only
+    // its own work and only its caller sees the error. (Should runTransaction ever retry,
+    // every job runs again from a clean slate.)
+    const std::function<void()> runEachJob = [&] {
+        for (CommitQueue::Job *job : batch) {
+            job->error = nullptr;
+            runInSavepoint(*job);
         }
-        return;
+    };
+    try {
+        runTransaction(dialect().beginWriteTransaction(),
+                       batch.size() == 1 ? *batch.front()->work : runEachJob);
+    } catch (...) {
+        // Nothing of the batch was committed: every job fails, with its own error if it had one.
+        const std::exception_ptr failure = std::current_exception();
+        for (CommitQueue::Job *job : batch) {
+            if (!job->error)
+                job->error = failure;
+        }
     }
+}
 
+void SqlStore::runInSavepoint(CommitQueue::Job &job)
+{
     const SqlDialect &d = dialect();
-    const std::lock_guard<QMutex> writerTurn(m_shared->sqliteWriter);
-    ThreadState &state = threadState();
-    const QSqlDatabase db = QSqlDatabase::database(state.connectionName, false);
-    std::exception_ptr batchError;   // set when the transaction as a whole failed
-    for (int attempt = 1;; ++attempt) {
-        threadFailures() = SqlDetail::FailureTrack();
-        try {
-            Query(db, d, QStringLiteral("transaction begin")).exec(d.beginWriteTransaction());
-            break;
-        } catch (const StoreError &) {
-            if (!threadFailures().retryable || attempt >= kMaxTransactionAttempts) {
-                batchError = std::current_exception();
-                break;
-            }
-            retryBackoff(attempt);   // another process holds the write lock
-        }
+    const QSqlDatabase db = connection();
+    Query(db, d, QStringLiteral("batch savepoint")).exec(QStringLiteral("SAVEPOINT kernia_batch_job"));
+    try {
+        (*job.work)();
+    } catch (...) {
+        job.error = std::current_exception();
+        Query(db, d, QStringLiteral("batch rollback")).exec(QStringLiteral("ROLLBACK TO SAVEPOINT kernia_batch_job"));
+        threadFailures() = SqlDetail::FailureTrack();   // undone: it must not steer the batch's retry
     }
-
-    // Each job in a savepoint of its own: a job that throws undoes only its own work.
-    const QString savepoint = QStringLiteral("kernia_batch_job");
-    for (CommitQueue::Job *job : batch) {
-        if (batchError)
-            break;
-        try {
-            threadFailures() = SqlDetail::FailureTrack();
-            Query(db, d, QStringLiteral("batch savepoint")).exec(QStringLiteral("SAVEPOINT ") + savepoint);
-            state.depth = 1;   // nested transaction() calls in the job join through savepoints
-            try {
-                (*job->work)();
-            } catch (...) {
-                job->error = std::current_exception();
-            }
-            state.depth = 0;
-            if (job->error)
-                Query(db, d, QStringLiteral("batch rollback")).exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
-            Query(db, d, QStringLiteral("batch release")).exec(QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
-        } catch (...) {   // the savepoint statements failed: the transaction cannot go on
-            state.depth = 0;
-            batchError = std::current_exception();
-        }
-    }
-    if (!batchError) {
-        try {
-            Query(db, d, QStringLiteral("transaction commit")).exec(QStringLiteral("COMMIT"));
-            return;
-        } catch (...) {
-            batchError = std::current_exception();
-        }
-    }
-    execQuietly(db, QStringLiteral("ROLLBACK"));
-    // Nothing of the batch was committed: every job fails, with its own error if it had one.
-    for (CommitQueue::Job *job : batch) {
-        if (!job->error)
-            job->error = batchError;
-    }
+    Query(db, d, QStringLiteral("batch release")).exec(QStringLiteral("RELEASE SAVEPOINT kernia_batch_job"));
 }
 
 void SqlStore::runTransaction(const QString &beginStatement, const std::function<void()> &work)

@@ -169,6 +169,7 @@ private:
     void runTransaction(const QString &beginStatement, const std::function<void()> &work);
     // SQLite: runs the queued transactions of a CommitQueue batch in one transaction.
     void commitBatch(const QList<CommitQueue::Job *> &batch);
+    void runInSavepoint(CommitQueue::Job &job);   // a batch member; its failure stays its own
     ThreadState &threadState();     // this thread's state, connection opened on demand
     QSqlDatabase connection();      // this thread's connection
     QString rowLockClause();        // " FOR UPDATE" inside a PostgreSQL transaction, else ""
