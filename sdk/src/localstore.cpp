@@ -140,6 +140,30 @@ Error LocalStore::sqlError(const QString &what, const QString &detail) const
     return Error(Error::Kind::LocalStore, QString(), what + QLatin1String(": ") + detail);
 }
 
+Error LocalStore::failed(const QSqlQuery &q, const QString &what) const
+{
+    return sqlError(what, q.lastError().text());
+}
+
+Error LocalStore::inTransaction(const std::function<Error(QSqlQuery &)> &steps, const QString &beginWhat)
+{
+    if (!m_open)
+        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    if (!db.transaction())
+        return sqlError(beginWhat, db.lastError().text());
+    QSqlQuery q(db);
+    const Error error = steps(q);
+    q.finish();   // an active SELECT would keep SQLite from committing
+    if (error.isError()) {
+        db.rollback();
+        return error;
+    }
+    if (!db.commit())
+        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
+    return Error();
+}
+
 Error LocalStore::open()
 {
     if (!QDir().mkpath(m_directory))
@@ -179,10 +203,11 @@ int LocalStore::schemaVersion() const
 
 Error LocalStore::migrate()
 {
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     const int current = schemaVersion();
-    if (current < 0)
-        return sqlError(QStringLiteral("Cannot read the schema version"), db.lastError().text());
+    if (current < 0) {
+        return sqlError(QStringLiteral("Cannot read the schema version"),
+                        QSqlDatabase::database(m_connection, false).lastError().text());
+    }
     if (current > latestSchemaVersion())
         return sqlError(QStringLiteral("The local database is newer than this SDK"),
                         QStringLiteral("schema %1 > %2").arg(current).arg(latestSchemaVersion()));
@@ -190,25 +215,18 @@ Error LocalStore::migrate()
         if (m.version <= current)
             continue;
         qCInfo(lcStore) << "migrating local database to schema" << m.version << m.description;
-        if (!db.transaction())
-            return sqlError(QStringLiteral("Cannot begin a migration"), db.lastError().text());
-        QSqlQuery q(db);
-        for (const QString &sql : m.statements) {
-            if (!q.exec(sql)) {
-                const QString detail = q.lastError().text();
-                q.finish();
-                db.rollback();
-                return sqlError(QStringLiteral("Migration %1 failed").arg(m.version), detail);
+        const Error error = inTransaction([&](QSqlQuery &q) {
+            for (const QString &sql : m.statements) {
+                if (!q.exec(sql))
+                    return failed(q, QStringLiteral("Migration %1 failed").arg(m.version));
             }
-        }
-        // PRAGMA user_version is transactional in SQLite: the version and the schema commit together.
-        if (!q.exec(QStringLiteral("PRAGMA user_version = %1").arg(m.version))) {
-            db.rollback();
-            return sqlError(QStringLiteral("Cannot record schema %1").arg(m.version), q.lastError().text());
-        }
-        q.finish();
-        if (!db.commit())
-            return sqlError(QStringLiteral("Cannot commit migration %1").arg(m.version), db.lastError().text());
+            // PRAGMA user_version is transactional in SQLite: the version and the schema commit together.
+            if (!q.exec(QStringLiteral("PRAGMA user_version = %1").arg(m.version)))
+                return failed(q, QStringLiteral("Cannot record schema %1").arg(m.version));
+            return Error();
+        }, QStringLiteral("Cannot begin a migration"));
+        if (error.isError())
+            return error;
     }
     return Error();
 }
@@ -232,53 +250,40 @@ std::optional<StoredIdentity> LocalStore::identity() const
 
 Error LocalStore::saveCurrent(const StoredIdentity &identity, const User &user)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    if (!db.transaction())
-        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
-    QSqlQuery q(db);
-    const QString now = nowIso();
-    if (user.isValid() && !user.localId().isEmpty()) {
-        q.prepare(QStringLiteral(
-                "INSERT INTO profiles (local_id, user_id, user_json, status, created_at, updated_at)"
-                " VALUES (:lid, :uid, :json, :status, :now, :now)"
-                " ON CONFLICT(local_id) DO UPDATE SET user_id = excluded.user_id, user_json = excluded.user_json,"
-                " status = excluded.status, updated_at = excluded.updated_at"));
-        q.bindValue(QStringLiteral(":lid"), user.localId());
-        q.bindValue(QStringLiteral(":uid"), user.id());
-        q.bindValue(QStringLiteral(":json"),
-                    QString::fromUtf8(QJsonDocument(user.toJson()).toJson(QJsonDocument::Compact)));
-        q.bindValue(QStringLiteral(":status"), QString::fromLatin1(ProfileCurrent));
-        q.bindValue(QStringLiteral(":now"), now);
-        if (!q.exec()) {
-            const QString detail = q.lastError().text();
-            db.rollback();
-            return sqlError(QStringLiteral("Cannot save the profile"), detail);
+    return inTransaction([&](QSqlQuery &q) {
+        const QString now = nowIso();
+        if (user.isValid() && !user.localId().isEmpty()) {
+            q.prepare(QStringLiteral(
+                    "INSERT INTO profiles (local_id, user_id, user_json, status, created_at, updated_at)"
+                    " VALUES (:lid, :uid, :json, :status, :now, :now)"
+                    " ON CONFLICT(local_id) DO UPDATE SET user_id = excluded.user_id, user_json = excluded.user_json,"
+                    " status = excluded.status, updated_at = excluded.updated_at"));
+            q.bindValue(QStringLiteral(":lid"), user.localId());
+            q.bindValue(QStringLiteral(":uid"), user.id());
+            q.bindValue(QStringLiteral(":json"),
+                        QString::fromUtf8(QJsonDocument(user.toJson()).toJson(QJsonDocument::Compact)));
+            q.bindValue(QStringLiteral(":status"), QString::fromLatin1(ProfileCurrent));
+            q.bindValue(QStringLiteral(":now"), now);
+            if (!q.exec())
+                return failed(q, QStringLiteral("Cannot save the profile"));
         }
-    }
-    q.prepare(QStringLiteral(
-            "INSERT INTO identity (slot, state, local_id, has_server_session, session_expires_at, updated_at)"
-            " VALUES (1, :state, :lid, :hss, :exp, :now)"
-            " ON CONFLICT(slot) DO UPDATE SET state = excluded.state, local_id = excluded.local_id,"
-            " has_server_session = excluded.has_server_session, session_expires_at = excluded.session_expires_at,"
-            " updated_at = excluded.updated_at"));
-    q.bindValue(QStringLiteral(":state"), identity.state);
-    q.bindValue(QStringLiteral(":lid"), identity.localId.isEmpty() ? QVariant() : QVariant(identity.localId));
-    q.bindValue(QStringLiteral(":hss"), identity.hasServerSession ? 1 : 0);
-    q.bindValue(QStringLiteral(":exp"), identity.sessionExpiresAt.isValid()
-                        ? QVariant(identity.sessionExpiresAt.toUTC().toString(Qt::ISODateWithMs))
-                        : QVariant());
-    q.bindValue(QStringLiteral(":now"), now);
-    if (!q.exec()) {
-        const QString detail = q.lastError().text();
-        db.rollback();
-        return sqlError(QStringLiteral("Cannot save the identity"), detail);
-    }
-    q.finish();
-    if (!db.commit())
-        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
-    return Error();
+        q.prepare(QStringLiteral(
+                "INSERT INTO identity (slot, state, local_id, has_server_session, session_expires_at, updated_at)"
+                " VALUES (1, :state, :lid, :hss, :exp, :now)"
+                " ON CONFLICT(slot) DO UPDATE SET state = excluded.state, local_id = excluded.local_id,"
+                " has_server_session = excluded.has_server_session, session_expires_at = excluded.session_expires_at,"
+                " updated_at = excluded.updated_at"));
+        q.bindValue(QStringLiteral(":state"), identity.state);
+        q.bindValue(QStringLiteral(":lid"), identity.localId.isEmpty() ? QVariant() : QVariant(identity.localId));
+        q.bindValue(QStringLiteral(":hss"), identity.hasServerSession ? 1 : 0);
+        q.bindValue(QStringLiteral(":exp"), identity.sessionExpiresAt.isValid()
+                            ? QVariant(identity.sessionExpiresAt.toUTC().toString(Qt::ISODateWithMs))
+                            : QVariant());
+        q.bindValue(QStringLiteral(":now"), now);
+        if (!q.exec())
+            return failed(q, QStringLiteral("Cannot save the identity"));
+        return Error();
+    });
 }
 
 User LocalStore::profileUser(const QString &localId) const
@@ -362,72 +367,47 @@ QStringList LocalStore::ownedTables() const
 
 Error LocalStore::adopt(const QString &from, const QString &to)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     const QStringList tables = ownedTables();
-    if (!db.transaction())
-        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
-    const Error syncError = adoptSyncData(from, to);
-    if (syncError.isError()) {
-        db.rollback();
-        return syncError;
-    }
-    QSqlQuery q(db);
-    for (const QString &table : tables) {
-        if (syncTables().contains(table))
-            continue;
-        q.prepare(QStringLiteral("UPDATE \"%1\" SET owner_local_id = :to WHERE owner_local_id = :from").arg(table));
-        q.bindValue(QStringLiteral(":to"), to);
-        q.bindValue(QStringLiteral(":from"), from);
-        if (!q.exec()) {
-            const QString detail = q.lastError().text();
-            db.rollback();
-            return sqlError(QStringLiteral("Cannot adopt rows of %1").arg(table), detail);
+    return inTransaction([&](QSqlQuery &q) {
+        if (const Error error = adoptSyncData(q, from, to); error.isError())
+            return error;
+        for (const QString &table : tables) {
+            if (syncTables().contains(table))
+                continue;
+            q.prepare(QStringLiteral("UPDATE \"%1\" SET owner_local_id = :to WHERE owner_local_id = :from").arg(table));
+            q.bindValue(QStringLiteral(":to"), to);
+            q.bindValue(QStringLiteral(":from"), from);
+            if (!q.exec())
+                return failed(q, QStringLiteral("Cannot adopt rows of %1").arg(table));
         }
-    }
-    q.prepare(QStringLiteral("DELETE FROM profiles WHERE local_id = :from"));
-    q.bindValue(QStringLiteral(":from"), from);
-    if (!q.exec()) {
-        const QString detail = q.lastError().text();
-        db.rollback();
-        return sqlError(QStringLiteral("Cannot drop the adopted profile"), detail);
-    }
-    if (!db.commit())
-        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
-    return Error();
+        return dropProfile(q, from);
+    });
 }
 
 Error LocalStore::discard(const QString &localId)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     const QStringList tables = ownedTables();
-    if (!db.transaction())
-        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
-    QSqlQuery q(db);
-    for (const QString &table : tables) {
-        q.prepare(QStringLiteral("DELETE FROM \"%1\" WHERE owner_local_id = :lid").arg(table));
-        q.bindValue(QStringLiteral(":lid"), localId);
-        if (!q.exec()) {
-            const QString detail = q.lastError().text();
-            db.rollback();
-            return sqlError(QStringLiteral("Cannot discard rows of %1").arg(table), detail);
+    return inTransaction([&](QSqlQuery &q) {
+        for (const QString &table : tables) {
+            q.prepare(QStringLiteral("DELETE FROM \"%1\" WHERE owner_local_id = :lid").arg(table));
+            q.bindValue(QStringLiteral(":lid"), localId);
+            if (!q.exec())
+                return failed(q, QStringLiteral("Cannot discard rows of %1").arg(table));
         }
-    }
-    q.prepare(QStringLiteral("UPDATE identity SET local_id = NULL WHERE local_id = :lid"));
-    q.bindValue(QStringLiteral(":lid"), localId);
-    q.exec();
+        q.prepare(QStringLiteral("UPDATE identity SET local_id = NULL WHERE local_id = :lid"));
+        q.bindValue(QStringLiteral(":lid"), localId);
+        if (!q.exec())
+            return failed(q, QStringLiteral("Cannot detach the identity from the profile"));
+        return dropProfile(q, localId);
+    });
+}
+
+Error LocalStore::dropProfile(QSqlQuery &q, const QString &localId) const
+{
     q.prepare(QStringLiteral("DELETE FROM profiles WHERE local_id = :lid"));
     q.bindValue(QStringLiteral(":lid"), localId);
-    if (!q.exec()) {
-        const QString detail = q.lastError().text();
-        db.rollback();
-        return sqlError(QStringLiteral("Cannot discard the profile"), detail);
-    }
-    if (!db.commit())
-        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
+    if (!q.exec())
+        return failed(q, QStringLiteral("Cannot drop the profile"));
     return Error();
 }
 
@@ -482,15 +462,13 @@ std::optional<QJsonObject> LocalStore::applyOp(const std::optional<QJsonObject> 
 // Adopting another profile's data is a new set of changes for the current user: every
 // live record becomes a pending put with a fresh mid (the old mids may be at or below the
 // new user's mark for this client, and the old user's outbox was meant for the old user).
-Error LocalStore::adoptSyncData(const QString &from, const QString &to)
+Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString &to)
 {
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    QSqlQuery q(db);
     q.prepare(QStringLiteral("SELECT collection, id, data FROM sync_records"
                              " WHERE owner_local_id = :from AND deleted = 0 ORDER BY collection, id"));
     q.bindValue(QStringLiteral(":from"), from);
     if (!q.exec())
-        return sqlError(QStringLiteral("Cannot read adopted records"), q.lastError().text());
+        return failed(q, QStringLiteral("Cannot read adopted records"));
     struct Row { QString collection, id, data; };
     QList<Row> rows;
     while (q.next())
@@ -508,7 +486,7 @@ Error LocalStore::adoptSyncData(const QString &from, const QString &to)
         q.bindValue(QStringLiteral(":data"), row.data);
         q.bindValue(QStringLiteral(":now"), now);
         if (!q.exec())
-            return sqlError(QStringLiteral("Cannot adopt a record"), q.lastError().text());
+            return failed(q, QStringLiteral("Cannot adopt a record"));
         q.prepare(QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
                                  " VALUES (:to, 'put', :c, :id, :data)"));
         q.bindValue(QStringLiteral(":to"), to);
@@ -516,13 +494,13 @@ Error LocalStore::adoptSyncData(const QString &from, const QString &to)
         q.bindValue(QStringLiteral(":id"), row.id);
         q.bindValue(QStringLiteral(":data"), row.data);
         if (!q.exec())
-            return sqlError(QStringLiteral("Cannot queue an adopted record"), q.lastError().text());
+            return failed(q, QStringLiteral("Cannot queue an adopted record"));
     }
     for (const QString &table : syncTables()) {
         q.prepare(QStringLiteral("DELETE FROM %1 WHERE owner_local_id = :from").arg(table));
         q.bindValue(QStringLiteral(":from"), from);
         if (!q.exec())
-            return sqlError(QStringLiteral("Cannot drop adopted rows of %1").arg(table), q.lastError().text());
+            return failed(q, QStringLiteral("Cannot drop adopted rows of %1").arg(table));
     }
     return Error();
 }
@@ -530,55 +508,46 @@ Error LocalStore::adoptSyncData(const QString &from, const QString &to)
 Error LocalStore::writeLocal(const QString &owner, const QString &op, const QString &collection, const QString &id,
                              const QJsonObject &data, LocalRecord *result)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    if (!db.transaction())
-        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
-    QSqlQuery q(db);
-    auto fail = [&](const QString &what) {
-        const QString detail = q.lastError().text();
-        q.finish();
-        db.rollback();
-        return sqlError(what, detail);
-    };
-    q.prepare(QStringLiteral("SELECT data, deleted FROM sync_records"
-                             " WHERE owner_local_id = :o AND collection = :c AND id = :id"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":c"), collection);
-    q.bindValue(QStringLiteral(":id"), id);
-    if (!q.exec())
-        return fail(QStringLiteral("Cannot read the record"));
-    std::optional<QJsonObject> base;
-    if (q.next() && q.value(1).toInt() == 0)
-        base = fromJsonText(q.value(0));
-    q.finish();
-    const std::optional<QJsonObject> state = applyOp(base, op, data);
     const QString now = nowIso();
-    q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                             " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
-                             " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                             " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":c"), collection);
-    q.bindValue(QStringLiteral(":id"), id);
-    q.bindValue(QStringLiteral(":data"), state ? QVariant(toJsonText(*state)) : QVariant());
-    q.bindValue(QStringLiteral(":now"), now);
-    q.bindValue(QStringLiteral(":deleted"), state ? 0 : 1);
-    if (!q.exec())
-        return fail(QStringLiteral("Cannot write the record"));
-    q.prepare(QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
-                             " VALUES (:o, :op, :c, :id, :data)"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":op"), op);
-    q.bindValue(QStringLiteral(":c"), collection);
-    q.bindValue(QStringLiteral(":id"), id);
-    q.bindValue(QStringLiteral(":data"), op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data)));
-    if (!q.exec())
-        return fail(QStringLiteral("Cannot queue the change"));
-    q.finish();
-    if (!db.commit())
-        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
+    std::optional<QJsonObject> state;
+    const Error error = inTransaction([&](QSqlQuery &q) {
+        q.prepare(QStringLiteral("SELECT data, deleted FROM sync_records"
+                                 " WHERE owner_local_id = :o AND collection = :c AND id = :id"));
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":c"), collection);
+        q.bindValue(QStringLiteral(":id"), id);
+        if (!q.exec())
+            return failed(q, QStringLiteral("Cannot read the record"));
+        std::optional<QJsonObject> base;
+        if (q.next() && q.value(1).toInt() == 0)
+            base = fromJsonText(q.value(0));
+        q.finish();
+        state = applyOp(base, op, data);
+        q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                 " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
+                                 " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                 " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"));
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":c"), collection);
+        q.bindValue(QStringLiteral(":id"), id);
+        q.bindValue(QStringLiteral(":data"), state ? QVariant(toJsonText(*state)) : QVariant());
+        q.bindValue(QStringLiteral(":now"), now);
+        q.bindValue(QStringLiteral(":deleted"), state ? 0 : 1);
+        if (!q.exec())
+            return failed(q, QStringLiteral("Cannot write the record"));
+        q.prepare(QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
+                                 " VALUES (:o, :op, :c, :id, :data)"));
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":op"), op);
+        q.bindValue(QStringLiteral(":c"), collection);
+        q.bindValue(QStringLiteral(":id"), id);
+        q.bindValue(QStringLiteral(":data"), op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data)));
+        if (!q.exec())
+            return failed(q, QStringLiteral("Cannot queue the change"));
+        return Error();
+    });
+    if (error.isError())
+        return error;
     if (result) {
         result->collection = collection;
         result->id = id;
@@ -695,56 +664,43 @@ QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
 
 Error LocalStore::acknowledge(const QString &owner, qint64 maxMid, TouchedRecords *touched)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    if (!db.transaction())
-        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
-    QSqlQuery q(db);
-    auto fail = [&](const QString &what) {
-        const QString detail = q.lastError().text();
+    return inTransaction([&](QSqlQuery &q) {
+        q.prepare(QStringLiteral("SELECT DISTINCT collection, id FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"));
+        q.bindValue(QStringLiteral(":o"), owner);
+        q.bindValue(QStringLiteral(":mid"), maxMid);
+        if (!q.exec())
+            return failed(q, QStringLiteral("Cannot read the outbox"));
+        QList<QPair<QString, QString>> keys;
+        while (q.next())
+            keys.append({ q.value(0).toString(), q.value(1).toString() });
         q.finish();
-        db.rollback();
-        return sqlError(what, detail);
-    };
-    q.prepare(QStringLiteral("SELECT DISTINCT collection, id FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":mid"), maxMid);
-    if (!q.exec())
-        return fail(QStringLiteral("Cannot read the outbox"));
-    QList<QPair<QString, QString>> keys;
-    while (q.next())
-        keys.append({ q.value(0).toString(), q.value(1).toString() });
-    q.finish();
-    q.prepare(QStringLiteral("DELETE FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":mid"), maxMid);
-    if (!q.exec())
-        return fail(QStringLiteral("Cannot acknowledge outbox entries"));
-    for (const auto &key : std::as_const(keys)) {
-        // Settled when nothing else is queued for it; a settled tombstone is just absence.
-        q.prepare(QStringLiteral("UPDATE sync_records SET pending = 0"
-                                 " WHERE owner_local_id = :o AND collection = :c AND id = :id AND NOT EXISTS"
-                                 " (SELECT 1 FROM sync_outbox WHERE owner_local_id = :o AND collection = :c AND id = :id)"));
+        q.prepare(QStringLiteral("DELETE FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"));
         q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":c"), key.first);
-        q.bindValue(QStringLiteral(":id"), key.second);
+        q.bindValue(QStringLiteral(":mid"), maxMid);
         if (!q.exec())
-            return fail(QStringLiteral("Cannot settle a record"));
-        q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
-                                 " AND pending = 0 AND deleted = 1"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":c"), key.first);
-        q.bindValue(QStringLiteral(":id"), key.second);
-        if (!q.exec())
-            return fail(QStringLiteral("Cannot drop a settled tombstone"));
-        if (touched)
-            (*touched)[key.first].insert(key.second);
-    }
-    q.finish();
-    if (!db.commit())
-        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
-    return Error();
+            return failed(q, QStringLiteral("Cannot acknowledge outbox entries"));
+        for (const auto &key : std::as_const(keys)) {
+            // Settled when nothing else is queued for it; a settled tombstone is just absence.
+            q.prepare(QStringLiteral("UPDATE sync_records SET pending = 0"
+                                     " WHERE owner_local_id = :o AND collection = :c AND id = :id AND NOT EXISTS"
+                                     " (SELECT 1 FROM sync_outbox WHERE owner_local_id = :o AND collection = :c AND id = :id)"));
+            q.bindValue(QStringLiteral(":o"), owner);
+            q.bindValue(QStringLiteral(":c"), key.first);
+            q.bindValue(QStringLiteral(":id"), key.second);
+            if (!q.exec())
+                return failed(q, QStringLiteral("Cannot settle a record"));
+            q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
+                                     " AND pending = 0 AND deleted = 1"));
+            q.bindValue(QStringLiteral(":o"), owner);
+            q.bindValue(QStringLiteral(":c"), key.first);
+            q.bindValue(QStringLiteral(":id"), key.second);
+            if (!q.exec())
+                return failed(q, QStringLiteral("Cannot drop a settled tombstone"));
+            if (touched)
+                (*touched)[key.first].insert(key.second);
+        }
+        return Error();
+    });
 }
 
 SyncCursor LocalStore::cursor(const QString &owner) const
@@ -780,80 +736,66 @@ Error LocalStore::setCursor(const QString &owner, const SyncCursor &cursor)
 Error LocalStore::applyRemote(const QString &owner, const QList<RemoteChange> &changes, const SyncCursor &cursor,
                               TouchedRecords *touched)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    if (!db.transaction())
-        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
-    QSqlQuery q(db);
-    auto fail = [&](const QString &what) {
-        const QString detail = q.lastError().text();
-        q.finish();
-        db.rollback();
-        return sqlError(what, detail);
-    };
-    for (const RemoteChange &change : changes) {
-        std::optional<QJsonObject> state;
-        if (!change.deleted)
-            state = change.data;
-        // Pending local changes stay on top of the server's state: replay the outbox.
-        q.prepare(QStringLiteral("SELECT op, data FROM sync_outbox"
-                                 " WHERE owner_local_id = :o AND collection = :c AND id = :id ORDER BY mid"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":c"), change.collection);
-        q.bindValue(QStringLiteral(":id"), change.id);
-        if (!q.exec())
-            return fail(QStringLiteral("Cannot read the outbox"));
-        bool pending = false;
-        while (q.next()) {
-            pending = true;
-            state = applyOp(state, q.value(0).toString(), fromJsonText(q.value(1)));
+    return inTransaction([&](QSqlQuery &q) {
+        for (const RemoteChange &change : changes) {
+            std::optional<QJsonObject> state;
+            if (!change.deleted)
+                state = change.data;
+            // Pending local changes stay on top of the server's state: replay the outbox.
+            q.prepare(QStringLiteral("SELECT op, data FROM sync_outbox"
+                                     " WHERE owner_local_id = :o AND collection = :c AND id = :id ORDER BY mid"));
+            q.bindValue(QStringLiteral(":o"), owner);
+            q.bindValue(QStringLiteral(":c"), change.collection);
+            q.bindValue(QStringLiteral(":id"), change.id);
+            if (!q.exec())
+                return failed(q, QStringLiteral("Cannot read the outbox"));
+            bool pending = false;
+            while (q.next()) {
+                pending = true;
+                state = applyOp(state, q.value(0).toString(), fromJsonText(q.value(1)));
+            }
+            q.finish();
+            if (!state && !pending) {
+                q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"));
+            } else {
+                q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                         " VALUES (:o, :c, :id, :data, :at, :pending, :deleted)"
+                                         " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                         " updated_at = excluded.updated_at, pending = excluded.pending, deleted = excluded.deleted"));
+                q.bindValue(QStringLiteral(":data"), state ? QVariant(toJsonText(*state)) : QVariant());
+                q.bindValue(QStringLiteral(":at"), change.updatedAt.isValid()
+                                    ? change.updatedAt.toUTC().toString(Qt::ISODateWithMs) : nowIso());
+                q.bindValue(QStringLiteral(":pending"), pending ? 1 : 0);
+                q.bindValue(QStringLiteral(":deleted"), state ? 0 : 1);
+            }
+            q.bindValue(QStringLiteral(":o"), owner);
+            q.bindValue(QStringLiteral(":c"), change.collection);
+            q.bindValue(QStringLiteral(":id"), change.id);
+            if (!q.exec())
+                return failed(q, QStringLiteral("Cannot apply a pulled change"));
+            if (touched)
+                (*touched)[change.collection].insert(change.id);
         }
-        q.finish();
-        if (!state && !pending) {
-            q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"));
-        } else {
-            q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                     " VALUES (:o, :c, :id, :data, :at, :pending, :deleted)"
-                                     " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                     " updated_at = excluded.updated_at, pending = excluded.pending, deleted = excluded.deleted"));
-            q.bindValue(QStringLiteral(":data"), state ? QVariant(toJsonText(*state)) : QVariant());
-            q.bindValue(QStringLiteral(":at"), change.updatedAt.isValid()
-                                ? change.updatedAt.toUTC().toString(Qt::ISODateWithMs) : nowIso());
-            q.bindValue(QStringLiteral(":pending"), pending ? 1 : 0);
-            q.bindValue(QStringLiteral(":deleted"), state ? 0 : 1);
-        }
+        q.prepare(QStringLiteral("INSERT INTO sync_state (owner_local_id, user_id, cursor) VALUES (:o, :u, :v)"
+                                 " ON CONFLICT(owner_local_id) DO UPDATE SET user_id = excluded.user_id, cursor = excluded.cursor"));
         q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":c"), change.collection);
-        q.bindValue(QStringLiteral(":id"), change.id);
+        q.bindValue(QStringLiteral(":u"), cursor.userId);
+        q.bindValue(QStringLiteral(":v"), cursor.version);
         if (!q.exec())
-            return fail(QStringLiteral("Cannot apply a pulled change"));
-        if (touched)
-            (*touched)[change.collection].insert(change.id);
-    }
-    q.prepare(QStringLiteral("INSERT INTO sync_state (owner_local_id, user_id, cursor) VALUES (:o, :u, :v)"
-                             " ON CONFLICT(owner_local_id) DO UPDATE SET user_id = excluded.user_id, cursor = excluded.cursor"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":u"), cursor.userId);
-    q.bindValue(QStringLiteral(":v"), cursor.version);
-    if (!q.exec())
-        return fail(QStringLiteral("Cannot save the sync cursor"));
-    q.finish();
-    if (!db.commit())
-        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
-    return Error();
+            return failed(q, QStringLiteral("Cannot save the sync cursor"));
+        return Error();
+    });
 }
 
 Error LocalStore::pruneSettled(const QString &owner, const QSet<QString> &keep, TouchedRecords *touched)
 {
     if (!m_open)
         return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    QSqlQuery q(db);
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
     q.prepare(QStringLiteral("SELECT collection, id FROM sync_records WHERE owner_local_id = :o AND pending = 0"));
     q.bindValue(QStringLiteral(":o"), owner);
     if (!q.exec())
-        return sqlError(QStringLiteral("Cannot read records"), q.lastError().text());
+        return failed(q, QStringLiteral("Cannot read records"));
     QList<QPair<QString, QString>> stale;
     while (q.next()) {
         const QString c = q.value(0).toString();
@@ -864,25 +806,20 @@ Error LocalStore::pruneSettled(const QString &owner, const QSet<QString> &keep, 
     q.finish();
     if (stale.isEmpty())
         return Error();
-    if (!db.transaction())
-        return sqlError(QStringLiteral("Cannot begin a transaction"), db.lastError().text());
-    for (const auto &key : std::as_const(stale)) {
-        q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
-                                 " AND pending = 0"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":c"), key.first);
-        q.bindValue(QStringLiteral(":id"), key.second);
-        if (!q.exec()) {
-            const QString detail = q.lastError().text();
-            db.rollback();
-            return sqlError(QStringLiteral("Cannot drop a stale record"), detail);
+    return inTransaction([&](QSqlQuery &q) {
+        for (const auto &key : std::as_const(stale)) {
+            q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
+                                     " AND pending = 0"));
+            q.bindValue(QStringLiteral(":o"), owner);
+            q.bindValue(QStringLiteral(":c"), key.first);
+            q.bindValue(QStringLiteral(":id"), key.second);
+            if (!q.exec())
+                return failed(q, QStringLiteral("Cannot drop a stale record"));
+            if (touched)
+                (*touched)[key.first].insert(key.second);
         }
-        if (touched)
-            (*touched)[key.first].insert(key.second);
-    }
-    if (!db.commit())
-        return sqlError(QStringLiteral("Cannot commit"), db.lastError().text());
-    return Error();
+        return Error();
+    });
 }
 
 } // namespace Kernia

@@ -15,7 +15,10 @@
 #include <QtCore/QString>
 #include <QtCore/QStringList>
 
+#include <functional>
 #include <optional>
+
+class QSqlQuery;
 
 namespace Kernia {
 
@@ -135,10 +138,16 @@ public:
                                               const QJsonObject &data);
 
 private:
-    Error adoptSyncData(const QString &from, const QString &to);
+    // Runs `steps` in one transaction on the local database: commits when they return no
+    // error; otherwise rolls back and returns their error.
+    Error inTransaction(const std::function<Error(QSqlQuery &)> &steps,
+                        const QString &beginWhat = QStringLiteral("Cannot begin a transaction"));
+    Error adoptSyncData(QSqlQuery &q, const QString &from, const QString &to);
+    Error dropProfile(QSqlQuery &q, const QString &localId) const;
     Error migrate();
     QStringList ownedTables() const;
     Error sqlError(const QString &what, const QString &detail) const;
+    Error failed(const QSqlQuery &q, const QString &what) const;   // names `what` and the driver's message
 
     QString m_directory;
     QString m_connection;

@@ -7,9 +7,13 @@
 
 #include <Kernia/Collection>
 
+#include <QtCore/QDir>
 #include <QtCore/QJsonArray>
 #include <QtCore/QRandomGenerator>
 #include <QtCore/QUrlQuery>
+#include <QtSql/QSqlDatabase>
+#include <QtSql/QSqlError>
+#include <QtSql/QSqlQuery>
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
@@ -205,6 +209,54 @@ private Q_SLOTS:
         auto again = makeClient(down, install);
         QCOMPARE(again->pendingChanges(), 4);
         QCOMPARE(again->collection(QStringLiteral("cart"))->count(), 1);
+    }
+
+    // A local write is the record and its outbox entry, both or neither: when the second
+    // half fails (here a trigger refuses outbox rows), the record is not left behind and
+    // the error says what failed.
+    void failedLocalWriteLeavesNothingBehind()
+    {
+        Install install;
+        const QUrl down(QStringLiteral("http://127.0.0.1:%1").arg(freePort()));
+        auto client = makeClient(down, install);
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        QVERIFY(!cart->put(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 1 } })).isError());
+
+        const QString path = QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db"));
+        const QString connection = QStringLiteral("tst-outbox-trigger");
+        auto onTheSide = [&](const QString &sql) {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
+            db.setDatabaseName(path);
+            bool ok = db.open();
+            {
+                QSqlQuery q(db);
+                ok = ok && q.exec(sql);
+                if (!ok)
+                    qWarning() << sql << q.lastError().text();
+            }
+            db.close();
+            db = QSqlDatabase();
+            QSqlDatabase::removeDatabase(connection);
+            return ok;
+        };
+        QVERIFY(onTheSide(QStringLiteral("CREATE TRIGGER refuse_outbox BEFORE INSERT ON sync_outbox "
+                                         "BEGIN SELECT RAISE(ABORT, 'outbox refused by the test'); END")));
+
+        const Error refused = cart->put(QStringLiteral("b"), obj({ { QStringLiteral("qty"), 2 } }));
+        QCOMPARE(refused.kind(), Error::Kind::LocalStore);
+        QVERIFY2(refused.message().contains(QLatin1String("Cannot queue the change")), qPrintable(refused.message()));
+        QVERIFY(!cart->get(QStringLiteral("b")));
+        const Error refusedPatch = cart->patch(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 5 } }));
+        QCOMPARE(refusedPatch.kind(), Error::Kind::LocalStore);
+        QCOMPARE(cart->get(QStringLiteral("a"))->data, obj({ { QStringLiteral("qty"), 1 } }));
+        QCOMPARE(client->pendingChanges(), 1);
+
+        QVERIFY(onTheSide(QStringLiteral("DROP TRIGGER refuse_outbox")));
+        QVERIFY(!cart->put(QStringLiteral("b"), obj({ { QStringLiteral("qty"), 2 } })).isError());
+        client.reset();
+        auto again = makeClient(down, install);
+        QCOMPARE(again->pendingChanges(), 2);
+        QCOMPARE(again->collection(QStringLiteral("cart"))->count(), 2);
     }
 
     // put/patch/remove offline, then the server comes up: the guest registers and syncs.
