@@ -47,6 +47,9 @@ Options parseOptions(const QCoreApplication &app)
 
 QQuickWindow *load(QQmlApplicationEngine &engine, const Options &options)
 {
+    // `import Kernia` from this build (the demo is not installed); an installed module in
+    // Qt's QML directory is found without this.
+    engine.addImportPath(QStringLiteral(KERNIA_QML_BUILD_IMPORT_PATH));
     engine.setInitialProperties({
         { QStringLiteral("serverUrl"), options.serverUrl },
         { QStringLiteral("dataDirectory"), options.dataDirectory },

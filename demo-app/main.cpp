@@ -7,7 +7,6 @@
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtQuick/QQuickWindow>
 
-Q_IMPORT_QML_PLUGIN(KerniaPlugin)
 Q_IMPORT_QML_PLUGIN(KerniaDemoPlugin)
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
-# ctest driver: install the SDK from this build into a temporary prefix, then
-# configure, build and run tests/consumer/project against it with find_package(Kernia).
-#   -DSDK_BUILD_DIR=... -DCONSUMER_SOURCE_DIR=... -DWORK_DIR=...
+# ctest driver: install the SDK (and the QML module) from this build into a temporary
+# prefix, then configure, build and run tests/consumer/project against it with
+# find_package(Kernia).
+#   -DSDK_BUILD_DIR=... -DCONSUMER_SOURCE_DIR=... -DWORK_DIR=... [-DQML_BUILD_DIR=...]
 foreach(var SDK_BUILD_DIR CONSUMER_SOURCE_DIR WORK_DIR)
     if(NOT DEFINED ${var})
         message(FATAL_ERROR "${var} is not set")
@@ -13,9 +14,17 @@ set(prefix "${WORK_DIR}/prefix")
 message(STATUS "installing the SDK into ${prefix}")
 execute_process(COMMAND "${CMAKE_COMMAND}" --install "${SDK_BUILD_DIR}" --prefix "${prefix}"
                 COMMAND_ERROR_IS_FATAL ANY)
+set(expected include/Kernia/Client include/Kernia/client.h include/Kernia/kernia_version.h
+    cmake/Kernia/KerniaConfig.cmake cmake/Kernia/KerniaConfigVersion.cmake cmake/Kernia/KerniaTargets.cmake)
+if(QML_BUILD_DIR)
+    message(STATUS "installing the QML module into ${prefix}")
+    execute_process(COMMAND "${CMAKE_COMMAND}" --install "${QML_BUILD_DIR}" --prefix "${prefix}"
+                    COMMAND_ERROR_IS_FATAL ANY)
+    list(APPEND expected qml/Kernia/qmldir qml/Kernia/KerniaQml.qmltypes qml/Kernia/libKerniaQmlplugin.so
+         libKerniaQml.so)
+endif()
 file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")
-foreach(f include/Kernia/Client include/Kernia/client.h include/Kernia/kernia_version.h
-          cmake/Kernia/KerniaConfig.cmake cmake/Kernia/KerniaConfigVersion.cmake cmake/Kernia/KerniaTargets.cmake)
+foreach(f IN LISTS expected)
     set(found FALSE)
     foreach(i IN LISTS installed)
         string(LENGTH "${i}" il)
@@ -43,6 +52,17 @@ message(STATUS "running the consumer")
 execute_process(COMMAND "${WORK_DIR}/build/consumer" TIMEOUT 60 RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
     message(FATAL_ERROR "the consumer failed: ${rc}")
+endif()
+if(QML_BUILD_DIR)
+    # No import path from this build: only the prefix's QML directory (from the package
+    # config) may provide `import Kernia`.
+    message(STATUS "running the QML consumer")
+    execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=QML_IMPORT_PATH --unset=QML2_IMPORT_PATH
+                            "${WORK_DIR}/build/qml_consumer"
+                    TIMEOUT 60 RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "the QML consumer failed: ${rc}")
+    endif()
 endif()
 
 # An incompatible version request must be refused by KerniaConfigVersion.cmake.

@@ -14,7 +14,6 @@
 #include <QtQuick/QQuickWindow>
 #include <QtTest/QtTest>
 
-Q_IMPORT_QML_PLUGIN(KerniaPlugin)
 Q_IMPORT_QML_PLUGIN(KerniaDemoPlugin)
 
 using namespace KerniaTest;

@@ -3,10 +3,8 @@
 
 #include <QtQml/QQmlContext>
 #include <QtQml/QQmlEngine>
-#include <QtQml/qqmlextensionplugin.h>
 #include <QtQuickTest/quicktest.h>
 
-Q_IMPORT_QML_PLUGIN(KerniaPlugin)
 
 class Setup : public QObject
 {
@@ -22,6 +20,7 @@ public Q_SLOTS:
 
     void qmlEngineAvailable(QQmlEngine *engine)
     {
+        engine->addImportPath(QStringLiteral(KERNIA_QML_BUILD_IMPORT_PATH));   // `import Kernia` of this build
         QQmlContext *ctx = engine->rootContext();
         ctx->setContextProperty(QStringLiteral("testServerUrl"), m_server.url().toString());
         ctx->setContextProperty(QStringLiteral("testDownUrl"),
