@@ -70,12 +70,20 @@ struct TestServer
         return options;
     }
 
+    // `path` under /api/auth.
     static Request request(const QByteArray &method, const QString &path, const QByteArray &body = {},
                            const QList<QPair<QByteArray, QByteArray>> &headers = {})
     {
+        return requestAt(method, QStringLiteral("/api/auth") + path, body, headers);
+    }
+
+    // Any path (with its query) on the server.
+    static Request requestAt(const QByteArray &method, const QString &absolutePath, const QByteArray &body = {},
+                             const QList<QPair<QByteArray, QByteArray>> &headers = {})
+    {
         Request r;
         r.method = method;
-        const QUrl url(QStringLiteral("http://localhost/api/auth") + path);
+        const QUrl url(QStringLiteral("http://localhost") + absolutePath);
         r.path = url.path();
         r.query = QUrlQuery(url);
         r.body = body;

@@ -36,17 +36,7 @@ struct SyncServer
     Response call(const QByteArray &method, const QString &absolute, const QByteArray &body = {},
                   const Headers &headers = {})
     {
-        Request r;
-        r.method = method;
-        const QUrl url(QStringLiteral("http://localhost") + absolute);
-        r.path = url.path();
-        r.query = QUrlQuery(url);
-        r.body = body;
-        if (!body.isEmpty())
-            r.setHeader("content-type", "application/json");
-        for (const auto &[name, value] : headers)
-            r.setHeader(name.toLower(), value);
-        return server->auth->handle(r);
+        return server->auth->handle(TestServer::requestAt(method, absolute, body, headers));
     }
 
     static Headers bearer(const QByteArray &token) { return {{"authorization", "Bearer " + token}}; }
