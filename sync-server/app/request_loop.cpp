@@ -70,8 +70,8 @@ void writeResponse(const Response &response, QHttpServerResponder &&responder)
 }
 
 // What the request gets, on whichever thread runs it; logs one line (kernia.http).
-Response respond(AuthServer *auth, const Request &request, const QByteArray &requestId,
-                 const QString &client, const QElapsedTimer &timer)
+Response respond(AuthServer *auth, const Request &request, const AuthServer::Route &route,
+                 const QByteArray &requestId, const QString &client, const QElapsedTimer &timer)
 {
     Response response;
     if (!auth)
@@ -79,7 +79,7 @@ Response respond(AuthServer *auth, const Request &request, const QByteArray &req
     else if (request.method == "GET" && request.path == QLatin1String(kHealthPath))
         response = healthResponse(auth->store());
     else
-        response = auth->handle(request);
+        response = auth->handle(request, route);
     response.setHeader("x-request-id", requestId);
     qCInfo(lcHttp).noquote() << formatRequestLog({request.method, request.path, response.status(),
                                                   double(timer.nsecsElapsed()) / 1e6, client, requestId});
@@ -148,8 +148,9 @@ void RequestLoop::dispatch(const QHttpServerRequest &source, QHttpServerResponde
     ++m_inFlight;
     ++m_pending[connection];
 
-    if (!auth || !auth->hashesPassword(request)) {
-        writeResponse(respond(auth, request, requestId, client, timer), std::move(responder));
+    const AuthServer::Route route = auth ? auth->route(request) : AuthServer::Route();
+    if (!route.hashesPassword()) {
+        writeResponse(respond(auth, request, route, requestId, client, timer), std::move(responder));
         finished(connection);
         return;
     }
@@ -157,9 +158,9 @@ void RequestLoop::dispatch(const QHttpServerRequest &source, QHttpServerResponde
     // scrypt: off this loop, so its other connections keep being answered meanwhile.
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
     QPointer<QTcpSocket> socket(connection);
-    m_shared.passwordWorkers->start([this, auth, held, socket, connection, timer, requestId, client,
+    m_shared.passwordWorkers->start([this, auth, held, socket, connection, timer, requestId, client, route,
                                      request = std::move(request)]() mutable {
-        Response response = respond(auth, request, requestId, client, timer);
+        Response response = respond(auth, request, route, requestId, client, timer);
         // Back on the loop's thread: the responder and its socket live there.
         QMetaObject::invokeMethod(this, [this, held = std::move(held), socket, connection,
                                          response = std::move(response)] {

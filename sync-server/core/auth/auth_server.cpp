@@ -78,32 +78,27 @@ Response AuthServer::errorResponse(const ApiError &error)
     return Response::json(body, error.status());
 }
 
-const Endpoint *AuthServer::route(const Request &request, QString *mount, QString *path) const
+AuthServer::Route AuthServer::route(const Request &request) const
 {
     const QString &basePath = m_options.basePath;
     // Under the base path (/api/auth) or under a mount a unit registered (/api/sync).
-    mount->clear();
+    Route route;
     if (!request.path.startsWith(basePath + QLatin1Char('/'))) {
-        *mount = m_router.mountOf(request.path);
-        if (mount->isEmpty())
-            return nullptr;
+        route.mount = m_router.mountOf(request.path);
+        if (route.mount.isEmpty())
+            return route;
     }
-    *path = request.path.mid(mount->isEmpty() ? basePath.size() : mount->size());
-    return mount->isEmpty() ? m_router.find(request.method, *path)
-                            : m_router.findMounted(request.method, *mount, *path);
+    route.path = request.path.mid(route.mount.isEmpty() ? basePath.size() : route.mount.size());
+    route.endpoint = route.mount.isEmpty() ? m_router.find(request.method, route.path)
+                                           : m_router.findMounted(request.method, route.mount, route.path);
+    return route;
 }
 
-bool AuthServer::hashesPassword(const Request &request) const
+Response AuthServer::handle(const Request &request, const Route &route)
 {
-    QString mount, path;
-    const Endpoint *endpoint = route(request, &mount, &path);
-    return endpoint && endpoint->hashesPassword;
-}
-
-Response AuthServer::handle(const Request &request)
-{
-    QString mount, path;
-    const Endpoint *endpoint = route(request, &mount, &path);
+    const Endpoint *const endpoint = route.endpoint;
+    const QString &mount = route.mount;
+    const QString &path = route.path;
     if (!endpoint && mount.isEmpty() && !request.path.startsWith(m_options.basePath + QLatin1Char('/')))
         return Response::empty(404);
 

@@ -40,12 +40,22 @@ public:
     AuthServer(const AuthServer &) = delete;
     AuthServer &operator=(const AuthServer &) = delete;
 
+    // Where a request goes: its endpoint (null when none matches), the mount it is under
+    // ("" for the auth base path) and its path below that.
+    struct Route
+    {
+        const Endpoint *endpoint = nullptr;
+        QString mount;
+        QString path;
+        // The endpoint runs a password hash (the HTTP layer serves those from a separate pool).
+        bool hashesPassword() const { return endpoint && endpoint->hashesPassword; }
+    };
+
     // Register plugins before the first request; handle() is then safe from any thread.
     void addPlugin(std::unique_ptr<Plugin> plugin);
-    Response handle(const Request &request);
-    // True when the request's endpoint runs a password hash (the HTTP layer serves those
-    // from a separate pool).
-    bool hashesPassword(const Request &request) const;
+    Route route(const Request &request) const;
+    Response handle(const Request &request) { return handle(request, route(request)); }
+    Response handle(const Request &request, const Route &route);   // `route` of this request
 
     const AuthOptions &options() const { return m_options; }
     Store &store() const { return *m_store; }
@@ -66,7 +76,6 @@ public:
     static Response errorResponse(const ApiError &error);
 
 private:
-    const Endpoint *route(const Request &request, QString *mount, QString *path) const;
     Response dispatch(const Endpoint &endpoint, EndpointContext &context);
     void parseBody(const Endpoint &endpoint, EndpointContext &context) const;
 
