@@ -366,6 +366,55 @@ private slots:
         QCOMPARE(all.at(4).plugin, QStringLiteral("sync"));
     }
 
+    // Users without a username (every guest) are left out of the username index; usernames
+    // stay unique and a lookup by username still goes through the index.
+    void usernameIndexLeavesOutUsersWithoutOne()
+    {
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        const QString definition = rawScalar(path, isPostgres()
+                ? QStringLiteral("SELECT indexdef FROM pg_indexes WHERE indexname = 'user_username_key'")
+                : QStringLiteral("SELECT sql FROM sqlite_master WHERE name = 'user_username_key'")).toString();
+        QVERIFY2(definition.contains(QLatin1String("UNIQUE"), Qt::CaseInsensitive)
+                     && definition.contains(QLatin1String("IS NOT NULL"), Qt::CaseInsensitive),
+                 qPrintable(definition));
+        if (!isPostgres()) {   // PostgreSQL's planner picks a scan for a table this small
+            QCOMPARE(rawScalar(path, QStringLiteral("SELECT \"partial\" FROM pragma_index_list('user') "
+                                                    "WHERE \"name\" = 'user_username_key'")).toInt(), 1);
+            QString plan;
+            {
+                QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("plan"));
+                db.setDatabaseName(path);
+                QVERIFY(db.open());
+                QSqlQuery q(db);
+                QVERIFY(q.exec(QStringLiteral("EXPLAIN QUERY PLAN SELECT \"id\" FROM \"user\" WHERE \"username\" = 'x'")));
+                while (q.next())
+                    plan += q.value(3).toString();
+                q.finish();
+                db.close();
+            }
+            QSqlDatabase::removeDatabase(QStringLiteral("plan"));
+            QVERIFY2(plan.contains(QLatin1String("user_username_key")), qPrintable(plan));
+        }
+
+        store->createUser(makeUser(QStringLiteral("guest1"), QStringLiteral("g1@example.com")));
+        store->createUser(makeUser(QStringLiteral("guest2"), QStringLiteral("g2@example.com")));
+        User named = makeUser(QStringLiteral("named"), QStringLiteral("n@example.com"));
+        named.username = QStringLiteral("same");
+        store->createUser(named);
+        User twin = makeUser(QStringLiteral("twin"), QStringLiteral("t@example.com"));
+        twin.username = QStringLiteral("same");
+        try {
+            store->createUser(twin);
+            QFAIL("a second user took the same username");
+        } catch (const StoreError &e) {
+            QVERIFY2(e.isUniqueViolation(), e.what());
+        }
+        QCOMPARE(store->userByUsername(QStringLiteral("same"))->id, QStringLiteral("named"));
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM \"user\" WHERE \"username\" IS NULL")).toInt(), 2);
+    }
+
     void migrateFromTwoStartersAtOnce()
     {
         for (int round = 0; round < 20; ++round) {

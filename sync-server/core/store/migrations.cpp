@@ -137,6 +137,14 @@ QList<Migration> schemaMigrations(const SqlDialect &d)
             "\"lastRequest\" BIGINT NOT NULL)",
             "CREATE INDEX \"rateLimit_lastRequest_idx\" ON \"rateLimit\"(\"lastRequest\")",
         }),
+        // Most users (every guest) have no username: a partial index leaves them out, so
+        // creating one no longer inserts into it. Usernames stay unique, and a lookup by
+        // username still uses the index ("username" = ? implies IS NOT NULL).
+        make(d, "0007_username_partial_index", "username", {
+            "DROP INDEX \"user_username_key\"",
+            "CREATE UNIQUE INDEX \"user_username_key\" ON \"user\"(\"username\") "
+            "WHERE \"username\" IS NOT NULL",
+        }),
     };
 }
 
