@@ -71,7 +71,7 @@ test("no flags: defaults to ./data/kernia.db, generates + persists a secret (war
     } finally { await s1.stop(); }
     const dataDir = path.join(dir, "data");
     assert.ok(existsSync(path.join(dataDir, "kernia.db")), "database at ./data/kernia.db");
-    const files = readdirSync(dataDir).filter((f) => !/^kernia\.db(-wal|-shm|-journal)?$/.test(f));
+    const files = readdirSync(dataDir).filter((f) => !/^kernia\.db(-wal|-shm|-journal|-writer\.lock)?$/.test(f));
     assert.ok(files.length >= 1, `a secret file persisted in the data dir; found ${readdirSync(dataDir)}`);
 
     const s2 = await startServer({ tag: "cli-default2", dir, cwd: dir, defaults: false, args: ["--port", "0"] });

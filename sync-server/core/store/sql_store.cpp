@@ -4,6 +4,7 @@
 #include "migrations.h"
 #include "sql_query.h"
 #include "wal_checkpointer.h"
+#include "writer_lock.h"
 
 #include <QAtomicInteger>
 #include <QDateTime>
@@ -58,11 +59,9 @@ struct SqlStore::Shared
     quint64 serial = 0;
     QMutex mutex;
     QSet<QString> liveConnections;
-    // SQLite: this process's writers take turns here before BEGIN IMMEDIATE. Waiting on a
-    // mutex wakes the next writer the moment the last one commits; waiting in SQLite's busy
-    // handler means sleeping 1..100 ms and retrying. Other processes on the same file still
-    // meet the busy timeout.
-    QMutex sqliteWriter;
+    // SQLite: writers (of this process and of other Kernia processes on the file) take
+    // turns here before BEGIN IMMEDIATE (writer_lock.h). Null for PostgreSQL.
+    std::unique_ptr<WriterLock> sqliteWriter;
     // SQLite: top-level write transactions of this process, committed in batches.
     CommitQueue commits;
 };
@@ -407,6 +406,7 @@ std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString 
     config->busyTimeoutMs = busyTimeoutMs;
 
     std::unique_ptr<SqlStore> store(new SqlStore(std::move(config)));
+    store->m_shared->sqliteWriter = std::make_unique<WriterLock>(store->m_config->databaseName);
     try {
         store->threadState();   // opens this thread's connection and applies the pragmas
         // Touch the schema so "file is not a database" shows up now, not on first use.
@@ -420,7 +420,7 @@ std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString 
     }
     store->m_checkpointer = std::make_unique<WalCheckpointer>(store->m_config->databaseName,
                                                               kWalCheckpointIntervalMs,
-                                                              store->m_shared->sqliteWriter);
+                                                              *store->m_shared->sqliteWriter);
     return store;
 }
 
@@ -704,9 +704,9 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
     ThreadState *state = &threadState();
 
     if (state->depth == 0) {
-        std::unique_lock<QMutex> writerTurn(m_shared->sqliteWriter, std::defer_lock);
-        if (d.kind() == SqlDialect::Kind::Sqlite)
-            writerTurn.lock();
+        std::unique_lock<WriterLock> writerTurn;
+        if (m_shared->sqliteWriter)
+            writerTurn = std::unique_lock<WriterLock>(*m_shared->sqliteWriter);
         for (int attempt = 1;; ++attempt) {
             state = &threadState();   // replaces a connection the last attempt found broken
             const QSqlDatabase db = QSqlDatabase::database(state->connectionName, false);

@@ -1,14 +1,18 @@
 #include "wal_checkpointer.h"
 
+#include "writer_lock.h"
+
 #include <QDeadlineTimer>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QThread>
 
+#include <mutex>
+
 namespace Kernia::Server {
 
-WalCheckpointer::WalCheckpointer(const QString &databasePath, int intervalMs, QMutex &writerTurn)
+WalCheckpointer::WalCheckpointer(const QString &databasePath, int intervalMs, WriterLock &writerTurn)
     : m_databasePath(databasePath), m_intervalMs(intervalMs), m_writerTurn(writerTurn)
 {
     m_thread.reset(QThread::create([this] { run(); }));
@@ -81,9 +85,9 @@ void WalCheckpointer::run()
                     break;
             }
             if (done.ok && done.logFrames > 0) {
-                // The rest, with no writer of this process appending: the next commit finds
-                // every frame copied and rewinds the log.
-                QMutexLocker turn(&m_writerTurn);
+                // The rest, with no writer of any Kernia process appending: the next commit
+                // finds every frame copied and rewinds the log.
+                const std::lock_guard<WriterLock> turn(m_writerTurn);
                 checkpoint();
             }
             locker.relock();

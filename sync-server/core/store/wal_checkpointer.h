@@ -9,8 +9,9 @@
 // writer finds every frame already copied back, and under steady writes a PASSIVE
 // checkpoint is always behind by the frames committed while it ran (the log then grows
 // by gigabytes). So each round copies the bulk without blocking anyone, then copies the
-// small remainder while holding the process's writer turn; the next commit rewinds the
-// log. Readers never wait; writers wait only for that remainder.
+// small remainder while holding the writer lock (writer_lock.h: this process's writers
+// and those of other Kernia processes on the file); the next commit rewinds the log.
+// Readers never wait; writers wait only for that remainder.
 #pragma once
 
 #include <QMutex>
@@ -22,13 +23,15 @@ class QThread;
 
 namespace Kernia::Server {
 
+class WriterLock;
+
 class WalCheckpointer
 {
 public:
     // Checkpoints the SQLite file every intervalMs, on its own thread and connection, until
-    // destroyed. writerTurn is the lock this process's writers hold around a write
-    // transaction. Failures are logged once per kind and retried next round.
-    WalCheckpointer(const QString &databasePath, int intervalMs, QMutex &writerTurn);
+    // destroyed. writerTurn is the lock writers hold around a write transaction.
+    // Failures are logged once per kind and retried next round.
+    WalCheckpointer(const QString &databasePath, int intervalMs, WriterLock &writerTurn);
     ~WalCheckpointer();   // wakes the thread, waits for it
     WalCheckpointer(const WalCheckpointer &) = delete;
     WalCheckpointer &operator=(const WalCheckpointer &) = delete;
@@ -38,7 +41,7 @@ private:
 
     const QString m_databasePath;
     const int m_intervalMs;
-    QMutex &m_writerTurn;
+    WriterLock &m_writerTurn;
     QMutex m_mutex;
     QWaitCondition m_wake;
     bool m_stopping = false;
