@@ -14,6 +14,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QMutex>
+#include <QRegularExpression>
 #include <QSemaphore>
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -1171,6 +1172,23 @@ private slots:
         QVERIFY2(secondFailure.isEmpty(), qPrintable(secondFailure));
         QVERIFY(secondAfterFirst);
         QVERIFY(first->userById(QStringLiteral("b")));
+    }
+
+    // A lock file that cannot be opened (here a directory stands in its way) costs the
+    // cross-process turn-taking, not the database: the store opens, says why, and writes.
+    void unopenableWriterLockFileOnlyWarns()
+    {
+        REQUIRE_SQLITE("the SQLite writer lock file");
+        const QString path = freshPath();
+        QVERIFY(QDir().mkpath(WriterLock::lockFilePath(path)));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("cannot open .*-writer\\.lock .*busy timeout only")));
+        QString error;
+        auto store = openStore(path, &error);
+        QVERIFY2(store, qPrintable(error));
+        store->migrate();
+        store->transaction([&] { store->createUser(makeUser(QStringLiteral("w"), QStringLiteral("w@example.com"))); });
+        QVERIFY(store->userById(QStringLiteral("w")));
     }
 
     // The queue's mechanics without a database: while one batch runs, the transactions that
