@@ -84,6 +84,19 @@ struct PasskeyServer : TestServer
             cookie = session + "; " + cookie;
         return postWith(QStringLiteral("/passkey/verify-authentication"), {{QStringLiteral("response"), assertion}}, cookie, origin);
     }
+    struct Guest { QByteArray cookie; QString id; };
+    Guest signInAnonymous()
+    {
+        const Response r = post(QStringLiteral("/sign-in/anonymous"), {});
+        return {sessionCookie(r), json(r).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString()};
+    }
+
+    // The guest, still signed in, signs in with the passkey on `a`.
+    Response authenticateAsGuest(const Guest &guest, SoftAuthenticator &a)
+    {
+        const Challenge c = authenticationChallenge(guest.cookie);
+        return authenticate(a.makeAssertion(c.challenge, kWebOrigin, kRpId), c.cookie, guest.cookie);
+    }
 };
 
 QString code(const Response &r) { return TestServer::json(r).value(QStringLiteral("code")).toString(); }
@@ -310,9 +323,7 @@ private slots:
         AnonymousOptions anonymous;
         anonymous.onLink = [&](const AnonymousLink &, QString *) { ++links; return true; };
         PasskeyServer server(anonymous);
-        const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
-        const QByteArray guestCookie = server.sessionCookie(guest);
-        const QString guestId = TestServer::json(guest).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString();
+        const auto [guestCookie, guestId] = server.signInAnonymous();
         SoftAuthenticator a = SoftAuthenticator::make(CoseAlg::ES256);
         const Response r = server.registerPasskey(guestCookie, a, QStringLiteral("none"), {{QStringLiteral("createSession"), true}});
         QVERIFY2(r.status() == 200, r.body().constData());
@@ -507,11 +518,8 @@ private slots:
         SoftAuthenticator a = SoftAuthenticator::make(CoseAlg::ES256);
         QCOMPARE(server.registerPasskey(pat, a).status(), 200);
 
-        const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
-        const QByteArray guestCookie = server.sessionCookie(guest);
-        const QString guestId = TestServer::json(guest).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString();
-        const auto c = server.authenticationChallenge(guestCookie);
-        const Response r = server.authenticate(a.makeAssertion(c.challenge, kWebOrigin, kRpId), c.cookie, guestCookie);
+        const auto [guestCookie, guestId] = server.signInAnonymous();
+        const Response r = server.authenticateAsGuest({guestCookie, guestId}, a);
         QVERIFY2(r.status() == 200, r.body().constData());
         QCOMPARE(TestServer::json(r).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString(), patId);
         QCOMPARE(links, 1);
@@ -535,11 +543,8 @@ private slots:
         SoftAuthenticator a = SoftAuthenticator::make(CoseAlg::ES256);
         QCOMPARE(server.registerPasskey(pat, a).status(), 200);
 
-        const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
-        const QByteArray guestCookie = server.sessionCookie(guest);
-        const QString guestId = TestServer::json(guest).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString();
-        const auto c = server.authenticationChallenge(guestCookie);
-        const Response r = server.authenticate(a.makeAssertion(c.challenge, kWebOrigin, kRpId), c.cookie, guestCookie);
+        const auto [guestCookie, guestId] = server.signInAnonymous();
+        const Response r = server.authenticateAsGuest({guestCookie, guestId}, a);
         QVERIFY2(r.status() == 200, r.body().constData());
         QCOMPARE(links, 1);
         // The guest and its session stay; the new session belongs to the passkey's owner.
@@ -559,11 +564,8 @@ private slots:
         SoftAuthenticator a = SoftAuthenticator::make(CoseAlg::ES256);
         a.countUp = true;
         QCOMPARE(server.registerPasskey(pat, a).status(), 200);
-        const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
-        const QByteArray guestCookie = server.sessionCookie(guest);
-        const QString guestId = TestServer::json(guest).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString();
-        const auto c = server.authenticationChallenge(guestCookie);
-        const Response r = server.authenticate(a.makeAssertion(c.challenge, kWebOrigin, kRpId), c.cookie, guestCookie);
+        const auto [guestCookie, guestId] = server.signInAnonymous();
+        const Response r = server.authenticateAsGuest({guestCookie, guestId}, a);
         QCOMPARE(r.status(), 500);
         QCOMPARE(code(r), QStringLiteral("ACCOUNT_LINK_FAILED"));
         QVERIFY(server.store->userById(guestId));
@@ -576,17 +578,14 @@ private slots:
         AnonymousOptions anonymous;
         anonymous.onLink = [&](const AnonymousLink &, QString *) { ++links; return true; };
         PasskeyServer server(anonymous);
-        const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
-        const QByteArray guestCookie = server.sessionCookie(guest);
-        const QString guestId = TestServer::json(guest).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString();
+        const auto [guestCookie, guestId] = server.signInAnonymous();
         SoftAuthenticator a = SoftAuthenticator::make(CoseAlg::EdDSA);
         const Response reg = server.registerPasskey(guestCookie, a);
         QVERIFY2(reg.status() == 200, reg.body().constData());
         QCOMPARE(TestServer::json(reg).value(QStringLiteral("userId")).toString(), guestId);
         QCOMPARE(links, 0);
 
-        const auto c = server.authenticationChallenge(guestCookie);
-        const Response r = server.authenticate(a.makeAssertion(c.challenge, kWebOrigin, kRpId), c.cookie, guestCookie);
+        const Response r = server.authenticateAsGuest({guestCookie, guestId}, a);
         QVERIFY2(r.status() == 200, r.body().constData());
         QCOMPARE(TestServer::json(r).value(QStringLiteral("user")).toObject().value(QStringLiteral("id")).toString(), guestId);
         QVERIFY(TestServer::json(r).value(QStringLiteral("user")).toObject().value(QStringLiteral("isAnonymous")).toBool());
