@@ -1,28 +1,29 @@
-// Several kernia-server processes on one PostgreSQL database (what runs behind a load
-// balancer): sessions work on every instance, and the read-check-write paths stay correct
-// when the racing requests land on different processes — on_link runs once per guest,
-// one email gets one user. Registered only for the postgres configuration
-// (KERNIA_TEST_DATABASE=postgres, see tests/js/CMakeLists.txt).
+// Several kernia-server processes on one database: PostgreSQL (what runs behind a load
+// balancer) in the postgres configuration, one SQLite file otherwise (its writers take
+// turns through SQLite's lock and Kernia's writer lock file). Sessions work on every
+// instance, and the read-check-write paths stay correct when the racing requests land on
+// different processes — on_link runs once per guest, one email gets one user.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import path from "node:path";
 import {
   T, PASSWORD, startServer, raw, signUp, signInAnonymous, getSession, uniqueEmail, usePostgres,
-  createPgDatabase, dropPgDatabase, sqlite, q, describe,
+  createPgDatabase, dropPgDatabase, makeTempDir, sqlite, q, describe,
 } from "./harness.mjs";
 
-const AUDIT_DDL = "CREATE TABLE link_audit(anon TEXT NOT NULL, new_user TEXT NOT NULL, at TIMESTAMPTZ DEFAULT now())";
+const AUDIT_DDL = usePostgres()
+  ? "CREATE TABLE link_audit(anon TEXT NOT NULL, new_user TEXT NOT NULL, at TIMESTAMPTZ DEFAULT now())"
+  : "CREATE TABLE link_audit(anon TEXT NOT NULL, new_user TEXT NOT NULL, at TEXT DEFAULT CURRENT_TIMESTAMP)";
 const AUDIT = "INSERT INTO link_audit(anon, new_user) VALUES (:anonymous_user_id, :new_user_id)";
 const ROUNDS = 3;
 const ATTEMPTS = 8; // concurrent link attempts per guest, split over both instances
 
-if (!usePostgres()) {
-  test("multi-instance tests need KERNIA_TEST_DATABASE=postgres", { skip: "sqlite configuration" }, () => {});
-} else {
+{
   let db;
   let a;
   let b;
   before(async () => {
-    db = createPgDatabase("multi");
+    db = usePostgres() ? createPgDatabase("multi") : path.join(makeTempDir("multi-sqlite"), "shared.db");
     sqlite(db, AUDIT_DDL);
     // Both start (and migrate) at the same moment: the migration lock keeps them apart.
     [a, b] = await Promise.all(["a", "b"].map((tag) =>
@@ -31,7 +32,7 @@ if (!usePostgres()) {
   after(async () => {
     await a?.stop();
     await b?.stop();
-    if (db && !process.env.KERNIA_KEEP_TMP) dropPgDatabase(db);
+    if (usePostgres() && db && !process.env.KERNIA_KEEP_TMP) dropPgDatabase(db);
   });
 
   test("two instances starting together migrate the database once", T, async () => {
