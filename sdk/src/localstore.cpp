@@ -644,7 +644,7 @@ QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
         return out;
     QSqlQuery q(QSqlDatabase::database(m_connection, false));
     q.setForwardOnly(true);
-    q.prepare(QStringLiteral("SELECT mid, op, collection, id, data FROM sync_outbox"
+    q.prepare(QStringLiteral("SELECT mid, op, collection, id, data, length(CAST(data AS BLOB)) FROM sync_outbox"
                              " WHERE owner_local_id = :o ORDER BY mid LIMIT :limit"));
     q.bindValue(QStringLiteral(":o"), owner);
     q.bindValue(QStringLiteral(":limit"), limit);
@@ -657,6 +657,7 @@ QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
         e.collection = q.value(2).toString();
         e.id = q.value(3).toString();
         e.data = fromJsonText(q.value(4));
+        e.dataBytes = q.value(5).toLongLong();   // NULL (delete): 0
         out.append(e);
     }
     return out;

@@ -51,6 +51,7 @@ struct OutboxEntry
     QString collection;
     QString id;
     QJsonObject data;          // put: the record; patch: the fields (null removes); delete: empty
+    qsizetype dataBytes = 0;   // size of `data` as stored: compact JSON in UTF-8 (0 for delete)
 };
 
 // One change from GET /api/sync/pull.
