@@ -191,6 +191,16 @@ QString qualifiedColumns(const QString &columns, const QString &alias)
         column.prepend(QLatin1Char('"') + alias + QStringLiteral("\"."));
     return qualified.join(QStringLiteral(", "));
 }
+// A read by key in its two forms, built once: plain, and with the row lock that
+// locksReadRows() asks for. The text keys the connection's prepared-statement cache, so
+// hot reads (get-session) hash a ready string instead of formatting one per call.
+struct KeyedRead
+{
+    explicit KeyedRead(const QString &select) : plain(select), locking(select + QStringLiteral(" FOR UPDATE")) {}
+    const QString &text(bool lockRows) const { return lockRows ? locking : plain; }
+    const QString plain;
+    const QString locking;
+};
 const QString kAccountColumns = QStringLiteral(
     "\"id\", \"accountId\", \"providerId\", \"userId\", \"password\", \"scope\", "
     "\"createdAt\", \"updatedAt\"");
@@ -619,7 +629,7 @@ SqlStore::ThreadState &SqlStore::threadState()
     return state;
 }
 
-QString SqlStore::rowLockClause()
+bool SqlStore::locksReadRows()
 {
     // PostgreSQL: a row read by key inside a write transaction is locked until it ends.
     // A second transaction reading the same row waits; if the first changed or deleted it,
@@ -628,9 +638,7 @@ QString SqlStore::rowLockClause()
     // guest — even in two server processes — from both running on_link: the guest's
     // session and user are read this way. SQLite needs nothing: BEGIN IMMEDIATE already
     // serialises writers.
-    if (dialect().kind() != SqlDialect::Kind::Postgres || threadState().depth == 0)
-        return QString();
-    return QStringLiteral(" FOR UPDATE");
+    return dialect().kind() == SqlDialect::Kind::Postgres && threadState().depth > 0;
 }
 
 QSqlDatabase SqlStore::connection()
@@ -833,19 +841,24 @@ QStringList SqlStore::appliedMigrations()
 void SqlStore::createUser(const User &u)
 {
     Query q(connection(), dialect(), QStringLiteral("createUser"));
-    q.prepare(QStringLiteral("INSERT INTO \"user\" (%1) VALUES (:id, :name, :email, :emailVerified, "
-              ":image, :createdAt, :updatedAt, :isAnonymous, :username, "
-              ":displayUsername)").arg(kUserColumns));
+    static const QString insert = QStringLiteral("INSERT INTO \"user\" (%1) VALUES (:id, :name, :email, "
+                                                 ":emailVerified, :image, :createdAt, :updatedAt, :isAnonymous, "
+                                                 ":username, :displayUsername)").arg(kUserColumns);
+    q.prepare(insert);
     bindUserRow(q, dialect(), u).exec();
 }
 
 namespace {
-std::optional<User> userWhere(const QSqlDatabase &db, const SqlDialect &d, const char *column,
-                              const QString &value, const QString &context, const QString &lock)
+KeyedRead userReadBy(const char *column)
+{
+    return KeyedRead(QStringLiteral("SELECT %1 FROM \"user\" WHERE \"%2\" = :v").arg(kUserColumns, QLatin1String(column)));
+}
+
+std::optional<User> readUserWhere(const QSqlDatabase &db, const SqlDialect &d, const QString &sql,
+                                  const QString &value, const QString &context)
 {
     Query q(db, d, context);
-    q.prepare(QStringLiteral("SELECT %1 FROM \"user\" WHERE \"%2\" = :v%3")
-                  .arg(kUserColumns, QLatin1String(column), lock))
+    q.prepare(sql)
         .bind(QStringLiteral(":v"), value)
         .exec();
     if (!q.next())
@@ -856,19 +869,22 @@ std::optional<User> userWhere(const QSqlDatabase &db, const SqlDialect &d, const
 
 std::optional<User> SqlStore::userById(const QString &id)
 {
-    return userWhere(connection(), dialect(), "id", id, QStringLiteral("userById"), rowLockClause());
+    static const KeyedRead read = userReadBy("id");
+    return readUserWhere(connection(), dialect(), read.text(locksReadRows()), id, QStringLiteral("userById"));
 }
 
 std::optional<User> SqlStore::userByEmail(const QString &lowerCaseEmail)
 {
-    return userWhere(connection(), dialect(), "email", lowerCaseEmail, QStringLiteral("userByEmail"),
-                     rowLockClause());
+    static const KeyedRead read = userReadBy("email");
+    return readUserWhere(connection(), dialect(), read.text(locksReadRows()), lowerCaseEmail,
+                         QStringLiteral("userByEmail"));
 }
 
 std::optional<User> SqlStore::userByUsername(const QString &normalisedUsername)
 {
-    return userWhere(connection(), dialect(), "username", normalisedUsername,
-                     QStringLiteral("userByUsername"), rowLockClause());
+    static const KeyedRead read = userReadBy("username");
+    return readUserWhere(connection(), dialect(), read.text(locksReadRows()), normalisedUsername,
+                         QStringLiteral("userByUsername"));
 }
 
 void SqlStore::updateUser(const User &u)
@@ -943,17 +959,19 @@ void SqlStore::updateAccount(const Account &a)
 void SqlStore::createSession(const Session &s)
 {
     Query q(connection(), dialect(), QStringLiteral("createSession"));
-    q.prepare(QStringLiteral("INSERT INTO \"session\" (%1) VALUES (:id, :token, :userId, "
-              ":expiresAt, :createdAt, :updatedAt, :ipAddress, :userAgent)")
-              .arg(kSessionColumns));
+    static const QString insert = QStringLiteral("INSERT INTO \"session\" (%1) VALUES (:id, :token, :userId, "
+                                                 ":expiresAt, :createdAt, :updatedAt, :ipAddress, :userAgent)")
+                                      .arg(kSessionColumns);
+    q.prepare(insert);
     bindSessionRow(q, s).exec();
 }
 
 std::optional<Session> SqlStore::sessionByToken(const QString &token)
 {
     Query q(connection(), dialect(), QStringLiteral("sessionByToken"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"session\" WHERE \"token\" = :token%2")
-                  .arg(kSessionColumns, rowLockClause()))
+    static const KeyedRead read(QStringLiteral("SELECT %1 FROM \"session\" WHERE \"token\" = :token")
+                                    .arg(kSessionColumns));
+    q.prepare(read.text(locksReadRows()))
         .bind(QStringLiteral(":token"), token)
         .exec();
     if (!q.next())
@@ -963,12 +981,12 @@ std::optional<Session> SqlStore::sessionByToken(const QString &token)
 
 std::optional<std::pair<Session, User>> SqlStore::sessionWithUserByToken(const QString &token)
 {
-    static const QString columns = qualifiedColumns(kSessionColumns, QStringLiteral("s")) + QStringLiteral(", ")
-                                   + qualifiedColumns(kUserColumns, QStringLiteral("u"));
+    static const KeyedRead read(
+        QStringLiteral("SELECT %1, %2 FROM \"session\" \"s\" JOIN \"user\" \"u\" ON \"u\".\"id\" = \"s\".\"userId\" "
+                       "WHERE \"s\".\"token\" = :token")
+            .arg(qualifiedColumns(kSessionColumns, QStringLiteral("s")), qualifiedColumns(kUserColumns, QStringLiteral("u"))));
     Query q(connection(), dialect(), QStringLiteral("sessionWithUserByToken"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"session\" \"s\" JOIN \"user\" \"u\" ON \"u\".\"id\" = \"s\".\"userId\" "
-                             "WHERE \"s\".\"token\" = :token%2")
-                  .arg(columns, rowLockClause()))
+    q.prepare(read.text(locksReadRows()))
         .bind(QStringLiteral(":token"), token)
         .exec();
     if (!q.next())

@@ -172,7 +172,7 @@ private:
     void runInSavepoint(CommitQueue::Job &job);   // a batch member; its failure stays its own
     ThreadState &threadState();     // this thread's state, connection opened on demand
     QSqlDatabase connection();      // this thread's connection
-    QString rowLockClause();        // " FOR UPDATE" inside a PostgreSQL transaction, else ""
+    bool locksReadRows();           // inside a PostgreSQL transaction: reads by key use FOR UPDATE
 
     std::unique_ptr<Config> m_config;
     std::shared_ptr<Shared> m_shared;
