@@ -51,8 +51,13 @@ if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
 command -v node >/dev/null || { echo "node is required" >&2; exit 1; }
+command -v cc >/dev/null || { echo "a C compiler is required for floor_server.c (apt-get install gcc)" >&2; exit 1; }
 log "npm ci in bench/reference"
 (cd "$REF_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+# The machine's round-trip floor: a minimal C epoll server (see floor()).
+FLOOR_SERVER="$WORK/floor_server"
+cc -O2 -o "$FLOOR_SERVER" "$HERE/floor_server.c"
 
 KERNIA="$BUILD/sync-server/kernia-server"
 if [ ! -x "$KERNIA" ]; then
@@ -80,6 +85,9 @@ start_server() {
   case "$kind" in
     reference)
       (cd "$REF_DIR" && NODE_ENV=production exec node server.mjs --port 0) >"$logf" 2>&1 &
+      ;;
+    floor)
+      "$FLOOR_SERVER" 0 >"$logf" 2>&1 &
       ;;
     sqlite|pg)
       local data="$WORK/data-$name"; mkdir -p "$data"
@@ -187,6 +195,19 @@ storm() {
   stop_server
 }
 
+# The round trip alone, at one connection: GET /api/auth/ok (no session, no store) on the
+# reference and on Kernia (SQLite), and the same request answered by floor_server.c. No
+# endpoint of a server can beat its own /ok at one connection, and no server on this
+# machine can beat floor_server.
+floor() {
+  local kind
+  for kind in reference sqlite floor; do
+    start_server "$kind" "$kind-floor"
+    record "$kind" ok 1 "$(wrk_run ok.lua 1 "$DURATION")"
+    stop_server
+  done
+}
+
 run_server() {
   local kind="$1"
   log "$kind: get-session"; scenario "$kind" get-session get-session.lua
@@ -201,6 +222,7 @@ log "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 run_server reference
 run_server sqlite
 [ -n "$PG_URL" ] && run_server pg
+log "round-trip floor (GET /api/auth/ok at 1 connection)"; floor
 
 # ---------------------------------------------------------------- 4. report
 REF_VERSIONS="better-auth $(node -p "require('$REF_DIR/node_modules/better-auth/package.json').version"), @better-auth/passkey $(node -p "require('$REF_DIR/node_modules/@better-auth/passkey/package.json').version"), node $(node --version)"
