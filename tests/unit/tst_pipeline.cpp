@@ -5,6 +5,7 @@
 #include "auth/json.h"
 #include "auth/validation.h"
 
+#include <QJsonDocument>
 #include <QRandomGenerator>
 
 using namespace Kernia::Server;
@@ -16,6 +17,7 @@ class PipelineTest : public QObject
 
 private slots:
     void timestampsMatchQtsIsoForm();
+    void userAndSessionTextIsQtsSerialisation();
     void unknownPathWrongMethodAndTrailingSlashAre404();
     void postGetSessionIs405();
     void okEndpoint();
@@ -64,6 +66,93 @@ void PipelineTest::timestampsMatchQtsIsoForm()
         QCOMPARE(isoTimestamp(time.toOffsetFromUtc(5 * 3600 + 1800)), time.toString(Qt::ISODateWithMs));
     }
     QCOMPARE(isoTimestamp(QDateTime()), QString());
+}
+
+// The user and session objects are written as text without QJsonObject. The oracle: the
+// objects built field by field as QJsonObjects and serialised by QJsonDocument. Strings
+// cover every ASCII character, quotes and backslashes, non-ASCII text, surrogate pairs
+// and random UTF-16; optional fields both present and absent.
+void PipelineTest::userAndSessionTextIsQtsSerialisation()
+{
+    QStringList strings = {QString(), QStringLiteral(""), QStringLiteral("\"q\" \\ / \\u0000"),
+                           QStringLiteral("caf\u00e9 \u65e5\u672c \U0001F600 \u2028\u2029 \uFFFF"),
+                           QStringLiteral("Mozilla/5.0 (X11; Linux x86_64)")};
+    QString everyAscii;
+    for (char16_t c = 0; c < 0x80; ++c) {
+        everyAscii += QChar(c);
+        strings.append(QString(QChar(c)));
+    }
+    strings.append(everyAscii);
+    auto *random = QRandomGenerator::global();
+    for (int i = 0; i < 300; ++i) {
+        QString text;
+        for (int n = int(random->bounded(12)); n > 0; --n) {
+            // Mostly low code points (escapes), some anywhere below the surrogates, some pairs.
+            const int kind = int(random->bounded(3));
+            if (kind == 0)
+                text += QChar(char16_t(random->bounded(0x80)));
+            else if (kind == 1)
+                text += QChar(char16_t(random->bounded(0xD800)));
+            else
+                text += QString::fromUcs4(std::u32string(1, char32_t(0x10000 + random->bounded(0xFFFFF))).data(), 1);
+        }
+        strings.append(text);
+    }
+    const auto pick = [&] { return strings.at(int(random->bounded(strings.size()))); };
+    const QDateTime at = QDateTime::fromMSecsSinceEpoch(1795460423460, Qt::UTC);
+
+    for (int i = 0; i < strings.size() * 2; ++i) {
+        User user;
+        user.id = pick();
+        user.name = pick();
+        user.email = pick();
+        user.emailVerified = i % 2;
+        user.isAnonymous = i % 3 == 0;
+        user.createdAt = at;
+        user.updatedAt = at.addMSecs(i);
+        if (i % 4)
+            user.image = pick();
+        if (i % 5) {
+            user.username = pick();
+            user.displayUsername = pick();
+        }
+        QJsonObject expectedUser{
+            {QStringLiteral("id"), user.id}, {QStringLiteral("name"), user.name},
+            {QStringLiteral("email"), user.email}, {QStringLiteral("emailVerified"), user.emailVerified},
+            {QStringLiteral("image"), user.image ? QJsonValue(*user.image) : QJsonValue(QJsonValue::Null)},
+            {QStringLiteral("createdAt"), isoTimestamp(user.createdAt)},
+            {QStringLiteral("updatedAt"), isoTimestamp(user.updatedAt)},
+            {QStringLiteral("isAnonymous"), user.isAnonymous}};
+        if (user.username) {
+            expectedUser.insert(QStringLiteral("username"), *user.username);
+            expectedUser.insert(QStringLiteral("displayUsername"), *user.displayUsername);
+        }
+        QByteArray userText;
+        appendUserJson(userText, user);
+        QCOMPARE(userText, QJsonDocument(expectedUser).toJson(QJsonDocument::Compact));
+        QCOMPARE(userJson(user), expectedUser);
+
+        Session session;
+        session.id = pick();
+        session.token = pick();
+        session.userId = user.id;
+        session.ipAddress = pick();
+        session.userAgent = pick();
+        session.createdAt = at;
+        session.updatedAt = at.addSecs(i);
+        session.expiresAt = at.addDays(7);
+        const QJsonObject expectedSession{
+            {QStringLiteral("id"), session.id}, {QStringLiteral("token"), session.token},
+            {QStringLiteral("userId"), session.userId}, {QStringLiteral("ipAddress"), session.ipAddress},
+            {QStringLiteral("userAgent"), session.userAgent},
+            {QStringLiteral("createdAt"), isoTimestamp(session.createdAt)},
+            {QStringLiteral("updatedAt"), isoTimestamp(session.updatedAt)},
+            {QStringLiteral("expiresAt"), isoTimestamp(session.expiresAt)}};
+        QByteArray sessionText;
+        appendSessionJson(sessionText, session);
+        QCOMPARE(sessionText, QJsonDocument(expectedSession).toJson(QJsonDocument::Compact));
+        QCOMPARE(sessionJson(session), expectedSession);
+    }
 }
 
 void PipelineTest::unknownPathWrongMethodAndTrailingSlashAre404()

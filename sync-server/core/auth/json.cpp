@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include <QJsonDocument>
+
 namespace Kernia::Server {
 
 QString isoTimestamp(const QDateTime &time)
@@ -46,38 +48,133 @@ QDateTime nowUtc()
     return QDateTime::fromMSecsSinceEpoch(QDateTime::currentMSecsSinceEpoch(), Qt::UTC);
 }
 
+// RFC 8259 escaping as Qt writes it: quote, backslash and control characters escaped,
+// everything else as UTF-8.
+void appendJsonString(QByteArray &out, const QString &value)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (const char c : value.toUtf8()) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (uchar(c) < 0x20) {
+                out += "\\u00";
+                out += hex[uchar(c) >> 4];
+                out += hex[uchar(c) & 0xf];
+            } else {
+                out += c;
+            }
+        }
+    }
+    out += '"';
+}
+
+namespace {
+
+// One compact JSON object, its members written in the order given: callers list them in
+// QJsonObject's (sorted) key order so the text matches QJsonDocument's byte for byte.
+class ObjectText
+{
+public:
+    explicit ObjectText(QByteArray &out) : m_out(out) { m_out += '{'; }
+    ~ObjectText() { m_out += '}'; }
+    ObjectText(const ObjectText &) = delete;
+    ObjectText &operator=(const ObjectText &) = delete;
+
+    ObjectText &string(const char *key, const QString &value)
+    {
+        name(key);
+        appendJsonString(m_out, value);
+        return *this;
+    }
+    ObjectText &optionalString(const char *key, const std::optional<QString> &value)
+    {
+        if (!value) {
+            name(key);
+            m_out += "null";
+            return *this;
+        }
+        return string(key, *value);
+    }
+    ObjectText &boolean(const char *key, bool value)
+    {
+        name(key);
+        m_out += value ? "true" : "false";
+        return *this;
+    }
+
+private:
+    void name(const char *key)
+    {
+        if (!m_empty)
+            m_out += ',';
+        m_empty = false;
+        m_out += '"';
+        m_out += key;   // plain ASCII names: nothing to escape
+        m_out += "\":";
+    }
+
+    QByteArray &m_out;
+    bool m_empty = true;
+};
+
+QJsonObject parsed(const QByteArray &text)
+{
+    return QJsonDocument::fromJson(text).object();
+}
+
+} // namespace
+
+void appendUserJson(QByteArray &out, const User &user)
+{
+    ObjectText object(out);
+    object.string("createdAt", isoTimestamp(user.createdAt));
+    // The username plugin's fields are absent until set, as in the reference.
+    if (user.displayUsername)
+        object.string("displayUsername", *user.displayUsername);
+    object.string("email", user.email)
+        .boolean("emailVerified", user.emailVerified)
+        .string("id", user.id)
+        .optionalString("image", user.image)
+        .boolean("isAnonymous", user.isAnonymous)
+        .string("name", user.name)
+        .string("updatedAt", isoTimestamp(user.updatedAt));
+    if (user.username)
+        object.string("username", *user.username);
+}
+
+void appendSessionJson(QByteArray &out, const Session &session)
+{
+    ObjectText(out)
+        .string("createdAt", isoTimestamp(session.createdAt))
+        .string("expiresAt", isoTimestamp(session.expiresAt))
+        .string("id", session.id)
+        .string("ipAddress", session.ipAddress)
+        .string("token", session.token)
+        .string("updatedAt", isoTimestamp(session.updatedAt))
+        .string("userAgent", session.userAgent)
+        .string("userId", session.userId);
+}
+
 QJsonObject userJson(const User &user)
 {
-    QJsonObject json{
-        {QStringLiteral("name"), user.name},
-        {QStringLiteral("email"), user.email},
-        {QStringLiteral("emailVerified"), user.emailVerified},
-        {QStringLiteral("image"), user.image ? QJsonValue(*user.image) : QJsonValue(QJsonValue::Null)},
-        {QStringLiteral("createdAt"), isoTimestamp(user.createdAt)},
-        {QStringLiteral("updatedAt"), isoTimestamp(user.updatedAt)},
-        {QStringLiteral("isAnonymous"), user.isAnonymous},
-        {QStringLiteral("id"), user.id},
-    };
-    // The username plugin's fields are absent until set, as in the reference.
-    if (user.username)
-        json.insert(QStringLiteral("username"), *user.username);
-    if (user.displayUsername)
-        json.insert(QStringLiteral("displayUsername"), *user.displayUsername);
-    return json;
+    QByteArray text;
+    appendUserJson(text, user);
+    return parsed(text);
 }
 
 QJsonObject sessionJson(const Session &session)
 {
-    return {
-        {QStringLiteral("expiresAt"), isoTimestamp(session.expiresAt)},
-        {QStringLiteral("token"), session.token},
-        {QStringLiteral("createdAt"), isoTimestamp(session.createdAt)},
-        {QStringLiteral("updatedAt"), isoTimestamp(session.updatedAt)},
-        {QStringLiteral("ipAddress"), session.ipAddress},
-        {QStringLiteral("userAgent"), session.userAgent},
-        {QStringLiteral("userId"), session.userId},
-        {QStringLiteral("id"), session.id},
-    };
+    QByteArray text;
+    appendSessionJson(text, session);
+    return parsed(text);
 }
 
 } // namespace Kernia::Server

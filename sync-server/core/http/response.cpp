@@ -28,6 +28,15 @@ Response Response::json(const QJsonValue &value, int status)
     return response;
 }
 
+Response Response::jsonText(const QByteArray &json, int status)
+{
+    Response response;
+    response.m_status = status;
+    response.m_contentType = "application/json";
+    response.m_body = json;
+    return response;
+}
+
 Response Response::empty(int status)
 {
     Response response;

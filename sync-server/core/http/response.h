@@ -23,6 +23,7 @@ class Response
 {
 public:
     static Response json(const QJsonValue &value, int status = 200);
+    static Response jsonText(const QByteArray &json, int status = 200);   // already serialised
     static Response empty(int status);
     static Response html(const QByteArray &page, int status = 200);
 

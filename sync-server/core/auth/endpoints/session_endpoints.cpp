@@ -27,10 +27,15 @@ Response getSession(EndpointContext &context)
         refreshed = !dontRemember && !refreshDisabled && sessions.refreshIfDue(caller->session);
     }
 
-    Response response = Response::json(
-        caller ? QJsonValue(QJsonObject{{QStringLiteral("session"), sessionJson(caller->session)},
-                                        {QStringLiteral("user"), userJson(caller->user)}})
-               : QJsonValue(QJsonValue::Null));
+    QByteArray body("null");   // Better Auth answers a literal null without a session
+    if (caller) {
+        body = QByteArrayLiteral("{\"session\":");
+        appendSessionJson(body, caller->session);
+        body += ",\"user\":";
+        appendUserJson(body, caller->user);
+        body += '}';
+    }
+    Response response = Response::jsonText(body);
     response.setHeader("cache-control", "no-store");
     response.setHeader("pragma", "no-cache");
     if (refreshed)

@@ -67,8 +67,12 @@ Response AnonymousPlugin::signInAnonymous(EndpointContext &context)
         throw ApiError(500, AnonymousErrors::FAILED_TO_CREATE_USER);
     }
 
-    Response response = Response::json(QJsonObject{{QStringLiteral("token"), issued.session.token},
-                                                    {QStringLiteral("user"), userJson(issued.user)}});
+    QByteArray body("{\"token\":");
+    appendJsonString(body, issued.session.token);
+    body += ",\"user\":";
+    appendUserJson(body, issued.user);
+    body += '}';
+    Response response = Response::jsonText(body);
     context.sessions().setSessionCookie(response, issued.session, true, context.cookies());
     return response;
 }
