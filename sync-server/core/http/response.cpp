@@ -8,24 +8,16 @@ namespace Kernia::Server {
 
 Response Response::json(const QJsonValue &value, int status)
 {
-    Response response;
-    response.m_status = status;
-    response.m_contentType = "application/json";
     switch (value.type()) {
     case QJsonValue::Object:
-        response.m_body = QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact);
-        break;
+        return jsonText(QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact), status);
     case QJsonValue::Array:
-        response.m_body = QJsonDocument(value.toArray()).toJson(QJsonDocument::Compact);
-        break;
+        return jsonText(QJsonDocument(value.toArray()).toJson(QJsonDocument::Compact), status);
     case QJsonValue::Bool:
-        response.m_body = value.toBool() ? "true" : "false";
-        break;
+        return jsonText(value.toBool() ? "true" : "false", status);
     default: // Better Auth answers a literal `null` (get-session without a session)
-        response.m_body = "null";
-        break;
+        return jsonText("null", status);
     }
-    return response;
 }
 
 Response Response::jsonText(const QByteArray &json, int status)
