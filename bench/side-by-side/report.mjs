@@ -57,7 +57,7 @@ p(`- Kernia: kernia-server ${meta.kernia}, Release build, \`--no-rate-limit\`, w
 p(`- Every scenario starts a fresh server process; peak RSS = \`VmHWM\` from \`/proc/<pid>/status\` at the end of that scenario (all its connection counts). get-session sends the session as ${meta.auth === "cookie" ? "the session cookie" : "`Authorization: Bearer <signed token>`"} of a guest created just before.`);
 p("- Scenarios: `GET /api/auth/get-session`; `POST /api/auth/sign-in/anonymous` (a new guest user + session per request); `POST /api/auth/sign-up/email` (unique email per request, one scrypt N=16384 r=16 hash each); `POST /api/sync/push` (Kernia only, one `put` per push); get-session at 16 connections idle and then while a 64-connection sign-up wrk runs.");
 p();
-p("Reproduce: `bench/side-by-side/run.sh` (installs wrk with apt if missing, runs `npm ci` in `bench/reference`, builds kernia-server in `/tmp/benchbuild` if it is not there, starts PostgreSQL via `scripts/pg-test-server.sh` when possible). Knobs: `BENCH_DURATION`, `BENCH_CONNECTIONS`, `BENCH_PG=off`, `BENCH_AUTH=cookie`, `KERNIA_WORKER_THREADS`, `KERNIA_BUILD_DIR`.");
+p("Reproduce: `bench/side-by-side/run.sh` (installs wrk with apt if missing, runs `npm ci` in `bench/reference`, builds `floor_server.c` with `cc`, builds kernia-server in `/tmp/benchbuild` if it is not there, starts PostgreSQL via `scripts/pg-test-server.sh` when possible). Knobs: `BENCH_DURATION`, `BENCH_CONNECTIONS`, `BENCH_PG=off`, `BENCH_AUTH=cookie`, `KERNIA_WORKER_THREADS`, `KERNIA_BUILD_DIR`.");
 p();
 
 p("## Throughput and latency");

@@ -56,15 +56,17 @@ void fillRandom(unsigned char *out, int count)
     };
     thread_local Block block;
     constexpr int blockSize = int(sizeof block.bytes);
-    if (count >= blockSize) {   // a large draw gains nothing from the block
-        if (RAND_bytes(out, count) != 1)
+    const auto draw = [](unsigned char *into, int size) {
+        if (RAND_bytes(into, size) != 1)
             qFatal("Kernia: RAND_bytes failed; refusing to continue without a working CSPRNG");
+    };
+    if (count >= blockSize) {   // a large draw gains nothing from the block
+        draw(out, count);
         return;
     }
     while (count > 0) {
         if (block.next == blockSize) {
-            if (RAND_bytes(block.bytes, blockSize) != 1)
-                qFatal("Kernia: RAND_bytes failed; refusing to continue without a working CSPRNG");
+            draw(block.bytes, blockSize);
             block.next = 0;
         }
         const int taken = qMin(count, blockSize - block.next);
