@@ -8,9 +8,10 @@
 
 namespace Kernia::Server {
 
-HttpAdapter::HttpAdapter(int requestThreads, int passwordThreads, QObject *parent)
-    : QObject(parent), m_requestThreads(qMax(1, requestThreads))
+HttpAdapter::HttpAdapter(int requestThreads, int passwordThreads, int idleSpinMicroseconds, QObject *parent)
+    : QObject(parent), m_idleSpin(idleSpinMicroseconds), m_requestThreads(qMax(1, requestThreads))
 {
+    m_shared.idleSpin = &m_idleSpin;
     m_passwordWorkers.setMaxThreadCount(qMax(1, passwordThreads));
     m_shared.passwordWorkers = &m_passwordWorkers;
 }

@@ -7,6 +7,7 @@
 // (docs/operations.md, docs/architecture.md).
 #pragma once
 
+#include "http/idle_spin.h"
 #include "request_loop.h"
 
 #include <QHostAddress>
@@ -30,7 +31,9 @@ public:
     // pool of passwordThreads: give it as many threads as scrypt hashes may run at once, so
     // that waiting requests queue in arrival order in the pool rather than racing for the
     // hasher's semaphore (which favours no one and stretches the slowest wait).
-    HttpAdapter(int requestThreads, int passwordThreads, QObject *parent = nullptr);
+    // After answering, a loop may poll for idleSpinMicroseconds instead of sleeping, when
+    // nothing else runs (http/idle_spin.h); 0 turns that off.
+    HttpAdapter(int requestThreads, int passwordThreads, int idleSpinMicroseconds, QObject *parent = nullptr);
     ~HttpAdapter() override;
 
     // Returns the bound port, or 0 when listening failed. Requests are answered with 503
@@ -51,6 +54,7 @@ public:
     bool waitForWorkers(int timeoutMs);
 
 private:
+    IdleSpin m_idleSpin;
     RequestLoop::Shared m_shared;
     int m_requestThreads;
     QThreadPool m_passwordWorkers;   // sign-ups, sign-ins, ...: scrypt-bound, kept apart

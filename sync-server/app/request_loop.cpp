@@ -1,6 +1,7 @@
 #include "request_loop.h"
 
 #include "auth/auth_server.h"
+#include "http/idle_spin.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "ops/health.h"
@@ -133,6 +134,11 @@ void RequestLoop::serve(qintptr listeningSocket)
                   m_index, qPrintable(m_listener->errorString()));
     });
     m_server->bind(m_listener);   // the server becomes the listener's parent
+    if (m_shared.idleSpin->enabled()) {
+        m_spinTimer = new QTimer(this);
+        m_spinTimer->setInterval(0);
+        connect(m_spinTimer, &QTimer::timeout, this, &RequestLoop::spinTurn);
+    }
     m_serving = true;
 }
 
@@ -146,12 +152,14 @@ void RequestLoop::dispatch(const QHttpServerRequest &source, QHttpServerResponde
     const QString client = RateLimiter::clientAddress(request, m_shared.clientAddressHeaders);
     AuthServer *const auth = m_shared.auth.load(std::memory_order_acquire);
     ++m_inFlight;
+    m_shared.idleSpin->requestStarted();
     ++m_pending[connection];
 
     const AuthServer::Route route = auth ? auth->route(request) : AuthServer::Route();
     if (!route.hashesPassword()) {
         writeResponse(respond(auth, request, route, requestId, client, timer), std::move(responder));
         finished(connection);
+        spinAfterAnswer();
         return;
     }
 
@@ -174,14 +182,44 @@ void RequestLoop::dispatch(const QHttpServerRequest &source, QHttpServerResponde
 void RequestLoop::finished(QTcpSocket *connection)
 {
     --m_inFlight;
+    m_shared.idleSpin->requestFinished();
     const auto it = m_pending.find(connection);
     if (it != m_pending.end() && --it.value() <= 0)
         m_pending.erase(it);
 }
 
+// The client is likely to send its next request within the window: poll for it rather than
+// sleep and be woken (http/idle_spin.h). A zero timer keeps the event loop from blocking.
+void RequestLoop::spinAfterAnswer()
+{
+    if (!m_spinTimer)
+        return;
+    m_sinceLastAnswer.start();
+    if (!m_spinTimer->isActive() && m_shared.idleSpin->tryClaim())
+        m_spinTimer->start();
+}
+
+void RequestLoop::spinTurn()
+{
+    if (!m_shared.idleSpin->keepSpinning(m_sinceLastAnswer.nsecsElapsed())) {
+        stopSpinning();
+        return;
+    }
+    QThread::yieldCurrentThread();   // any runnable thread goes first
+}
+
+void RequestLoop::stopSpinning()
+{
+    if (m_spinTimer && m_spinTimer->isActive()) {
+        m_spinTimer->stop();
+        m_shared.idleSpin->release();
+    }
+}
+
 void RequestLoop::beginDrain()
 {
     QMetaObject::invokeMethod(this, [this] {
+        stopSpinning();
         if (m_listener)
             m_listener->close();   // no new connections from here on
         if (!m_drainTimer) {
@@ -216,6 +254,7 @@ void RequestLoop::drainStep()
 
 void RequestLoop::stop()
 {
+    stopSpinning();
     delete m_drainTimer;
     m_drainTimer = nullptr;
     delete m_server;   // with the listener and every connection

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <QDeadlineTimer>
+#include <QElapsedTimer>
 #include <QObject>
 #include <QHash>
 #include <QStringList>
@@ -27,6 +28,7 @@ class QThreadPool;
 namespace Kernia::Server {
 
 class AuthServer;
+class IdleSpin;
 
 class RequestLoop : public QObject
 {
@@ -37,6 +39,7 @@ public:
         std::atomic<AuthServer *> auth{nullptr};   // null until the engine is attached: 503
         QStringList clientAddressHeaders;           // set before the first request
         QThreadPool *passwordWorkers = nullptr;
+        IdleSpin *idleSpin = nullptr;               // polling after an answer
     };
 
     // Starts the thread; the loop listens on `listeningSocket` (it takes ownership of the
@@ -59,6 +62,9 @@ private:
     void serve(qintptr listeningSocket);   // loop thread
     void dispatch(const QHttpServerRequest &request, QHttpServerResponder &&responder);
     void finished(QTcpSocket *connection);
+    void spinAfterAnswer();
+    void spinTurn();
+    void stopSpinning();
     void drainStep();
     void stop();
 
@@ -71,6 +77,8 @@ private:
     QTcpServer *m_listener = nullptr;
     QHash<QTcpSocket *, int> m_pending;   // responses not yet written, per connection
     QTimer *m_drainTimer = nullptr;
+    QTimer *m_spinTimer = nullptr;        // a zero timer: while it runs, the loop polls instead of sleeping
+    QElapsedTimer m_sinceLastAnswer;
     // Read from any thread:
     std::atomic<int> m_inFlight{0};
     std::atomic<bool> m_drained{false};

@@ -2,7 +2,8 @@
 // and the maintenance commands `migrate` and `prune-anonymous` end to end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import {
   T, PASSWORD, startServer, runServerToExit, raw, makeTempDir, expectOk, describe, signUp, signInAnonymous,
@@ -71,6 +72,31 @@ test("request logs: one key=value line per request with the x-request-id; no sec
     assert.ok(log.includes("path=/api/auth/magic-link/verify status="), "no query string in the log");
     for (const secret of ["Sup3r-Secret-Pw!", "VERY-SECRET-TOKEN", "ANOTHER-SECRET", up.token, email, up.cookie.split("=")[1]])
       assert.ok(!log.includes(secret), `the log must not contain ${secret}`);
+  } finally { await s.stop(); }
+});
+
+// CPU time (user + system, every thread) the process has used so far, in seconds.
+const clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+}
+
+test("idle spin: after a chain of requests the server stops polling and uses no CPU while idle", T, async () => {
+  // A loop polls up to --idle-spin-us (200 µs) after each answer; one that never stopped
+  // would use a whole core here.
+  const s = await startServer({ tag: "ops-spin" });
+  try {
+    const guest = await signInAnonymous(s);
+    for (let i = 0; i < 300; i++) {
+      const res = await raw(s, "GET", "/get-session", { headers: { authorization: `Bearer ${guest.token}` } });
+      assert.equal(res.status, 200, describe(res, s));
+    }
+    await sleep(300);
+    const before = cpuSeconds(s.child.pid);
+    await sleep(1500);
+    const idle = cpuSeconds(s.child.pid) - before;
+    assert.ok(idle < 0.15, `an idle server used ${idle.toFixed(2)} s of CPU in 1.5 s`);
   } finally { await s.stop(); }
 });
 

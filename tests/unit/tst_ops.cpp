@@ -210,13 +210,15 @@ void OpsTest::commandLine()
     QVERIFY(serve.config->rateLimit.enabled);                      // on by default
     QCOMPARE(serve.config->rateLimit.anonymousSignInsPerHour, 30);
     QCOMPARE(serve.config->shutdownTimeoutSeconds, 10);
+    QCOMPARE(serve.config->idleSpinMicroseconds, 200);
 
     ConfigResult flags = parse({QStringLiteral("--secret"), secret, QStringLiteral("--no-rate-limit"),
                                 QStringLiteral("--rate-limit-window"), QStringLiteral("30"),
                                 QStringLiteral("--rate-limit-max"), QStringLiteral("7"),
                                 QStringLiteral("--ip-address-header"), QStringLiteral("none"),
                                 QStringLiteral("--anonymous-sign-ins-per-hour"), QStringLiteral("0"),
-                                QStringLiteral("--shutdown-timeout"), QStringLiteral("3")}, data);
+                                QStringLiteral("--shutdown-timeout"), QStringLiteral("3"),
+                                QStringLiteral("--idle-spin-us"), QStringLiteral("0")}, data);
     QVERIFY2(flags.config, qPrintable(flags.error));
     QVERIFY(!flags.config->rateLimit.enabled);
     QCOMPARE(flags.config->rateLimit.windowSeconds, 30);
@@ -224,19 +226,35 @@ void OpsTest::commandLine()
     QVERIFY(flags.config->rateLimit.ipAddressHeaders.isEmpty());
     QCOMPARE(flags.config->rateLimit.anonymousSignInsPerHour, 0);
     QCOMPARE(flags.config->shutdownTimeoutSeconds, 3);
+    QCOMPARE(flags.config->idleSpinMicroseconds, 0);
     QVERIFY(!parse({QStringLiteral("--secret"), secret, QStringLiteral("--rate-limit-max"), QStringLiteral("0")}, data).config);
+    const ConfigResult longSpin = parse({QStringLiteral("--secret"), secret, QStringLiteral("--idle-spin-us"), QStringLiteral("10001")}, data);
+    QVERIFY(!longSpin.config);
+    QVERIFY2(longSpin.error.contains(QStringLiteral("idle-spin-us")), qPrintable(longSpin.error));
 
     const QString configPath = dir.filePath(QStringLiteral("c.json"));
     QFile file(configPath);
     QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(R"({"shutdown_timeout": 4, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}})");
+    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}})");
     file.close();
     ConfigResult fromFile = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data);
     QVERIFY2(fromFile.config, qPrintable(fromFile.error));
     QCOMPARE(fromFile.config->rateLimit.max, 9);
     QCOMPARE(fromFile.config->shutdownTimeoutSeconds, 4);
+    QCOMPARE(fromFile.config->idleSpinMicroseconds, 50);
     QCOMPARE(fromFile.config->rateLimit.customRules.size(), 1);
     QVERIFY(fromFile.config->rateLimit.customRules.first().disabled);
+
+    // Values from the file are held to the same ranges as the flags.
+    for (const QByteArray &bad : {QByteArray(R"({"worker_threads": 0})"), QByteArray(R"({"idle_spin_us": -1})"),
+                                  QByteArray(R"({"idle_spin_us": 20000})")}) {
+        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        file.write(bad);
+        file.close();
+        const ConfigResult refused = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data);
+        QVERIFY2(!refused.config, bad.constData());
+        QVERIFY2(refused.error.contains(QString::fromUtf8(bad.mid(2, bad.indexOf('"', 2) - 2))), qPrintable(refused.error));
+    }
 }
 
 QTEST_GUILESS_MAIN(OpsTest)

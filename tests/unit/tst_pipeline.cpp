@@ -1,12 +1,17 @@
 // The request pipeline without sockets: routing, body parsing, size limit, origin/CSRF
-// rules, validation errors, and the session endpoints' cookie handling.
+// rules, validation errors, the session endpoints' cookie handling, and the request
+// loops' idle-spin policy.
 #include "test_server.h"
 
 #include "auth/json.h"
 #include "auth/validation.h"
+#include "http/idle_spin.h"
 
 #include <QJsonDocument>
 #include <QRandomGenerator>
+#include <QThread>
+
+#include <atomic>
 
 using namespace Kernia::Server;
 using namespace Kernia::Server::Testing;
@@ -42,6 +47,8 @@ private slots:
     void deadSessionClearsThreeCookies();
     void bearerRawAndSignedTokensWork();
     void rememberMeFalseSetsDontRemember();
+    void idleSpinOnlyWhenNothingElseRuns();
+    void idleSpinHasOneSlotAcrossThreads();
 };
 
 // The hand-rolled ISO formatter against Qt's: leap days, century rules, the ends of the
@@ -428,6 +435,58 @@ void PipelineTest::rememberMeFalseSetsDontRemember()
     const auto dontRemember = r.cookie("better-auth.dont_remember");
     QVERIFY(dontRemember);
     QVERIFY(dontRemember->value.startsWith("true."));
+}
+
+void PipelineTest::idleSpinOnlyWhenNothingElseRuns()
+{
+    IdleSpin off(0);
+    QVERIFY(!off.enabled());
+    QVERIFY(!off.tryClaim());
+
+    IdleSpin spin(200);
+    QVERIFY(spin.tryClaim());
+    QVERIFY(!spin.tryClaim());                    // one spinning loop at a time
+    QVERIFY(spin.keepSpinning(0));
+    QVERIFY(spin.keepSpinning(199'999));
+    QVERIFY(!spin.keepSpinning(200'000));         // the window has passed
+    spin.requestStarted();                        // another loop (or a hash) is working
+    QVERIFY(!spin.keepSpinning(0));
+    spin.release();
+    QVERIFY(!spin.tryClaim());                    // not while a request is in progress
+    spin.requestFinished();
+    QCOMPARE(spin.requestsInProgress(), 0);
+    QVERIFY(spin.tryClaim());                     // released slots can be claimed again
+    spin.release();
+}
+
+void PipelineTest::idleSpinHasOneSlotAcrossThreads()
+{
+    IdleSpin spin(200);
+    std::atomic<int> holders{0};
+    std::atomic<int> mostAtOnce{0};
+    std::atomic<bool> start{false};
+    QList<QThread *> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.append(QThread::create([&] {
+            while (!start.load()) {}
+            for (int i = 0; i < 20000; ++i) {
+                if (!spin.tryClaim())
+                    continue;
+                const int now = holders.fetch_add(1) + 1;
+                int seen = mostAtOnce.load();
+                while (now > seen && !mostAtOnce.compare_exchange_weak(seen, now)) {}
+                holders.fetch_sub(1);
+                spin.release();
+            }
+        }));
+        threads.last()->start();
+    }
+    start = true;
+    for (QThread *thread : std::as_const(threads)) {
+        QVERIFY(thread->wait(30000));
+        delete thread;
+    }
+    QCOMPARE(mostAtOnce.load(), 1);
 }
 
 QTEST_GUILESS_MAIN(PipelineTest)

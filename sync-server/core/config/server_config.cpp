@@ -23,6 +23,9 @@ namespace Kernia::Server {
 namespace {
 
 const char *const kSecretFile = "secret";
+// Polling longer than this only burns CPU: a client that has not sent its next request
+// by then is not in a tight request chain.
+constexpr int kMaxIdleSpinMicroseconds = 10000;
 
 QStringList stringList(const QJsonValue &value)
 {
@@ -51,6 +54,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("data_dir"), QStringLiteral("database"),
         QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
+        QStringLiteral("idle_spin_us"),
         QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey"),
         QStringLiteral("sync"), QStringLiteral("rate_limit"), QStringLiteral("shutdown_timeout")};
     for (const QString &key : root.keys()) {
@@ -71,6 +75,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     config.mailOutbox = root.value(QStringLiteral("mail_outbox")).toString(config.mailOutbox);
     config.maxBodyBytes = root.value(QStringLiteral("max_body_bytes")).toInteger(config.maxBodyBytes);
     config.workerThreads = root.value(QStringLiteral("worker_threads")).toInt(config.workerThreads);
+    config.idleSpinMicroseconds = root.value(QStringLiteral("idle_spin_us")).toInt(config.idleSpinMicroseconds);
 
     const QJsonObject anonymous = root.value(QStringLiteral("anonymous")).toObject();
     AnonymousConfig &a = config.anonymous;
@@ -155,6 +160,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("mail-outbox"), QStringLiteral("Write outgoing mail as JSON lines to this file."), QStringLiteral("file")},
         {QStringLiteral("max-body-bytes"), QStringLiteral("Largest accepted request body (default 1048576)."), QStringLiteral("bytes")},
         {QStringLiteral("worker-threads"), QStringLiteral("Request threads, each an event loop serving its connections (default 8)."), QStringLiteral("count")},
+        {QStringLiteral("idle-spin-us"), QStringLiteral("After an answer, one otherwise idle request thread polls this long for the next request before it sleeps (default 200; 0 = off)."), QStringLiteral("microseconds")},
         {QStringLiteral("anonymous-email-domain"), QStringLiteral("Guests get temp-<id>@DOMAIN emails."), QStringLiteral("domain")},
         {QStringLiteral("anonymous-name"), QStringLiteral("Template for guest names, e.g. \"Guest {random:6}\"."), QStringLiteral("template")},
         {QStringLiteral("anonymous-email"), QStringLiteral("Template for guest emails, e.g. \"guest-{uuid}@example.com\"."), QStringLiteral("template")},
@@ -291,6 +297,11 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
             return result;
         config.workerThreads = int(number);
     }
+    if (isSet("idle-spin-us")) {
+        if (!parseInteger(flag("idle-spin-us"), "idle-spin-us", 0, kMaxIdleSpinMicroseconds, &number, &result.error))
+            return result;
+        config.idleSpinMicroseconds = int(number);
+    }
     AnonymousConfig &anonymous = config.anonymous;
     if (isSet("anonymous-email-domain")) anonymous.emailDomainName = flag("anonymous-email-domain");
     if (isSet("anonymous-name")) anonymous.nameTemplate = flag("anonymous-name");
@@ -360,6 +371,14 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
     }
     if (!validateRateLimitOptions(config.rateLimit, &error)) {
         result.error = error;
+        return result;
+    }
+    if (config.workerThreads < 1 || config.workerThreads > 256) {
+        result.error = QStringLiteral("worker_threads must be between 1 and 256");
+        return result;
+    }
+    if (config.idleSpinMicroseconds < 0 || config.idleSpinMicroseconds > kMaxIdleSpinMicroseconds) {
+        result.error = QStringLiteral("idle_spin_us must be between 0 and %1 microseconds").arg(kMaxIdleSpinMicroseconds);
         return result;
     }
     if (config.shutdownTimeoutSeconds < 0 || config.shutdownTimeoutSeconds > 3600) {

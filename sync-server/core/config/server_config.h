@@ -76,6 +76,7 @@ struct ServerConfig
     QString mailOutbox;
     qint64 maxBodyBytes = 1024 * 1024;
     int workerThreads = 8;
+    int idleSpinMicroseconds = 200;  // idle_spin_us / --idle-spin-us; 0 = a loop sleeps at once (http/idle_spin.h)
     AnonymousConfig anonymous;
     PasskeyConfig passkey;
     SmtpConfig smtp;
