@@ -93,7 +93,7 @@ if (floorRows.length) {
   const refGs = get("reference", "get-session", 1)?.rps, refAnon = get("reference", "sign-in-anonymous", 1)?.rps;
   p("## Round-trip floor at one connection (`GET /api/auth/ok`)");
   p();
-  p("At one connection every figure above is a single request's round trip through wrk, the loopback and the server. `/api/auth/ok` reads no session and touches no store, so a server's `/ok` is the ceiling for each of its endpoints at one connection; the C server answers the same request with one `read` and one `write` on an epoll loop, the ceiling for any server on this machine.");
+  p("At one connection every figure above is a single request's round trip through wrk, the loopback and the server. `/api/auth/ok` reads no session and touches no store, so a server's `/ok` is the ceiling for each of its endpoints at one connection; the C server answers the same request with one `read` and one `write` on an epoll loop and sleeps in `epoll_wait` in between, as most servers do. Kernia's request loops instead poll for up to `--idle-spin-us` (200 µs) after an answer when nothing else runs, which saves waking a sleeping thread across vCPUs, so at one connection Kernia can beat the C server.");
   p();
   p("| server | req/s | p50 | p99 | ÷ reference get-session (c=1) | ÷ reference anonymous sign-in (c=1) |");
   p("| --- | ---: | ---: | ---: | ---: | ---: |");
