@@ -2,7 +2,8 @@
 // (a dup of it), parses requests with Qt HttpServer and runs AuthServer::handle right there,
 // so a request costs no thread hand-off: the thread that read it answers it. Only the
 // password endpoints (scrypt, ~60 ms each) go to a separate pool, so they never hold up
-// the loop's other connections; their response comes back to this thread.
+// the loop's other connections; their response comes back to this thread. After an
+// answer the loop may poll briefly for the next request instead of sleeping (IdleSpin).
 //
 // Created and started by HttpAdapter; all public methods are for the owning thread unless
 // they say otherwise.

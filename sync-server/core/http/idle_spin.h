@@ -4,9 +4,9 @@
 // Why: a client that sends its next request right after reading the answer (a
 // one-connection client, a chain of calls) finds the loop asleep, and waking a sleeping
 // thread on another CPU is the largest single cost of a small request on a virtual
-// machine (an inter-processor interrupt and a VM exit: ~40% of get-session's time at one
-// connection on the benchmark machine, docs/benchmarks-side-by-side.md). Polling for the
-// window saves that wake-up.
+// machine (an inter-processor interrupt and a VM exit). Polling for the window saves that
+// wake-up: on the benchmark machine it doubled /api/auth/ok at one connection and took
+// get-session there from ~6,300 to ~8,100 req/s (docs/benchmarks-side-by-side.md).
 //
 // The cost is CPU time, so the policy spins only when it is otherwise free: one loop at a
 // time, never while any request is being handled anywhere in the server (another loop,
