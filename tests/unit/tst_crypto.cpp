@@ -7,6 +7,8 @@
 #include <QSet>
 #include <QtTest>
 
+#include <atomic>
+
 using namespace Kernia::Server;
 
 namespace {
@@ -84,6 +86,46 @@ void TestCrypto::hmacKnownAnswers()
     QCOMPARE(Crypto::hmacSha256("", "").toHex(),
              QByteArray("b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"));
     QCOMPARE(Crypto::hmacSha256(QByteArrayView(), QByteArrayView()).size(), 32);
+
+    // Each thread keeps its context keyed with the last key: switching keys, repeating one,
+    // and a key longer than SHA-256's block (hashed first) must all give the known answers.
+    struct Vector { QByteArray key, message, mac; };
+    const QList<Vector> vectors = {
+        {"Jefe", "what do ya want for nothing?",   // RFC 4231, test case 2
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+        {"jefe", "what do ya want for nothing?",   // a key of the same length (Python's hmac)
+         "f5886a2776d40a671830efd161726e21b7dbd9f0d3a5515428de35324eacaadb"},
+        {QByteArray(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First",   // case 6
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+        {"key", "The quick brown fox jumps over the lazy dog",
+         "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"},
+        {"", "", "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"},
+        {"Jefe", "what do ya want for nothing?",
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+    };
+    for (int round = 0; round < 3; ++round) {
+        for (const Vector &v : vectors) {
+            QCOMPARE(Crypto::hmacSha256(v.key, v.message).toHex(), v.mac);
+            QCOMPARE(Crypto::hmacSha256(v.key, v.message).toHex(), v.mac);   // the same key again
+        }
+    }
+    std::atomic<int> wrong{0};
+    QList<QThread *> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.append(QThread::create([&vectors, &wrong, t] {
+            for (int i = 0; i < 2000; ++i) {
+                const Vector &v = vectors[(i * (t + 1)) % vectors.size()];
+                if (Crypto::hmacSha256(v.key, v.message).toHex() != v.mac)
+                    ++wrong;
+            }
+        }));
+        threads.last()->start();
+    }
+    for (QThread *thread : std::as_const(threads)) {
+        QVERIFY(thread->wait(30000));
+        delete thread;
+    }
+    QCOMPARE(wrong.load(), 0);
 }
 
 void TestCrypto::sha256KnownAnswers()

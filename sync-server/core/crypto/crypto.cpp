@@ -22,24 +22,43 @@ const unsigned char *keyBytes(QByteArrayView key)
     return key.isEmpty() ? &empty : reinterpret_cast<const unsigned char *>(key.data());
 }
 
-// An HMAC-SHA256 context with the digest chosen and no key yet, one per thread. Fetching
-// "HMAC" and "SHA256" is a locked table lookup in OpenSSL 3; every signed cookie and
-// bearer token would otherwise pay it twice.
-EVP_MAC_CTX *hmacSha256Template()
+// An HMAC-SHA256 context with the digest chosen, one per thread, keyed with the last key
+// that thread used. Fetching "HMAC" and "SHA256" is a locked table lookup in OpenSSL 3,
+// and keying a context costs a copy and two SHA-256 blocks; the server signs nearly
+// everything with its one secret, so re-initialising the keyed context (a null key: OpenSSL
+// restores the precomputed key state) is all most calls pay. Null when OpenSSL fails.
+EVP_MAC_CTX *hmacSha256For(QByteArrayView key)
 {
-    thread_local const Ossl::MacCtxPtr ctx = [] {
-        const Ossl::MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-        Ossl::MacCtxPtr made(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);   // holds its own ref
-        char digest[] = "SHA256";
-        const OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-            OSSL_PARAM_construct_end(),
-        };
-        if (made && EVP_MAC_CTX_set_params(made.get(), params) != 1)
-            made.reset();
-        return made;
-    }();
-    return ctx.get();
+    struct Keyed
+    {
+        Ossl::MacCtxPtr ctx;
+        QByteArray key;
+        bool keyed = false;
+        Keyed()
+        {
+            const Ossl::MacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+            ctx.reset(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);   // holds its own ref
+            char digest[] = "SHA256";
+            const OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                OSSL_PARAM_construct_end(),
+            };
+            if (ctx && EVP_MAC_CTX_set_params(ctx.get(), params) != 1)
+                ctx.reset();
+        }
+        ~Keyed() { OPENSSL_cleanse(key.data(), size_t(key.size())); }
+    };
+    thread_local Keyed keyed;
+    if (!keyed.ctx)
+        return nullptr;
+    const bool sameKey = keyed.keyed && keyed.key.size() == key.size()
+        && CRYPTO_memcmp(keyed.key.constData(), keyBytes(key), size_t(key.size())) == 0;
+    if (sameKey)
+        return EVP_MAC_init(keyed.ctx.get(), nullptr, 0, nullptr) == 1 ? keyed.ctx.get() : nullptr;
+    OPENSSL_cleanse(keyed.key.data(), size_t(keyed.key.size()));
+    keyed.keyed = EVP_MAC_init(keyed.ctx.get(), keyBytes(key), size_t(key.size()), nullptr) == 1;
+    keyed.key = keyed.keyed ? key.toByteArray() : QByteArray();
+    return keyed.keyed ? keyed.ctx.get() : nullptr;
 }
 
 // RAND_bytes costs about a microsecond per call in OpenSSL 3 (a provider call and a lock
@@ -82,19 +101,13 @@ void fillRandom(unsigned char *out, int count)
 
 QByteArray hmacSha256(QByteArrayView key, QByteArrayView message)
 {
-    EVP_MAC_CTX *const prepared = hmacSha256Template();
-    if (!prepared)
-        return {};
-    const Ossl::MacCtxPtr ctx(EVP_MAC_CTX_dup(prepared));
+    EVP_MAC_CTX *const ctx = hmacSha256For(key);
     if (!ctx)
         return {};
     QByteArray out(EVP_MAX_MD_SIZE, Qt::Uninitialized);
     size_t outLength = 0;
-    if (EVP_MAC_init(ctx.get(), keyBytes(key), size_t(key.size()), nullptr) != 1
-        || EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char *>(message.data()),
-                          size_t(message.size())) != 1
-        || EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char *>(out.data()), &outLength,
-                         size_t(out.size())) != 1) {
+    if (EVP_MAC_update(ctx, reinterpret_cast<const unsigned char *>(message.data()), size_t(message.size())) != 1
+        || EVP_MAC_final(ctx, reinterpret_cast<unsigned char *>(out.data()), &outLength, size_t(out.size())) != 1) {
         return {};
     }
     out.truncate(qsizetype(outLength));
