@@ -42,10 +42,7 @@ quint16 HttpAdapter::listen(const QHostAddress &address, quint16 port)
 
 int HttpAdapter::requestsInFlight() const
 {
-    int total = 0;
-    for (const auto &loop : m_loops)
-        total += loop->requestsInFlight();
-    return total;
+    return m_idleSpin.requestsInProgress();   // every loop counts its requests there
 }
 
 void HttpAdapter::shutdown(int timeoutMs, std::function<void(bool drained)> done)

@@ -151,7 +151,6 @@ void RequestLoop::dispatch(const QHttpServerRequest &source, QHttpServerResponde
     const QByteArray requestId = requestIdFor(request);
     const QString client = RateLimiter::clientAddress(request, m_shared.clientAddressHeaders);
     AuthServer *const auth = m_shared.auth.load(std::memory_order_acquire);
-    ++m_inFlight;
     m_shared.idleSpin->requestStarted();
     ++m_pending[connection];
 
@@ -181,7 +180,6 @@ void RequestLoop::dispatch(const QHttpServerRequest &source, QHttpServerResponde
 
 void RequestLoop::finished(QTcpSocket *connection)
 {
-    --m_inFlight;
     m_shared.idleSpin->requestFinished();
     const auto it = m_pending.find(connection);
     if (it != m_pending.end() && --it.value() <= 0)
@@ -234,7 +232,7 @@ void RequestLoop::beginDrain()
 
 void RequestLoop::drainStep()
 {
-    bool waiting = m_inFlight.load() > 0;
+    bool waiting = !m_pending.isEmpty();   // a request of this loop is still being answered
     if (m_server) {
         // Connections are children of the listener, which is a child of the server.
         for (QTcpSocket *socket : m_server->findChildren<QTcpSocket *>()) {

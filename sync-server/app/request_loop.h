@@ -54,7 +54,6 @@ public:
     // is in flight and no response is still on its way out.
     void beginDrain();
     bool drained() const { return m_drained.load(); }
-    int requestsInFlight() const { return m_inFlight.load(); }
     // Any thread but the loop's: closes what is left and ends the thread. False when the
     // loop is still inside a request at the deadline (its thread then keeps running).
     bool waitForStop(QDeadlineTimer deadline);
@@ -81,7 +80,6 @@ private:
     QTimer *m_spinTimer = nullptr;        // a zero timer: while it runs, the loop polls instead of sleeping
     QElapsedTimer m_sinceLastAnswer;
     // Read from any thread:
-    std::atomic<int> m_inFlight{0};
     std::atomic<bool> m_drained{false};
 };
 
