@@ -54,7 +54,7 @@ p(`- Machine: ${meta.cpu}, ${meta.mem}, ${meta.os}. **wrk runs on the same 2 cor
 p(`- Load: ${meta.wrk}, \`wrk -t2 -cN -d${meta.duration}s --timeout 30s --latency\` (\`-t1\` for 1 connection), N = ${conns.join(", ")}; the same Lua scripts (\`bench/side-by-side/*.lua\`) for both servers.`);
 p(`- Reference: \`bench/reference/server.mjs\` — ${meta.reference}; \`betterAuth\` on its memory adapter with the protocol README's reference configuration (anonymous, username, magicLink, passkey, bearer; cookie cache off), served by \`node:http\` + \`toNodeHandler\`, \`NODE_ENV=production\`, rate limiting off, trustedOrigins = its own origin. Password hashing: \`node:crypto\` scrypt on the libuv pool (4 threads).`);
 p(`- Kernia: kernia-server ${meta.kernia}, Release build, \`--no-rate-limit\`, worker threads ${meta.workers}, SQLite in a temp dir${kernias.includes("pg") ? `; and ${meta.pg} from \`scripts/pg-test-server.sh\` (fsync off; a fresh database per scenario; the PostgreSQL processes' memory is **not** in Kernia's RSS)` : " (PostgreSQL: not run)"}.`);
-p(`- Every scenario starts a fresh server process; peak RSS = \`VmHWM\` from \`/proc/<pid>/status\` at the end of that scenario (all its connection counts). get-session sends the session as ${meta.auth === "cookie" ? "the session cookie" : "`Authorization: Bearer <signed token>`"} of a guest created just before.`);
+p(`- Every scenario starts a fresh server process; peak RSS = \`VmHWM\` from \`/proc/<pid>/status\` at the end of that scenario (all its connection counts), summed over the server and its child processes (kernia-server's two scrypt helpers; a sum of peaks, so at least the peak of the sum). get-session sends the session as ${meta.auth === "cookie" ? "the session cookie" : "`Authorization: Bearer <signed token>`"} of a guest created just before.`);
 p("- Scenarios: `GET /api/auth/get-session`; `POST /api/auth/sign-in/anonymous` (a new guest user + session per request); `POST /api/auth/sign-up/email` (unique email per request, one scrypt N=16384 r=16 hash each); `POST /api/sync/push` (Kernia only, one `put` per push); get-session at 16 connections idle and then while a 64-connection sign-up wrk runs.");
 p();
 p("Reproduce: `bench/side-by-side/run.sh` (installs wrk with apt if missing, runs `npm ci` in `bench/reference`, builds `floor_server.c` with `cc`, builds kernia-server in `/tmp/benchbuild` if it is not there, starts PostgreSQL via `scripts/pg-test-server.sh` when possible). Knobs: `BENCH_DURATION`, `BENCH_CONNECTIONS`, `BENCH_PG=off`, `BENCH_AUTH=cookie`, `KERNIA_WORKER_THREADS`, `KERNIA_BUILD_DIR`.");
@@ -104,7 +104,7 @@ if (floorRows.length) {
   p();
 }
 
-p("## Peak memory (VmHWM of the server process, per scenario)");
+p("## Peak memory (VmHWM of the server and its helper processes, per scenario)");
 p();
 p(`| scenario | reference | ${kernias.map((k) => `${label[k]} | ÷ reference`).join(" | ")} |`);
 p(`| --- | ---: | ${kernias.map(() => "---: | ---:").join(" | ")} |`);

@@ -121,8 +121,24 @@ stop_server() {
   fi
 }
 
-peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+# The server and its children: kernia-server's two scrypt helper processes hash every
+# password, so their memory and CPU count as the server's.
+server_pids() { echo "$SERVER_PID"; cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$' || true; }
+# The sum of each process's own peak: at least the peak of the sum.
+peak_rss_kb() {
+  local pid total=0 kb
+  for pid in $(server_pids); do
+    kb="$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null)"; total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+cpu_ticks() {
+  local pid total=0 ticks
+  for pid in $(server_pids); do
+    ticks="$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null)"; total=$((total + ${ticks:-0}))
+  done
+  echo "$total"
+}
 
 # Wait until the server has drained what wrk left queued (CPU < ~5 % for 1 s, at most 60 s).
 wait_idle() {

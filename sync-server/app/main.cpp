@@ -1,6 +1,8 @@
 // kernia-server: the standalone auth + sync server.
 #include "auth/auth_server.h"
 #include "config/server_config.h"
+#include "crypto/scrypt_helper.h"
+#include "crypto/scrypt_processes.h"
 #include "http_adapter.h"
 #include "mail/mailer_group.h"
 #include "mail/outbox_mailer.h"
@@ -21,6 +23,7 @@
 #include <QLoggingCategory>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 using namespace Kernia::Server;
 
@@ -60,6 +63,8 @@ int runCommand(const ServerConfig &config, SqlStore &store)
 
 int main(int argc, char *argv[])
 {
+    if (argc >= 2 && std::strcmp(argv[1], "scrypt-helper") == 0)
+        return ScryptHelper::runHelperProcess(argc, argv);   // started by the server itself, no Qt event loop
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("kernia-server"));
     QCoreApplication::setApplicationVersion(QStringLiteral(KERNIA_VERSION));
@@ -104,6 +109,12 @@ int main(int argc, char *argv[])
     const QUrl listenUrl(QStringLiteral("http://%1:%2").arg(hostPart).arg(port));
 
     AuthOptions options;
+    // Password hashes run in helper processes at a low CPU priority (crypto/scrypt_processes.h).
+    auto scryptHelpers = std::make_shared<ScryptProcesses>(ScryptProcesses::Options{
+            QStringLiteral("/proc/self/exe"), options.maxConcurrentHashes, config.hashPriority});
+    options.runScrypt = [scryptHelpers](const QByteArray &password, const QByteArray &salt, const ScryptParams &params) {
+        return scryptHelpers->scrypt(password, salt, params);
+    };
     options.secret = config.secret;
     options.baseUrl = config.baseUrl.isEmpty() ? listenUrl : config.baseUrl; // known only after binding
     options.trustedOrigins = config.trustedOrigins;

@@ -2,7 +2,7 @@
 // and the maintenance commands `migrate` and `prune-anonymous` end to end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import {
@@ -98,6 +98,60 @@ test("idle spin: after a chain of requests the server stops polling and uses no 
     const idle = cpuSeconds(s.child.pid) - before;
     assert.ok(idle < 0.15, `an idle server used ${idle.toFixed(2)} s of CPU in 1.5 s`);
   } finally { await s.stop(); }
+});
+
+// The server's children (the scrypt helpers) across all its threads: a helper started again
+// after a failure is a child of the thread that started it.
+function childPids(pid) {
+  const pids = new Set();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const list = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+    for (const child of list ? list.split(" ") : []) pids.add(Number(child));
+  }
+  return [...pids].sort((a, b) => a - b);
+}
+const SCHED_IDLE = 5;
+function schedulingPolicy(pid) {
+  return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[38]);   // field 41
+}
+function isRunning(pid) {
+  try { process.kill(pid, 0); return true; } catch (e) { if (e.code === "ESRCH") return false; throw e; }
+}
+
+test("scrypt helpers: two idle-priority helper processes hash; killed ones are replaced; they end with the server", T, async () => {
+  const s = await startServer({ tag: "ops-helpers" });
+  let helpers = [];
+  try {
+    helpers = childPids(s.child.pid);
+    assert.equal(helpers.length, 2, `two helpers${s.logs()}`);
+    // A helper takes its priority once it has loaded (it is spawned, not forked).
+    const idlePriority = (pids) => eventually(() => pids.every((pid) => schedulingPolicy(pid) === SCHED_IDLE),
+      `helpers ${pids} run at SCHED_IDLE`, s);
+    for (const pid of helpers)
+      assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /scrypt-helper\0--priority\0idle\0$/);
+    await idlePriority(helpers);
+    const email = uniqueEmail("helpers");
+    expectOk((await signUp(s, { email })).res, s);
+
+    // Both die between two hashes: the next sign-in and sign-up start new ones and succeed.
+    for (const pid of helpers) process.kill(pid, "SIGKILL");
+    await eventually(() => helpers.every((pid) => !isRunning(pid) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ")),
+      "the killed helpers are gone", s);
+    const signIn = await raw(s, "POST", "/sign-in/email", { json: { email, password: PASSWORD }, origin: true });
+    expectOk(signIn, s);
+    const wrong = await raw(s, "POST", "/sign-in/email", { json: { email, password: PASSWORD + "x" }, origin: true });
+    assert.equal(wrong.status, 401, describe(wrong, s));
+    expectOk((await signUp(s, { email: uniqueEmail("helpers2") })).res, s);
+    await eventually(() => /scrypt helper \d+ failed; starting another/.test(s.stderr()), "the replacement is logged", s);
+    assert.doesNotMatch(s.stderr(), /hashing in the server process/, "the helpers were replaced, not bypassed");
+    const replaced = childPids(s.child.pid);
+    assert.equal(replaced.length, 2, `two new helpers${s.logs()}`);
+    assert.ok(replaced.every((pid) => !helpers.includes(pid)), `${replaced} are new`);
+    helpers = replaced;
+    await idlePriority(helpers);
+  } finally { await s.stop(); }
+  // Closing their sockets ends them, and the server waits for them.
+  for (const pid of helpers) assert.ok(!isRunning(pid), `helper ${pid} ended with the server`);
 });
 
 test("SIGTERM: in-flight requests complete, new connections are refused, exit code 0", T, async () => {

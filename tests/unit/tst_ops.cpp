@@ -211,6 +211,7 @@ void OpsTest::commandLine()
     QCOMPARE(serve.config->rateLimit.anonymousSignInsPerHour, 30);
     QCOMPARE(serve.config->shutdownTimeoutSeconds, 10);
     QCOMPARE(serve.config->idleSpinMicroseconds, 200);
+    QCOMPARE(serve.config->hashPriority, ScryptHelper::Priority::Idle);
 
     ConfigResult flags = parse({QStringLiteral("--secret"), secret, QStringLiteral("--no-rate-limit"),
                                 QStringLiteral("--rate-limit-window"), QStringLiteral("30"),
@@ -218,7 +219,8 @@ void OpsTest::commandLine()
                                 QStringLiteral("--ip-address-header"), QStringLiteral("none"),
                                 QStringLiteral("--anonymous-sign-ins-per-hour"), QStringLiteral("0"),
                                 QStringLiteral("--shutdown-timeout"), QStringLiteral("3"),
-                                QStringLiteral("--idle-spin-us"), QStringLiteral("0")}, data);
+                                QStringLiteral("--idle-spin-us"), QStringLiteral("0"),
+                                QStringLiteral("--hash-priority"), QStringLiteral("low")}, data);
     QVERIFY2(flags.config, qPrintable(flags.error));
     QVERIFY(!flags.config->rateLimit.enabled);
     QCOMPARE(flags.config->rateLimit.windowSeconds, 30);
@@ -227,6 +229,10 @@ void OpsTest::commandLine()
     QCOMPARE(flags.config->rateLimit.anonymousSignInsPerHour, 0);
     QCOMPARE(flags.config->shutdownTimeoutSeconds, 3);
     QCOMPARE(flags.config->idleSpinMicroseconds, 0);
+    QCOMPARE(flags.config->hashPriority, ScryptHelper::Priority::Low);
+    const ConfigResult urgent = parse({QStringLiteral("--secret"), secret, QStringLiteral("--hash-priority"), QStringLiteral("urgent")}, data);
+    QVERIFY(!urgent.config);
+    QCOMPARE(urgent.error, QStringLiteral("--hash-priority must be idle, low or normal, got \"urgent\""));
     QVERIFY(!parse({QStringLiteral("--secret"), secret, QStringLiteral("--rate-limit-max"), QStringLiteral("0")}, data).config);
     const ConfigResult longSpin = parse({QStringLiteral("--secret"), secret, QStringLiteral("--idle-spin-us"), QStringLiteral("10001")}, data);
     QVERIFY(!longSpin.config);
@@ -235,19 +241,21 @@ void OpsTest::commandLine()
     const QString configPath = dir.filePath(QStringLiteral("c.json"));
     QFile file(configPath);
     QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}})");
+    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}})");
     file.close();
     ConfigResult fromFile = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data);
     QVERIFY2(fromFile.config, qPrintable(fromFile.error));
     QCOMPARE(fromFile.config->rateLimit.max, 9);
     QCOMPARE(fromFile.config->shutdownTimeoutSeconds, 4);
     QCOMPARE(fromFile.config->idleSpinMicroseconds, 50);
+    QCOMPARE(fromFile.config->hashPriority, ScryptHelper::Priority::Normal);
     QCOMPARE(fromFile.config->rateLimit.customRules.size(), 1);
     QVERIFY(fromFile.config->rateLimit.customRules.first().disabled);
 
     // Values from the file are held to the same ranges as the flags.
     for (const QByteArray &bad : {QByteArray(R"({"worker_threads": 0})"), QByteArray(R"({"idle_spin_us": -1})"),
-                                  QByteArray(R"({"idle_spin_us": 20000})")}) {
+                                  QByteArray(R"({"idle_spin_us": 20000})"), QByteArray(R"({"hash_priority": "low "})"),
+                                  QByteArray(R"({"hash_priority": 1})")}) {
         QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
         file.write(bad);
         file.close();

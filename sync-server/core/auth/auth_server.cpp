@@ -55,7 +55,7 @@ AuthServer::AuthServer(AuthOptions options, std::shared_ptr<Store> store)
     : m_options(std::move(options)),
       m_store(std::move(store)),
       m_sessions(m_options, *m_store),
-      m_passwords(m_options.scrypt, m_options.maxConcurrentHashes),
+      m_passwords(m_options.scrypt, m_options.maxConcurrentHashes, m_options.runScrypt),
       m_origins(m_options)
 {
     registerCoreEndpoints(m_router);

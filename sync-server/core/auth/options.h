@@ -29,6 +29,7 @@ struct AuthOptions
     int maxPasswordLength = 128;
     ScryptParams scrypt;
     int maxConcurrentHashes = 2;       // scrypt is memory-bandwidth bound: more threads gain nothing
+    ScryptFunction runScrypt;          // where hashes run (kernia-server: helper processes); empty: the calling thread
 
     qint64 maxBodyBytes = 1024 * 1024; // Kernia's own limit: 413 PAYLOAD_TOO_LARGE
     bool requireBearerSignature = false;

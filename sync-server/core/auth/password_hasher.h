@@ -12,7 +12,8 @@ namespace Kernia::Server {
 class PasswordHasher
 {
 public:
-    PasswordHasher(ScryptParams params, int maxConcurrent);
+    // `scrypt` empty: hashes run on the calling thread.
+    PasswordHasher(ScryptParams params, int maxConcurrent, ScryptFunction scrypt = {});
 
     QString hash(const QString &password);
     bool verify(const QString &storedHash, const QString &password);
@@ -21,6 +22,7 @@ public:
 
 private:
     ScryptParams m_params;
+    ScryptFunction m_scrypt;
     QSemaphore m_slots;
 };
 

@@ -54,7 +54,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("data_dir"), QStringLiteral("database"),
         QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
-        QStringLiteral("idle_spin_us"),
+        QStringLiteral("idle_spin_us"), QStringLiteral("hash_priority"),
         QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey"),
         QStringLiteral("sync"), QStringLiteral("rate_limit"), QStringLiteral("shutdown_timeout")};
     for (const QString &key : root.keys()) {
@@ -76,6 +76,15 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     config.maxBodyBytes = root.value(QStringLiteral("max_body_bytes")).toInteger(config.maxBodyBytes);
     config.workerThreads = root.value(QStringLiteral("worker_threads")).toInt(config.workerThreads);
     config.idleSpinMicroseconds = root.value(QStringLiteral("idle_spin_us")).toInt(config.idleSpinMicroseconds);
+    if (root.contains(QStringLiteral("hash_priority"))) {
+        const QString name = root.value(QStringLiteral("hash_priority")).toString();
+        const std::optional<ScryptHelper::Priority> priority = ScryptHelper::priorityFromName(name);
+        if (!priority) {
+            *error = QStringLiteral("hash_priority in config file %1 must be idle, low or normal, got \"%2\"").arg(path, name);
+            return false;
+        }
+        config.hashPriority = *priority;
+    }
 
     const QJsonObject anonymous = root.value(QStringLiteral("anonymous")).toObject();
     AnonymousConfig &a = config.anonymous;
@@ -161,6 +170,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("max-body-bytes"), QStringLiteral("Largest accepted request body (default 1048576)."), QStringLiteral("bytes")},
         {QStringLiteral("worker-threads"), QStringLiteral("Request threads, each an event loop serving its connections (default 8)."), QStringLiteral("count")},
         {QStringLiteral("idle-spin-us"), QStringLiteral("After an answer, one otherwise idle request thread polls this long for the next request before it sleeps (default 200; 0 = off)."), QStringLiteral("microseconds")},
+        {QStringLiteral("hash-priority"), QStringLiteral("CPU priority of the password-hashing helper processes: idle (default; hashes use CPU nothing else wants), low (nice +10) or normal."), QStringLiteral("priority")},
         {QStringLiteral("anonymous-email-domain"), QStringLiteral("Guests get temp-<id>@DOMAIN emails."), QStringLiteral("domain")},
         {QStringLiteral("anonymous-name"), QStringLiteral("Template for guest names, e.g. \"Guest {random:6}\"."), QStringLiteral("template")},
         {QStringLiteral("anonymous-email"), QStringLiteral("Template for guest emails, e.g. \"guest-{uuid}@example.com\"."), QStringLiteral("template")},
@@ -301,6 +311,14 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         if (!parseInteger(flag("idle-spin-us"), "idle-spin-us", 0, kMaxIdleSpinMicroseconds, &number, &result.error))
             return result;
         config.idleSpinMicroseconds = int(number);
+    }
+    if (isSet("hash-priority")) {
+        const std::optional<ScryptHelper::Priority> priority = ScryptHelper::priorityFromName(flag("hash-priority"));
+        if (!priority) {
+            result.error = QStringLiteral("--hash-priority must be idle, low or normal, got \"%1\"").arg(flag("hash-priority"));
+            return result;
+        }
+        config.hashPriority = *priority;
     }
     AnonymousConfig &anonymous = config.anonymous;
     if (isSet("anonymous-email-domain")) anonymous.emailDomainName = flag("anonymous-email-domain");

@@ -3,6 +3,7 @@
 // lists every option.
 #pragma once
 
+#include "crypto/scrypt_helper.h"
 #include "ratelimit/rate_limit_options.h"
 
 #include <QByteArray>
@@ -77,6 +78,8 @@ struct ServerConfig
     qint64 maxBodyBytes = 1024 * 1024;
     int workerThreads = 8;
     int idleSpinMicroseconds = 200;  // idle_spin_us / --idle-spin-us; 0 = a loop sleeps at once (http/idle_spin.h)
+    // hash_priority / --hash-priority: the scrypt helper processes' CPU priority (crypto/scrypt_processes.h)
+    ScryptHelper::Priority hashPriority = ScryptHelper::Priority::Idle;
     AnonymousConfig anonymous;
     PasskeyConfig passkey;
     SmtpConfig smtp;

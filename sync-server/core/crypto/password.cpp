@@ -25,23 +25,10 @@ bool validParameters(const ScryptParams &params)
         && 128 * r * (n + p) <= kMaxScryptMemory;
 }
 
-// libsodium's scrypt, not OpenSSL's: the same bytes, but its SIMD salsa20/8 core takes
-// ~60 ms for Better Auth's parameters where OpenSSL's portable C takes ~100 ms (and Node,
-// which the reference server uses, ~93 ms). Sign-up cost is this number.
-QByteArray scrypt(const QByteArray &password, const QByteArray &salt, const ScryptParams &params)
+QByteArray runScrypt(const ScryptFunction &scrypt, const QByteArray &password, const QByteArray &salt,
+                     const ScryptParams &params)
 {
-    static const bool sodiumReady = sodium_init() >= 0;   // thread-safe, idempotent
-    if (!sodiumReady || !validParameters(params))
-        return {};
-    QByteArray key(params.keyLength, Qt::Uninitialized);
-    if (crypto_pwhash_scryptsalsa208sha256_ll(
-                reinterpret_cast<const uint8_t *>(password.constData()), size_t(password.size()),
-                reinterpret_cast<const uint8_t *>(salt.constData()), size_t(salt.size()),
-                params.n, params.r, params.p,
-                reinterpret_cast<uint8_t *>(key.data()), size_t(key.size())) != 0) {
-        return {};
-    }
-    return key;
+    return scrypt ? scrypt(password, salt, params) : scryptKey(password, salt, params);
 }
 
 // Better Auth feeds scrypt the NFKC form, so "ﬁ" (U+FB01) and "fi" are the same password.
@@ -62,18 +49,38 @@ bool isHex(QStringView s)
 
 } // namespace
 
-QString hashPassword(const QString &password, const ScryptParams &params)
+// libsodium's scrypt, not OpenSSL's: the same bytes, but its SIMD salsa20/8 core takes
+// ~60 ms for Better Auth's parameters where OpenSSL's portable C takes ~100 ms (and Node,
+// which the reference server uses, ~93 ms). Sign-up cost is this number.
+QByteArray scryptKey(const QByteArray &password, const QByteArray &salt, const ScryptParams &params)
+{
+    static const bool sodiumReady = sodium_init() >= 0;   // thread-safe, idempotent
+    if (!sodiumReady || !validParameters(params))
+        return {};
+    QByteArray key(params.keyLength, Qt::Uninitialized);
+    if (crypto_pwhash_scryptsalsa208sha256_ll(
+                reinterpret_cast<const uint8_t *>(password.constData()), size_t(password.size()),
+                reinterpret_cast<const uint8_t *>(salt.constData()), size_t(salt.size()),
+                params.n, params.r, params.p,
+                reinterpret_cast<uint8_t *>(key.data()), size_t(key.size())) != 0) {
+        return {};
+    }
+    return key;
+}
+
+QString hashPassword(const QString &password, const ScryptParams &params, const ScryptFunction &scrypt)
 {
     // The salt is the 32-char hex *string*; its UTF-8 bytes (not the 16 raw bytes) go
     // into scrypt. Odd, but it is what Better Auth stores and verifies.
     const QByteArray saltHex = Crypto::randomBytes(16).toHex();
-    const QByteArray key = scrypt(passwordBytes(password), saltHex, params);
+    const QByteArray key = runScrypt(scrypt, passwordBytes(password), saltHex, params);
     if (key.isEmpty())
         return {};
     return QString::fromLatin1(saltHex + ':' + key.toHex());
 }
 
-bool verifyPassword(const QString &storedHash, const QString &password, const ScryptParams &params)
+bool verifyPassword(const QString &storedHash, const QString &password, const ScryptParams &params,
+                    const ScryptFunction &scrypt)
 {
     const qsizetype colon = storedHash.indexOf(u':');
     if (colon <= 0 || storedHash.indexOf(u':', colon + 1) != -1)
@@ -85,7 +92,7 @@ bool verifyPassword(const QString &storedHash, const QString &password, const Sc
         return false;
 
     const QByteArray expected = QByteArray::fromHex(keyHex.toLatin1());
-    const QByteArray actual = scrypt(passwordBytes(password), salt.toUtf8(), params);
+    const QByteArray actual = runScrypt(scrypt, passwordBytes(password), salt.toUtf8(), params);
     return !actual.isEmpty() && Crypto::constantTimeEquals(actual, expected);
 }
 

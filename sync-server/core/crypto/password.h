@@ -12,8 +12,11 @@
 // does not scale across cores: call these off the HTTP thread.
 #pragma once
 
+#include <QByteArray>
 #include <QString>
 #include <QtGlobal>
+
+#include <functional>
 
 namespace Kernia::Server {
 
@@ -25,12 +28,22 @@ struct ScryptParams
     int keyLength = 64;
 };
 
+// scrypt(password bytes, salt bytes) → key, or empty for parameters it refuses. The server
+// runs it in helper processes (scrypt_processes.h); empty = scryptKey on this thread.
+using ScryptFunction = std::function<QByteArray(const QByteArray &password, const QByteArray &salt,
+                                                const ScryptParams &params)>;
+
+// libsodium's scrypt on the calling thread. Empty for parameters scrypt refuses (n not a
+// power of two, r or p zero, no key length) or that need more than 1 GiB.
+QByteArray scryptKey(const QByteArray &password, const QByteArray &salt, const ScryptParams &params);
+
 // Empty string only for parameters scrypt refuses (n not a power of two, r or p zero, no
 // key length) or that would take more than 1 GiB per hash.
-QString hashPassword(const QString &password, const ScryptParams &params = {});
+QString hashPassword(const QString &password, const ScryptParams &params = {},
+                     const ScryptFunction &scrypt = {});
 
 // False for a wrong password and for a malformed stored hash (no error is raised).
 bool verifyPassword(const QString &storedHash, const QString &password,
-                    const ScryptParams &params = {});
+                    const ScryptParams &params = {}, const ScryptFunction &scrypt = {});
 
 } // namespace Kernia::Server
