@@ -1,7 +1,6 @@
 // kernia-server: the standalone auth + sync server.
 #include "auth/auth_server.h"
 #include "config/server_config.h"
-#include "crypto/scrypt_helper.h"
 #include "crypto/scrypt_processes.h"
 #include "http_adapter.h"
 #include "mail/mailer_group.h"
@@ -23,7 +22,6 @@
 #include <QLoggingCategory>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 using namespace Kernia::Server;
 
@@ -63,8 +61,6 @@ int runCommand(const ServerConfig &config, SqlStore &store)
 
 int main(int argc, char *argv[])
 {
-    if (argc >= 2 && std::strcmp(argv[1], "scrypt-helper") == 0)
-        return ScryptHelper::runHelperProcess(argc, argv);   // started by the server itself, no Qt event loop
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("kernia-server"));
     QCoreApplication::setApplicationVersion(QStringLiteral(KERNIA_VERSION));
@@ -111,7 +107,8 @@ int main(int argc, char *argv[])
     AuthOptions options;
     // Password hashes run in helper processes at a low CPU priority (crypto/scrypt_processes.h).
     auto scryptHelpers = std::make_shared<ScryptProcesses>(ScryptProcesses::Options{
-            QStringLiteral("/proc/self/exe"), options.maxConcurrentHashes, config.hashPriority});
+            QCoreApplication::applicationDirPath() + QStringLiteral("/kernia-scrypt-helper"),
+            options.maxConcurrentHashes, config.hashPriority});
     options.runScrypt = [scryptHelpers](const QByteArray &password, const QByteArray &salt, const ScryptParams &params) {
         return scryptHelpers->scrypt(password, salt, params);
     };

@@ -128,7 +128,7 @@ test("scrypt helpers: two idle-priority helper processes hash; killed ones are r
     const idlePriority = (pids) => eventually(() => pids.every((pid) => schedulingPolicy(pid) === SCHED_IDLE),
       `helpers ${pids} run at SCHED_IDLE`, s);
     for (const pid of helpers)
-      assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /scrypt-helper\0--priority\0idle\0$/);
+      assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /\/kernia-scrypt-helper\0--priority\0idle\0$/);
     await idlePriority(helpers);
     const email = uniqueEmail("helpers");
     expectOk((await signUp(s, { email })).res, s);

@@ -1,6 +1,6 @@
 // Unit tests for crypto/scrypt_helper.h (the wire format and the helper's loop, over a
-// socketpair) and crypto/scrypt_processes.h (real helper processes: the kernia-server binary
-// this build made, KERNIA_SERVER_BINARY).
+// socketpair) and crypto/scrypt_processes.h (real helper processes: the kernia-scrypt-helper
+// this build made, KERNIA_SCRYPT_HELPER).
 #include "crypto/password.h"
 #include "crypto/scrypt_helper.h"
 #include "crypto/scrypt_processes.h"
@@ -28,6 +28,7 @@ const ScryptParams kQuick{1024, 8, 1, 64};
 
 QByteArray passwordFor(int i) { return "password-" + QByteArray::number(i); }
 QByteArray saltFor(int i) { return "salt-" + QByteArray::number(i * 7919); }
+std::string bytes(const QByteArray &b) { return b.toStdString(); }
 
 bool processIsGone(pid_t pid)
 {
@@ -36,7 +37,7 @@ bool processIsGone(pid_t pid)
 
 ScryptProcesses::Options helperOptions(ScryptHelper::Priority priority = ScryptHelper::Priority::Idle)
 {
-    return {QStringLiteral(KERNIA_SERVER_BINARY), 2, priority, 10'000};
+    return {QStringLiteral(KERNIA_SCRYPT_HELPER), 2, priority, 10'000};
 }
 
 // A helper takes its priority once it has loaded; wait for it.
@@ -51,9 +52,9 @@ bool eventually(const std::function<bool()> &condition)
 }
 
 // Sends one request on fd and reads the answer, as the server does.
-QByteArray askHelper(int fd, const ScryptHelper::Request &request)
+QByteArray askHelper(int fd, const QByteArray &password, const QByteArray &salt, const ScryptParams &params)
 {
-    if (!ScryptHelper::writeFully(fd, ScryptHelper::encodeRequest(request)))
+    if (!ScryptHelper::writeFully(fd, ScryptHelper::encodeRequest({bytes(password), bytes(salt), params})))
         return "<write failed>";
     char header[ScryptHelper::kResponseHeaderBytes];
     if (!ScryptHelper::readFully(fd, header, sizeof header, 10'000))
@@ -62,7 +63,7 @@ QByteArray askHelper(int fd, const ScryptHelper::Request &request)
     if (size < 0)
         return "<bad answer>";
     QByteArray key(size, '\0');
-    if (!ScryptHelper::readFully(fd, key.data(), size, 10'000))
+    if (!ScryptHelper::readFully(fd, key.data(), size_t(size), 10'000))
         return "<short answer>";
     return key;
 }
@@ -77,44 +78,46 @@ private slots:
     void wireFormatRoundTrips()
     {
         const ScryptHelper::Request request{"pässword", "0123abcd", {16384, 16, 1, 64}};
-        const QByteArray wire = ScryptHelper::encodeRequest(request);
+        const std::string wire = ScryptHelper::encodeRequest(request);
         QCOMPARE(wire.size(), ScryptHelper::kRequestHeaderBytes + request.password.size() + request.salt.size());
-        quint32 passwordSize = 0, saltSize = 0;
+        std::uint32_t passwordSize = 0, saltSize = 0;
         const std::optional<ScryptHelper::Request> decoded =
-                ScryptHelper::decodeRequestHeader(wire.constData(), &passwordSize, &saltSize);
+                ScryptHelper::decodeRequestHeader(wire.data(), &passwordSize, &saltSize);
         QVERIFY(decoded);
-        QCOMPARE(decoded->params.n, quint64(16384));
-        QCOMPARE(decoded->params.r, quint32(16));
-        QCOMPARE(decoded->params.p, quint32(1));
+        QCOMPARE(decoded->params.n, std::uint64_t(16384));
+        QCOMPARE(decoded->params.r, std::uint32_t(16));
+        QCOMPARE(decoded->params.p, std::uint32_t(1));
         QCOMPARE(decoded->params.keyLength, 64);
-        QCOMPARE(passwordSize, quint32(request.password.size()));
-        QCOMPARE(saltSize, quint32(request.salt.size()));
-        QCOMPARE(wire.mid(ScryptHelper::kRequestHeaderBytes), request.password + request.salt);
+        QCOMPARE(passwordSize, std::uint32_t(request.password.size()));
+        QCOMPARE(saltSize, std::uint32_t(request.salt.size()));
+        QVERIFY(wire.substr(ScryptHelper::kRequestHeaderBytes) == request.password + request.salt);
+        // Little-endian on the wire, whatever the machine: n = 16384 = 0x4000.
+        QVERIFY(wire.substr(4, 8) == std::string("\x00\x40\x00\x00\x00\x00\x00\x00", 8));
 
-        QByteArray wrongMagic = wire;
+        std::string wrongMagic = wire;
         wrongMagic[0] = 'X';
-        QVERIFY(!ScryptHelper::decodeRequestHeader(wrongMagic.constData(), &passwordSize, &saltSize));
-        const QByteArray hugePassword = ScryptHelper::encodeRequest(
-                {QByteArray(ScryptHelper::kMaxPasswordBytes + 1, 'p'), "salt", {}});
-        QVERIFY(!ScryptHelper::decodeRequestHeader(hugePassword.constData(), &passwordSize, &saltSize));
-        const QByteArray hugeKey = ScryptHelper::encodeRequest({"pw", "salt", {16384, 16, 1, 4096}});
-        QVERIFY(!ScryptHelper::decodeRequestHeader(hugeKey.constData(), &passwordSize, &saltSize));
+        QVERIFY(!ScryptHelper::decodeRequestHeader(wrongMagic.data(), &passwordSize, &saltSize));
+        const std::string hugePassword = ScryptHelper::encodeRequest(
+                {std::string(ScryptHelper::kMaxPasswordBytes + 1, 'p'), "salt", {}});
+        QVERIFY(!ScryptHelper::decodeRequestHeader(hugePassword.data(), &passwordSize, &saltSize));
+        const std::string hugeKey = ScryptHelper::encodeRequest({"pw", "salt", {16384, 16, 1, 4096}});
+        QVERIFY(!ScryptHelper::decodeRequestHeader(hugeKey.data(), &passwordSize, &saltSize));
 
-        const QByteArray answer = ScryptHelper::encodeResponse(QByteArray(64, 'k'));
-        QCOMPARE(ScryptHelper::decodeResponseHeader(answer.constData()), 64);
-        QCOMPARE(ScryptHelper::decodeResponseHeader(ScryptHelper::encodeResponse({}).constData()), 0);
-        QByteArray badAnswer = answer;
+        const std::string answer = ScryptHelper::encodeResponse(std::string(64, 'k'));
+        QCOMPARE(ScryptHelper::decodeResponseHeader(answer.data()), 64);
+        QCOMPARE(ScryptHelper::decodeResponseHeader(ScryptHelper::encodeResponse({}).data()), 0);
+        std::string badAnswer = answer;
         badAnswer[3] = '9';
-        QCOMPARE(ScryptHelper::decodeResponseHeader(badAnswer.constData()), -1);
+        QCOMPARE(ScryptHelper::decodeResponseHeader(badAnswer.data()), -1);
     }
 
     void priorityNames()
     {
         using ScryptHelper::Priority;
         for (Priority priority : {Priority::Idle, Priority::Low, Priority::Normal})
-            QCOMPARE(ScryptHelper::priorityFromName(QString::fromLatin1(ScryptHelper::priorityName(priority))), priority);
-        QVERIFY(!ScryptHelper::priorityFromName(u"IDLE"));
-        QVERIFY(!ScryptHelper::priorityFromName(u""));
+            QCOMPARE(ScryptHelper::priorityFromName(ScryptHelper::priorityName(priority)), priority);
+        QVERIFY(!ScryptHelper::priorityFromName("IDLE"));
+        QVERIFY(!ScryptHelper::priorityFromName(""));
     }
 
     void serveAnswersUntilTheServerHangsUp()
@@ -125,13 +128,13 @@ private slots:
         std::thread helper([&] { exitCode = ScryptHelper::serve(fds[1]); });
 
         for (int i = 0; i < 5; ++i) {
-            const QByteArray key = askHelper(fds[0], {passwordFor(i), saltFor(i), kQuick});
+            const QByteArray key = askHelper(fds[0], passwordFor(i), saltFor(i), kQuick);
             QCOMPARE(key, scryptKey(passwordFor(i), saltFor(i), kQuick));
         }
         // Better Auth's parameters, and parameters scrypt refuses (an empty key, not a hang-up).
-        QCOMPARE(askHelper(fds[0], {"correct horse", "abc", {}}), scryptKey("correct horse", "abc", {}));
-        QCOMPARE(askHelper(fds[0], {"pw", "salt", {1000, 8, 1, 64}}), QByteArray());
-        QCOMPARE(askHelper(fds[0], {"pw", "salt", kQuick}), scryptKey("pw", "salt", kQuick));
+        QCOMPARE(askHelper(fds[0], "correct horse", "abc", {}), scryptKey("correct horse", "abc", {}));
+        QCOMPARE(askHelper(fds[0], "pw", "salt", {1000, 8, 1, 64}), QByteArray());
+        QCOMPARE(askHelper(fds[0], "pw", "salt", kQuick), scryptKey("pw", "salt", kQuick));
 
         ::close(fds[0]);
         helper.join();
@@ -142,13 +145,15 @@ private slots:
     void serveRefusesMalformedRequests_data()
     {
         QTest::addColumn<QByteArray>("bytes");
-        QByteArray wrongMagic = ScryptHelper::encodeRequest({"pw", "salt", kQuick});
+        const auto wire = [](const std::string &password) {
+            return QByteArray::fromStdString(ScryptHelper::encodeRequest({password, "salt", kQuick}));
+        };
+        QByteArray wrongMagic = wire("pw");
         wrongMagic[1] = 'Z';
         QTest::newRow("wrong magic") << wrongMagic;
-        QTest::newRow("oversized password") << ScryptHelper::encodeRequest(
-                {QByteArray(ScryptHelper::kMaxPasswordBytes + 1, 'p'), "salt", kQuick});
-        QTest::newRow("truncated header") << ScryptHelper::encodeRequest({"pw", "salt", kQuick}).left(10);
-        QTest::newRow("truncated body") << ScryptHelper::encodeRequest({"password", "salt", kQuick}).chopped(3);
+        QTest::newRow("oversized password") << wire(std::string(ScryptHelper::kMaxPasswordBytes + 1, 'p'));
+        QTest::newRow("truncated header") << wire("pw").left(10);
+        QTest::newRow("truncated body") << wire("password").chopped(3);
     }
 
     void serveRefusesMalformedRequests()
@@ -159,7 +164,7 @@ private slots:
         std::atomic<int> exitCode{-1};
         // Closing its end when serve() returns is what the helper process's exit does.
         std::thread helper([&] { exitCode = ScryptHelper::serve(fds[1]); ::close(fds[1]); });
-        ScryptHelper::writeFully(fds[0], bytes);   // may fail half-way: the helper stops reading
+        ScryptHelper::writeFully(fds[0], bytes.toStdString());   // may fail half-way: the helper stops reading
         ::shutdown(fds[0], SHUT_WR);               // a truncated request ends here
         helper.join();
         QCOMPARE(exitCode.load(), 1);
@@ -330,10 +335,14 @@ private slots:
     void helperRefusesBadArguments()
     {
         QProcess helper;
-        helper.start(QStringLiteral(KERNIA_SERVER_BINARY), {QStringLiteral("scrypt-helper"), QStringLiteral("--priority"), QStringLiteral("urgent")});
-        QVERIFY(helper.waitForFinished(10'000));
-        QCOMPARE(helper.exitCode(), 2);
-        QVERIFY(helper.readAllStandardError().contains("usage: kernia-server scrypt-helper [--priority idle|low|normal]"));
+        for (const QStringList &arguments : {QStringList{QStringLiteral("--priority"), QStringLiteral("urgent")},
+                                             QStringList{QStringLiteral("--priority")},
+                                             QStringList{QStringLiteral("--nice"), QStringLiteral("5")}}) {
+            helper.start(QStringLiteral(KERNIA_SCRYPT_HELPER), arguments);
+            QVERIFY(helper.waitForFinished(10'000));
+            QCOMPARE(helper.exitCode(), 2);
+            QVERIFY(helper.readAllStandardError().contains("usage: kernia-scrypt-helper [--priority idle|low|normal]"));
+        }
     }
 };
 

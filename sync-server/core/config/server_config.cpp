@@ -78,7 +78,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     config.idleSpinMicroseconds = root.value(QStringLiteral("idle_spin_us")).toInt(config.idleSpinMicroseconds);
     if (root.contains(QStringLiteral("hash_priority"))) {
         const QString name = root.value(QStringLiteral("hash_priority")).toString();
-        const std::optional<ScryptHelper::Priority> priority = ScryptHelper::priorityFromName(name);
+        const std::optional<ScryptHelper::Priority> priority = ScryptHelper::priorityFromName(name.toStdString());
         if (!priority) {
             *error = QStringLiteral("hash_priority in config file %1 must be idle, low or normal, got \"%2\"").arg(path, name);
             return false;
@@ -313,7 +313,7 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         config.idleSpinMicroseconds = int(number);
     }
     if (isSet("hash-priority")) {
-        const std::optional<ScryptHelper::Priority> priority = ScryptHelper::priorityFromName(flag("hash-priority"));
+        const std::optional<ScryptHelper::Priority> priority = ScryptHelper::priorityFromName(flag("hash-priority").toStdString());
         if (!priority) {
             result.error = QStringLiteral("--hash-priority must be idle, low or normal, got \"%1\"").arg(flag("hash-priority"));
             return result;

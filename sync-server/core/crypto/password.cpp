@@ -2,28 +2,11 @@
 
 #include "crypto.h"
 
-#include <sodium.h>
-
 #include <QByteArray>
 
 namespace Kernia::Server {
 
 namespace {
-
-// One hash may use at most this much memory (128·r·(N+p) bytes); Better Auth's N=16384,
-// r=16 needs 32 MiB. Larger parameters are refused rather than risking the process.
-constexpr quint64 kMaxScryptMemory = quint64(1) << 30;
-
-bool validParameters(const ScryptParams &params)
-{
-    const quint64 n = params.n;
-    const quint64 r = params.r;
-    const quint64 p = params.p;
-    if (params.keyLength <= 0 || n < 2 || (n & (n - 1)) != 0 || r == 0 || p == 0)
-        return false;
-    return n <= kMaxScryptMemory / 128 / r && p <= kMaxScryptMemory / 128 / r
-        && 128 * r * (n + p) <= kMaxScryptMemory;
-}
 
 QByteArray runScrypt(const ScryptFunction &scrypt, const QByteArray &password, const QByteArray &salt,
                      const ScryptParams &params)
@@ -49,23 +32,11 @@ bool isHex(QStringView s)
 
 } // namespace
 
-// libsodium's scrypt, not OpenSSL's: the same bytes, but its SIMD salsa20/8 core takes
-// ~60 ms for Better Auth's parameters where OpenSSL's portable C takes ~100 ms (and Node,
-// which the reference server uses, ~93 ms). Sign-up cost is this number.
 QByteArray scryptKey(const QByteArray &password, const QByteArray &salt, const ScryptParams &params)
 {
-    static const bool sodiumReady = sodium_init() >= 0;   // thread-safe, idempotent
-    if (!sodiumReady || !validParameters(params))
-        return {};
-    QByteArray key(params.keyLength, Qt::Uninitialized);
-    if (crypto_pwhash_scryptsalsa208sha256_ll(
-                reinterpret_cast<const uint8_t *>(password.constData()), size_t(password.size()),
-                reinterpret_cast<const uint8_t *>(salt.constData()), size_t(salt.size()),
-                params.n, params.r, params.p,
-                reinterpret_cast<uint8_t *>(key.data()), size_t(key.size())) != 0) {
-        return {};
-    }
-    return key;
+    const std::string key = scryptKdf(std::string_view(password.constData(), size_t(password.size())),
+                                      std::string_view(salt.constData(), size_t(salt.size())), params);
+    return QByteArray(key.data(), qsizetype(key.size()));
 }
 
 QString hashPassword(const QString &password, const ScryptParams &params, const ScryptFunction &scrypt)

@@ -12,6 +12,8 @@
 // does not scale across cores: call these off the HTTP thread.
 #pragma once
 
+#include "scrypt_kdf.h"
+
 #include <QByteArray>
 #include <QString>
 #include <QtGlobal>
@@ -20,21 +22,12 @@
 
 namespace Kernia::Server {
 
-struct ScryptParams
-{
-    quint64 n = 16384;
-    quint32 r = 16;
-    quint32 p = 1;
-    int keyLength = 64;
-};
-
 // scrypt(password bytes, salt bytes) → key, or empty for parameters it refuses. The server
 // runs it in helper processes (scrypt_processes.h); empty = scryptKey on this thread.
 using ScryptFunction = std::function<QByteArray(const QByteArray &password, const QByteArray &salt,
                                                 const ScryptParams &params)>;
 
-// libsodium's scrypt on the calling thread. Empty for parameters scrypt refuses (n not a
-// power of two, r or p zero, no key length) or that need more than 1 GiB.
+// scryptKdf (scrypt_kdf.h) on the calling thread: empty for parameters it refuses.
 QByteArray scryptKey(const QByteArray &password, const QByteArray &salt, const ScryptParams &params);
 
 // Empty string only for parameters scrypt refuses (n not a power of two, r or p zero, no

@@ -1,16 +1,19 @@
-// The helper-process side of scrypt_processes.h and the wire format between the server and
-// its helpers. Both ends are the same kernia-server binary; the format is private to it.
+// The helper side of scrypt_processes.h, and the wire format between the server and its
+// kernia-scrypt-helper processes. No Qt: the helper executable links only this,
+// scrypt_kdf.cpp and libsodium, so each helper costs ~2 MiB besides its hash's 32 MiB.
 //
 //     request:  "KSR1" | n u64 | r u32 | p u32 | keyLength u32 | passwordSize u32 | saltSize u32
 //               | password | salt                                      (little-endian)
 //     response: "KSA1" | keySize u32 | key        (keySize 0: scrypt refused the parameters)
 #pragma once
 
-#include "password.h"
+#include "scrypt_kdf.h"
 
-#include <QByteArray>
-#include <QStringView>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace Kernia::Server::ScryptHelper {
 
@@ -20,48 +23,48 @@ enum class Priority {
     Low,      // nice +10: about a tenth of a busy CPU
     Normal,   // the server's own priority
 };
-std::optional<Priority> priorityFromName(QStringView name);   // "idle" | "low" | "normal"
+std::optional<Priority> priorityFromName(std::string_view name);   // "idle" | "low" | "normal"
 const char *priorityName(Priority priority);
 
 // Larger requests are refused by the helper (it exits): a password is at most a request
 // body, and Better Auth's parameters need a 64-byte key.
-constexpr quint32 kMaxPasswordBytes = 1024 * 1024;
-constexpr quint32 kMaxSaltBytes = 1024;
-constexpr quint32 kMaxKeyBytes = 1024;
-constexpr int kRequestHeaderBytes = 4 + 8 + 4 * 5;   // magic, n, r, p, keyLength, the two sizes
-constexpr int kResponseHeaderBytes = 4 + 4;
+constexpr std::uint32_t kMaxPasswordBytes = 1024 * 1024;
+constexpr std::uint32_t kMaxSaltBytes = 1024;
+constexpr std::uint32_t kMaxKeyBytes = 1024;
+constexpr std::size_t kRequestHeaderBytes = 4 + 8 + 4 * 5;   // magic, n, r, p, keyLength, the two sizes
+constexpr std::size_t kResponseHeaderBytes = 4 + 4;
 
 struct Request
 {
-    QByteArray password;
-    QByteArray salt;
+    std::string password;
+    std::string salt;
     ScryptParams params;
 };
 
-QByteArray encodeRequest(const Request &request);
+std::string encodeRequest(const Request &request);
 // The parameters of a request header and the sizes of the password and salt after it, or
 // nothing for a header that is not one (wrong magic, sizes over the limits).
-std::optional<Request> decodeRequestHeader(const char *header, quint32 *passwordSize, quint32 *saltSize);
+std::optional<Request> decodeRequestHeader(const char *header, std::uint32_t *passwordSize, std::uint32_t *saltSize);
 
-QByteArray encodeResponse(const QByteArray &key);
+std::string encodeResponse(std::string_view key);
 // The key size that follows a response header, or -1 for a header that is not one.
 int decodeResponseHeader(const char *header);
 
 // Both ends: exactly `size` bytes, retrying short reads and writes. False at end of input,
 // on an error, or when nothing arrives for `timeoutMs` (-1: wait forever). Writes never
 // raise SIGPIPE.
-bool readFully(int fd, char *data, qsizetype size, int timeoutMs = -1);
-bool writeFully(int fd, const QByteArray &bytes);
+bool readFully(int fd, char *data, std::size_t size, int timeoutMs = -1);
+bool writeFully(int fd, std::string_view bytes);
 
 // Answers requests on `fd` one at a time until the other end closes it. Returns the exit
 // code: 0 at end of input, 1 on a malformed request or an I/O error.
 int serve(int fd);
 
-// `kernia-server scrypt-helper [--priority idle|low|normal]`, run by main() before anything
-// else. Closes every inherited descriptor but the standard ones, takes the priority,
-// ignores SIGINT/SIGTERM/SIGHUP (it ends when the server closes the socket on stdin, so a
-// graceful shutdown can still finish its hashes) and serves stdin. Returns the exit code
-// (2 for bad arguments).
+// kernia-scrypt-helper's main: `kernia-scrypt-helper [--priority idle|low|normal]`. Closes
+// every inherited descriptor but the standard ones, takes the priority, ignores
+// SIGINT/SIGTERM/SIGHUP (it ends when the server closes the socket on stdin, so a graceful
+// shutdown can still finish its hashes) and serves stdin. Returns the exit code (2 for bad
+// arguments).
 int runHelperProcess(int argc, char *argv[]);
 
 } // namespace Kernia::Server::ScryptHelper

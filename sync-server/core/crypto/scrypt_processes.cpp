@@ -71,7 +71,8 @@ ScryptProcesses::~ScryptProcesses()
 
 QByteArray ScryptProcesses::scrypt(const QByteArray &password, const QByteArray &salt, const ScryptParams &params)
 {
-    const QByteArray request = ScryptHelper::encodeRequest({password, salt, params});
+    const std::string request = ScryptHelper::encodeRequest(
+            {password.toStdString(), salt.toStdString(), params});
     Helper helper = takeHelper();
     // A helper that died since its last hash is replaced once; a second failure means
     // helpers cannot run right now. One that timed out is not: its successor would get no
@@ -143,9 +144,8 @@ ScryptProcesses::Helper ScryptProcesses::spawn() const
     const int theirs = aboveStandardStreams(sockets[1]);
 
     const QByteArray program = m_options.program.toLocal8Bit();
-    char *argv[] = {const_cast<char *>(program.constData()), const_cast<char *>("scrypt-helper"),
-                    const_cast<char *>("--priority"), const_cast<char *>(ScryptHelper::priorityName(m_options.priority)),
-                    nullptr};
+    char *argv[] = {const_cast<char *>(program.constData()), const_cast<char *>("--priority"),
+                    const_cast<char *>(ScryptHelper::priorityName(m_options.priority)), nullptr};
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -182,7 +182,7 @@ void ScryptProcesses::discard(Helper &helper)
     helper = {};
 }
 
-ScryptProcesses::Outcome ScryptProcesses::exchange(const Helper &helper, const QByteArray &request, QByteArray *key) const
+ScryptProcesses::Outcome ScryptProcesses::exchange(const Helper &helper, const std::string &request, QByteArray *key) const
 {
     if (!ScryptHelper::writeFully(helper.fd, request))
         return Outcome::Failed;
@@ -201,7 +201,7 @@ ScryptProcesses::Outcome ScryptProcesses::exchange(const Helper &helper, const Q
     if (keySize < 0)
         return Outcome::Failed;
     key->resize(keySize);
-    return ScryptHelper::readFully(helper.fd, key->data(), keySize, m_options.answerTimeoutMs)
+    return ScryptHelper::readFully(helper.fd, key->data(), size_t(keySize), m_options.answerTimeoutMs)
         ? Outcome::Answered : Outcome::Failed;
 }
 

@@ -1,6 +1,6 @@
-// scrypt in helper processes: `kernia-server scrypt-helper`, one hash at a time each.
+// scrypt in helper processes (kernia-scrypt-helper, scrypt_helper.h), one hash at a time each.
 //
-//     ScryptProcesses helpers({QStringLiteral("/proc/self/exe"), 2, ScryptHelper::Priority::Idle});
+//     ScryptProcesses helpers({helperPath, 2, ScryptHelper::Priority::Idle});
 //     QByteArray key = helpers.scrypt(passwordBytes, salt, params);   // blocks ~60 ms
 //
 // Why: on two cores, two hashes running at the server's priority double get-session's p99
@@ -23,6 +23,7 @@
 #include <QMutex>
 #include <QString>
 #include <QWaitCondition>
+#include <string>
 #include <sys/types.h>
 #include <vector>
 
@@ -33,7 +34,7 @@ class ScryptProcesses
 public:
     struct Options
     {
-        QString program;            // a kernia-server binary; "/proc/self/exe" is this one
+        QString program;            // kernia-scrypt-helper, built and installed next to kernia-server
         int processes = 2;          // hashes at once
         ScryptHelper::Priority priority = ScryptHelper::Priority::Idle;
         int answerTimeoutMs = 2000; // ~30 hashes' time; a helper silent this long is replaced
@@ -62,7 +63,7 @@ private:
     Helper spawn() const;
     static void discard(Helper &helper);
     enum class Outcome { Answered, Failed, TimedOut };
-    Outcome exchange(const Helper &helper, const QByteArray &request, QByteArray *key) const;
+    Outcome exchange(const Helper &helper, const std::string &request, QByteArray *key) const;
 
     const Options m_options;
     mutable QMutex m_mutex;
