@@ -213,6 +213,21 @@ private slots:
         QVERIFY(!verifyPassword(stored, QStringLiteral("correct horse battery stapler"), {}, viaHelpers));
     }
 
+    void helpersGetNoneOfTheServersEnvironment()
+    {
+        qputenv("KERNIA_SECRET", "a-secret-the-helper-must-not-see-0123456789");
+        qputenv("LD_LIBRARY_PATH", "/nonexistent/kernia-test-libs");
+        ScryptProcesses helpers(helperOptions());
+        qunsetenv("KERNIA_SECRET");
+        qunsetenv("LD_LIBRARY_PATH");
+        QCOMPARE(helpers.scrypt("pw", "salt", kQuick), scryptKey("pw", "salt", kQuick));   // it runs
+        for (pid_t pid : helpers.idleHelperPids()) {
+            QFile environ(QStringLiteral("/proc/%1/environ").arg(pid));
+            QVERIFY(environ.open(QIODevice::ReadOnly));
+            QCOMPARE(environ.readAll(), QByteArray("LD_LIBRARY_PATH=/nonexistent/kernia-test-libs", 46));
+        }
+    }
+
     void priorityIsTheHelpersOnly()
     {
         errno = 0;

@@ -15,8 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
 namespace Kernia::Server {
 
 namespace {
@@ -34,6 +32,18 @@ int aboveStandardStreams(int fd)
     const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
     ::close(fd);
     return moved;
+}
+
+// The helper gets none of the server's environment (KERNIA_SECRET, KERNIA_SMTP_PASSWORD,
+// database URLs): only what the dynamic loader may need to find libsodium.
+std::vector<QByteArray> helperEnvironment()
+{
+    std::vector<QByteArray> environment;
+    for (const char *name : {"LD_LIBRARY_PATH"}) {
+        if (qEnvironmentVariableIsSet(name))
+            environment.push_back(QByteArray(name) + '=' + qgetenv(name));
+    }
+    return environment;
 }
 
 } // namespace
@@ -159,8 +169,14 @@ ScryptProcesses::Helper ScryptProcesses::spawn() const
     posix_spawnattr_setsigmask(&attributes, &none);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
 
+    const std::vector<QByteArray> environment = helperEnvironment();
+    std::vector<char *> envp;
+    for (const QByteArray &variable : environment)
+        envp.push_back(const_cast<char *>(variable.constData()));
+    envp.push_back(nullptr);
+
     pid_t pid = -1;
-    const int failure = ::posix_spawn(&pid, program.constData(), &actions, &attributes, argv, environ);
+    const int failure = ::posix_spawn(&pid, program.constData(), &actions, &attributes, argv, envp.data());
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     ::close(theirs);
