@@ -124,21 +124,17 @@ stop_server() {
 # The server and its children: kernia-server's two scrypt helper processes hash every
 # password, so their memory and CPU count as the server's.
 server_pids() { echo "$SERVER_PID"; cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$' || true; }
+# sum_over_server FILE AWK: AWK's number from /proc/<pid>/FILE, summed over server_pids.
+sum_over_server() {
+  local pid total=0 value
+  for pid in $(server_pids); do
+    value="$(awk "$2" "/proc/$pid/$1" 2>/dev/null)"; total=$((total + ${value:-0}))
+  done
+  echo "$total"
+}
 # The sum of each process's own peak: at least the peak of the sum.
-peak_rss_kb() {
-  local pid total=0 kb
-  for pid in $(server_pids); do
-    kb="$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null)"; total=$((total + ${kb:-0}))
-  done
-  echo "$total"
-}
-cpu_ticks() {
-  local pid total=0 ticks
-  for pid in $(server_pids); do
-    ticks="$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null)"; total=$((total + ${ticks:-0}))
-  done
-  echo "$total"
-}
+peak_rss_kb() { sum_over_server status '/^VmHWM:/ {print $2}'; }
+cpu_ticks() { sum_over_server stat '{print $14 + $15}'; }
 
 # Wait until the server has drained what wrk left queued (CPU < ~5 % for 1 s, at most 60 s).
 wait_idle() {

@@ -87,7 +87,8 @@ QByteArray ScryptProcesses::scrypt(const QByteArray &password, const QByteArray 
     // A helper that died since its last hash is replaced once; a second failure means
     // helpers cannot run right now. One that timed out is not: its successor would get no
     // more CPU than it did.
-    for (int attempt = 0; attempt < 2; ++attempt) {
+    bool timedOut = false;
+    for (int attempt = 0; attempt < 2 && !timedOut; ++attempt) {
         if (!helper.isRunning())
             helper = spawn();
         if (!helper.isRunning())
@@ -100,17 +101,18 @@ QByteArray ScryptProcesses::scrypt(const QByteArray &password, const QByteArray 
         }
         const pid_t pid = helper.pid;
         discard(helper);
-        if (outcome == Outcome::TimedOut) {
+        timedOut = outcome == Outcome::TimedOut;
+        if (timedOut) {
             qCWarning(lcScrypt, "scrypt helper %d did not answer within %d ms at %s priority (the CPUs are saturated?): "
                                 "hashing in the server process", int(pid), m_options.answerTimeoutMs,
                       ScryptHelper::priorityName(m_options.priority));
-            returnHelper(helper);
-            return scryptKey(password, salt, params);
+        } else {
+            qCWarning(lcScrypt, "scrypt helper %d failed; starting another", int(pid));
         }
-        qCWarning(lcScrypt, "scrypt helper %d failed; starting another", int(pid));
     }
     returnHelper(helper);
-    qCWarning(lcScrypt, "no scrypt helper could run: hashing in the server process");
+    if (!timedOut)
+        qCWarning(lcScrypt, "no scrypt helper could run: hashing in the server process");
     return scryptKey(password, salt, params);
 }
 
