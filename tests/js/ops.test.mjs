@@ -13,10 +13,11 @@ import {
 const keep = () => !!process.env.KERNIA_KEEP_TMP;
 
 // stderr arrives on its own pipe, possibly after the HTTP response: poll (bounded).
+// `what` may be a function, to describe the state seen at the deadline.
 async function eventually(predicate, what, server, timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`${what}${server.logs()}`);
+    if (Date.now() > deadline) assert.fail(`${typeof what === "function" ? what() : what}${server.logs()}`);
     await sleep(20);
   }
 }
@@ -111,8 +112,15 @@ function childPids(pid) {
   return [...pids].sort((a, b) => a - b);
 }
 const SCHED_IDLE = 5;
-function schedulingPolicy(pid) {
-  return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[38]);   // field 41
+function schedulingPolicy(pid) {   // -1 once the process is gone
+  try { return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[38]); }   // field 41
+  catch { return -1; }
+}
+function helperCommandLine(pid) {
+  try { return readFileSync(`/proc/${pid}/cmdline`, "utf8"); } catch { return "(gone)"; }
+}
+function isZombie(pid) {   // exited, not yet reaped
+  try { return readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "); } catch { return false; }
 }
 function isRunning(pid) {
   try { process.kill(pid, 0); return true; } catch (e) { if (e.code === "ESRCH") return false; throw e; }
@@ -124,18 +132,20 @@ test("scrypt helpers: two idle-priority helper processes hash; killed ones are r
   try {
     helpers = childPids(s.child.pid);
     assert.equal(helpers.length, 2, `two helpers${s.logs()}`);
-    // A helper takes its priority once it has loaded (it is spawned, not forked).
-    const idlePriority = (pids) => eventually(() => pids.every((pid) => schedulingPolicy(pid) === SCHED_IDLE),
-      `helpers ${pids} run at SCHED_IDLE`, s);
-    for (const pid of helpers)
-      assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /\/kernia-scrypt-helper\0--priority\0idle\0$/);
-    await idlePriority(helpers);
+    // A helper shows its command line only once execve has set up its new memory (until then
+    // /proc/<pid>/cmdline is empty), and takes its priority once it has loaded: poll for both.
+    const isIdleHelper = (pid) => /\/kernia-scrypt-helper\0--priority\0idle\0$/.test(helperCommandLine(pid))
+      && schedulingPolicy(pid) === SCHED_IDLE;
+    const idleHelpers = (pids) => eventually(() => pids.every(isIdleHelper),
+      () => `helpers ${pids} run kernia-scrypt-helper --priority idle at SCHED_IDLE; seen: `
+        + pids.map((pid) => `${pid} ${JSON.stringify(helperCommandLine(pid))} policy ${schedulingPolicy(pid)}`).join(", "), s);
+    await idleHelpers(helpers);
     const email = uniqueEmail("helpers");
     expectOk((await signUp(s, { email })).res, s);
 
     // Both die between two hashes: the next sign-in and sign-up start new ones and succeed.
     for (const pid of helpers) process.kill(pid, "SIGKILL");
-    await eventually(() => helpers.every((pid) => !isRunning(pid) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ")),
+    await eventually(() => helpers.every((pid) => !isRunning(pid) || isZombie(pid)),
       "the killed helpers are gone", s);
     const signIn = await raw(s, "POST", "/sign-in/email", { json: { email, password: PASSWORD }, origin: true });
     expectOk(signIn, s);
@@ -148,7 +158,7 @@ test("scrypt helpers: two idle-priority helper processes hash; killed ones are r
     assert.equal(replaced.length, 2, `two new helpers${s.logs()}`);
     assert.ok(replaced.every((pid) => !helpers.includes(pid)), `${replaced} are new`);
     helpers = replaced;
-    await idlePriority(helpers);
+    await idleHelpers(helpers);
   } finally { await s.stop(); }
   // Closing their sockets ends them, and the server waits for them.
   for (const pid of helpers) assert.ok(!isRunning(pid), `helper ${pid} ended with the server`);

@@ -222,9 +222,14 @@ private slots:
         qunsetenv("LD_LIBRARY_PATH");
         QCOMPARE(helpers.scrypt("pw", "salt", kQuick), scryptKey("pw", "salt", kQuick));   // it runs
         for (pid_t pid : helpers.idleHelperPids()) {
-            QFile environ(QStringLiteral("/proc/%1/environ").arg(pid));
-            QVERIFY(environ.open(QIODevice::ReadOnly));
-            QCOMPARE(environ.readAll(), QByteArray("LD_LIBRARY_PATH=/nonexistent/kernia-test-libs", 46));
+            // Empty until execve has set up the helper's new memory: wait for it to be written.
+            QByteArray environment;
+            QVERIFY(eventually([&] {
+                QFile environ(QStringLiteral("/proc/%1/environ").arg(pid));
+                environment = environ.open(QIODevice::ReadOnly) ? environ.readAll() : QByteArray();
+                return !environment.isEmpty();
+            }));
+            QCOMPARE(environment, QByteArray("LD_LIBRARY_PATH=/nonexistent/kernia-test-libs", 46));
         }
     }
 
