@@ -237,6 +237,16 @@ void OpsTest::commandLine()
     const ConfigResult longSpin = parse({QStringLiteral("--secret"), secret, QStringLiteral("--idle-spin-us"), QStringLiteral("10001")}, data);
     QVERIFY(!longSpin.config);
     QVERIFY2(longSpin.error.contains(QStringLiteral("idle-spin-us")), qPrintable(longSpin.error));
+    for (const QStringList &bad : {QStringList{QStringLiteral("--worker-threads"), QStringLiteral("0")},
+                                   QStringList{QStringLiteral("--worker-threads"), QStringLiteral("257")},
+                                   QStringList{QStringLiteral("--shutdown-timeout"), QStringLiteral("3601")},
+                                   QStringList{QStringLiteral("--shutdown-timeout"), QStringLiteral("-1")}}) {
+        const ConfigResult refused = parse(QStringList{QStringLiteral("--secret"), secret} + bad, data);
+        QVERIFY2(!refused.config, qPrintable(bad.join(u' ')));
+        QCOMPARE(refused.error.left(bad.first().size()), bad.first());
+    }
+    QCOMPARE(parse({QStringLiteral("--secret"), secret, QStringLiteral("--worker-threads"), QStringLiteral("300")}, data).error,
+             QStringLiteral("--worker-threads must be a number between 1 and 256, got \"300\""));
 
     const QString configPath = dir.filePath(QStringLiteral("c.json"));
     QFile file(configPath);
@@ -255,7 +265,8 @@ void OpsTest::commandLine()
     // Values from the file are held to the same ranges as the flags.
     for (const QByteArray &bad : {QByteArray(R"({"worker_threads": 0})"), QByteArray(R"({"idle_spin_us": -1})"),
                                   QByteArray(R"({"idle_spin_us": 20000})"), QByteArray(R"({"hash_priority": "low "})"),
-                                  QByteArray(R"({"hash_priority": 1})")}) {
+                                  QByteArray(R"({"hash_priority": 1})"), QByteArray(R"({"worker_threads": 257})"),
+                                  QByteArray(R"({"shutdown_timeout": 3601})"), QByteArray(R"({"shutdown_timeout": -1})")}) {
         QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
         file.write(bad);
         file.close();
@@ -263,6 +274,11 @@ void OpsTest::commandLine()
         QVERIFY2(!refused.config, bad.constData());
         QVERIFY2(refused.error.contains(QString::fromUtf8(bad.mid(2, bad.indexOf('"', 2) - 2))), qPrintable(refused.error));
     }
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write(R"({"shutdown_timeout": 3601})");
+    file.close();
+    QCOMPARE(parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data).error,
+             QStringLiteral("shutdown_timeout must be between 0 and 3600 seconds"));
 }
 
 QTEST_GUILESS_MAIN(OpsTest)

@@ -23,9 +23,31 @@ namespace Kernia::Server {
 namespace {
 
 const char *const kSecretFile = "secret";
+// A number that may come from a flag or from the config file: one range for both.
+struct IntegerSetting
+{
+    const char *flag;   // without "--"
+    const char *key;    // in the config file
+    qint64 minimum;
+    qint64 maximum;
+    const char *unit;   // for the config file's message: "" or " seconds"
+};
+constexpr IntegerSetting kWorkerThreads{"worker-threads", "worker_threads", 1, 256, ""};
 // Polling longer than this only burns CPU: a client that has not sent its next request
 // by then is not in a tight request chain.
-constexpr int kMaxIdleSpinMicroseconds = 10000;
+constexpr IntegerSetting kIdleSpin{"idle-spin-us", "idle_spin_us", 0, 10000, " microseconds"};
+constexpr IntegerSetting kShutdownTimeout{"shutdown-timeout", "shutdown_timeout", 0, 3600, " seconds"};
+
+// The check for a value that came from the config file (a flag's value is checked as it is
+// parsed, and may have replaced it).
+bool inRange(const IntegerSetting &setting, qint64 value, QString *error)
+{
+    if (value >= setting.minimum && value <= setting.maximum)
+        return true;
+    *error = QStringLiteral("%1 must be between %2 and %3%4")
+                 .arg(QLatin1String(setting.key)).arg(setting.minimum).arg(setting.maximum).arg(QLatin1String(setting.unit));
+    return false;
+}
 
 QStringList stringList(const QJsonValue &value)
 {
@@ -217,6 +239,11 @@ bool parseInteger(const QString &text, const char *flag, qint64 minimum, qint64 
     return true;
 }
 
+bool parseInteger(const QString &text, const IntegerSetting &setting, qint64 *out, QString *error)
+{
+    return parseInteger(text, setting.flag, setting.minimum, setting.maximum, out, error);
+}
+
 } // namespace
 
 std::optional<QByteArray> persistedSecret(const QString &dataDir, bool *generated, QString *error)
@@ -284,6 +311,16 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
 
     auto flag = [&](const char *name) { return parser.value(QLatin1String(name)); };
     auto isSet = [&](const char *name) { return parser.isSet(QLatin1String(name)); };
+    // false (with result.error set) if the flag is given and invalid
+    auto applyIntegerFlag = [&](const IntegerSetting &setting, int *target) {
+        qint64 value = 0;
+        if (!isSet(setting.flag))
+            return true;
+        if (!parseInteger(flag(setting.flag), setting, &value, &result.error))
+            return false;
+        *target = int(value);
+        return true;
+    };
     if (isSet("host")) config.host = flag("host");
     if (isSet("data-dir")) config.dataDir = flag("data-dir");
     if (isSet("database")) config.database = flag("database");
@@ -302,16 +339,8 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
             return result;
         config.maxBodyBytes = number;
     }
-    if (isSet("worker-threads")) {
-        if (!parseInteger(flag("worker-threads"), "worker-threads", 1, 256, &number, &result.error))
-            return result;
-        config.workerThreads = int(number);
-    }
-    if (isSet("idle-spin-us")) {
-        if (!parseInteger(flag("idle-spin-us"), "idle-spin-us", 0, kMaxIdleSpinMicroseconds, &number, &result.error))
-            return result;
-        config.idleSpinMicroseconds = int(number);
-    }
+    if (!applyIntegerFlag(kWorkerThreads, &config.workerThreads) || !applyIntegerFlag(kIdleSpin, &config.idleSpinMicroseconds))
+        return result;
     if (isSet("hash-priority")) {
         const std::optional<ScryptHelper::Priority> priority = ScryptHelper::priorityFromName(flag("hash-priority").toStdString());
         if (!priority) {
@@ -382,27 +411,16 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
             return result;
         config.rateLimit.anonymousSignInsPerHour = int(number);
     }
-    if (isSet("shutdown-timeout")) {
-        if (!parseInteger(flag("shutdown-timeout"), "shutdown-timeout", 0, 3600, &number, &result.error))
-            return result;
-        config.shutdownTimeoutSeconds = int(number);
-    }
+    if (!applyIntegerFlag(kShutdownTimeout, &config.shutdownTimeoutSeconds))
+        return result;
     if (!validateRateLimitOptions(config.rateLimit, &error)) {
         result.error = error;
         return result;
     }
-    if (config.workerThreads < 1 || config.workerThreads > 256) {
-        result.error = QStringLiteral("worker_threads must be between 1 and 256");
+    if (!inRange(kWorkerThreads, config.workerThreads, &result.error)
+        || !inRange(kIdleSpin, config.idleSpinMicroseconds, &result.error)
+        || !inRange(kShutdownTimeout, config.shutdownTimeoutSeconds, &result.error))
         return result;
-    }
-    if (config.idleSpinMicroseconds < 0 || config.idleSpinMicroseconds > kMaxIdleSpinMicroseconds) {
-        result.error = QStringLiteral("idle_spin_us must be between 0 and %1 microseconds").arg(kMaxIdleSpinMicroseconds);
-        return result;
-    }
-    if (config.shutdownTimeoutSeconds < 0 || config.shutdownTimeoutSeconds > 3600) {
-        result.error = QStringLiteral("shutdown_timeout must be between 0 and 3600 seconds");
-        return result;
-    }
     if (config.command == QLatin1String("prune-anonymous")) {
         const std::optional<qint64> olderThan = parseDurationSeconds(flag("older-than"));
         if (!isSet("older-than") || !olderThan) {
