@@ -1045,7 +1045,7 @@ private slots:
         QVERIFY(store);
         QSqlDatabase db = QSqlDatabase::database(
             QSqlDatabase::connectionNames().filter(QStringLiteral("kernia-sql-")).value(0), false);
-        SqlDetail::Query setting(db, store->dialect(), QStringLiteral("test"));
+        SqlDetail::Query setting(SqlDetail::Connection{db}, store->dialect(), QStringLiteral("test"));
         setting.exec(QStringLiteral("PRAGMA wal_autocheckpoint"));
         QVERIFY(setting.next());
         QCOMPARE(setting.value(0).toInt(), 0);
@@ -1330,7 +1330,8 @@ private slots:
         const QStringList connections = QSqlDatabase::connectionNames().filter(QStringLiteral("kernia-sql-"));
         QCOMPARE(connections.size(), 1);   // this store's, on this thread
         const QString connection = connections.first();
-        const QSqlDatabase db = QSqlDatabase::database(connection, false);
+        SqlDetail::StatementCache statements;
+        const SqlDetail::Connection db{QSqlDatabase::database(connection, false), &statements};
         const SqlDialect dialect = store->dialect();
         SqlDetail::Query outer(db, dialect, QStringLiteral("outer"));
         outer.prepare(sql).bind(QStringLiteral(":id"), QStringLiteral("p1")).exec();

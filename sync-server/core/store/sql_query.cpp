@@ -8,9 +8,6 @@ namespace Kernia::Server::SqlDetail {
 
 namespace {
 thread_local FailureTrack t_failures;
-// A plain pointer, freed when the last connection unregisters: SqlStore's per-thread state
-// can outlive this thread's thread_local objects (the main thread's at exit).
-thread_local QHash<QString, StatementCache *> *t_caches = nullptr;
 } // namespace
 
 FailureTrack &threadFailures()
@@ -19,29 +16,6 @@ FailureTrack &threadFailures()
 }
 
 // ---------------------------------------------------------------------------------------
-
-StatementCache *StatementCache::forConnection(const QString &connectionName)
-{
-    return t_caches ? t_caches->value(connectionName, nullptr) : nullptr;
-}
-
-void StatementCache::registerConnection(const QString &connectionName, StatementCache *cache)
-{
-    if (!t_caches)
-        t_caches = new QHash<QString, StatementCache *>;
-    t_caches->insert(connectionName, cache);
-}
-
-void StatementCache::unregisterConnection(const QString &connectionName)
-{
-    if (!t_caches)
-        return;
-    t_caches->remove(connectionName);
-    if (t_caches->isEmpty()) {
-        delete t_caches;
-        t_caches = nullptr;
-    }
-}
 
 std::shared_ptr<StatementCache::Entry> StatementCache::take(const QString &sql)
 {
@@ -73,8 +47,8 @@ void StatementCache::clear()
 
 // ---------------------------------------------------------------------------------------
 
-Query::Query(const QSqlDatabase &db, const SqlDialect &dialect, QString context)
-    : m_db(db), m_dialect(dialect), m_context(std::move(context))
+Query::Query(const Connection &connection, const SqlDialect &dialect, QString context)
+    : m_db(connection.database), m_statements(connection.statements), m_dialect(dialect), m_context(std::move(context))
 {
 }
 
@@ -109,8 +83,7 @@ QSqlQuery &Query::own()
 
 Query &Query::prepare(const QString &sql)
 {
-    StatementCache *const cache = StatementCache::forConnection(m_db.connectionName());
-    std::shared_ptr<StatementCache::Entry> entry = cache ? cache->take(sql) : nullptr;
+    std::shared_ptr<StatementCache::Entry> entry = m_statements ? m_statements->take(sql) : nullptr;
     if (!entry)
         return prepareUncached(sql);
     finish();
@@ -122,7 +95,7 @@ Query &Query::prepare(const QString &sql)
         *m_active = QSqlQuery(m_db);
         m_active->setForwardOnly(true);
         if (!m_active->prepare(sql)) {
-            cache->forget(sql);
+            m_statements->forget(sql);
             fail();
         }
         m_cached->prepared = true;
@@ -185,9 +158,9 @@ void Query::fail()
     throw StoreError(message, m_dialect.isUniqueViolation(error));
 }
 
-void execQuietly(const QSqlDatabase &db, const QString &sql)
+void execQuietly(const Connection &connection, const QString &sql)
 {
-    QSqlQuery q(db);
+    QSqlQuery q(connection.database);
     if (!q.exec(sql))
         qWarning("SqlStore: %s failed: %s", qPrintable(sql), qPrintable(q.lastError().text()));
     q.finish();

@@ -1,7 +1,7 @@
 // Internal to SqlStore (sql_store.cpp, sql_store_ops.cpp): the statement wrapper every
 // store method uses, and the per-connection cache of prepared statements behind it.
 //
-//   Query q(db, dialect, QStringLiteral("sessionByToken"));
+//   Query q(connection(), dialect, QStringLiteral("sessionByToken"));   // SqlDetail::Connection
 //   q.prepare(sql).bind(QStringLiteral(":token"), token).exec();   // prepared once per connection
 //   while (q.next()) ...                                           // finish()ed when q goes
 //
@@ -49,13 +49,6 @@ public:
     };
     static constexpr int kMaxEntries = 256;   // a bound, in case some text does embed values
 
-    // This thread's cache for the named connection, or nullptr (not registered).
-    static StatementCache *forConnection(const QString &connectionName);
-    // SqlStore registers a connection's cache when it opens it and unregisters it before
-    // removing the connection (a prepared statement must not outlive its connection).
-    static void registerConnection(const QString &connectionName, StatementCache *cache);
-    static void unregisterConnection(const QString &connectionName);
-
     // An idle entry for `sql`, or a new unprepared one; nullptr while that entry is busy.
     std::shared_ptr<Entry> take(const QString &sql);
     void forget(const QString &sql);
@@ -65,12 +58,21 @@ private:
     QHash<QString, std::shared_ptr<Entry>> m_entries;
 };
 
+// An open database and the cache of statements prepared on it, as one thread's SqlStore
+// state holds them (the owner clears the cache before it removes the database: a prepared
+// statement must not outlive its connection). Without a cache every Query prepares its own.
+struct Connection
+{
+    QSqlDatabase database;
+    StatementCache *statements = nullptr;
+};
+
 // A QSqlQuery that throws StoreError on failure (recording it in threadFailures()) and is
 // always finish()ed, so no read transaction stays open on the connection (qt-notes §5).
 class Query
 {
 public:
-    Query(const QSqlDatabase &db, const SqlDialect &dialect, QString context);
+    Query(const Connection &connection, const SqlDialect &dialect, QString context);
     Query(const Query &) = delete;
     Query &operator=(const Query &) = delete;
     ~Query();
@@ -91,6 +93,7 @@ private:
     [[noreturn]] void fail();
 
     QSqlDatabase m_db;
+    StatementCache *m_statements;   // may be null
     const SqlDialect &m_dialect;
     QString m_context;
     std::optional<QSqlQuery> m_own;
@@ -99,6 +102,6 @@ private:
 };
 
 // Runs a statement for cleanup (ROLLBACK ...) without throwing.
-void execQuietly(const QSqlDatabase &db, const QString &sql);
+void execQuietly(const Connection &connection, const QString &sql);
 
 } // namespace Kernia::Server::SqlDetail

@@ -29,6 +29,7 @@
 
 namespace Kernia::Server {
 
+using SqlDetail::Connection;
 using SqlDetail::execQuietly;
 using SqlDetail::Query;
 using SqlDetail::StatementCache;
@@ -38,7 +39,7 @@ using SqlDetail::threadFailures;
 // Connection bookkeeping
 //
 // Each thread keeps, per store (keyed by a never-reused serial), the name of its own
-// QSqlDatabase connection and its transaction depth. The store's Shared block lists the
+// QSqlDatabase connection, the statements prepared on it, and its transaction depth. The store's Shared block lists the
 // connection names that are still registered with QSqlDatabase; whoever takes a name out
 // of that set (the thread at exit, or the store's destructor) removes the connection.
 
@@ -76,11 +77,8 @@ struct SqlStore::ThreadState
     ThreadState() = default;
     ThreadState(const ThreadState &) = delete;
     ThreadState &operator=(const ThreadState &) = delete;
-    ~ThreadState()
-    {
-        if (!connectionName.isEmpty())
-            StatementCache::unregisterConnection(connectionName);
-    }
+
+    Connection connection() const;
 };
 
 class SqlStore::ThreadRegistry
@@ -99,7 +97,6 @@ public:
     static void release(ThreadState &state)
     {
         // Prepared statements go before their connection does.
-        StatementCache::unregisterConnection(state.connectionName);
         state.statements->clear();
         const std::shared_ptr<Shared> shared = state.shared.lock();
         if (!shared || state.connectionName.isEmpty())
@@ -604,7 +601,7 @@ SqlStore::ThreadState &SqlStore::threadState()
             try {
                 c.dialect.initialiseConnection(db, c.busyTimeoutMs);
                 if (c.dialect.kind() == SqlDialect::Kind::Sqlite)   // the store's own thread does it
-                    Query(db, c.dialect, QStringLiteral("connection setup")).exec(QStringLiteral("PRAGMA wal_autocheckpoint=0"));
+                    Query(Connection{db}, c.dialect, QStringLiteral("connection setup")).exec(QStringLiteral("PRAGMA wal_autocheckpoint=0"));
             } catch (const StoreError &e) {
                 error = QString::fromStdString(e.what());
             }
@@ -625,7 +622,6 @@ SqlStore::ThreadState &SqlStore::threadState()
     state.shared = m_shared;
     state.connectionName = name;
     state.depth = 0;
-    StatementCache::registerConnection(name, state.statements.get());
     return state;
 }
 
@@ -641,9 +637,16 @@ bool SqlStore::locksReadRows()
     return dialect().kind() == SqlDialect::Kind::Postgres && threadState().depth > 0;
 }
 
-QSqlDatabase SqlStore::connection()
+Connection SqlStore::ThreadState::connection() const
 {
-    return QSqlDatabase::database(threadState().connectionName, false);
+    // No QSqlDatabase is kept in the state: one still held would make removeDatabase, when
+    // the store goes while this thread lives, warn that the connection is still in use.
+    return Connection{QSqlDatabase::database(connectionName, false), statements.get()};
+}
+
+Connection SqlStore::connection()
+{
+    return threadState().connection();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -694,7 +697,7 @@ void SqlStore::commitBatch(const QList<CommitQueue::Job *> &batch)
 void SqlStore::runInSavepoint(CommitQueue::Job &job)
 {
     const SqlDialect &d = dialect();
-    const QSqlDatabase db = connection();
+    const Connection db = connection();
     Query(db, d, QStringLiteral("batch savepoint")).exec(QStringLiteral("SAVEPOINT kernia_batch_job"));
     try {
         (*job.work)();
@@ -717,7 +720,7 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
             writerTurn = std::unique_lock<WriterLock>(*m_shared->sqliteWriter);
         for (int attempt = 1;; ++attempt) {
             state = &threadState();   // replaces a connection the last attempt found broken
-            const QSqlDatabase db = QSqlDatabase::database(state->connectionName, false);
+            const Connection db = state->connection();
             threadFailures() = SqlDetail::FailureTrack();
             try {
                 Query(db, d, QStringLiteral("transaction begin")).exec(beginStatement);
@@ -760,7 +763,7 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
         }
     }
 
-    const QSqlDatabase db = QSqlDatabase::database(state->connectionName, false);
+    const Connection db = state->connection();
 
     // Nested: join the outer transaction; a savepoint lets an escaping exception undo just
     // this part (the outer level then decides).
@@ -788,7 +791,7 @@ void SqlStore::migrate()
     const SqlDialect &d = dialect();
     for (const Migration &m : schemaMigrations(d)) {
         runTransaction(d.beginMigrationTransaction(), [&] {
-            const QSqlDatabase db = connection();
+            const Connection db = connection();
             const QString context = QStringLiteral("migration %1 (%2)").arg(m.id, m.plugin);
             if (const QString lock = d.migrationLockStatement(); !lock.isEmpty())
                 Query(db, d, context).exec(lock);
@@ -816,7 +819,7 @@ void SqlStore::migrate()
 
 QStringList SqlStore::appliedMigrations()
 {
-    const QSqlDatabase db = connection();
+    const Connection db = connection();
     const SqlDialect &d = dialect();
     QStringList ids;
     {
@@ -854,7 +857,7 @@ KeyedRead userReadBy(const char *column)
     return KeyedRead(QStringLiteral("SELECT %1 FROM \"user\" WHERE \"%2\" = :v").arg(kUserColumns, QLatin1String(column)));
 }
 
-std::optional<User> readUserWhere(const QSqlDatabase &db, const SqlDialect &d, const QString &sql,
+std::optional<User> readUserWhere(const Connection &db, const SqlDialect &d, const QString &sql,
                                   const QString &value, const QString &context)
 {
     Query q(db, d, context);
@@ -901,7 +904,7 @@ void SqlStore::updateUser(const User &u)
 void SqlStore::deleteUser(const QString &id)
 {
     transaction([&] {
-        const QSqlDatabase db = connection();
+        const Connection db = connection();
         // Better Auth's order: sessions, accounts, (passkeys), then the user row.
         for (const char *table : {"session", "account", "passkey"}) {
             Query(db, dialect(), QStringLiteral("deleteUser"))
@@ -1111,7 +1114,7 @@ void SqlStore::createPasskey(const Passkey &p)
 }
 
 namespace {
-QList<Passkey> passkeysWhere(const QSqlDatabase &db, const SqlDialect &d, const char *column,
+QList<Passkey> passkeysWhere(const Connection &db, const SqlDialect &d, const char *column,
                              const QString &value, const QString &context, bool firstOnly)
 {
     Query q(db, d, context);
@@ -1319,7 +1322,7 @@ QList<QPair<QString, qint64>> SqlStore::syncClientMarks(const QString &userId)
 void SqlStore::deleteSyncData(const QString &userId)
 {
     transaction([&] {
-        const QSqlDatabase db = connection();
+        const Connection db = connection();
         for (const char *table : {"sync_record", "sync_client", "sync_user_version"}) {
             Query(db, dialect(), QStringLiteral("deleteSyncData"))
                 .prepare(QStringLiteral("DELETE FROM \"%1\" WHERE \"userId\" = :id").arg(QLatin1String(table)))

@@ -32,9 +32,11 @@
 #include <QStringList>
 #include <memory>
 
-class QSqlDatabase;
-
 namespace Kernia::Server {
+
+namespace SqlDetail {
+struct Connection;
+}
 
 class SqlStore final : public Store
 {
@@ -171,7 +173,7 @@ private:
     void commitBatch(const QList<CommitQueue::Job *> &batch);
     void runInSavepoint(CommitQueue::Job &job);   // a batch member; its failure stays its own
     ThreadState &threadState();     // this thread's state, connection opened on demand
-    QSqlDatabase connection();      // this thread's connection
+    SqlDetail::Connection connection();   // this thread's connection and its statements
     bool locksReadRows();           // inside a PostgreSQL transaction: reads by key use FOR UPDATE
 
     std::unique_ptr<Config> m_config;

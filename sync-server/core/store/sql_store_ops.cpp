@@ -13,6 +13,7 @@
 
 namespace Kernia::Server {
 
+using SqlDetail::Connection;
 using SqlDetail::Query;
 
 namespace {
@@ -46,7 +47,7 @@ RateLimitHit SqlStore::hitRateLimit(const QString &key, qint64 nowMs, qint64 win
     static const QString slidingSql = statement(QStringLiteral("CAST(:now AS BIGINT)"));
     static const QString fixedSql = statement(
         QStringLiteral("CASE WHEN %1 THEN CAST(:now AS BIGINT) ELSE \"rateLimit\".\"lastRequest\" END").arg(expired));
-    const QSqlDatabase db = connection();
+    const Connection db = connection();
     {
         Query q(db, dialect(), QStringLiteral("hitRateLimit"));
         q.prepare(sliding ? slidingSql : fixedSql)
@@ -94,7 +95,7 @@ QString inactiveAnonymousSql(const SqlDialect &d, int limit)
     return sql;
 }
 
-QStringList selectIds(const QSqlDatabase &db, const SqlDialect &d, const QDateTime &cutoff, int limit)
+QStringList selectIds(const Connection &db, const SqlDialect &d, const QDateTime &cutoff, int limit)
 {
     Query q(db, d, QStringLiteral("inactiveAnonymousUsers"));
     q.prepare(inactiveAnonymousSql(d, limit))
@@ -118,7 +119,7 @@ int SqlStore::pruneAnonymousUsers(const QDateTime &cutoff)
     // Sync tables belong to another unit and may be absent (older builds): look first.
     QStringList syncTables;
     {
-        const QSqlDatabase db = connection();
+        const Connection db = connection();
         for (const char *table : {"sync_record", "sync_client", "sync_user_version"}) {
             Query q(db, dialect(), QStringLiteral("pruneAnonymousUsers"));
             q.prepare(dialect().tableExistsQuery()).bind(QStringLiteral(":name"), QString::fromLatin1(table)).exec();
@@ -133,7 +134,7 @@ int SqlStore::pruneAnonymousUsers(const QDateTime &cutoff)
         for (int attempt = 1;; ++attempt) {
             try {
                 transaction([&] {
-                    const QSqlDatabase db = connection();
+                    const Connection db = connection();
                     // Re-evaluated inside the transaction: a guest active a moment ago stays.
                     const QStringList ids = selectIds(db, dialect(), cutoff, kPruneBatch);
                     for (const QString &id : ids) {
