@@ -6,6 +6,7 @@
 #include "../../sync-server/core/store/migrations.h"
 #include "../../sync-server/core/store/writer_lock.h"
 #include "../../sync-server/core/store/sql_query.h"
+#include "../../sync-server/core/store/sql_text.h"
 #include "pg_test_support.h"
 
 #include <QAtomicInteger>
@@ -1302,6 +1303,25 @@ private slots:
         }
         QVERIFY(!store->userById(QStringLiteral("g4b")));
         QVERIFY(!store->userById(QStringLiteral("g5n")));   // the nested part alone rolled back
+    }
+
+    // A table's INSERT, UPDATE and SELECT come from one column list (no backend involved).
+    void tableStatementsComeFromOneColumnList()
+    {
+        const SqlDetail::TableSql table("user", {"id", "name", "emailVerified"});
+        QCOMPARE(table.columns, QStringLiteral("\"id\", \"name\", \"emailVerified\""));
+        QCOMPARE(table.columnCount, 3);
+        QCOMPARE(table.insert, QStringLiteral("INSERT INTO \"user\" (\"id\", \"name\", \"emailVerified\") "
+                                              "VALUES (:id, :name, :emailVerified)"));
+        QCOMPARE(table.updateById, QStringLiteral("UPDATE \"user\" SET \"name\" = :name, \"emailVerified\" = :emailVerified "
+                                                  "WHERE \"id\" = :id"));
+        QCOMPARE(table.select, QStringLiteral("SELECT \"id\", \"name\", \"emailVerified\" FROM \"user\""));
+        QCOMPARE(table.qualifiedColumns(QStringLiteral("u")),
+                 QStringLiteral("\"u\".\"id\", \"u\".\"name\", \"u\".\"emailVerified\""));
+        const SqlDetail::PerDialect ordered([](const SqlDialect &d) { return d.insertionOrderColumn(); });
+        QCOMPARE(ordered(SqlDialect::sqlite()), SqlDialect::sqlite().insertionOrderColumn());
+        QCOMPARE(ordered(SqlDialect::postgres()), SqlDialect::postgres().insertionOrderColumn());
+        QVERIFY(ordered(SqlDialect::sqlite()) != ordered(SqlDialect::postgres()));
     }
 
     // Statements stay prepared per connection; a statement already in use (a nested read of

@@ -3,6 +3,7 @@
 #include "commit_queue.h"
 #include "migrations.h"
 #include "sql_query.h"
+#include "sql_text.h"
 #include "wal_checkpointer.h"
 #include "writer_lock.h"
 
@@ -31,8 +32,11 @@ namespace Kernia::Server {
 
 using SqlDetail::Connection;
 using SqlDetail::execQuietly;
+using SqlDetail::KeyedRead;
+using SqlDetail::PerDialect;
 using SqlDetail::Query;
 using SqlDetail::StatementCache;
+using SqlDetail::TableSql;
 using SqlDetail::threadFailures;
 
 // ---------------------------------------------------------------------------------------
@@ -173,36 +177,15 @@ std::optional<QString> toOptionalText(const QVariant &v)
 // ---------------------------------------------------------------------------------------
 // SQL text (identifiers quoted: "user" is reserved in PostgreSQL, columns are camelCase)
 
-const QString kUserColumns = QStringLiteral(
-    "\"id\", \"name\", \"email\", \"emailVerified\", \"image\", \"createdAt\", \"updatedAt\", "
-    "\"isAnonymous\", \"username\", \"displayUsername\"");
-const QString kSessionColumns = QStringLiteral(
-    "\"id\", \"token\", \"userId\", \"expiresAt\", \"createdAt\", \"updatedAt\", "
-    "\"ipAddress\", \"userAgent\"");
-constexpr int kSessionColumnCount = 8;
-// The same columns qualified by a table alias, for joins: "s"."id", "s"."token", ...
-QString qualifiedColumns(const QString &columns, const QString &alias)
-{
-    QStringList qualified = columns.split(QStringLiteral(", "));
-    for (QString &column : qualified)
-        column.prepend(QLatin1Char('"') + alias + QStringLiteral("\"."));
-    return qualified.join(QStringLiteral(", "));
-}
-// A read by key in its two forms, built once: plain, and with the row lock that
-// locksReadRows() asks for. The text keys the connection's prepared-statement cache, so
-// hot reads (get-session) hash a ready string instead of formatting one per call.
-struct KeyedRead
-{
-    explicit KeyedRead(const QString &select) : plain(select), locking(select + QStringLiteral(" FOR UPDATE")) {}
-    const QString &text(bool lockRows) const { return lockRows ? locking : plain; }
-    const QString plain;
-    const QString locking;
-};
-const QString kAccountColumns = QStringLiteral(
-    "\"id\", \"accountId\", \"providerId\", \"userId\", \"password\", \"scope\", "
-    "\"createdAt\", \"updatedAt\"");
-const QString kVerificationColumns = QStringLiteral(
-    "\"id\", \"identifier\", \"value\", \"expiresAt\", \"createdAt\", \"updatedAt\"");
+const TableSql kUser("user", {"id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt",
+                             "isAnonymous", "username", "displayUsername"});
+const TableSql kSession("session", {"id", "token", "userId", "expiresAt", "createdAt", "updatedAt",
+                                   "ipAddress", "userAgent"});
+const TableSql kAccount("account", {"id", "accountId", "providerId", "userId", "password", "scope",
+                                   "createdAt", "updatedAt"});
+const TableSql kVerification("verification", {"id", "identifier", "value", "expiresAt", "createdAt", "updatedAt"});
+const TableSql kPasskey("passkey", {"id", "name", "publicKey", "userId", "credentialID", "counter", "deviceType",
+                                   "backedUp", "transports", "createdAt", "aaguid"});
 
 // The value of every column of a row, bound to its :column placeholder (INSERT and UPDATE
 // name the same placeholders).
@@ -319,10 +302,6 @@ Verification readVerification(const Query &q)
     v.updatedAt = toTimestamp(q.value(5));
     return v;
 }
-
-const QString kPasskeyColumns = QStringLiteral(
-    "\"id\", \"name\", \"publicKey\", \"userId\", \"credentialID\", \"counter\", \"deviceType\", "
-    "\"backedUp\", \"transports\", \"createdAt\", \"aaguid\"");
 
 Passkey readPasskey(const Query &q)
 {
@@ -844,17 +823,14 @@ QStringList SqlStore::appliedMigrations()
 void SqlStore::createUser(const User &u)
 {
     Query q(connection(), dialect(), QStringLiteral("createUser"));
-    static const QString insert = QStringLiteral("INSERT INTO \"user\" (%1) VALUES (:id, :name, :email, "
-                                                 ":emailVerified, :image, :createdAt, :updatedAt, :isAnonymous, "
-                                                 ":username, :displayUsername)").arg(kUserColumns);
-    q.prepare(insert);
+    q.prepare(kUser.insert);
     bindUserRow(q, dialect(), u).exec();
 }
 
 namespace {
 KeyedRead userReadBy(const char *column)
 {
-    return KeyedRead(QStringLiteral("SELECT %1 FROM \"user\" WHERE \"%2\" = :v").arg(kUserColumns, QLatin1String(column)));
+    return KeyedRead(QStringLiteral("%1 WHERE \"%2\" = :v").arg(kUser.select, QLatin1String(column)));
 }
 
 std::optional<User> readUserWhere(const Connection &db, const SqlDialect &d, const QString &sql,
@@ -893,30 +869,23 @@ std::optional<User> SqlStore::userByUsername(const QString &normalisedUsername)
 void SqlStore::updateUser(const User &u)
 {
     Query q(connection(), dialect(), QStringLiteral("updateUser"));
-    q.prepare(QStringLiteral(
-              "UPDATE \"user\" SET \"name\" = :name, \"email\" = :email, "
-              "\"emailVerified\" = :emailVerified, \"image\" = :image, \"createdAt\" = :createdAt, "
-              "\"updatedAt\" = :updatedAt, \"isAnonymous\" = :isAnonymous, \"username\" = :username, "
-              "\"displayUsername\" = :displayUsername WHERE \"id\" = :id"));
+    q.prepare(kUser.updateById);
     bindUserRow(q, dialect(), u).exec();
 }
 
 void SqlStore::deleteUser(const QString &id)
 {
     transaction([&] {
-        const Connection db = connection();
         // Better Auth's order: sessions, accounts, (passkeys), then the user row.
-        for (const char *table : {"session", "account", "passkey"}) {
-            Query(db, dialect(), QStringLiteral("deleteUser"))
-                .prepare(QStringLiteral("DELETE FROM \"%1\" WHERE \"userId\" = :id")
-                             .arg(QLatin1String(table)))
-                .bind(QStringLiteral(":id"), id)
-                .exec();
-        }
-        Query(db, dialect(), QStringLiteral("deleteUser"))
-            .prepare(QStringLiteral("DELETE FROM \"user\" WHERE \"id\" = :id"))
-            .bind(QStringLiteral(":id"), id)
-            .exec();
+        static const QString deletes[] = {
+            QStringLiteral("DELETE FROM \"session\" WHERE \"userId\" = :id"),
+            QStringLiteral("DELETE FROM \"account\" WHERE \"userId\" = :id"),
+            QStringLiteral("DELETE FROM \"passkey\" WHERE \"userId\" = :id"),
+            QStringLiteral("DELETE FROM \"user\" WHERE \"id\" = :id"),
+        };
+        const Connection db = connection();
+        for (const QString &sql : deletes)
+            Query(db, dialect(), QStringLiteral("deleteUser")).prepare(sql).bind(QStringLiteral(":id"), id).exec();
     });
 }
 
@@ -926,18 +895,18 @@ void SqlStore::deleteUser(const QString &id)
 void SqlStore::createAccount(const Account &a)
 {
     Query q(connection(), dialect(), QStringLiteral("createAccount"));
-    q.prepare(QStringLiteral("INSERT INTO \"account\" (%1) VALUES (:id, :accountId, :providerId, "
-              ":userId, :password, :scope, :createdAt, :updatedAt)")
-              .arg(kAccountColumns));
+    q.prepare(kAccount.insert);
     bindAccountRow(q, a).exec();
 }
 
 QList<Account> SqlStore::accountsByUser(const QString &userId)
 {
+    static const PerDialect select([](const SqlDialect &d) {
+        return QStringLiteral("%1 WHERE \"userId\" = :userId ORDER BY \"createdAt\", %2")
+            .arg(kAccount.select, d.insertionOrderColumn());
+    });
     Query q(connection(), dialect(), QStringLiteral("accountsByUser"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"account\" WHERE \"userId\" = :userId "
-                             "ORDER BY \"createdAt\", %2")
-                  .arg(kAccountColumns, dialect().insertionOrderColumn()))
+    q.prepare(select(dialect()))
         .bind(QStringLiteral(":userId"), userId)
         .exec();
     QList<Account> result;
@@ -949,10 +918,7 @@ QList<Account> SqlStore::accountsByUser(const QString &userId)
 void SqlStore::updateAccount(const Account &a)
 {
     Query q(connection(), dialect(), QStringLiteral("updateAccount"));
-    q.prepare(QStringLiteral(
-              "UPDATE \"account\" SET \"accountId\" = :accountId, \"providerId\" = :providerId, "
-              "\"userId\" = :userId, \"password\" = :password, \"scope\" = :scope, "
-              "\"createdAt\" = :createdAt, \"updatedAt\" = :updatedAt WHERE \"id\" = :id"));
+    q.prepare(kAccount.updateById);
     bindAccountRow(q, a).exec();
 }
 
@@ -962,18 +928,14 @@ void SqlStore::updateAccount(const Account &a)
 void SqlStore::createSession(const Session &s)
 {
     Query q(connection(), dialect(), QStringLiteral("createSession"));
-    static const QString insert = QStringLiteral("INSERT INTO \"session\" (%1) VALUES (:id, :token, :userId, "
-                                                 ":expiresAt, :createdAt, :updatedAt, :ipAddress, :userAgent)")
-                                      .arg(kSessionColumns);
-    q.prepare(insert);
+    q.prepare(kSession.insert);
     bindSessionRow(q, s).exec();
 }
 
 std::optional<Session> SqlStore::sessionByToken(const QString &token)
 {
     Query q(connection(), dialect(), QStringLiteral("sessionByToken"));
-    static const KeyedRead read(QStringLiteral("SELECT %1 FROM \"session\" WHERE \"token\" = :token")
-                                    .arg(kSessionColumns));
+    static const KeyedRead read(kSession.select + QStringLiteral(" WHERE \"token\" = :token"));
     q.prepare(read.text(locksReadRows()))
         .bind(QStringLiteral(":token"), token)
         .exec();
@@ -987,22 +949,24 @@ std::optional<std::pair<Session, User>> SqlStore::sessionWithUserByToken(const Q
     static const KeyedRead read(
         QStringLiteral("SELECT %1, %2 FROM \"session\" \"s\" JOIN \"user\" \"u\" ON \"u\".\"id\" = \"s\".\"userId\" "
                        "WHERE \"s\".\"token\" = :token")
-            .arg(qualifiedColumns(kSessionColumns, QStringLiteral("s")), qualifiedColumns(kUserColumns, QStringLiteral("u"))));
+            .arg(kSession.qualifiedColumns(QStringLiteral("s")), kUser.qualifiedColumns(QStringLiteral("u"))));
     Query q(connection(), dialect(), QStringLiteral("sessionWithUserByToken"));
     q.prepare(read.text(locksReadRows()))
         .bind(QStringLiteral(":token"), token)
         .exec();
     if (!q.next())
         return std::nullopt;
-    return std::make_pair(readSession(q), readUser(q, kSessionColumnCount));
+    return std::make_pair(readSession(q), readUser(q, kSession.columnCount));
 }
 
 QList<Session> SqlStore::sessionsByUser(const QString &userId)
 {
+    static const PerDialect select([](const SqlDialect &d) {
+        return QStringLiteral("%1 WHERE \"userId\" = :userId ORDER BY \"createdAt\", %2")
+            .arg(kSession.select, d.insertionOrderColumn());
+    });
     Query q(connection(), dialect(), QStringLiteral("sessionsByUser"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"session\" WHERE \"userId\" = :userId "
-                             "ORDER BY \"createdAt\", %2")
-                  .arg(kSessionColumns, dialect().insertionOrderColumn()))
+    q.prepare(select(dialect()))
         .bind(QStringLiteral(":userId"), userId)
         .exec();
     QList<Session> result;
@@ -1014,10 +978,7 @@ QList<Session> SqlStore::sessionsByUser(const QString &userId)
 void SqlStore::updateSession(const Session &s)
 {
     Query q(connection(), dialect(), QStringLiteral("updateSession"));
-    q.prepare(QStringLiteral(
-              "UPDATE \"session\" SET \"token\" = :token, \"userId\" = :userId, "
-              "\"expiresAt\" = :expiresAt, \"createdAt\" = :createdAt, \"updatedAt\" = :updatedAt, "
-              "\"ipAddress\" = :ipAddress, \"userAgent\" = :userAgent WHERE \"id\" = :id"));
+    q.prepare(kSession.updateById);
     bindSessionRow(q, s).exec();
 }
 
@@ -1053,9 +1014,7 @@ void SqlStore::deleteSessionsByUserExcept(const QString &userId, const QString &
 void SqlStore::createVerification(const Verification &v)
 {
     Query(connection(), dialect(), QStringLiteral("createVerification"))
-        .prepare(QStringLiteral("INSERT INTO \"verification\" (%1) VALUES (:id, :identifier, :value, "
-                                ":expiresAt, :createdAt, :updatedAt)")
-                     .arg(kVerificationColumns))
+        .prepare(kVerification.insert)
         .bind(QStringLiteral(":id"), textValue(v.id))
         .bind(QStringLiteral(":identifier"), textValue(v.identifier))
         .bind(QStringLiteral(":value"), textValue(v.value))
@@ -1067,10 +1026,12 @@ void SqlStore::createVerification(const Verification &v)
 
 std::optional<Verification> SqlStore::verificationByIdentifier(const QString &identifier)
 {
+    static const PerDialect select([](const SqlDialect &d) {
+        return QStringLiteral("%1 WHERE \"identifier\" = :identifier ORDER BY \"createdAt\" DESC, %2 DESC LIMIT 1")
+            .arg(kVerification.select, d.insertionOrderColumn());
+    });
     Query q(connection(), dialect(), QStringLiteral("verificationByIdentifier"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"verification\" WHERE \"identifier\" = :identifier "
-                             "ORDER BY \"createdAt\" DESC, %2 DESC LIMIT 1")
-                  .arg(kVerificationColumns, dialect().insertionOrderColumn()))
+    q.prepare(select(dialect()))
         .bind(QStringLiteral(":identifier"), identifier)
         .exec();
     if (!q.next())
@@ -1085,12 +1046,14 @@ std::optional<Verification> SqlStore::consumeVerification(const QString &identif
     // SQLite) additionally serialises concurrent consumers. Of several racing callers
     // exactly one gets the row, the others find nothing to delete.
     transaction([&] {
+        static const PerDialect consume([](const SqlDialect &d) {
+            return QStringLiteral("DELETE FROM \"verification\" WHERE \"id\" = ("
+                                  "SELECT \"id\" FROM \"verification\" WHERE \"identifier\" = :identifier "
+                                  "ORDER BY \"createdAt\" DESC, %1 DESC LIMIT 1) RETURNING %2")
+                .arg(d.insertionOrderColumn(), kVerification.columns);
+        });
         Query q(connection(), dialect(), QStringLiteral("consumeVerification"));
-        q.prepare(QStringLiteral(
-                      "DELETE FROM \"verification\" WHERE \"id\" = ("
-                      "SELECT \"id\" FROM \"verification\" WHERE \"identifier\" = :identifier "
-                      "ORDER BY \"createdAt\" DESC, %1 DESC LIMIT 1) RETURNING %2")
-                      .arg(dialect().insertionOrderColumn(), kVerificationColumns))
+        q.prepare(consume(dialect()))
             .bind(QStringLiteral(":identifier"), identifier)
             .exec();
         if (q.next())
@@ -1107,20 +1070,25 @@ std::optional<Verification> SqlStore::consumeVerification(const QString &identif
 void SqlStore::createPasskey(const Passkey &p)
 {
     Query q(connection(), dialect(), QStringLiteral("createPasskey"));
-    q.prepare(QStringLiteral("INSERT INTO \"passkey\" (%1) VALUES (:id, :name, :publicKey, :userId, "
-              ":credentialID, :counter, :deviceType, :backedUp, :transports, "
-              ":createdAt, :aaguid)").arg(kPasskeyColumns));
+    q.prepare(kPasskey.insert);
     bindPasskeyRow(q, dialect(), p).exec();
 }
 
 namespace {
-QList<Passkey> passkeysWhere(const Connection &db, const SqlDialect &d, const char *column,
-                             const QString &value, const QString &context, bool firstOnly)
+PerDialect passkeysWhereSql(const char *column, bool firstOnly)
+{
+    return PerDialect([=](const SqlDialect &d) {
+        return QStringLiteral("%1 WHERE \"%2\" = :v ORDER BY \"createdAt\", %3%4")
+            .arg(kPasskey.select, QLatin1String(column), d.insertionOrderColumn(),
+                 firstOnly ? QStringLiteral(" LIMIT 1") : QString());
+    });
+}
+
+QList<Passkey> passkeysWhere(const Connection &db, const SqlDialect &d, const PerDialect &sql,
+                             const QString &value, const QString &context)
 {
     Query q(db, d, context);
-    q.prepare(QStringLiteral("SELECT %1 FROM \"passkey\" WHERE \"%2\" = :v ORDER BY \"createdAt\", %3%4")
-                  .arg(kPasskeyColumns, QLatin1String(column), d.insertionOrderColumn(),
-                       firstOnly ? QStringLiteral(" LIMIT 1") : QString()))
+    q.prepare(sql(d))
         .bind(QStringLiteral(":v"), value)
         .exec();
     QList<Passkey> result;
@@ -1132,30 +1100,29 @@ QList<Passkey> passkeysWhere(const Connection &db, const SqlDialect &d, const ch
 
 std::optional<Passkey> SqlStore::passkeyById(const QString &id)
 {
-    const QList<Passkey> rows = passkeysWhere(connection(), dialect(), "id", id, QStringLiteral("passkeyById"), true);
+    static const PerDialect sql = passkeysWhereSql("id", true);
+    const QList<Passkey> rows = passkeysWhere(connection(), dialect(), sql, id, QStringLiteral("passkeyById"));
     return rows.isEmpty() ? std::nullopt : std::optional<Passkey>(rows.first());
 }
 
 std::optional<Passkey> SqlStore::passkeyByCredentialId(const QString &credentialId)
 {
-    const QList<Passkey> rows = passkeysWhere(connection(), dialect(), "credentialID", credentialId,
-                                              QStringLiteral("passkeyByCredentialId"), true);
+    static const PerDialect sql = passkeysWhereSql("credentialID", true);
+    const QList<Passkey> rows = passkeysWhere(connection(), dialect(), sql, credentialId,
+                                              QStringLiteral("passkeyByCredentialId"));
     return rows.isEmpty() ? std::nullopt : std::optional<Passkey>(rows.first());
 }
 
 QList<Passkey> SqlStore::passkeysByUser(const QString &userId)
 {
-    return passkeysWhere(connection(), dialect(), "userId", userId, QStringLiteral("passkeysByUser"), false);
+    static const PerDialect sql = passkeysWhereSql("userId", false);
+    return passkeysWhere(connection(), dialect(), sql, userId, QStringLiteral("passkeysByUser"));
 }
 
 void SqlStore::updatePasskey(const Passkey &p)
 {
     Query q(connection(), dialect(), QStringLiteral("updatePasskey"));
-    q.prepare(QStringLiteral(
-              "UPDATE \"passkey\" SET \"name\" = :name, \"publicKey\" = :publicKey, \"userId\" = :userId, "
-              "\"credentialID\" = :credentialID, \"counter\" = :counter, \"deviceType\" = :deviceType, "
-              "\"backedUp\" = :backedUp, \"transports\" = :transports, \"createdAt\" = :createdAt, "
-              "\"aaguid\" = :aaguid WHERE \"id\" = :id"));
+    q.prepare(kPasskey.updateById);
     bindPasskeyRow(q, dialect(), p).exec();
 }
 
@@ -1192,10 +1159,11 @@ SyncRecord readSyncRecord(const Query &q)
 std::optional<SyncRecord> SqlStore::syncRecord(const QString &userId, const QString &collection,
                                                const QString &recordId)
 {
+    static const QString select = QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "
+                                                 "AND \"collection\" = :collection AND \"recordId\" = :recordId")
+                                      .arg(kSyncRecordColumns);
     Query q(connection(), dialect(), QStringLiteral("syncRecord"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "
-                             "AND \"collection\" = :collection AND \"recordId\" = :recordId")
-                  .arg(kSyncRecordColumns))
+    q.prepare(select)
         .bind(QStringLiteral(":userId"), userId)
         .bind(QStringLiteral(":collection"), collection)
         .bind(QStringLiteral(":recordId"), recordId)
@@ -1207,14 +1175,14 @@ std::optional<SyncRecord> SqlStore::syncRecord(const QString &userId, const QStr
 
 void SqlStore::putSyncRecord(const QString &userId, const SyncRecord &r)
 {
+    static const QString upsert = QStringLiteral(
+        "INSERT INTO \"sync_record\" (\"userId\", %1) VALUES (:userId, :collection, :recordId, "
+        ":version, :deleted, :data, :updatedAt) "
+        "ON CONFLICT (\"userId\", \"collection\", \"recordId\") DO UPDATE SET "
+        "\"version\" = excluded.\"version\", \"deleted\" = excluded.\"deleted\", "
+        "\"data\" = excluded.\"data\", \"updatedAt\" = excluded.\"updatedAt\"").arg(kSyncRecordColumns);
     Query(connection(), dialect(), QStringLiteral("putSyncRecord"))
-        .prepare(QStringLiteral(
-            "INSERT INTO \"sync_record\" (\"userId\", %1) VALUES (:userId, :collection, :recordId, "
-            ":version, :deleted, :data, :updatedAt) "
-            "ON CONFLICT (\"userId\", \"collection\", \"recordId\") DO UPDATE SET "
-            "\"version\" = excluded.\"version\", \"deleted\" = excluded.\"deleted\", "
-            "\"data\" = excluded.\"data\", \"updatedAt\" = excluded.\"updatedAt\"")
-                     .arg(kSyncRecordColumns))
+        .prepare(upsert)
         .bind(QStringLiteral(":userId"), textValue(userId))
         .bind(QStringLiteral(":collection"), textValue(r.collection))
         .bind(QStringLiteral(":recordId"), textValue(r.recordId))
@@ -1228,9 +1196,10 @@ void SqlStore::putSyncRecord(const QString &userId, const SyncRecord &r)
 
 QList<SyncRecord> SqlStore::syncRecordsByUser(const QString &userId)
 {
+    static const QString select = QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "
+                                                 "ORDER BY \"version\"").arg(kSyncRecordColumns);
     Query q(connection(), dialect(), QStringLiteral("syncRecordsByUser"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId ORDER BY \"version\"")
-                  .arg(kSyncRecordColumns))
+    q.prepare(select)
         .bind(QStringLiteral(":userId"), userId)
         .exec();
     QList<SyncRecord> result;
@@ -1241,10 +1210,11 @@ QList<SyncRecord> SqlStore::syncRecordsByUser(const QString &userId)
 
 QList<SyncRecord> SqlStore::syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit)
 {
+    static const QString select = QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "
+                                                 "AND \"version\" > :since AND \"version\" <= :upTo "
+                                                 "ORDER BY \"version\" LIMIT :limit").arg(kSyncRecordColumns);
     Query q(connection(), dialect(), QStringLiteral("syncChangesSince"));
-    q.prepare(QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "
-                             "AND \"version\" > :since AND \"version\" <= :upTo "
-                             "ORDER BY \"version\" LIMIT :limit").arg(kSyncRecordColumns))
+    q.prepare(select)
         .bind(QStringLiteral(":userId"), userId)
         .bind(QStringLiteral(":since"), since)
         .bind(QStringLiteral(":upTo"), upTo)
@@ -1322,13 +1292,14 @@ QList<QPair<QString, qint64>> SqlStore::syncClientMarks(const QString &userId)
 void SqlStore::deleteSyncData(const QString &userId)
 {
     transaction([&] {
+        static const QString deletes[] = {
+            QStringLiteral("DELETE FROM \"sync_record\" WHERE \"userId\" = :id"),
+            QStringLiteral("DELETE FROM \"sync_client\" WHERE \"userId\" = :id"),
+            QStringLiteral("DELETE FROM \"sync_user_version\" WHERE \"userId\" = :id"),
+        };
         const Connection db = connection();
-        for (const char *table : {"sync_record", "sync_client", "sync_user_version"}) {
-            Query(db, dialect(), QStringLiteral("deleteSyncData"))
-                .prepare(QStringLiteral("DELETE FROM \"%1\" WHERE \"userId\" = :id").arg(QLatin1String(table)))
-                .bind(QStringLiteral(":id"), userId)
-                .exec();
-        }
+        for (const QString &sql : deletes)
+            Query(db, dialect(), QStringLiteral("deleteSyncData")).prepare(sql).bind(QStringLiteral(":id"), userId).exec();
     });
 }
 
