@@ -158,6 +158,13 @@ void Query::fail()
     throw StoreError(message, m_dialect.isUniqueViolation(error));
 }
 
+void execEachWithId(const Connection &connection, const SqlDialect &dialect, const QStringList &statements,
+                    const QString &id, const QString &context)
+{
+    for (const QString &sql : statements)
+        Query(connection, dialect, context).prepare(sql).bind(QStringLiteral(":id"), id).exec();
+}
+
 void execQuietly(const Connection &connection, const QString &sql)
 {
     QSqlQuery q(connection.database);

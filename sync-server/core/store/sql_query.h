@@ -17,6 +17,7 @@
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QString>
+#include <QStringList>
 #include <QVariant>
 #include <memory>
 #include <optional>
@@ -100,6 +101,11 @@ private:
     std::shared_ptr<StatementCache::Entry> m_cached;
     QSqlQuery *m_active = nullptr;   // null until prepare()/exec()
 };
+
+// Runs the statements in order (prepared, cached), each with :id bound: the deletes of
+// one user's rows, say.
+void execEachWithId(const Connection &connection, const SqlDialect &dialect, const QStringList &statements,
+                    const QString &id, const QString &context);
 
 // Runs a statement for cleanup (ROLLBACK ...) without throwing.
 void execQuietly(const Connection &connection, const QString &sql);

@@ -31,6 +31,7 @@
 namespace Kernia::Server {
 
 using SqlDetail::Connection;
+using SqlDetail::execEachWithId;
 using SqlDetail::execQuietly;
 using SqlDetail::KeyedRead;
 using SqlDetail::PerDialect;
@@ -875,18 +876,12 @@ void SqlStore::updateUser(const User &u)
 
 void SqlStore::deleteUser(const QString &id)
 {
-    transaction([&] {
-        // Better Auth's order: sessions, accounts, (passkeys), then the user row.
-        static const QString deletes[] = {
-            QStringLiteral("DELETE FROM \"session\" WHERE \"userId\" = :id"),
-            QStringLiteral("DELETE FROM \"account\" WHERE \"userId\" = :id"),
-            QStringLiteral("DELETE FROM \"passkey\" WHERE \"userId\" = :id"),
-            QStringLiteral("DELETE FROM \"user\" WHERE \"id\" = :id"),
-        };
-        const Connection db = connection();
-        for (const QString &sql : deletes)
-            Query(db, dialect(), QStringLiteral("deleteUser")).prepare(sql).bind(QStringLiteral(":id"), id).exec();
-    });
+    // Better Auth's order: sessions, accounts, (passkeys), then the user row.
+    static const QStringList deletes = {QStringLiteral("DELETE FROM \"session\" WHERE \"userId\" = :id"),
+                                        QStringLiteral("DELETE FROM \"account\" WHERE \"userId\" = :id"),
+                                        QStringLiteral("DELETE FROM \"passkey\" WHERE \"userId\" = :id"),
+                                        QStringLiteral("DELETE FROM \"user\" WHERE \"id\" = :id")};
+    transaction([&] { execEachWithId(connection(), dialect(), deletes, id, QStringLiteral("deleteUser")); });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1291,16 +1286,10 @@ QList<QPair<QString, qint64>> SqlStore::syncClientMarks(const QString &userId)
 
 void SqlStore::deleteSyncData(const QString &userId)
 {
-    transaction([&] {
-        static const QString deletes[] = {
-            QStringLiteral("DELETE FROM \"sync_record\" WHERE \"userId\" = :id"),
-            QStringLiteral("DELETE FROM \"sync_client\" WHERE \"userId\" = :id"),
-            QStringLiteral("DELETE FROM \"sync_user_version\" WHERE \"userId\" = :id"),
-        };
-        const Connection db = connection();
-        for (const QString &sql : deletes)
-            Query(db, dialect(), QStringLiteral("deleteSyncData")).prepare(sql).bind(QStringLiteral(":id"), userId).exec();
-    });
+    static const QStringList deletes = {QStringLiteral("DELETE FROM \"sync_record\" WHERE \"userId\" = :id"),
+                                        QStringLiteral("DELETE FROM \"sync_client\" WHERE \"userId\" = :id"),
+                                        QStringLiteral("DELETE FROM \"sync_user_version\" WHERE \"userId\" = :id")};
+    transaction([&] { execEachWithId(connection(), dialect(), deletes, userId, QStringLiteral("deleteSyncData")); });
 }
 
 // ---------------------------------------------------------------------------------------

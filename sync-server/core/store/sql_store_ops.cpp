@@ -14,6 +14,7 @@
 namespace Kernia::Server {
 
 using SqlDetail::Connection;
+using SqlDetail::execEachWithId;
 using SqlDetail::Query;
 
 namespace {
@@ -117,14 +118,14 @@ QStringList SqlStore::inactiveAnonymousUsers(const QDateTime &cutoff)
 int SqlStore::pruneAnonymousUsers(const QDateTime &cutoff)
 {
     // Sync tables belong to another unit and may be absent (older builds): look first.
-    QStringList syncTables;
+    QStringList syncDeletes;
     {
         const Connection db = connection();
         for (const char *table : {"sync_record", "sync_client", "sync_user_version"}) {
             Query q(db, dialect(), QStringLiteral("pruneAnonymousUsers"));
             q.prepare(dialect().tableExistsQuery()).bind(QStringLiteral(":name"), QString::fromLatin1(table)).exec();
             if (q.next())
-                syncTables << QString::fromLatin1(table);
+                syncDeletes << QStringLiteral("DELETE FROM \"%1\" WHERE \"userId\" = :id").arg(QLatin1String(table));
         }
     }
 
@@ -138,12 +139,7 @@ int SqlStore::pruneAnonymousUsers(const QDateTime &cutoff)
                     // Re-evaluated inside the transaction: a guest active a moment ago stays.
                     const QStringList ids = selectIds(db, dialect(), cutoff, kPruneBatch);
                     for (const QString &id : ids) {
-                        for (const QString &table : std::as_const(syncTables)) {
-                            Query(db, dialect(), QStringLiteral("pruneAnonymousUsers"))
-                                .prepare(QStringLiteral("DELETE FROM \"%1\" WHERE \"userId\" = :id").arg(table))
-                                .bind(QStringLiteral(":id"), id)
-                                .exec();
-                        }
+                        execEachWithId(db, dialect(), syncDeletes, id, QStringLiteral("pruneAnonymousUsers"));
                         deleteUser(id);   // sessions, accounts, passkeys, the user row
                     }
                     batch = int(ids.size());
