@@ -44,9 +44,10 @@ using SqlDetail::threadFailures;
 // Connection bookkeeping
 //
 // Each thread keeps, per store (keyed by a never-reused serial), the name of its own
-// QSqlDatabase connection, the statements prepared on it, and its transaction depth. The store's Shared block lists the
-// connection names that are still registered with QSqlDatabase; whoever takes a name out
-// of that set (the thread at exit, or the store's destructor) removes the connection.
+// QSqlDatabase connection, the statements prepared on it, and its transaction depth. The
+// store's Shared block lists the connection names that are still registered with
+// QSqlDatabase; whoever takes a name out of that set (the thread at exit, or the store's
+// destructor) removes the connection.
 
 struct SqlStore::Config
 {
