@@ -145,10 +145,45 @@ Error LocalStore::failed(const QSqlQuery &q, const QString &what) const
     return sqlError(what, q.lastError().text());
 }
 
+Error LocalStore::notOpen() const
+{
+    return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
+}
+
+Error LocalStore::run(QSqlQuery &q, const QString &sql, Binds binds, const QString &what) const
+{
+    if (!q.prepare(sql))
+        return failed(q, what);
+    for (const auto &[placeholder, value] : binds)
+        q.bindValue(QLatin1String(placeholder), value);
+    if (!q.exec())
+        return failed(q, what);
+    return Error();
+}
+
+std::optional<QSqlQuery> LocalStore::read(const QString &sql, Binds binds, const QString &what) const
+{
+    if (!m_open)
+        return std::nullopt;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    if (run(q, sql, binds, what).isError())
+        return std::nullopt;
+    return q;
+}
+
+Error LocalStore::write(const QString &sql, Binds binds, const QString &what)
+{
+    if (!m_open)
+        return notOpen();
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    return run(q, sql, binds, what);
+}
+
 Error LocalStore::inTransaction(const std::function<Error(QSqlQuery &)> &steps, const QString &beginWhat)
 {
     if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
+        return notOpen();
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
     if (!db.transaction())
         return sqlError(beginWhat, db.lastError().text());
@@ -233,18 +268,16 @@ Error LocalStore::migrate()
 
 std::optional<StoredIdentity> LocalStore::identity() const
 {
-    if (!m_open)
-        return std::nullopt;
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    if (!q.exec(QStringLiteral("SELECT state, local_id, has_server_session, session_expires_at FROM identity WHERE slot = 1"))
-        || !q.next())
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT state, local_id, has_server_session, session_expires_at"
+                                                     " FROM identity WHERE slot = 1"),
+                                      {}, QStringLiteral("Cannot read the identity"));
+    if (!q || !q->next())
         return std::nullopt;
     StoredIdentity id;
-    id.state = q.value(0).toInt();
-    id.localId = q.value(1).toString();
-    id.hasServerSession = q.value(2).toInt() != 0;
-    id.sessionExpiresAt = QDateTime::fromString(q.value(3).toString(), Qt::ISODateWithMs);
-    q.finish();
+    id.state = q->value(0).toInt();
+    id.localId = q->value(1).toString();
+    id.hasServerSession = q->value(2).toInt() != 0;
+    id.sessionExpiresAt = QDateTime::fromString(q->value(3).toString(), Qt::ISODateWithMs);
     return id;
 }
 
@@ -253,96 +286,67 @@ Error LocalStore::saveCurrent(const StoredIdentity &identity, const User &user)
     return inTransaction([&](QSqlQuery &q) {
         const QString now = nowIso();
         if (user.isValid() && !user.localId().isEmpty()) {
-            q.prepare(QStringLiteral(
+            const Error error = run(q, QStringLiteral(
                     "INSERT INTO profiles (local_id, user_id, user_json, status, created_at, updated_at)"
                     " VALUES (:lid, :uid, :json, :status, :now, :now)"
                     " ON CONFLICT(local_id) DO UPDATE SET user_id = excluded.user_id, user_json = excluded.user_json,"
-                    " status = excluded.status, updated_at = excluded.updated_at"));
-            q.bindValue(QStringLiteral(":lid"), user.localId());
-            q.bindValue(QStringLiteral(":uid"), user.id());
-            q.bindValue(QStringLiteral(":json"),
-                        QString::fromUtf8(QJsonDocument(user.toJson()).toJson(QJsonDocument::Compact)));
-            q.bindValue(QStringLiteral(":status"), QString::fromLatin1(ProfileCurrent));
-            q.bindValue(QStringLiteral(":now"), now);
-            if (!q.exec())
-                return failed(q, QStringLiteral("Cannot save the profile"));
+                    " status = excluded.status, updated_at = excluded.updated_at"),
+                {{":lid", user.localId()}, {":uid", user.id()}, {":json", toJsonText(user.toJson())},
+                 {":status", QString::fromLatin1(ProfileCurrent)}, {":now", now}},
+                QStringLiteral("Cannot save the profile"));
+            if (error.isError())
+                return error;
         }
-        q.prepare(QStringLiteral(
+        return run(q, QStringLiteral(
                 "INSERT INTO identity (slot, state, local_id, has_server_session, session_expires_at, updated_at)"
                 " VALUES (1, :state, :lid, :hss, :exp, :now)"
                 " ON CONFLICT(slot) DO UPDATE SET state = excluded.state, local_id = excluded.local_id,"
                 " has_server_session = excluded.has_server_session, session_expires_at = excluded.session_expires_at,"
-                " updated_at = excluded.updated_at"));
-        q.bindValue(QStringLiteral(":state"), identity.state);
-        q.bindValue(QStringLiteral(":lid"), identity.localId.isEmpty() ? QVariant() : QVariant(identity.localId));
-        q.bindValue(QStringLiteral(":hss"), identity.hasServerSession ? 1 : 0);
-        q.bindValue(QStringLiteral(":exp"), identity.sessionExpiresAt.isValid()
-                            ? QVariant(identity.sessionExpiresAt.toUTC().toString(Qt::ISODateWithMs))
-                            : QVariant());
-        q.bindValue(QStringLiteral(":now"), now);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot save the identity"));
-        return Error();
+                " updated_at = excluded.updated_at"),
+            {{":state", identity.state},
+             {":lid", identity.localId.isEmpty() ? QVariant() : QVariant(identity.localId)},
+             {":hss", identity.hasServerSession ? 1 : 0},
+             {":exp", identity.sessionExpiresAt.isValid()
+                          ? QVariant(identity.sessionExpiresAt.toUTC().toString(Qt::ISODateWithMs)) : QVariant()},
+             {":now", now}},
+            QStringLiteral("Cannot save the identity"));
     });
 }
 
 User LocalStore::profileUser(const QString &localId) const
 {
-    if (!m_open)
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT user_json FROM profiles WHERE local_id = :lid"),
+                                      {{":lid", localId}}, QStringLiteral("Cannot read a profile"));
+    if (!q || !q->next())
         return User();
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT user_json FROM profiles WHERE local_id = :lid"));
-    q.bindValue(QStringLiteral(":lid"), localId);
-    if (!q.exec() || !q.next())
-        return User();
-    const QJsonObject json = QJsonDocument::fromJson(q.value(0).toString().toUtf8()).object();
-    q.finish();
-    return User::fromJson(json, localId);
+    return User::fromJson(fromJsonText(q->value(0)), localId);
 }
 
 Error LocalStore::setProfileStatus(const QString &localId, const QString &status)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("UPDATE profiles SET status = :status, updated_at = :now WHERE local_id = :lid"));
-    q.bindValue(QStringLiteral(":status"), status);
-    q.bindValue(QStringLiteral(":now"), nowIso());
-    q.bindValue(QStringLiteral(":lid"), localId);
-    if (!q.exec())
-        return sqlError(QStringLiteral("Cannot update the profile"), q.lastError().text());
-    return Error();
+    return write(QStringLiteral("UPDATE profiles SET status = :status, updated_at = :now WHERE local_id = :lid"),
+                 {{":status", status}, {":now", nowIso()}, {":lid", localId}}, QStringLiteral("Cannot update the profile"));
 }
 
 QStringList LocalStore::profiles(const QString &status) const
 {
     QStringList out;
-    if (!m_open)
-        return out;
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT local_id FROM profiles WHERE status = :status ORDER BY updated_at, local_id"));
-    q.bindValue(QStringLiteral(":status"), status);
-    if (q.exec()) {
-        while (q.next())
-            out << q.value(0).toString();
-    }
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT local_id FROM profiles WHERE status = :status"
+                                                     " ORDER BY updated_at, local_id"),
+                                      {{":status", status}}, QStringLiteral("Cannot list profiles"));
+    while (q && q->next())
+        out << q->value(0).toString();
     return out;
 }
 
 QString LocalStore::profileForUser(const QString &userId, const QString &status) const
 {
-    if (!m_open || userId.isEmpty())
+    if (userId.isEmpty())
         return QString();
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT local_id FROM profiles WHERE user_id = :uid AND status = :status"
-                             " ORDER BY updated_at DESC LIMIT 1"));
-    q.bindValue(QStringLiteral(":uid"), userId);
-    q.bindValue(QStringLiteral(":status"), status);
-    if (!q.exec() || !q.next())
-        return QString();
-    const QString id = q.value(0).toString();
-    q.finish();
-    return id;
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT local_id FROM profiles WHERE user_id = :uid AND status = :status"
+                                                     " ORDER BY updated_at DESC LIMIT 1"),
+                                      {{":uid", userId}, {":status", status}}, QStringLiteral("Cannot find a profile"));
+    return q && q->next() ? q->value(0).toString() : QString();
 }
 
 QStringList LocalStore::ownedTables() const
@@ -374,11 +378,10 @@ Error LocalStore::adopt(const QString &from, const QString &to)
         for (const QString &table : tables) {
             if (syncTables().contains(table))
                 continue;
-            q.prepare(QStringLiteral("UPDATE \"%1\" SET owner_local_id = :to WHERE owner_local_id = :from").arg(table));
-            q.bindValue(QStringLiteral(":to"), to);
-            q.bindValue(QStringLiteral(":from"), from);
-            if (!q.exec())
-                return failed(q, QStringLiteral("Cannot adopt rows of %1").arg(table));
+            const Error error = run(q, QStringLiteral("UPDATE \"%1\" SET owner_local_id = :to WHERE owner_local_id = :from").arg(table),
+                                    {{":to", to}, {":from", from}}, QStringLiteral("Cannot adopt rows of %1").arg(table));
+            if (error.isError())
+                return error;
         }
         return dropProfile(q, from);
     });
@@ -389,54 +392,35 @@ Error LocalStore::discard(const QString &localId)
     const QStringList tables = ownedTables();
     return inTransaction([&](QSqlQuery &q) {
         for (const QString &table : tables) {
-            q.prepare(QStringLiteral("DELETE FROM \"%1\" WHERE owner_local_id = :lid").arg(table));
-            q.bindValue(QStringLiteral(":lid"), localId);
-            if (!q.exec())
-                return failed(q, QStringLiteral("Cannot discard rows of %1").arg(table));
+            const Error error = run(q, QStringLiteral("DELETE FROM \"%1\" WHERE owner_local_id = :lid").arg(table),
+                                    {{":lid", localId}}, QStringLiteral("Cannot discard rows of %1").arg(table));
+            if (error.isError())
+                return error;
         }
-        q.prepare(QStringLiteral("UPDATE identity SET local_id = NULL WHERE local_id = :lid"));
-        q.bindValue(QStringLiteral(":lid"), localId);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot detach the identity from the profile"));
-        return dropProfile(q, localId);
+        const Error error = run(q, QStringLiteral("UPDATE identity SET local_id = NULL WHERE local_id = :lid"),
+                                {{":lid", localId}}, QStringLiteral("Cannot detach the identity from the profile"));
+        return error.isError() ? error : dropProfile(q, localId);
     });
 }
 
 Error LocalStore::dropProfile(QSqlQuery &q, const QString &localId) const
 {
-    q.prepare(QStringLiteral("DELETE FROM profiles WHERE local_id = :lid"));
-    q.bindValue(QStringLiteral(":lid"), localId);
-    if (!q.exec())
-        return failed(q, QStringLiteral("Cannot drop the profile"));
-    return Error();
+    return run(q, QStringLiteral("DELETE FROM profiles WHERE local_id = :lid"), {{":lid", localId}},
+               QStringLiteral("Cannot drop the profile"));
 }
 
 QString LocalStore::meta(const QString &key) const
 {
-    if (!m_open)
-        return QString();
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT value FROM kernia_meta WHERE key = :key"));
-    q.bindValue(QStringLiteral(":key"), key);
-    if (!q.exec() || !q.next())
-        return QString();
-    const QString v = q.value(0).toString();
-    q.finish();
-    return v;
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT value FROM kernia_meta WHERE key = :key"), {{":key", key}},
+                                      QStringLiteral("Cannot read a setting"));
+    return q && q->next() ? q->value(0).toString() : QString();
 }
 
 Error LocalStore::setMeta(const QString &key, const QString &value)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("INSERT INTO kernia_meta (key, value) VALUES (:key, :value)"
-                             " ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
-    q.bindValue(QStringLiteral(":key"), key);
-    q.bindValue(QStringLiteral(":value"), value);
-    if (!q.exec())
-        return sqlError(QStringLiteral("Cannot save a setting"), q.lastError().text());
-    return Error();
+    return write(QStringLiteral("INSERT INTO kernia_meta (key, value) VALUES (:key, :value)"
+                                " ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+                 {{":key", key}, {":value", value}}, QStringLiteral("Cannot save a setting"));
 }
 
 // --- data sync ---------------------------------------------------------------------------
@@ -464,11 +448,11 @@ std::optional<QJsonObject> LocalStore::applyOp(const std::optional<QJsonObject> 
 // new user's mark for this client, and the old user's outbox was meant for the old user).
 Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString &to)
 {
-    q.prepare(QStringLiteral("SELECT collection, id, data FROM sync_records"
-                             " WHERE owner_local_id = :from AND deleted = 0 ORDER BY collection, id"));
-    q.bindValue(QStringLiteral(":from"), from);
-    if (!q.exec())
-        return failed(q, QStringLiteral("Cannot read adopted records"));
+    if (const Error error = run(q, QStringLiteral("SELECT collection, id, data FROM sync_records"
+                                                  " WHERE owner_local_id = :from AND deleted = 0 ORDER BY collection, id"),
+                                {{":from", from}}, QStringLiteral("Cannot read adopted records"));
+        error.isError())
+        return error;
     struct Row { QString collection, id, data; };
     QList<Row> rows;
     while (q.next())
@@ -476,31 +460,26 @@ Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString
     q.finish();
     const QString now = nowIso();
     for (const Row &row : std::as_const(rows)) {
-        q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                 " VALUES (:to, :c, :id, :data, :now, 1, 0)"
-                                 " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                 " updated_at = excluded.updated_at, pending = 1, deleted = 0"));
-        q.bindValue(QStringLiteral(":to"), to);
-        q.bindValue(QStringLiteral(":c"), row.collection);
-        q.bindValue(QStringLiteral(":id"), row.id);
-        q.bindValue(QStringLiteral(":data"), row.data);
-        q.bindValue(QStringLiteral(":now"), now);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot adopt a record"));
-        q.prepare(QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
-                                 " VALUES (:to, 'put', :c, :id, :data)"));
-        q.bindValue(QStringLiteral(":to"), to);
-        q.bindValue(QStringLiteral(":c"), row.collection);
-        q.bindValue(QStringLiteral(":id"), row.id);
-        q.bindValue(QStringLiteral(":data"), row.data);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot queue an adopted record"));
+        Error error = run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                            " VALUES (:to, :c, :id, :data, :now, 1, 0)"
+                                            " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                            " updated_at = excluded.updated_at, pending = 1, deleted = 0"),
+                          {{":to", to}, {":c", row.collection}, {":id", row.id}, {":data", row.data}, {":now", now}},
+                          QStringLiteral("Cannot adopt a record"));
+        if (!error.isError()) {
+            error = run(q, QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
+                                          " VALUES (:to, 'put', :c, :id, :data)"),
+                        {{":to", to}, {":c", row.collection}, {":id", row.id}, {":data", row.data}},
+                        QStringLiteral("Cannot queue an adopted record"));
+        }
+        if (error.isError())
+            return error;
     }
     for (const QString &table : syncTables()) {
-        q.prepare(QStringLiteral("DELETE FROM %1 WHERE owner_local_id = :from").arg(table));
-        q.bindValue(QStringLiteral(":from"), from);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot drop adopted rows of %1").arg(table));
+        const Error error = run(q, QStringLiteral("DELETE FROM %1 WHERE owner_local_id = :from").arg(table),
+                                {{":from", from}}, QStringLiteral("Cannot drop adopted rows of %1").arg(table));
+        if (error.isError())
+            return error;
     }
     return Error();
 }
@@ -511,40 +490,31 @@ Error LocalStore::writeLocal(const QString &owner, const QString &op, const QStr
     const QString now = nowIso();
     std::optional<QJsonObject> state;
     const Error error = inTransaction([&](QSqlQuery &q) {
-        q.prepare(QStringLiteral("SELECT data, deleted FROM sync_records"
-                                 " WHERE owner_local_id = :o AND collection = :c AND id = :id"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":c"), collection);
-        q.bindValue(QStringLiteral(":id"), id);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot read the record"));
+        if (const Error error = run(q, QStringLiteral("SELECT data, deleted FROM sync_records"
+                                                      " WHERE owner_local_id = :o AND collection = :c AND id = :id"),
+                                    {{":o", owner}, {":c", collection}, {":id", id}}, QStringLiteral("Cannot read the record"));
+            error.isError())
+            return error;
         std::optional<QJsonObject> base;
         if (q.next() && q.value(1).toInt() == 0)
             base = fromJsonText(q.value(0));
         q.finish();
         state = applyOp(base, op, data);
-        q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                 " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
-                                 " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                 " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":c"), collection);
-        q.bindValue(QStringLiteral(":id"), id);
-        q.bindValue(QStringLiteral(":data"), state ? QVariant(toJsonText(*state)) : QVariant());
-        q.bindValue(QStringLiteral(":now"), now);
-        q.bindValue(QStringLiteral(":deleted"), state ? 0 : 1);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot write the record"));
-        q.prepare(QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
-                                 " VALUES (:o, :op, :c, :id, :data)"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":op"), op);
-        q.bindValue(QStringLiteral(":c"), collection);
-        q.bindValue(QStringLiteral(":id"), id);
-        q.bindValue(QStringLiteral(":data"), op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data)));
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot queue the change"));
-        return Error();
+        if (const Error error = run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                                      " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
+                                                      " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                                      " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"),
+                                    {{":o", owner}, {":c", collection}, {":id", id},
+                                     {":data", state ? QVariant(toJsonText(*state)) : QVariant()}, {":now", now},
+                                     {":deleted", state ? 0 : 1}},
+                                    QStringLiteral("Cannot write the record"));
+            error.isError())
+            return error;
+        return run(q, QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
+                                     " VALUES (:o, :op, :c, :id, :data)"),
+                   {{":o", owner}, {":op", op}, {":c", collection}, {":id", id},
+                    {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}},
+                   QStringLiteral("Cannot queue the change"));
     });
     if (error.isError())
         return error;
@@ -562,46 +532,33 @@ Error LocalStore::writeLocal(const QString &owner, const QString &op, const QStr
 std::optional<LocalRecord> LocalStore::record(const QString &owner, const QString &collection,
                                               const QString &id) const
 {
-    if (!m_open)
-        return std::nullopt;
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT data, updated_at, pending FROM sync_records"
-                             " WHERE owner_local_id = :o AND collection = :c AND id = :id AND deleted = 0"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":c"), collection);
-    q.bindValue(QStringLiteral(":id"), id);
-    if (!q.exec() || !q.next())
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT data, updated_at, pending FROM sync_records"
+                                                     " WHERE owner_local_id = :o AND collection = :c AND id = :id AND deleted = 0"),
+                                      {{":o", owner}, {":c", collection}, {":id", id}}, QStringLiteral("Cannot read a record"));
+    if (!q || !q->next())
         return std::nullopt;
     LocalRecord r;
     r.collection = collection;
     r.id = id;
-    r.data = fromJsonText(q.value(0));
-    r.updatedAt = fromIso(q.value(1));
-    r.pending = q.value(2).toInt() != 0;
-    q.finish();
+    r.data = fromJsonText(q->value(0));
+    r.updatedAt = fromIso(q->value(1));
+    r.pending = q->value(2).toInt() != 0;
     return r;
 }
 
 QList<LocalRecord> LocalStore::records(const QString &owner, const QString &collection) const
 {
     QList<LocalRecord> out;
-    if (!m_open)
-        return out;
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.setForwardOnly(true);
-    q.prepare(QStringLiteral("SELECT id, data, updated_at, pending FROM sync_records"
-                             " WHERE owner_local_id = :o AND collection = :c AND deleted = 0 ORDER BY id"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":c"), collection);
-    if (!q.exec())
-        return out;
-    while (q.next()) {
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT id, data, updated_at, pending FROM sync_records"
+                                                     " WHERE owner_local_id = :o AND collection = :c AND deleted = 0 ORDER BY id"),
+                                      {{":o", owner}, {":c", collection}}, QStringLiteral("Cannot read records"));
+    while (q && q->next()) {
         LocalRecord r;
         r.collection = collection;
-        r.id = q.value(0).toString();
-        r.data = fromJsonText(q.value(1));
-        r.updatedAt = fromIso(q.value(2));
-        r.pending = q.value(3).toInt() != 0;
+        r.id = q->value(0).toString();
+        r.data = fromJsonText(q->value(1));
+        r.updatedAt = fromIso(q->value(2));
+        r.pending = q->value(3).toInt() != 0;
         out.append(r);
     }
     return out;
@@ -609,55 +566,33 @@ QList<LocalRecord> LocalStore::records(const QString &owner, const QString &coll
 
 int LocalStore::recordCount(const QString &owner, const QString &collection) const
 {
-    if (!m_open)
-        return 0;
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT COUNT(*) FROM sync_records"
-                             " WHERE owner_local_id = :o AND collection = :c AND deleted = 0"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":c"), collection);
-    if (!q.exec() || !q.next())
-        return 0;
-    const int n = q.value(0).toInt();
-    q.finish();
-    return n;
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT COUNT(*) FROM sync_records"
+                                                     " WHERE owner_local_id = :o AND collection = :c AND deleted = 0"),
+                                      {{":o", owner}, {":c", collection}}, QStringLiteral("Cannot count records"));
+    return q && q->next() ? q->value(0).toInt() : 0;
 }
 
 int LocalStore::outboxCount(const QString &owner) const
 {
-    if (!m_open)
-        return 0;
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT COUNT(*) FROM sync_outbox WHERE owner_local_id = :o"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    if (!q.exec() || !q.next())
-        return 0;
-    const int n = q.value(0).toInt();
-    q.finish();
-    return n;
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT COUNT(*) FROM sync_outbox WHERE owner_local_id = :o"),
+                                      {{":o", owner}}, QStringLiteral("Cannot count the outbox"));
+    return q && q->next() ? q->value(0).toInt() : 0;
 }
 
 QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
 {
     QList<OutboxEntry> out;
-    if (!m_open)
-        return out;
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.setForwardOnly(true);
-    q.prepare(QStringLiteral("SELECT mid, op, collection, id, data, length(CAST(data AS BLOB)) FROM sync_outbox"
-                             " WHERE owner_local_id = :o ORDER BY mid LIMIT :limit"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":limit"), limit);
-    if (!q.exec())
-        return out;
-    while (q.next()) {
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT mid, op, collection, id, data, length(CAST(data AS BLOB))"
+                                                     " FROM sync_outbox WHERE owner_local_id = :o ORDER BY mid LIMIT :limit"),
+                                      {{":o", owner}, {":limit", limit}}, QStringLiteral("Cannot read the outbox"));
+    while (q && q->next()) {
         OutboxEntry e;
-        e.mid = q.value(0).toLongLong();
-        e.op = q.value(1).toString();
-        e.collection = q.value(2).toString();
-        e.id = q.value(3).toString();
-        e.data = fromJsonText(q.value(4));
-        e.dataBytes = q.value(5).toLongLong();   // NULL (delete): 0
+        e.mid = q->value(0).toLongLong();
+        e.op = q->value(1).toString();
+        e.collection = q->value(2).toString();
+        e.id = q->value(3).toString();
+        e.data = fromJsonText(q->value(4));
+        e.dataBytes = q->value(5).toLongLong();   // NULL (delete): 0
         out.append(e);
     }
     return out;
@@ -666,37 +601,33 @@ QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
 Error LocalStore::acknowledge(const QString &owner, qint64 maxMid, TouchedRecords *touched)
 {
     return inTransaction([&](QSqlQuery &q) {
-        q.prepare(QStringLiteral("SELECT DISTINCT collection, id FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":mid"), maxMid);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot read the outbox"));
+        if (const Error error = run(q, QStringLiteral("SELECT DISTINCT collection, id FROM sync_outbox"
+                                                      " WHERE owner_local_id = :o AND mid <= :mid"),
+                                    {{":o", owner}, {":mid", maxMid}}, QStringLiteral("Cannot read the outbox"));
+            error.isError())
+            return error;
         QList<QPair<QString, QString>> keys;
         while (q.next())
             keys.append({ q.value(0).toString(), q.value(1).toString() });
         q.finish();
-        q.prepare(QStringLiteral("DELETE FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":mid"), maxMid);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot acknowledge outbox entries"));
+        if (const Error error = run(q, QStringLiteral("DELETE FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"),
+                                    {{":o", owner}, {":mid", maxMid}}, QStringLiteral("Cannot acknowledge outbox entries"));
+            error.isError())
+            return error;
         for (const auto &key : std::as_const(keys)) {
+            const Binds record = {{":o", owner}, {":c", key.first}, {":id", key.second}};
             // Settled when nothing else is queued for it; a settled tombstone is just absence.
-            q.prepare(QStringLiteral("UPDATE sync_records SET pending = 0"
-                                     " WHERE owner_local_id = :o AND collection = :c AND id = :id AND NOT EXISTS"
-                                     " (SELECT 1 FROM sync_outbox WHERE owner_local_id = :o AND collection = :c AND id = :id)"));
-            q.bindValue(QStringLiteral(":o"), owner);
-            q.bindValue(QStringLiteral(":c"), key.first);
-            q.bindValue(QStringLiteral(":id"), key.second);
-            if (!q.exec())
-                return failed(q, QStringLiteral("Cannot settle a record"));
-            q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
-                                     " AND pending = 0 AND deleted = 1"));
-            q.bindValue(QStringLiteral(":o"), owner);
-            q.bindValue(QStringLiteral(":c"), key.first);
-            q.bindValue(QStringLiteral(":id"), key.second);
-            if (!q.exec())
-                return failed(q, QStringLiteral("Cannot drop a settled tombstone"));
+            Error error = run(q, QStringLiteral("UPDATE sync_records SET pending = 0"
+                                                " WHERE owner_local_id = :o AND collection = :c AND id = :id AND NOT EXISTS"
+                                                " (SELECT 1 FROM sync_outbox WHERE owner_local_id = :o AND collection = :c AND id = :id)"),
+                              record, QStringLiteral("Cannot settle a record"));
+            if (!error.isError()) {
+                error = run(q, QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
+                                              " AND pending = 0 AND deleted = 1"),
+                            record, QStringLiteral("Cannot drop a settled tombstone"));
+            }
+            if (error.isError())
+                return error;
             if (touched)
                 (*touched)[key.first].insert(key.second);
         }
@@ -707,31 +638,29 @@ Error LocalStore::acknowledge(const QString &owner, qint64 maxMid, TouchedRecord
 SyncCursor LocalStore::cursor(const QString &owner) const
 {
     SyncCursor c;
-    if (!m_open)
-        return c;
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT user_id, cursor FROM sync_state WHERE owner_local_id = :o"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    if (q.exec() && q.next()) {
-        c.userId = q.value(0).toString();
-        c.version = q.value(1).toLongLong();
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT user_id, cursor FROM sync_state WHERE owner_local_id = :o"),
+                                      {{":o", owner}}, QStringLiteral("Cannot read the sync cursor"));
+    if (q && q->next()) {
+        c.userId = q->value(0).toString();
+        c.version = q->value(1).toLongLong();
     }
     return c;
 }
 
+namespace {
+const QString &saveCursorSql()
+{
+    static const QString sql = QStringLiteral(
+        "INSERT INTO sync_state (owner_local_id, user_id, cursor) VALUES (:o, :u, :v)"
+        " ON CONFLICT(owner_local_id) DO UPDATE SET user_id = excluded.user_id, cursor = excluded.cursor");
+    return sql;
+}
+} // namespace
+
 Error LocalStore::setCursor(const QString &owner, const SyncCursor &cursor)
 {
-    if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("INSERT INTO sync_state (owner_local_id, user_id, cursor) VALUES (:o, :u, :v)"
-                             " ON CONFLICT(owner_local_id) DO UPDATE SET user_id = excluded.user_id, cursor = excluded.cursor"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    q.bindValue(QStringLiteral(":u"), cursor.userId);
-    q.bindValue(QStringLiteral(":v"), cursor.version);
-    if (!q.exec())
-        return sqlError(QStringLiteral("Cannot save the sync cursor"), q.lastError().text());
-    return Error();
+    return write(saveCursorSql(), {{":o", owner}, {":u", cursor.userId}, {":v", cursor.version}},
+                 QStringLiteral("Cannot save the sync cursor"));
 }
 
 Error LocalStore::applyRemote(const QString &owner, const QList<RemoteChange> &changes, const SyncCursor &cursor,
@@ -743,79 +672,70 @@ Error LocalStore::applyRemote(const QString &owner, const QList<RemoteChange> &c
             if (!change.deleted)
                 state = change.data;
             // Pending local changes stay on top of the server's state: replay the outbox.
-            q.prepare(QStringLiteral("SELECT op, data FROM sync_outbox"
-                                     " WHERE owner_local_id = :o AND collection = :c AND id = :id ORDER BY mid"));
-            q.bindValue(QStringLiteral(":o"), owner);
-            q.bindValue(QStringLiteral(":c"), change.collection);
-            q.bindValue(QStringLiteral(":id"), change.id);
-            if (!q.exec())
-                return failed(q, QStringLiteral("Cannot read the outbox"));
+            if (const Error error = run(q, QStringLiteral("SELECT op, data FROM sync_outbox"
+                                                          " WHERE owner_local_id = :o AND collection = :c AND id = :id ORDER BY mid"),
+                                        {{":o", owner}, {":c", change.collection}, {":id", change.id}},
+                                        QStringLiteral("Cannot read the outbox"));
+                error.isError())
+                return error;
             bool pending = false;
             while (q.next()) {
                 pending = true;
                 state = applyOp(state, q.value(0).toString(), fromJsonText(q.value(1)));
             }
             q.finish();
-            if (!state && !pending) {
-                q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"));
-            } else {
-                q.prepare(QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                         " VALUES (:o, :c, :id, :data, :at, :pending, :deleted)"
-                                         " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                         " updated_at = excluded.updated_at, pending = excluded.pending, deleted = excluded.deleted"));
-                q.bindValue(QStringLiteral(":data"), state ? QVariant(toJsonText(*state)) : QVariant());
-                q.bindValue(QStringLiteral(":at"), change.updatedAt.isValid()
-                                    ? change.updatedAt.toUTC().toString(Qt::ISODateWithMs) : nowIso());
-                q.bindValue(QStringLiteral(":pending"), pending ? 1 : 0);
-                q.bindValue(QStringLiteral(":deleted"), state ? 0 : 1);
-            }
-            q.bindValue(QStringLiteral(":o"), owner);
-            q.bindValue(QStringLiteral(":c"), change.collection);
-            q.bindValue(QStringLiteral(":id"), change.id);
-            if (!q.exec())
-                return failed(q, QStringLiteral("Cannot apply a pulled change"));
+            const Error error = !state && !pending
+                ? run(q, QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"),
+                      {{":o", owner}, {":c", change.collection}, {":id", change.id}},
+                      QStringLiteral("Cannot apply a pulled change"))
+                : run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                        " VALUES (:o, :c, :id, :data, :at, :pending, :deleted)"
+                                        " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                        " updated_at = excluded.updated_at, pending = excluded.pending, deleted = excluded.deleted"),
+                      {{":o", owner}, {":c", change.collection}, {":id", change.id},
+                       {":data", state ? QVariant(toJsonText(*state)) : QVariant()},
+                       {":at", change.updatedAt.isValid() ? change.updatedAt.toUTC().toString(Qt::ISODateWithMs) : nowIso()},
+                       {":pending", pending ? 1 : 0}, {":deleted", state ? 0 : 1}},
+                      QStringLiteral("Cannot apply a pulled change"));
+            if (error.isError())
+                return error;
             if (touched)
                 (*touched)[change.collection].insert(change.id);
         }
-        q.prepare(QStringLiteral("INSERT INTO sync_state (owner_local_id, user_id, cursor) VALUES (:o, :u, :v)"
-                                 " ON CONFLICT(owner_local_id) DO UPDATE SET user_id = excluded.user_id, cursor = excluded.cursor"));
-        q.bindValue(QStringLiteral(":o"), owner);
-        q.bindValue(QStringLiteral(":u"), cursor.userId);
-        q.bindValue(QStringLiteral(":v"), cursor.version);
-        if (!q.exec())
-            return failed(q, QStringLiteral("Cannot save the sync cursor"));
-        return Error();
+        return run(q, saveCursorSql(), {{":o", owner}, {":u", cursor.userId}, {":v", cursor.version}},
+                   QStringLiteral("Cannot save the sync cursor"));
     });
 }
 
 Error LocalStore::pruneSettled(const QString &owner, const QSet<QString> &keep, TouchedRecords *touched)
 {
     if (!m_open)
-        return Error(Error::Kind::LocalStore, QString(), QStringLiteral("The local database is not open"));
-    QSqlQuery q(QSqlDatabase::database(m_connection, false));
-    q.prepare(QStringLiteral("SELECT collection, id FROM sync_records WHERE owner_local_id = :o AND pending = 0"));
-    q.bindValue(QStringLiteral(":o"), owner);
-    if (!q.exec())
-        return failed(q, QStringLiteral("Cannot read records"));
+        return notOpen();
     QList<QPair<QString, QString>> stale;
-    while (q.next()) {
-        const QString c = q.value(0).toString();
-        const QString id = q.value(1).toString();
-        if (!keep.contains(recordKey(c, id)))
-            stale.append({ c, id });
+    {
+        QSqlQuery q(QSqlDatabase::database(m_connection, false));
+        q.setForwardOnly(true);
+        if (const Error error = run(q, QStringLiteral("SELECT collection, id FROM sync_records WHERE owner_local_id = :o AND pending = 0"),
+                                    {{":o", owner}}, QStringLiteral("Cannot read records"));
+            error.isError())
+            return error;
+        while (q.next()) {
+            const QString c = q.value(0).toString();
+            const QString id = q.value(1).toString();
+            if (!keep.contains(recordKey(c, id)))
+                stale.append({ c, id });
+        }
     }
-    q.finish();
     if (stale.isEmpty())
         return Error();
     return inTransaction([&](QSqlQuery &q) {
         for (const auto &key : std::as_const(stale)) {
-            q.prepare(QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
-                                     " AND pending = 0"));
-            q.bindValue(QStringLiteral(":o"), owner);
-            q.bindValue(QStringLiteral(":c"), key.first);
-            q.bindValue(QStringLiteral(":id"), key.second);
-            if (!q.exec())
-                return failed(q, QStringLiteral("Cannot drop a stale record"));
+            const Error error = run(q, QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c"
+                                                      " AND id = :id AND pending = 0"),
+                                    {{":o", owner}, {":c", key.first}, {":id", key.second}},
+                                    QStringLiteral("Cannot drop a stale record"));
+            if (error.isError())
+                return error;
             if (touched)
                 (*touched)[key.first].insert(key.second);
         }

@@ -14,8 +14,10 @@
 #include <QtCore/QSet>
 #include <QtCore/QString>
 #include <QtCore/QStringList>
+#include <QtCore/QVariant>
 
 #include <functional>
+#include <initializer_list>
 #include <optional>
 
 class QSqlQuery;
@@ -149,6 +151,18 @@ private:
     QStringList ownedTables() const;
     Error sqlError(const QString &what, const QString &detail) const;
     Error failed(const QSqlQuery &q, const QString &what) const;   // names `what` and the driver's message
+    Error notOpen() const;
+
+    // Placeholder -> value, e.g. {{":o", owner}, {":c", collection}}.
+    using Binds = std::initializer_list<std::pair<const char *, QVariant>>;
+    // Prepares `sql` on q, binds the values and runs it: no error, or `what` with the
+    // driver's message.
+    Error run(QSqlQuery &q, const QString &sql, Binds binds, const QString &what) const;
+    // A read outside a transaction: the executed query, positioned before its first row;
+    // nullopt when the store is not open or the statement failed (logged as `what`).
+    std::optional<QSqlQuery> read(const QString &sql, Binds binds, const QString &what) const;
+    // One statement outside a transaction.
+    Error write(const QString &sql, Binds binds, const QString &what);
 
     QString m_directory;
     QString m_connection;

@@ -8,6 +8,7 @@
 #include <Kernia/Collection>
 
 #include <QtCore/QDir>
+#include <QtCore/QRegularExpression>
 #include <QtCore/QJsonArray>
 #include <QtCore/QRandomGenerator>
 #include <QtCore/QUrlQuery>
@@ -152,6 +153,27 @@ private:
     TestServer m_server;
 
 private Q_SLOTS:
+    // Runs one statement on the SDK's database file through a connection of its own.
+    static bool execBesideTheSdk(const Install &install, const QString &sql)
+    {
+        const QString connection = QStringLiteral("tst-beside-the-sdk");
+        bool ok = false;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
+            db.setDatabaseName(QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db")));
+            ok = db.open();
+            {
+                QSqlQuery q(db);
+                ok = ok && q.exec(sql);
+                if (!ok)
+                    qWarning() << sql << q.lastError().text();
+            }
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(connection);
+        return ok;
+    }
+
     void initTestCase()
     {
         QVERIFY2(!serverBinary().isEmpty(), "KERNIA_SERVER is not set");
@@ -211,6 +233,28 @@ private Q_SLOTS:
         QCOMPARE(again->collection(QStringLiteral("cart"))->count(), 1);
     }
 
+    // A local read that fails (here its table is renamed away beside the SDK) answers
+    // "nothing" and says why in the log; once the table is back, so is the data.
+    void failedLocalReadIsLogged()
+    {
+        Install install;
+        const QUrl down(QStringLiteral("http://127.0.0.1:%1").arg(freePort()));
+        auto client = makeClient(down, install);
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        QVERIFY(!cart->put(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 1 } })).isError());
+        QCOMPARE(cart->count(), 1);
+
+        QVERIFY(execBesideTheSdk(install, QStringLiteral("ALTER TABLE sync_records RENAME TO sync_records_away")));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("Cannot count records.*no such table")));
+        QCOMPARE(cart->count(), 0);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("Cannot read a record.*no such table")));
+        QVERIFY(!cart->get(QStringLiteral("a")));
+
+        QVERIFY(execBesideTheSdk(install, QStringLiteral("ALTER TABLE sync_records_away RENAME TO sync_records")));
+        QCOMPARE(cart->count(), 1);
+        QCOMPARE(cart->get(QStringLiteral("a"))->data, obj({ { QStringLiteral("qty"), 1 } }));
+    }
+
     // A local write is the record and its outbox entry, both or neither: when the second
     // half fails (here a trigger refuses outbox rows), the record is not left behind and
     // the error says what failed.
@@ -222,24 +266,7 @@ private Q_SLOTS:
         Collection *cart = client->collection(QStringLiteral("cart"));
         QVERIFY(!cart->put(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 1 } })).isError());
 
-        const QString path = QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db"));
-        const QString connection = QStringLiteral("tst-outbox-trigger");
-        auto onTheSide = [&](const QString &sql) {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
-            db.setDatabaseName(path);
-            bool ok = db.open();
-            {
-                QSqlQuery q(db);
-                ok = ok && q.exec(sql);
-                if (!ok)
-                    qWarning() << sql << q.lastError().text();
-            }
-            db.close();
-            db = QSqlDatabase();
-            QSqlDatabase::removeDatabase(connection);
-            return ok;
-        };
-        QVERIFY(onTheSide(QStringLiteral("CREATE TRIGGER refuse_outbox BEFORE INSERT ON sync_outbox "
+        QVERIFY(execBesideTheSdk(install, QStringLiteral("CREATE TRIGGER refuse_outbox BEFORE INSERT ON sync_outbox "
                                          "BEGIN SELECT RAISE(ABORT, 'outbox refused by the test'); END")));
 
         const Error refused = cart->put(QStringLiteral("b"), obj({ { QStringLiteral("qty"), 2 } }));
@@ -251,7 +278,7 @@ private Q_SLOTS:
         QCOMPARE(cart->get(QStringLiteral("a"))->data, obj({ { QStringLiteral("qty"), 1 } }));
         QCOMPARE(client->pendingChanges(), 1);
 
-        QVERIFY(onTheSide(QStringLiteral("DROP TRIGGER refuse_outbox")));
+        QVERIFY(execBesideTheSdk(install, QStringLiteral("DROP TRIGGER refuse_outbox")));
         QVERIFY(!cart->put(QStringLiteral("b"), obj({ { QStringLiteral("qty"), 2 } })).isError());
         client.reset();
         auto again = makeClient(down, install);
