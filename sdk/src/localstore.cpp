@@ -489,7 +489,7 @@ Error LocalStore::writeLocal(const QString &owner, const QString &op, const QStr
 {
     const QString now = nowIso();
     std::optional<QJsonObject> state;
-    const Error error = inTransaction([&](QSqlQuery &q) {
+    const Error written = inTransaction([&](QSqlQuery &q) {
         if (const Error error = run(q, QStringLiteral("SELECT data, deleted FROM sync_records"
                                                       " WHERE owner_local_id = :o AND collection = :c AND id = :id"),
                                     {{":o", owner}, {":c", collection}, {":id", id}}, QStringLiteral("Cannot read the record"));
@@ -516,8 +516,8 @@ Error LocalStore::writeLocal(const QString &owner, const QString &op, const QStr
                     {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}},
                    QStringLiteral("Cannot queue the change"));
     });
-    if (error.isError())
-        return error;
+    if (written.isError())
+        return written;
     if (result) {
         result->collection = collection;
         result->id = id;
