@@ -44,6 +44,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev
   libcurl4-openssl-dev python3-aiosmtpd openssl
   libsodium-dev pkg-config
+  libsqlite3-dev
 )
 
 install_apt_packages() {

@@ -7,6 +7,7 @@
 #include "../../sync-server/core/store/writer_lock.h"
 #include "../../sync-server/core/store/sql_query.h"
 #include "../../sync-server/core/store/sql_text.h"
+#include "../../sync-server/core/store/sqlite_process.h"
 #include "pg_test_support.h"
 
 #include <QAtomicInteger>
@@ -23,6 +24,8 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtEndian>
+
+#include <sqlite3.h>
 #include <QtTest>
 
 #include <algorithm>
@@ -235,6 +238,22 @@ private slots:
     void cleanup()
     {
         m_databases.clear();   // drops this test's PostgreSQL databases
+    }
+
+    // The first store turns off SQLite's allocation statistics, whose process-wide mutex
+    // every malloc and free took (sqlite_process.h). It must stay the first test that
+    // touches SQLite: afterwards SQLite refuses the setting.
+    void firstStoreTurnsOffSqliteAllocationStatistics()
+    {
+        REQUIRE_SQLITE("a SQLite setting");
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("m1"), QStringLiteral("m1@example.com")));
+        QVERIFY(store->userById(QStringLiteral("m1")));
+        sqlite3_int64 used = -1, highest = -1;
+        QCOMPARE(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &used, &highest, 0), SQLITE_OK);
+        QCOMPARE(used, sqlite3_int64(0));   // with statistics on: the bytes SQLite holds
+        QCOMPARE(configureSqliteForThreads(), false);   // too late now: SQLite is initialised
     }
 
     void openCreatesDirectoryAndSetsPragmas()

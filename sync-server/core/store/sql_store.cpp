@@ -4,6 +4,7 @@
 #include "migrations.h"
 #include "sql_query.h"
 #include "sql_text.h"
+#include "sqlite_process.h"
 #include "wal_checkpointer.h"
 #include "writer_lock.h"
 
@@ -376,6 +377,11 @@ std::unique_ptr<SqlStore> SqlStore::openSqlite(const QString &filePath, QString 
         return failWith(QStringLiteral("only plain file paths are supported (each thread opens its own connection)"));
     if (!QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")))
         return failWith(QStringLiteral("the Qt SQLite driver (QSQLITE) is not available"));
+    static std::once_flag configured;
+    std::call_once(configured, [] {
+        if (!configureSqliteForThreads())
+            qDebug("SqlStore: SQLite was in use before the first store opened; its allocation statistics stay on");
+    });
 
     const QFileInfo info(filePath);
     if (info.exists() && info.isDir())
