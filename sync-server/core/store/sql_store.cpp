@@ -648,6 +648,39 @@ void SqlStore::transaction(const std::function<void()> &work)
     runTransaction(dialect().beginWriteTransaction(), work);
 }
 
+void SqlStore::serialTransaction(const QString &key, const std::function<void()> &work)
+{
+    if (dialect().kind() != SqlDialect::Kind::Postgres || threadState().depth > 0) {
+        transaction(work);
+        return;
+    }
+    // A session-level lock, taken outside the transaction: one taken inside it would come
+    // after the snapshot, and the holder's commit would still be a conflict. The key's
+    // 64-bit hash is PostgreSQL's own, the same in every server process.
+    static const QString lockSql = QStringLiteral("SELECT pg_advisory_lock(hashtextextended(:key, 0))");
+    static const QString unlockSql = QStringLiteral("SELECT pg_advisory_unlock(hashtextextended(:key, 0))");
+    const QString lockedOn = threadState().connectionName;
+    Query(connection(), dialect(), QStringLiteral("serialTransaction lock")).prepare(lockSql).bind(QStringLiteral(":key"), key).exec();
+    const auto unlock = [&] {
+        // A connection lost meanwhile took its locks with it; its replacement holds none.
+        if (threadState().connectionName != lockedOn)
+            return;
+        try {
+            Query(connection(), dialect(), QStringLiteral("serialTransaction unlock"))
+                .prepare(unlockSql).bind(QStringLiteral(":key"), key).exec();
+        } catch (const StoreError &e) {
+            qWarning("SqlStore: releasing a transaction lock failed: %s", e.what());
+        }
+    };
+    try {
+        transaction(work);
+    } catch (...) {
+        unlock();
+        throw;
+    }
+    unlock();
+}
+
 namespace {
 // Sleeps a random 1..2^attempt ms (at most 64): racing retriers spread out.
 void retryBackoff(int attempt)
@@ -739,7 +772,10 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
             try {
                 Query(db, d, QStringLiteral("transaction commit")).exec(QStringLiteral("COMMIT"));
             } catch (...) {
-                execQuietly(db, QStringLiteral("ROLLBACK"));
+                // A failed COMMIT ends a PostgreSQL transaction (another ROLLBACK only makes
+                // the server warn "no transaction in progress"); SQLite's stays open.
+                if (d.kind() == SqlDialect::Kind::Sqlite)
+                    execQuietly(db, QStringLiteral("ROLLBACK"));
                 if (threadFailures().retryable && attempt < kMaxTransactionAttempts) {
                     retryBackoff(attempt);
                     continue;

@@ -90,6 +90,7 @@ public:
     // together (CommitQueue, group commit): each in a SAVEPOINT of its own, so one that
     // throws still undoes only its own work, but `work` may then run on another thread.
     void transaction(const std::function<void()> &work) override;
+    void serialTransaction(const QString &key, const std::function<void()> &work) override;
 
     void createUser(const User &user) override;
     std::optional<User> userById(const QString &id) override;

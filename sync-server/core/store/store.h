@@ -55,6 +55,13 @@ public:
     // commit against, also across several server processes. Nested calls join the outer
     // transaction.
     virtual void transaction(const std::function<void()> &work) = 0;
+    // transaction(), but those with the same `key` wait for one another, also across
+    // server processes, instead of conflicting and running again: for work that always
+    // writes the same row (a user's sync version). SQLite serialises every writer anyway.
+    // PostgreSQL takes an advisory lock on the key before BEGIN, so the transaction's
+    // snapshot comes after the previous holder's commit. Nested calls join the outer
+    // transaction without a lock.
+    virtual void serialTransaction(const QString &key, const std::function<void()> &work) = 0;
 
     // Users
     virtual void createUser(const User &user) = 0;          // StoreError(unique) on a taken email/username

@@ -156,7 +156,9 @@ SyncPush SyncService::parsePush(const QJsonObject &body) const
 SyncPushResult SyncService::push(Store &store, const QString &userId, const SyncPush &push) const
 {
     SyncPushResult result;
-    store.transaction([&] {
+    // Every push of a user bumps that user's version row: pushes of one user (several
+    // devices, several server processes) queue for it rather than conflict.
+    store.serialTransaction(QStringLiteral("kernia.sync.push:") + userId, [&] {
         result = SyncPushResult();   // PostgreSQL may run this again after a conflict
         const qint64 mark = store.syncClientMark(userId, push.clientId);
         QList<const SyncMutation *> pending;
