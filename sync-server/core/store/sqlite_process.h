@@ -5,8 +5,8 @@ namespace Kernia::Server {
 
 // Turns off SQLite's allocation statistics (SQLITE_CONFIG_MEMSTATUS). They are kept under
 // one process-wide mutex that every sqlite3_malloc and sqlite3_free takes; with a
-// connection per request thread it was the only contended lock in get-session (every
-// futex wait in a perf trace of 16 connections), and turning it off saved ~9% of
+// connection per request thread it was the most contended lock in get-session (over half
+// of the futex waits in a perf trace at 16 connections), and turning it off saved ~9% of
 // get-session's CPU. Kernia reads no statistics. Debian's libsqlite3 keeps them on and
 // has no lookaside allocator, so each short-lived value is a malloc.
 //
