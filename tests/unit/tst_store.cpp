@@ -1539,6 +1539,36 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(StoreError, store->execTemplate(QStringLiteral("INSRT nothing"), {}));
     }
 
+    // PostgreSQL closed the store's idle connection (a restart, an idle timeout, here
+    // pg_terminate_backend): the next transaction, with or without a serial key, opens a
+    // new one instead of failing.
+    void transactionsReconnectAfterTheServerClosedTheConnection()
+    {
+        REQUIRE_POSTGRES();
+        QString url;
+        auto store = openMigrated(&url);
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("r0"), QStringLiteral("r0@example.com")));
+        const auto terminateOthers = [&] {
+            QCOMPARE(rawScalar(url, QStringLiteral("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")).toInt(), 1);
+        };
+        try {
+            terminateOthers();
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("reconnecting after a lost database connection")));
+            store->transaction([&] { store->createUser(makeUser(QStringLiteral("r1"), QStringLiteral("r1@example.com"))); });
+            terminateOthers();
+            QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("reconnecting after a lost database connection")));
+            store->serialTransaction(QStringLiteral("k"), [&] {
+                store->createUser(makeUser(QStringLiteral("r2"), QStringLiteral("r2@example.com")));
+            });
+        } catch (const StoreError &e) {
+            QFAIL(e.what());
+        }
+        QVERIFY(store->userById(QStringLiteral("r1")));
+        QVERIFY(store->userById(QStringLiteral("r2")));
+    }
+
     void connectionsPerThreadAreCleanedUp()
     {
         QCOMPARE(kerniaConnectionCount(), 0);

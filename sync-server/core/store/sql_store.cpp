@@ -659,8 +659,22 @@ void SqlStore::serialTransaction(const QString &key, const std::function<void()>
     // 64-bit hash is PostgreSQL's own, the same in every server process.
     static const QString lockSql = QStringLiteral("SELECT pg_advisory_lock(hashtextextended(:key, 0))");
     static const QString unlockSql = QStringLiteral("SELECT pg_advisory_unlock(hashtextextended(:key, 0))");
-    const QString lockedOn = threadState().connectionName;
-    Query(connection(), dialect(), QStringLiteral("serialTransaction lock")).prepare(lockSql).bind(QStringLiteral(":key"), key).exec();
+    QString lockedOn;
+    for (int attempt = 1;; ++attempt) {
+        lockedOn = threadState().connectionName;   // replaces a connection the last attempt found broken
+        threadFailures() = SqlDetail::FailureTrack();
+        try {
+            Query(connection(), dialect(), QStringLiteral("serialTransaction lock"))
+                .prepare(lockSql).bind(QStringLiteral(":key"), key).exec();
+            break;
+        } catch (const StoreError &) {
+            // The server closed an idle connection (restart, timeout): one fresh try, as
+            // runTransaction gives its BEGIN.
+            if (threadFailures().brokenConnection == lockedOn && attempt == 1)
+                continue;
+            throw;
+        }
+    }
     const auto unlock = [&] {
         // A connection lost meanwhile took its locks with it; its replacement holds none.
         if (threadState().connectionName != lockedOn)
