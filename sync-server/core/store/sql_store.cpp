@@ -659,22 +659,9 @@ void SqlStore::serialTransaction(const QString &key, const std::function<void()>
     // 64-bit hash is PostgreSQL's own, the same in every server process.
     static const QString lockSql = QStringLiteral("SELECT pg_advisory_lock(hashtextextended(:key, 0))");
     static const QString unlockSql = QStringLiteral("SELECT pg_advisory_unlock(hashtextextended(:key, 0))");
-    QString lockedOn;
-    for (int attempt = 1;; ++attempt) {
-        lockedOn = threadState().connectionName;   // replaces a connection the last attempt found broken
-        threadFailures() = SqlDetail::FailureTrack();
-        try {
-            Query(connection(), dialect(), QStringLiteral("serialTransaction lock"))
-                .prepare(lockSql).bind(QStringLiteral(":key"), key).exec();
-            break;
-        } catch (const StoreError &) {
-            // The server closed an idle connection (restart, timeout): one fresh try, as
-            // runTransaction gives its BEGIN.
-            if (threadFailures().brokenConnection == lockedOn && attempt == 1)
-                continue;
-            throw;
-        }
-    }
+    const QString lockedOn = onLiveConnection([&](const Connection &db) {
+        Query(db, dialect(), QStringLiteral("serialTransaction lock")).prepare(lockSql).bind(QStringLiteral(":key"), key).exec();
+    }).connectionName;
     const auto unlock = [&] {
         // A connection lost meanwhile took its locks with it; its replacement holds none.
         if (threadState().connectionName != lockedOn)
@@ -693,6 +680,23 @@ void SqlStore::serialTransaction(const QString &key, const std::function<void()>
         throw;
     }
     unlock();
+}
+
+SqlStore::ThreadState &SqlStore::onLiveConnection(const std::function<void(const Connection &)> &statement)
+{
+    for (int attempt = 1;; ++attempt) {
+        ThreadState &state = threadState();   // replaces a connection the last attempt found broken
+        threadFailures() = SqlDetail::FailureTrack();
+        try {
+            statement(state.connection());
+            return state;
+        } catch (const StoreError &) {
+            // The server closed an idle connection (restart, timeout): one fresh try.
+            if (threadFailures().brokenConnection == state.connectionName && attempt == 1)
+                continue;
+            throw;
+        }
+    }
 }
 
 namespace {
@@ -753,17 +757,10 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
         if (m_shared->sqliteWriter)
             writerTurn = std::unique_lock<WriterLock>(*m_shared->sqliteWriter);
         for (int attempt = 1;; ++attempt) {
-            state = &threadState();   // replaces a connection the last attempt found broken
-            const Connection db = state->connection();
-            threadFailures() = SqlDetail::FailureTrack();
-            try {
+            state = &onLiveConnection([&](const Connection &db) {
                 Query(db, d, QStringLiteral("transaction begin")).exec(beginStatement);
-            } catch (const StoreError &) {
-                // The server closed an idle connection (restart, timeout): one fresh try.
-                if (threadFailures().brokenConnection == state->connectionName && attempt == 1)
-                    continue;
-                throw;
-            }
+            });
+            const Connection db = state->connection();
             state->depth = 1;
             try {
                 work();

@@ -174,6 +174,9 @@ private:
     void commitBatch(const QList<CommitQueue::Job *> &batch);
     void runInSavepoint(CommitQueue::Job &job);   // a batch member; its failure stays its own
     ThreadState &threadState();     // this thread's state, connection opened on demand
+    // Between transactions: runs `statement` on this thread's connection, and once more on
+    // a new one if the server had closed it (a restart, an idle timeout).
+    ThreadState &onLiveConnection(const std::function<void(const SqlDetail::Connection &)> &statement);
     SqlDetail::Connection connection();   // this thread's connection and its statements
     bool locksReadRows();           // inside a PostgreSQL transaction: reads by key use FOR UPDATE
 
