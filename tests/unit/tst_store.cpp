@@ -8,6 +8,7 @@
 #include "../../sync-server/core/store/sql_query.h"
 #include "../../sync-server/core/store/sql_text.h"
 #include "../../sync-server/core/store/sqlite_process.h"
+#include "../../sync-server/core/store/sqlite_statement.h"
 #include "pg_test_support.h"
 
 #include <QAtomicInteger>
@@ -1385,6 +1386,117 @@ private slots:
         QVERIFY(!outer.next());
     }
 
+    // On SQLite, Query runs statements through SQLite's own API (sqlite_statement.h). What
+    // it binds and reads back must be what Qt's driver binds and reads, and the misuses it
+    // adds checks for must fail loudly instead of running with stale or missing values.
+    void sqliteStatementsBindAndReadAsQtDoes()
+    {
+        REQUIRE_SQLITE("statements through SQLite's own API");
+        auto store = openMigrated();
+        QVERIFY(store);
+        const QString connection = QSqlDatabase::connectionNames().filter(QStringLiteral("kernia-sql-")).value(0);
+        const QSqlDatabase database = QSqlDatabase::database(connection, false);
+        // Debian's QSQLITE loads the system libsqlite3: the fast path must be the one in use.
+        QVERIFY(SqlDetail::usesOurSqlite(database));
+        SqlDetail::StatementCache statements;
+        const SqlDetail::Connection db{database, &statements};
+        const SqlDialect dialect = store->dialect();
+        SqlDetail::Query(db, dialect, QStringLiteral("create"))
+            .exec(QStringLiteral("CREATE TABLE kinds (k TEXT PRIMARY KEY, t TEXT, i BIGINT, r REAL, b BLOB)"));
+
+        const QString insert = QStringLiteral("INSERT INTO kinds (k, t, i, r, b) VALUES (:k, :t, :i, :r, :b)");
+        const QString text = QStringLiteral("h\u00e9llo \u2603 \U0001F600 '\"");
+        const QByteArray blob("\x00\x01\xff" "bytes", 8);
+        struct Row { const char *key; QVariant t, i, r, b; };
+        const std::vector<Row> rows = {
+            {"values", text, qint64(1) << 40, 2.5, blob},
+            {"small", QStringLiteral("x"), true, -1.0, QByteArray("")},
+            {"nulls", QString(), QVariant(), QVariant(QMetaType::fromType<double>()), QByteArray()},
+            {"empty", QString(QLatin1String("")), 0, 0.0, QVariant()},
+        };
+        for (const Row &row : rows) {
+            SqlDetail::Query q(db, dialect, QStringLiteral("insert"));
+            q.prepare(insert).bind(QStringLiteral(":k"), QString::fromLatin1(row.key)).bind(QStringLiteral(":t"), row.t)
+                .bind(QStringLiteral(":i"), row.i).bind(QStringLiteral(":r"), row.r).bind(QStringLiteral(":b"), row.b).exec();
+            QCOMPARE(q.rowsAffected(), 1);
+        }
+
+        // Read every row both ways: through Query, and through Qt's own QSqlQuery.
+        const QString select = QStringLiteral("SELECT k, t, i, r, b FROM kinds ORDER BY k");
+        SqlDetail::Query ours(db, dialect, QStringLiteral("select"));
+        ours.prepare(select).exec();
+        QSqlQuery qts(database);
+        QVERIFY(qts.exec(select));
+        int count = 0;
+        while (ours.next()) {
+            QVERIFY(qts.next());
+            ++count;
+            for (int column = 0; column < 5; ++column) {
+                const QVariant mine = ours.value(column), theirs = qts.value(column);
+                const QByteArray where = qts.value(0).toString().toUtf8() + " column " + QByteArray::number(column);
+                QVERIFY2(mine.isNull() == theirs.isNull(), where.constData());
+                QVERIFY2(mine.toString() == theirs.toString(), where.constData());
+                QVERIFY2(mine.toByteArray() == theirs.toByteArray(), where.constData());
+                QVERIFY2(mine.toLongLong() == theirs.toLongLong(), where.constData());
+                QVERIFY2(mine.toDouble() == theirs.toDouble(), where.constData());
+            }
+        }
+        QVERIFY(!qts.next());
+        qts.finish();
+        QCOMPARE(count, 4);
+        QVERIFY(ours.value(0).isNull());   // past the last row
+        ours.finish();
+
+        const auto readBack = [&](const char *key, int column) {
+            SqlDetail::Query q(db, dialect, QStringLiteral("read"));
+            q.prepare(QStringLiteral("SELECT k, t, i, r, b FROM kinds WHERE k = :k")).bind(QStringLiteral(":k"), QString::fromLatin1(key)).exec();
+            return q.next() ? q.value(column) : QVariant(QStringLiteral("missing"));
+        };
+        QCOMPARE(readBack("values", 1).toString(), text);
+        QCOMPARE(readBack("values", 2).toLongLong(), qint64(1) << 40);
+        QCOMPARE(readBack("values", 4).toByteArray(), blob);
+        QCOMPARE(readBack("small", 2).toLongLong(), 1);                  // bool: INTEGER 1
+        QVERIFY(readBack("nulls", 1).isNull());                          // null QString: NULL
+        QVERIFY(readBack("nulls", 4).isNull());                          // null QByteArray: NULL
+        QVERIFY(!readBack("empty", 1).isNull());                         // empty QString: ''
+        QCOMPARE(readBack("empty", 1).toString(), QString());
+
+        // An UPDATE reports the rows it changed.
+        SqlDetail::Query update(db, dialect, QStringLiteral("update"));
+        update.prepare(QStringLiteral("UPDATE kinds SET i = :i WHERE i IS NULL OR i = 0")).bind(QStringLiteral(":i"), 7).exec();
+        QCOMPARE(update.rowsAffected(), 2);
+        update.finish();
+
+        // A placeholder the statement does not have, and one left unbound by the next user
+        // of a cached statement (it would otherwise run with the last user's value).
+        try {
+            SqlDetail::Query(db, dialect, QStringLiteral("typo")).prepare(insert).bind(QStringLiteral(":k"), QStringLiteral("z"))
+                .bind(QStringLiteral(":t"), 1).bind(QStringLiteral(":i"), 1).bind(QStringLiteral(":r"), 1).bind(QStringLiteral(":b"), 1)
+                .bind(QStringLiteral(":nope"), 1).exec();
+            QFAIL("an unknown placeholder was accepted");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String(":nope")), e.what());
+        }
+        try {
+            SqlDetail::Query(db, dialect, QStringLiteral("forgot")).prepare(insert).bind(QStringLiteral(":k"), QStringLiteral("z")).exec();
+            QFAIL("a statement ran with placeholders its user did not bind");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("not bound")), e.what());
+        }
+        QVERIFY(readBack("z", 0).toString() == QLatin1String("missing"));
+
+        // SQLite's own failures keep their extended code: a duplicate key is a unique violation.
+        try {
+            SqlDetail::Query(db, dialect, QStringLiteral("duplicate")).prepare(insert).bind(QStringLiteral(":k"), QStringLiteral("values"))
+                .bind(QStringLiteral(":t"), 1).bind(QStringLiteral(":i"), 1).bind(QStringLiteral(":r"), 1).bind(QStringLiteral(":b"), 1).exec();
+            QFAIL("a duplicate primary key was inserted");
+        } catch (const StoreError &e) {
+            QVERIFY2(e.isUniqueViolation(), e.what());
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("UNIQUE constraint failed: kinds.k")), e.what());
+        }
+        statements.clear();
+    }
+
     void beginTimesOutWhenLocked()
     {
         REQUIRE_SQLITE("SQLite's busy timeout");
@@ -1571,6 +1683,9 @@ private slots:
 
     void connectionsPerThreadAreCleanedUp()
     {
+        // Statements prepared on a connection are finalized before it closes, whichever
+        // thread closes it; otherwise SQLite refuses to close and Qt warns.
+        QTest::failOnWarning(QRegularExpression(QStringLiteral("close|still in use"), QRegularExpression::CaseInsensitiveOption));
         QCOMPARE(kerniaConnectionCount(), 0);
         auto store = openMigrated();
         QVERIFY(store);

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include <QSqlError>
+#include <QSqlQuery>
 
 namespace Kernia::Server::SqlDetail {
 
@@ -65,19 +66,17 @@ void Query::finish()
         m_active->finish();
 }
 
-QSqlQuery &Query::active()
+Statement &Query::active()
 {
     if (!m_active)
         m_active = &own();
     return *m_active;
 }
 
-QSqlQuery &Query::own()
+Statement &Query::own()
 {
-    if (!m_own) {
-        m_own.emplace(m_db);
-        m_own->setForwardOnly(true);
-    }
+    if (!m_own)
+        m_own = newStatement(m_db);
     return *m_own;
 }
 
@@ -90,16 +89,18 @@ Query &Query::prepare(const QString &sql)
     if (m_cached)
         m_cached->busy = false;
     m_cached = std::move(entry);
-    m_active = &m_cached->query;
-    if (!m_cached->prepared) {
-        *m_active = QSqlQuery(m_db);
-        m_active->setForwardOnly(true);
-        if (!m_active->prepare(sql)) {
-            m_statements->forget(sql);
-            fail();
-        }
-        m_cached->prepared = true;
+    if (m_cached->prepared) {
+        m_active = m_cached->statement.get();
+        m_active->reuse();
+        return *this;
     }
+    m_cached->statement = newStatement(m_db);
+    m_active = m_cached->statement.get();
+    if (!m_active->prepare(sql)) {
+        m_statements->forget(sql);
+        fail();
+    }
+    m_cached->prepared = true;
     return *this;
 }
 
@@ -114,7 +115,7 @@ Query &Query::prepareUncached(const QString &sql)
 
 Query &Query::bind(const QString &placeholder, const QVariant &value)
 {
-    active().bindValue(placeholder, value);
+    active().bind(placeholder, value);
     return *this;
 }
 
@@ -163,6 +164,16 @@ void execEachWithId(const Connection &connection, const SqlDialect &dialect, con
 {
     for (const QString &sql : statements)
         Query(connection, dialect, context).prepare(sql).bind(QStringLiteral(":id"), id).exec();
+}
+
+void execTransactionControl(const Connection &connection, const SqlDialect &dialect, const QString &sql,
+                            const QString &context)
+{
+    Query q(connection, dialect, context);
+    if (dialect.kind() == SqlDialect::Kind::Sqlite)
+        q.prepare(sql).exec();
+    else
+        q.exec(sql);
 }
 
 void execQuietly(const Connection &connection, const QString &sql)

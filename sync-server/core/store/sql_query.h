@@ -12,10 +12,10 @@
 #pragma once
 
 #include "sql_dialect.h"
+#include "sql_statement.h"
 
 #include <QHash>
 #include <QSqlDatabase>
-#include <QSqlQuery>
 #include <QString>
 #include <QStringList>
 #include <QVariant>
@@ -44,7 +44,7 @@ class StatementCache
 public:
     struct Entry
     {
-        QSqlQuery query;
+        std::unique_ptr<Statement> statement;
         bool prepared = false;
         bool busy = false;   // a Query is using it (a nested use of the same text prepares its own)
     };
@@ -68,8 +68,9 @@ struct Connection
     StatementCache *statements = nullptr;
 };
 
-// A QSqlQuery that throws StoreError on failure (recording it in threadFailures()) and is
-// always finish()ed, so no read transaction stays open on the connection (qt-notes §5).
+// A statement (sql_statement.h) that throws StoreError on failure (recording it in
+// threadFailures()) and is always finish()ed, so no read transaction stays open on the
+// connection (qt-notes §5).
 class Query
 {
 public:
@@ -84,28 +85,33 @@ public:
     Query &exec(const QString &sql);              // unprepared, not cached
     bool next();
     QVariant value(int index) const { return m_active ? m_active->value(index) : QVariant(); }
-    int rowsAffected() const { return m_active ? m_active->numRowsAffected() : -1; }
+    int rowsAffected() const { return m_active ? m_active->rowsAffected() : -1; }
     void finish();
 
 private:
     Query &prepareUncached(const QString &sql);   // when the cached statement is in use
-    QSqlQuery &own();      // this Query's own statement (uncached use)
-    QSqlQuery &active();   // the statement in use: cached, own, or (none yet) own
+    Statement &own();      // this Query's own statement (uncached use)
+    Statement &active();   // the statement in use: cached, own, or (none yet) own
     [[noreturn]] void fail();
 
     QSqlDatabase m_db;
     StatementCache *m_statements;   // may be null
     const SqlDialect &m_dialect;
     QString m_context;
-    std::optional<QSqlQuery> m_own;
+    std::unique_ptr<Statement> m_own;
     std::shared_ptr<StatementCache::Entry> m_cached;
-    QSqlQuery *m_active = nullptr;   // null until prepare()/exec()
+    Statement *m_active = nullptr;   // null until prepare()/exec()
 };
 
 // Runs the statements in order (prepared, cached), each with :id bound: the deletes of
 // one user's rows, say.
 void execEachWithId(const Connection &connection, const SqlDialect &dialect, const QStringList &statements,
                     const QString &id, const QString &context);
+
+// Runs BEGIN, COMMIT, SAVEPOINT or RELEASE: prepared once and cached on SQLite, where they
+// run on every write; as plain text on PostgreSQL, which prepares only queries and DML.
+void execTransactionControl(const Connection &connection, const SqlDialect &dialect, const QString &sql,
+                            const QString &context);
 
 // Runs a statement for cleanup (ROLLBACK ...) without throwing.
 void execQuietly(const Connection &connection, const QString &sql);

@@ -34,6 +34,7 @@ namespace Kernia::Server {
 using SqlDetail::Connection;
 using SqlDetail::execEachWithId;
 using SqlDetail::execQuietly;
+using SqlDetail::execTransactionControl;
 using SqlDetail::KeyedRead;
 using SqlDetail::PerDialect;
 using SqlDetail::Query;
@@ -736,7 +737,7 @@ void SqlStore::runInSavepoint(CommitQueue::Job &job)
 {
     const SqlDialect &d = dialect();
     const Connection db = connection();
-    Query(db, d, QStringLiteral("batch savepoint")).exec(QStringLiteral("SAVEPOINT kernia_batch_job"));
+    execTransactionControl(db, d, QStringLiteral("SAVEPOINT kernia_batch_job"), QStringLiteral("batch savepoint"));
     try {
         (*job.work)();
     } catch (...) {
@@ -744,7 +745,7 @@ void SqlStore::runInSavepoint(CommitQueue::Job &job)
         Query(db, d, QStringLiteral("batch rollback")).exec(QStringLiteral("ROLLBACK TO SAVEPOINT kernia_batch_job"));
         threadFailures() = SqlDetail::FailureTrack();   // undone: it must not steer the batch's retry
     }
-    Query(db, d, QStringLiteral("batch release")).exec(QStringLiteral("RELEASE SAVEPOINT kernia_batch_job"));
+    execTransactionControl(db, d, QStringLiteral("RELEASE SAVEPOINT kernia_batch_job"), QStringLiteral("batch release"));
 }
 
 void SqlStore::runTransaction(const QString &beginStatement, const std::function<void()> &work)
@@ -758,7 +759,7 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
             writerTurn = std::unique_lock<WriterLock>(*m_shared->sqliteWriter);
         for (int attempt = 1;; ++attempt) {
             state = &onLiveConnection([&](const Connection &db) {
-                Query(db, d, QStringLiteral("transaction begin")).exec(beginStatement);
+                execTransactionControl(db, d, beginStatement, QStringLiteral("transaction begin"));
             });
             const Connection db = state->connection();
             state->depth = 1;
@@ -781,7 +782,7 @@ void SqlStore::runTransaction(const QString &beginStatement, const std::function
             }
             state->depth = 0;
             try {
-                Query(db, d, QStringLiteral("transaction commit")).exec(QStringLiteral("COMMIT"));
+                execTransactionControl(db, d, QStringLiteral("COMMIT"), QStringLiteral("transaction commit"));
             } catch (...) {
                 // A failed COMMIT ends a PostgreSQL transaction (another ROLLBACK only makes
                 // the server warn "no transaction in progress"); SQLite's stays open.
