@@ -22,7 +22,7 @@ public:
     virtual ~Statement() = default;
 
     virtual bool prepare(const QString &sql) = 0;
-    virtual void reuse() {}                      // a prepared statement's next user: binds anew
+    virtual void reuse() {}                      // a cached statement's next user (SQLite: must bind all again)
     virtual void bind(const QString &placeholder, const QVariant &value) = 0;
     virtual bool exec() = 0;                     // the prepared statement, with the bound values
     virtual bool exec(const QString &sql) = 0;   // unprepared: prepared, run, and dropped
