@@ -80,7 +80,7 @@ bool SqliteStatement::prepare(const QString &sql)
         return failUsage(QStringLiteral("no statement in \"%1\"").arg(sql));
     m_connection = sqlite3_db_handle(m_statement);
     m_bound.assign(size_t(sqlite3_bind_parameter_count(m_statement)), false);
-    m_unknownPlaceholder.clear();
+    m_bindFailure.clear();
     return true;
 }
 
@@ -88,7 +88,7 @@ void SqliteStatement::reuse()
 {
     finish();
     m_bound.assign(m_bound.size(), false);
-    m_unknownPlaceholder.clear();
+    m_bindFailure.clear();
 }
 
 void SqliteStatement::bind(const QString &placeholder, const QVariant &value)
@@ -99,7 +99,7 @@ void SqliteStatement::bind(const QString &placeholder, const QVariant &value)
         finish();   // SQLite binds only to a reset statement
     const int index = sqlite3_bind_parameter_index(m_statement, placeholder.toUtf8().constData());
     if (index == 0) {
-        m_unknownPlaceholder = placeholder;
+        m_bindFailure = QStringLiteral("cannot bind %1: the statement has no such placeholder").arg(placeholder);
         return;
     }
     int rc = SQLITE_OK;
@@ -138,8 +138,8 @@ void SqliteStatement::bind(const QString &placeholder, const QVariant &value)
     }
     if (rc == SQLITE_OK)
         m_bound[size_t(index - 1)] = true;
-    else
-        m_unknownPlaceholder = placeholder;   // cannot happen for a valid index; fail the exec
+    else   // a value over SQLite's length limit, say
+        m_bindFailure = QStringLiteral("cannot bind %1: %2").arg(placeholder, QString::fromUtf8(sqlite3_errstr(rc)));
 }
 
 bool SqliteStatement::exec()
@@ -149,8 +149,8 @@ bool SqliteStatement::exec()
         return failUsage(QStringLiteral("no statement prepared"));
     if (m_step != Step::Ready)
         finish();
-    if (!m_unknownPlaceholder.isEmpty())
-        return failUsage(QStringLiteral("cannot bind %1: the statement has no such placeholder").arg(m_unknownPlaceholder));
+    if (!m_bindFailure.isEmpty())
+        return failUsage(m_bindFailure);
     for (size_t i = 0; i < m_bound.size(); ++i) {
         if (!m_bound[i]) {
             const char *name = sqlite3_bind_parameter_name(m_statement, int(i + 1));

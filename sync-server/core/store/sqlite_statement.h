@@ -53,7 +53,7 @@ private:
     sqlite3 *m_connection = nullptr;
     Step m_step = Step::Ready;
     std::vector<bool> m_bound;            // per parameter (index - 1): bound by this user
-    QString m_unknownPlaceholder;         // bound by this user, not in the statement
+    QString m_bindFailure;                // why a bind by this user failed: fails its exec()
     int m_rowsAffected = -1;
     QSqlError m_error;
 };
