@@ -20,6 +20,7 @@
 #include <QRegularExpression>
 #include <QSemaphore>
 #include <QSqlDatabase>
+#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -1484,6 +1485,20 @@ private slots:
             QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("not bound")), e.what());
         }
         QVERIFY(readBack("z", 0).toString() == QLatin1String("missing"));
+
+        // A value SQLite refuses to bind (over its length limit) fails with SQLite's reason.
+        sqlite3 *const handle = *static_cast<sqlite3 *const *>(database.driver()->handle().constData());
+        const int lengthLimit = sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, 64);
+        try {
+            SqlDetail::Query(db, dialect, QStringLiteral("too long")).prepare(insert).bind(QStringLiteral(":k"), QStringLiteral("long"))
+                .bind(QStringLiteral(":t"), QString(100, QLatin1Char('x'))).bind(QStringLiteral(":i"), 1).bind(QStringLiteral(":r"), 1)
+                .bind(QStringLiteral(":b"), 1).exec();
+            QFAIL("a value over SQLite's length limit was bound");
+        } catch (const StoreError &e) {
+            QVERIFY2(QString::fromUtf8(e.what()).contains(QLatin1String("cannot bind :t: string or blob too big")), e.what());
+        }
+        sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, lengthLimit);
+        QVERIFY(readBack("long", 0).toString() == QLatin1String("missing"));
 
         // SQLite's own failures keep their extended code: a duplicate key is a unique violation.
         try {
