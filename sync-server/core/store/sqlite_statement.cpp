@@ -79,7 +79,14 @@ bool SqliteStatement::prepare(const QString &sql)
     if (!m_statement)
         return failUsage(QStringLiteral("no statement in \"%1\"").arg(sql));
     m_connection = sqlite3_db_handle(m_statement);
-    m_bound.assign(size_t(sqlite3_bind_parameter_count(m_statement)), false);
+    const int count = sqlite3_bind_parameter_count(m_statement);
+    m_placeholders.clear();
+    m_placeholders.reserve(size_t(count));
+    for (int i = 1; i <= count; ++i) {
+        const char *name = sqlite3_bind_parameter_name(m_statement, i);
+        m_placeholders.push_back(name ? QString::fromUtf8(name) : QString());
+    }
+    m_bound.assign(size_t(count), false);
     m_bindFailure.clear();
     return true;
 }
@@ -97,7 +104,7 @@ void SqliteStatement::bind(const QString &placeholder, const QVariant &value)
         return;
     if (m_step != Step::Ready)
         finish();   // SQLite binds only to a reset statement
-    const int index = sqlite3_bind_parameter_index(m_statement, placeholder.toUtf8().constData());
+    const int index = parameterIndex(placeholder);
     if (index == 0) {
         m_bindFailure = QStringLiteral("cannot bind %1: the statement has no such placeholder").arg(placeholder);
         return;
@@ -142,6 +149,15 @@ void SqliteStatement::bind(const QString &placeholder, const QVariant &value)
         m_bindFailure = QStringLiteral("cannot bind %1: %2").arg(placeholder, QString::fromUtf8(sqlite3_errstr(rc)));
 }
 
+int SqliteStatement::parameterIndex(const QString &placeholder) const
+{
+    for (size_t i = 0; i < m_placeholders.size(); ++i) {
+        if (m_placeholders[i] == placeholder)
+            return int(i + 1);
+    }
+    return 0;
+}
+
 bool SqliteStatement::exec()
 {
     m_error = QSqlError();
@@ -153,8 +169,8 @@ bool SqliteStatement::exec()
         return failUsage(m_bindFailure);
     for (size_t i = 0; i < m_bound.size(); ++i) {
         if (!m_bound[i]) {
-            const char *name = sqlite3_bind_parameter_name(m_statement, int(i + 1));
-            return failUsage(QStringLiteral("placeholder %1 is not bound").arg(QString::fromUtf8(name ? name : "?")));
+            const QString &name = m_placeholders[i];
+            return failUsage(QStringLiteral("placeholder %1 is not bound").arg(name.isNull() ? QStringLiteral("?") : name));
         }
     }
     if (!step())

@@ -47,12 +47,17 @@ private:
     bool step();                          // one sqlite3_step; false: failed
     bool failFromSqlite(const QString &what);
     bool failUsage(const QString &message);
+    int parameterIndex(const QString &placeholder) const;   // SQLite's 1-based index; 0: none
+
 
     QSqlQuery m_owner;                    // prepares, owns and finalizes m_statement
     sqlite3_stmt *m_statement = nullptr;
     sqlite3 *m_connection = nullptr;
     Step m_step = Step::Ready;
-    std::vector<bool> m_bound;            // per parameter (index - 1): bound by this user
+    // Per parameter (index - 1). The names are read once at prepare: looking one up by a
+    // QString needs no UTF-8 copy per bind, and a statement has a handful.
+    std::vector<QString> m_placeholders;
+    std::vector<bool> m_bound;            // bound by this user
     QString m_bindFailure;                // why a bind by this user failed: fails its exec()
     int m_rowsAffected = -1;
     QSqlError m_error;
