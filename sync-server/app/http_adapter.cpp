@@ -14,6 +14,8 @@ HttpAdapter::HttpAdapter(int requestThreads, int passwordThreads, int idleSpinMi
     m_shared.idleSpin = &m_idleSpin;
     m_passwordWorkers.setMaxThreadCount(qMax(1, passwordThreads));
     m_shared.passwordWorkers = &m_passwordWorkers;
+    m_mailWorkers.setMaxThreadCount(kMailThreads);
+    m_shared.mailWorkers = &m_mailWorkers;
 }
 
 HttpAdapter::~HttpAdapter() = default;   // each loop stops its thread
@@ -67,9 +69,11 @@ void HttpAdapter::shutdown(int timeoutMs, std::function<void(bool drained)> done
 bool HttpAdapter::waitForWorkers(int timeoutMs)
 {
     const QDeadlineTimer deadline(timeoutMs);
-    // Password jobs first: they post their responses to the loops.
-    if (!m_passwordWorkers.waitForDone(int(qMax<qint64>(0, deadline.remainingTime()))))
-        return false;
+    // Pool jobs first: they post their responses to the loops.
+    for (QThreadPool *pool : {&m_passwordWorkers, &m_mailWorkers}) {
+        if (!pool->waitForDone(int(qMax<qint64>(0, deadline.remainingTime()))))
+            return false;
+    }
     for (const auto &loop : m_loops) {
         if (!loop->waitForStop(deadline))
             return false;

@@ -155,27 +155,63 @@ void RequestLoop::dispatch(const QHttpServerRequest &source, QHttpServerResponde
     ++m_pending[connection];
 
     const AuthServer::Route route = auth ? auth->route(request) : AuthServer::Route();
-    if (!route.hashesPassword()) {
-        writeResponse(respond(auth, request, route, requestId, client, timer), std::move(responder));
+    QThreadPool *const pool = poolFor(route.work());
+    if (!pool) {
+        Response response = respond(auth, request, route, requestId, client, timer);
+        if (response.heldUntil().remainingTime() > 0) {
+            answerLater(std::move(response), std::make_shared<QHttpServerResponder>(std::move(responder)),
+                        connection, connection);
+            return;
+        }
+        writeResponse(response, std::move(responder));
         finished(connection);
         spinAfterAnswer();
         return;
     }
 
-    // scrypt: off this loop, so its other connections keep being answered meanwhile.
+    // Off this loop, so its other connections keep being answered meanwhile.
     auto held = std::make_shared<QHttpServerResponder>(std::move(responder));
     QPointer<QTcpSocket> socket(connection);
-    m_shared.passwordWorkers->start([this, auth, held, socket, connection, timer, requestId, client, route,
-                                     request = std::move(request)]() mutable {
+    pool->start([this, auth, held, socket, connection, timer, requestId, client, route,
+                 request = std::move(request)]() mutable {
         Response response = respond(auth, request, route, requestId, client, timer);
         // Back on the loop's thread: the responder and its socket live there.
         QMetaObject::invokeMethod(this, [this, held = std::move(held), socket, connection,
-                                         response = std::move(response)] {
-            if (socket) // else the client went away; nothing to write to
-                writeResponse(response, std::move(*held));
-            finished(connection);
+                                         response = std::move(response)]() mutable {
+            answerLater(std::move(response), std::move(held), socket, connection);
         }, Qt::QueuedConnection);
     });
+}
+
+QThreadPool *RequestLoop::poolFor(Endpoint::Work work) const
+{
+    switch (work) {
+    case Endpoint::Work::Quick:
+        return nullptr;
+    case Endpoint::Work::HashesPassword:
+        return m_shared.passwordWorkers;
+    case Endpoint::Work::SendsMail:
+        return m_shared.mailWorkers;
+    }
+    return nullptr;
+}
+
+void RequestLoop::answerLater(Response response, std::shared_ptr<QHttpServerResponder> responder,
+                              QPointer<QTcpSocket> socket, QTcpSocket *connection)
+{
+    const qint64 wait = response.heldUntil().remainingTime();
+    if (socket && wait > 0) {
+        // A precise timer: a coarse one may fire up to 5% early, and the hold is a floor.
+        QTimer::singleShot(std::chrono::milliseconds(wait), Qt::PreciseTimer, this,
+                           [this, response = std::move(response), responder = std::move(responder), socket,
+                            connection]() mutable {
+                               answerLater(std::move(response), std::move(responder), socket, connection);
+                           });
+        return;
+    }
+    if (socket) // else the client went away; nothing to write to
+        writeResponse(response, std::move(*responder));
+    finished(connection);
 }
 
 void RequestLoop::finished(QTcpSocket *connection)

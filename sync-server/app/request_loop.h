@@ -1,17 +1,23 @@
 // One HTTP event loop on its own thread. Every loop accepts from the same listening socket
 // (a dup of it), parses requests with Qt HttpServer and runs AuthServer::handle right there,
 // so a request costs no thread hand-off: the thread that read it answers it. Only the
-// password endpoints (scrypt, ~60 ms each) go to a separate pool, so they never hold up
-// the loop's other connections; their response comes back to this thread. After an
-// answer the loop may poll briefly for the next request instead of sleeping (IdleSpin).
+// endpoints that block their thread for long (scrypt, ~60 ms; sending mail) go to a pool
+// of their own, so they never hold up the loop's other connections; their response comes
+// back to this thread. A response held back (Response::heldUntil) waits on a timer here,
+// not in a thread. After an answer the loop may poll briefly for the next request instead
+// of sleeping (IdleSpin).
 //
 // Created and started by HttpAdapter; all public methods are for the owning thread unless
 // they say otherwise.
 #pragma once
 
+#include "auth/router.h"
+#include "http/response.h"
+
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QObject>
+#include <QPointer>
 #include <QHash>
 #include <QStringList>
 #include <QTimer>
@@ -39,7 +45,8 @@ public:
     {
         std::atomic<AuthServer *> auth{nullptr};   // null until the engine is attached: 503
         QStringList clientAddressHeaders;           // set before the first request
-        QThreadPool *passwordWorkers = nullptr;
+        QThreadPool *passwordWorkers = nullptr;     // Endpoint::Work::HashesPassword
+        QThreadPool *mailWorkers = nullptr;         // Endpoint::Work::SendsMail
         IdleSpin *idleSpin = nullptr;               // polling after an answer
     };
 
@@ -61,6 +68,10 @@ public:
 private:
     void serve(qintptr listeningSocket);   // loop thread
     void dispatch(const QHttpServerRequest &request, QHttpServerResponder &&responder);
+    QThreadPool *poolFor(Endpoint::Work work) const;   // null: run on the loop
+    // Writes `response` once its hold is over, unless `socket` (the connection) went away.
+    void answerLater(Response response, std::shared_ptr<QHttpServerResponder> responder,
+                     QPointer<QTcpSocket> socket, QTcpSocket *connection);
     void finished(QTcpSocket *connection);
     void spinAfterAnswer();
     void spinTurn();

@@ -4,6 +4,7 @@
 // together with the outbox; start-up refusal of bad SMTP settings.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import {
   T, PASSWORD, startServer, runServerToExit, raw, makeTempDir, expectOk, expectError, expectClientOk,
   expectClientError, signUp, uniqueEmail, userByEmail, asBool, describe, sleep,
@@ -160,6 +161,40 @@ test("SMTP failure: magic link → 500 FAILED_TO_SEND_EMAIL; reset still answers
     for (let i = 0; i < 40 && !/could not send the reset-password mail/.test(s.stderr()); i++) await sleep(50);
     assert.match(s.stderr(), /could not send the reset-password mail/, "the operator sees the failure in the log");
   } finally { await s.stop(); }
+});
+
+// Mail and the 500 ms floor of "no enumeration" answers must not hold a request loop: one
+// loop here, two magic links waiting for an SMTP server that never greets, four padded
+// resets, and /ok must still answer at once. (They used to run on the loop: /ok waited
+// for both mail timeouts.)
+test("slow mail and padded answers never hold up other requests", T, async () => {
+  const silent = net.createServer(() => {});   // accepts, never says a word
+  await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const s = await startServer({
+    tag: "smtp-silent",
+    args: ["--worker-threads", "1", "--smtp-url", `smtp://127.0.0.1:${silent.address().port}`, "--smtp-tls", "none",
+      "--smtp-from", "no-reply@kernia.example", "--smtp-timeout", "3"],
+  });
+  try {
+    const timed = async (request) => { const started = Date.now(); const res = await request; return { res, ms: Date.now() - started }; };
+    const magicLinks = [1, 2].map(() => timed(raw(s, "POST", "/sign-in/magic-link", { json: { email: uniqueEmail("slow") }, origin: true })));
+    const resets = [1, 2, 3, 4].map(() => timed(raw(s, "POST", "/request-password-reset", { json: { email: uniqueEmail("nobody") }, origin: true })));
+    await sleep(150);
+    const ok = await timed(raw(s, "GET", "/ok"));
+    assert.equal(ok.res.status, 200);
+    assert.ok(ok.ms < 400, `/ok took ${ok.ms} ms while mail requests were waiting`);
+    for (const { res, ms } of await Promise.all(resets)) {
+      assert.deepEqual(res.json, { status: true, message: RESET_MESSAGE }, describe(res, s));
+      assert.ok(ms >= 450, `a reset for an unknown address answered after ${ms} ms, before its 500 ms floor`);
+    }
+    for (const { res, ms } of await Promise.all(magicLinks)) {
+      expectError(res, 500, "FAILED_TO_SEND_EMAIL", undefined, s);
+      assert.ok(ms < 5500, `the two magic links waited for each other (${ms} ms)`);
+    }
+  } finally {
+    await s.stop();
+    silent.close();
+  }
 });
 
 test("bad SMTP settings stop the server at start-up with a clear message", T, async () => {

@@ -20,6 +20,7 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 #include <cstdio>
 #include <cstdlib>
@@ -99,7 +100,7 @@ struct TestServer
         QList<QPair<QByteArray, QByteArray>> headers{{"origin", kOrigin}};
         if (!cookie.isEmpty())
             headers.append(qMakePair(QByteArray("cookie"), cookie));
-        return auth->handle(request("POST", path, QJsonDocument(body).toJson(QJsonDocument::Compact), headers));
+        return heldAsSent(auth->handle(request("POST", path, QJsonDocument(body).toJson(QJsonDocument::Compact), headers)));
     }
 
     Response get(const QString &path, const QByteArray &cookie = {})
@@ -107,7 +108,15 @@ struct TestServer
         QList<QPair<QByteArray, QByteArray>> headers;
         if (!cookie.isEmpty())
             headers.append(qMakePair(QByteArray("cookie"), cookie));
-        return auth->handle(request("GET", path, {}, headers));
+        return heldAsSent(auth->handle(request("GET", path, {}, headers)));
+    }
+
+    // Returns when the HTTP layer would send `response`: after its hold (Response::heldUntil).
+    static Response heldAsSent(Response response)
+    {
+        while (response.heldUntil().remainingTime() > 0)
+            QThread::msleep(quint32(response.heldUntil().remainingTime()));
+        return response;
     }
 
     // "name=value" of the session cookie a response set, for the next request.

@@ -47,8 +47,8 @@ public:
         const Endpoint *endpoint = nullptr;
         QString mount;
         QString path;
-        // The endpoint runs a password hash (the HTTP layer serves those from a separate pool).
-        bool hashesPassword() const { return endpoint && endpoint->hashesPassword; }
+        // What would hold the thread that runs it (the HTTP layer picks a pool by it).
+        Endpoint::Work work() const { return endpoint ? endpoint->work : Endpoint::Work::Quick; }
     };
 
     // Register plugins before the first request; handle() is then safe from any thread.

@@ -30,9 +30,15 @@ struct Endpoint
     bool acceptsForm = false;   // application/x-www-form-urlencoded allowed too
     bool formCsrfCheck = false; // Better Auth's extra login-CSRF rule (protocol README §4.2)
     std::function<Response(EndpointContext &)> handler;
-    // Runs scrypt (~60 ms): served from its own worker pool so it never queues cheap
-    // requests such as get-session behind it.
-    bool hashesPassword = false;
+    // What holds the handler's thread. Most answer in microseconds on the request loop that
+    // read them; the two kinds that block for long each run on a worker pool of their own,
+    // so they never hold up a loop's other connections (get-session) nor each other.
+    enum class Work {
+        Quick,
+        HashesPassword,   // scrypt, ~60 ms
+        SendsMail,        // the mailer: SMTP waits for the mail server, up to its timeout
+    };
+    Work work = Work::Quick;
 };
 
 class Router

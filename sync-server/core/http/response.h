@@ -5,6 +5,7 @@
 #include "auth/cookies.h"
 
 #include <QByteArray>
+#include <QDeadlineTimer>
 #include <QJsonValue>
 #include <QList>
 #include <QPair>
@@ -47,12 +48,19 @@ public:
     // Every header line to write, Set-Cookie lines included.
     QList<QPair<QByteArray, QByteArray>> wireHeaders() const;
 
+    // The response must not be sent before `deadline` (answers padded to a fixed time, so
+    // that their timing does not tell whether an account exists). The HTTP layer holds it
+    // on a timer, with no thread waiting. Unset: send at once.
+    void holdUntil(QDeadlineTimer deadline) { m_heldUntil = deadline; }
+    QDeadlineTimer heldUntil() const { return m_heldUntil; }
+
 private:
     int m_status = 200;
     QByteArray m_contentType;
     QByteArray m_body;
     QList<QPair<QByteArray, QByteArray>> m_headers;
     QList<ResponseCookie> m_cookies;
+    QDeadlineTimer m_heldUntil;   // expired by default
 };
 
 } // namespace Kernia::Server

@@ -105,8 +105,10 @@ Response signInEmail(EndpointContext &context)
 
 void registerEmailPasswordEndpoints(Router &router)
 {
-    router.add({"POST", QStringLiteral("/sign-up/email"), Endpoint::Body::Required, true, true, signUpEmail, true});
-    router.add({"POST", QStringLiteral("/sign-in/email"), Endpoint::Body::Required, true, true, signInEmail, true});
+    router.add({"POST", QStringLiteral("/sign-up/email"), Endpoint::Body::Required, true, true, signUpEmail,
+                Endpoint::Work::HashesPassword});
+    router.add({"POST", QStringLiteral("/sign-in/email"), Endpoint::Body::Required, true, true, signInEmail,
+                Endpoint::Work::HashesPassword});
 }
 
 } // namespace Kernia::Server

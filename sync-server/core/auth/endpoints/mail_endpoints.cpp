@@ -96,8 +96,7 @@ Response sendVerificationEmail(EndpointContext &context)
         const std::optional<User> user = context.store().userByEmail(email);
         if (user && !user->emailVerified)
             sendVerificationMail(context, *user, true);
-        padResponseTime(timer);
-        return ok;
+        return padResponseTime(ok, timer);
     }
     if (caller->user.email.toLower() != email)
         throw ApiError(400, Errors::EMAIL_MISMATCH);
@@ -199,8 +198,8 @@ Response requestPasswordReset(EndpointContext &context)
         message.extra.insert(QStringLiteral("userId"), user->id);
         deliverMailQuietly(context, message); // a failure is logged; the answer must not differ
     }
-    padResponseTime(timer);
-    return Response::json(QJsonObject{{QStringLiteral("status"), true}, {QStringLiteral("message"), kResetMessage}});
+    return padResponseTime(
+        Response::json(QJsonObject{{QStringLiteral("status"), true}, {QStringLiteral("message"), kResetMessage}}), timer);
 }
 
 bool isLive(const std::optional<Verification> &verification)
@@ -279,11 +278,14 @@ Response resetPassword(EndpointContext &context)
 
 void registerMailEndpoints(Router &router)
 {
-    router.add({"POST", QStringLiteral("/send-verification-email"), Endpoint::Body::Required, false, false, sendVerificationEmail});
+    router.add({"POST", QStringLiteral("/send-verification-email"), Endpoint::Body::Required, false, false,
+                sendVerificationEmail, Endpoint::Work::SendsMail});
     router.add({"GET", QStringLiteral("/verify-email"), Endpoint::Body::Ignored, false, false, verifyEmail});
-    router.add({"POST", QStringLiteral("/request-password-reset"), Endpoint::Body::Required, false, false, requestPasswordReset});
+    router.add({"POST", QStringLiteral("/request-password-reset"), Endpoint::Body::Required, false, false,
+                requestPasswordReset, Endpoint::Work::SendsMail});
     router.addPrefix({"GET", kResetPrefix, Endpoint::Body::Ignored, false, false, resetPasswordCallback});
-    router.add({"POST", QStringLiteral("/reset-password"), Endpoint::Body::Required, false, false, resetPassword, true});
+    router.add({"POST", QStringLiteral("/reset-password"), Endpoint::Body::Required, false, false, resetPassword,
+                Endpoint::Work::HashesPassword});
 }
 
 } // namespace Kernia::Server

@@ -5,7 +5,6 @@
 #include "auth/options.h"
 #include "mail/mailer.h"
 
-#include <QThread>
 #include <QUrl>
 #include <QUrlQuery>
 
@@ -104,11 +103,10 @@ void deliverMail(EndpointContext &context, const MailMessage &message)
         throw ApiError(500, MailErrors::FAILED_TO_SEND_EMAIL);
 }
 
-void padResponseTime(const QElapsedTimer &timer, int minimumMs)
+Response padResponseTime(Response response, const QElapsedTimer &timer, int minimumMs)
 {
-    const qint64 remaining = minimumMs - timer.elapsed();
-    if (remaining > 0)
-        QThread::msleep(static_cast<unsigned long>(remaining));
+    response.holdUntil(QDeadlineTimer(qMax<qint64>(0, minimumMs - timer.elapsed())));
+    return response;
 }
 
 } // namespace Kernia::Server

@@ -47,8 +47,9 @@ Response redirectTo(const QString &location);
 void deliverMail(EndpointContext &context, const MailMessage &message);
 bool deliverMailQuietly(EndpointContext &context, const MailMessage &message);
 
-// Sleeps until `timer` shows at least `minimumMs`, so "no such account" and "mail sent"
-// answers take the same time (Better Auth's 500 ms floor).
-void padResponseTime(const QElapsedTimer &timer, int minimumMs = 500);
+// Holds `response` until `timer` shows at least `minimumMs`, so "no such account" and
+// "mail sent" answers take the same time (Better Auth's 500 ms floor). No thread sleeps:
+// Response::holdUntil.
+Response padResponseTime(Response response, const QElapsedTimer &timer, int minimumMs = 500);
 
 } // namespace Kernia::Server

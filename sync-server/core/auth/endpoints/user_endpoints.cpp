@@ -172,8 +172,10 @@ Response errorPage(EndpointContext &context)
 void registerUserEndpoints(Router &router)
 {
     router.add({"POST", QStringLiteral("/update-user"), Endpoint::Body::Ignored, false, false, updateUser});
-    router.add({"POST", QStringLiteral("/change-password"), Endpoint::Body::Required, false, false, changePassword, true});
-    router.add({"POST", QStringLiteral("/delete-user"), Endpoint::Body::Optional, false, false, deleteUser, true});
+    router.add({"POST", QStringLiteral("/change-password"), Endpoint::Body::Required, false, false, changePassword,
+                Endpoint::Work::HashesPassword});
+    router.add({"POST", QStringLiteral("/delete-user"), Endpoint::Body::Optional, false, false, deleteUser,
+                Endpoint::Work::HashesPassword});
     router.add({"GET", QStringLiteral("/list-accounts"), Endpoint::Body::Ignored, false, false, listAccounts});
     router.add({"GET", QStringLiteral("/ok"), Endpoint::Body::Ignored, false, false, ok});
     router.add({"GET", QStringLiteral("/error"), Endpoint::Body::Ignored, false, false, errorPage});

@@ -74,7 +74,8 @@ MagicLinkPlugin::MagicLinkPlugin(MagicLinkOptions options)
 void MagicLinkPlugin::registerEndpoints(Router &router)
 {
     router.add({"POST", QStringLiteral("/sign-in/magic-link"), Endpoint::Body::Required, false, true,
-                [this](EndpointContext &context) { return signInMagicLink(context); }});
+                [this](EndpointContext &context) { return signInMagicLink(context); },
+                Endpoint::Work::SendsMail});
     router.add({"GET", QStringLiteral("/magic-link/verify"), Endpoint::Body::Ignored, false, false,
                 [this](EndpointContext &context) { return verify(context); }});
 }

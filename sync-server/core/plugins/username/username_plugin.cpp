@@ -46,7 +46,8 @@ UsernamePlugin::UsernamePlugin(UsernameOptions options)
 void UsernamePlugin::registerEndpoints(Router &router)
 {
     router.add({"POST", QStringLiteral("/sign-in/username"), Endpoint::Body::Required, false, false,
-                [this](EndpointContext &context) { return signInUsername(context); }, true});
+                [this](EndpointContext &context) { return signInUsername(context); },
+                Endpoint::Work::HashesPassword});
     router.add({"POST", QStringLiteral("/is-username-available"), Endpoint::Body::Required, false, false,
                 [this](EndpointContext &context) { return isUsernameAvailable(context); }});
 }
