@@ -89,8 +89,6 @@ public:
     {
         if (depth > m_limits.maxDepth)
             return Error::TooDeep;
-        if (++m_items > m_limits.maxItems)
-            return Error::TooLarge;
         if (m_pos >= m_data.size())
             return Error::Truncated;
         const quint8 initial = quint8(m_data[m_pos++]);
@@ -141,6 +139,8 @@ public:
             // Every item takes at least one byte: a count beyond the rest is a lie.
             if (argument > quint64(m_data.size() - m_pos))
                 return argument > quint64(m_limits.maxItems) ? Error::TooLarge : Error::Truncated;
+            if (!declare(argument))
+                return Error::TooLarge;
             out->type = Value::Type::Array;
             out->items.resize(size_t(argument));
             for (Value &child : out->items) {
@@ -152,6 +152,8 @@ public:
         case 5: {
             if (argument > quint64(m_data.size() - m_pos) / 2)
                 return argument > quint64(m_limits.maxItems) ? Error::TooLarge : Error::Truncated;
+            if (argument > quint64(m_limits.maxItems) || !declare(2 * argument))
+                return Error::TooLarge;
             out->type = Value::Type::Map;
             out->entries.resize(size_t(argument));
             for (size_t i = 0; i < out->entries.size(); ++i) {
@@ -197,10 +199,21 @@ private:
         return Error::None;
     }
 
+    // Items count against maxItems when their array or map declares them, before anything
+    // is allocated for them: counting them as they are parsed let nested headers make
+    // every level allocate its whole declared count first (a 1 MB document took ~1 GB).
+    bool declare(quint64 count)
+    {
+        if (count > quint64(m_limits.maxItems - m_items))
+            return false;
+        m_items += qsizetype(count);
+        return true;
+    }
+
     QByteArrayView m_data;
     const Limits &m_limits;
     qsizetype m_pos = 0;
-    qsizetype m_items = 0;
+    qsizetype m_items = 1;   // the document's own item
 };
 
 } // namespace
