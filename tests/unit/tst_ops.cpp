@@ -162,6 +162,10 @@ void OpsTest::requestLogLines()
     entry.path = QStringLiteral("/a b\"c\nd=e");
     QVERIFY2(formatRequestLog(entry).contains(QStringLiteral("path=\"/a b\\\"c\\x0ad=e\"")), qPrintable(formatRequestLog(entry)));
     QVERIFY(!formatRequestLog(entry).contains(QLatin1Char('\n')));
+    // A path with arg() markers in it stays the path; the fields after it keep their values.
+    entry.path = QStringLiteral("/api/x%10y%2z%6");
+    QCOMPARE(formatRequestLog(entry),
+             QStringLiteral("method=POST path=/api/x%10y%2z%6 status=401 duration_ms=97.3 client=10.0.0.7 request_id=abc123"));
     QCOMPARE(redactedPath(QStringLiteral("/api/auth/reset-password/")), QStringLiteral("/api/auth/reset-password/"));
     QCOMPARE(redactedPath(QStringLiteral("/api/auth/get-session")), QStringLiteral("/api/auth/get-session"));
 }

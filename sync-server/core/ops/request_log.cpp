@@ -57,11 +57,12 @@ QString redactedPath(const QString &path)
 
 QString formatRequestLog(const RequestLogEntry &entry)
 {
+    // One arg() call for every field: chained calls would substitute into what an earlier
+    // one inserted, so a "%1" in a client's path would move the fields after it.
     return QStringLiteral("method=%1 path=%2 status=%3 duration_ms=%4 client=%5 request_id=%6")
-        .arg(logValue(QString::fromLatin1(entry.method)), logValue(redactedPath(entry.path)))
-        .arg(entry.status)
-        .arg(entry.durationMs, 0, 'f', 1)
-        .arg(logValue(entry.client), logValue(QString::fromLatin1(entry.requestId)));
+        .arg(logValue(QString::fromLatin1(entry.method)), logValue(redactedPath(entry.path)),
+             QString::number(entry.status), QString::number(entry.durationMs, 'f', 1), logValue(entry.client),
+             logValue(QString::fromLatin1(entry.requestId)));
 }
 
 QByteArray requestIdFor(const Request &request)
