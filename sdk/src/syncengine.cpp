@@ -44,6 +44,8 @@ bool SyncEngine::isValidRecordId(const QString &id)
 {
     if (id.isEmpty() || id.size() > 256)
         return false;
+    if (!QStringView(id).isValidUtf16())   // a lone surrogate: the server refuses it, as it has no UTF-8 form
+        return false;
     for (const QChar c : id) {
         if (c.unicode() < 0x20 || c.unicode() == 0x7f)
             return false;

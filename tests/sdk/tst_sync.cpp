@@ -220,6 +220,7 @@ private Q_SLOTS:
 
         // Invalid input is refused and writes nothing.
         QCOMPARE(cart->put(QString(), {}).kind(), Error::Kind::InvalidArgument);
+        QCOMPARE(cart->put(QString(QChar(0xD800)), {}).kind(), Error::Kind::InvalidArgument);   // lone surrogate
         QCOMPARE(client->collection(QStringLiteral("bad name!"))->put(QStringLiteral("x"), {}).kind(),
                  Error::Kind::InvalidArgument);
         QJsonObject huge{ { QStringLiteral("blob"), QString(70000, QLatin1Char('x')) } };

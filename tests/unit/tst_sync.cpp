@@ -415,6 +415,8 @@ void SyncTest::badPushes_data()
     QTest::newRow("empty id") << one(R"({"mid":1,"op":"put","collection":"c","id":"","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
     QTest::newRow("numeric id") << one(R"({"mid":1,"op":"put","collection":"c","id":1,"data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
     QTest::newRow("control char id") << one(R"({"mid":1,"op":"put","collection":"c","id":"a\nb","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
+    QTest::newRow("lone high surrogate id") << one(R"({"mid":1,"op":"put","collection":"c","id":"a\ud800","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
+    QTest::newRow("lone low surrogate id") << one(R"({"mid":1,"op":"put","collection":"c","id":"\udc00","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
     QTest::newRow("id too long") << one(R"({"mid":1,"op":"put","collection":"c","id":")" + QByteArray(257, 'i') + R"(","data":{}})") << 400 << QStringLiteral("INVALID_RECORD_ID");
     QTest::newRow("put without data") << one(R"({"mid":1,"op":"put","collection":"c","id":"1"})") << 400 << QStringLiteral("INVALID_DATA");
     QTest::newRow("put array data") << one(R"({"mid":1,"op":"put","collection":"c","id":"1","data":[1]})") << 400 << QStringLiteral("INVALID_DATA");

@@ -41,6 +41,10 @@ bool isValidRecordId(const QString &id)
 {
     if (id.isEmpty() || id.size() > 256)
         return false;
+    // A lone surrogate has no UTF-8 form: stored, it would become "?" and two different
+    // ids one record.
+    if (!QStringView(id).isValidUtf16())
+        return false;
     for (const QChar c : id) {
         if (c.unicode() < 0x20 || c.unicode() == 0x7f)
             return false;
