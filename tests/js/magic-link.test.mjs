@@ -129,7 +129,7 @@ test("bad input on the request: invalid email → 400, wrong Origin → 403", T,
   expectError(res, 403, "INVALID_ORIGIN", "Invalid origin", server);
 });
 
-test("existing unverified user: verified by the link, old sessions revoked, password kept (Kernia)", T, async () => {
+test("existing unverified user: verified by the link, old sessions revoked, unproven password removed (Better Auth: 401)", T, async () => {
   const { client } = mlCookieClient(server);
   const bob = await signUp(server, { name: "Bob" });
   const mail = await requestLink(client, { email: bob.email });
@@ -138,7 +138,7 @@ test("existing unverified user: verified by the link, old sessions revoked, pass
   const old = await getSession(server, { cookie: bob.cookie });
   assert.equal(old.text.trim(), "null", "the session opened before the proof is revoked");
   const signIn = await raw(server, "POST", "/sign-in/email", { json: { email: bob.email, password: PASSWORD }, origin: true });
-  expectOk(signIn, server); // Better Auth would answer 401 here (it deletes the password)
+  expectError(signIn, 401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password", server);
 });
 
 test("guest (cookie) → magic link for a NEW email: linked, guest gone, account signed in", T, async () => {

@@ -269,10 +269,23 @@ private slots:
         QCOMPARE(server.get(QStringLiteral("/magic-link/verify?token=") + mail.value("token").toString()).status(), 200);
     }
 
-    void unverifiedExistingUserKeepsPasswordLosesSessions()
+    // Account pre-hijacking: whoever registered the address before its owner proved it
+    // loses every way in — sessions, the password (Better Auth, transcript 06: 401) and
+    // passkeys (beyond Better Auth).
+    void unverifiedExistingUserLosesUnprovenSessionsPasswordAndPasskeys()
     {
         MagicServer server;
         const QByteArray oldCookie = server.signUp(QStringLiteral("bob@example.com"), QStringLiteral("Bob"));
+        const QString bobId = TestServer::json(server.get(QStringLiteral("/get-session"), oldCookie))
+                                  .value("user").toObject().value("id").toString();
+        Passkey planted;
+        planted.id = QStringLiteral("pk-planted");
+        planted.publicKey = QStringLiteral("AQID");
+        planted.userId = bobId;
+        planted.credentialID = QStringLiteral("planted-credential");
+        planted.deviceType = QStringLiteral("singleDevice");
+        planted.createdAt = QDateTime::currentDateTimeUtc();
+        server.store->createPasskey(planted);
         const QJsonObject mail = server.requestLink({{"email", "bob@example.com"}});
         const Response r = server.get(QStringLiteral("/magic-link/verify?token=") + mail.value("token").toString());
         QCOMPARE(r.status(), 200);
@@ -284,12 +297,16 @@ private slots:
         QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), server.sessionCookie(r))).value("user").toObject().value("id").toString(),
                  user.value("id").toString());
         QCOMPARE(server.count(QStringLiteral("session"), QStringLiteral("userId = :u"), {{"u", user.value("id").toString()}}), 1);
-        // Kernia keeps the password (Better Auth deletes it).
-        QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "bob@example.com"}, {"password", "password123"}}).status(), 200);
+        // The unproven password and passkey are gone.
+        const Response password = server.post(QStringLiteral("/sign-in/email"), {{"email", "bob@example.com"}, {"password", "password123"}});
+        QCOMPARE(password.status(), 401);
+        QCOMPARE(TestServer::json(password).value("code").toString(), QStringLiteral("INVALID_EMAIL_OR_PASSWORD"));
+        QCOMPARE(server.count(QStringLiteral("account"), QStringLiteral("userId = :u"), {{"u", bobId}}), 0);
+        QCOMPARE(server.count(QStringLiteral("passkey"), QStringLiteral("userId = :u"), {{"u", bobId}}), 0);
         // A verified user's sessions are left alone by later magic links.
         const QJsonObject again = server.requestLink({{"email", "bob@example.com"}});
         QCOMPARE(server.get(QStringLiteral("/magic-link/verify?token=") + again.value("token").toString()).status(), 200);
-        QCOMPARE(server.count(QStringLiteral("session"), QStringLiteral("userId = :u"), {{"u", user.value("id").toString()}}), 3);
+        QCOMPARE(server.count(QStringLiteral("session"), QStringLiteral("userId = :u"), {{"u", user.value("id").toString()}}), 2);
     }
 
     void guestLinksIntoANewAccount()

@@ -1048,6 +1048,14 @@ void SqlStore::deleteSessionsByUser(const QString &userId)
         .exec();
 }
 
+void SqlStore::deleteAccountsByUser(const QString &userId)
+{
+    Query(connection(), dialect(), QStringLiteral("deleteAccountsByUser"))
+        .prepare(QStringLiteral("DELETE FROM \"account\" WHERE \"userId\" = :userId"))
+        .bind(QStringLiteral(":userId"), userId)
+        .exec();
+}
+
 void SqlStore::deleteSessionsByUserExcept(const QString &userId, const QString &keepToken)
 {
     Query(connection(), dialect(), QStringLiteral("deleteSessionsByUserExcept"))

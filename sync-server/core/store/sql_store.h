@@ -113,6 +113,7 @@ public:
     void updateSession(const Session &session) override;
     void deleteSessionByToken(const QString &token) override;
     void deleteSessionsByUser(const QString &userId) override;
+    void deleteAccountsByUser(const QString &userId) override;
     void deleteSessionsByUserExcept(const QString &userId, const QString &keepToken) override;
 
     void createVerification(const Verification &verification) override;

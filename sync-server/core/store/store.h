@@ -75,6 +75,7 @@ public:
     // Accounts
     virtual void createAccount(const Account &account) = 0;
     virtual QList<Account> accountsByUser(const QString &userId) = 0;
+    virtual void deleteAccountsByUser(const QString &userId) = 0;
     virtual void updateAccount(const Account &account) = 0;
 
     // Sessions

@@ -185,6 +185,7 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
 
     bool isNewUser = false;
     int revokedSessions = 0;
+    int removedAccounts = 0;
     SessionWithUser issued;
     try {
         issued = context.sessions().issue(context, [&] {
@@ -214,11 +215,16 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
                 return created;
             }
             if (!user->emailVerified) {
-                // Whoever registered this address before did not prove it. Sessions opened
-                // without that proof end here (a pre-registered attacker's included); the
-                // accounts, password included, stay (Better Auth deletes them).
+                // Whoever registered this address before did not prove it (account
+                // pre-hijacking): every way in opened without that proof ends here, as in
+                // Better Auth (transcript 06) — sessions, accounts (the password included)
+                // and, beyond Better Auth, passkeys.
                 revokedSessions = int(store.sessionsByUser(user->id).size());
                 store.deleteSessionsByUser(user->id);
+                removedAccounts = int(store.accountsByUser(user->id).size());
+                store.deleteAccountsByUser(user->id);
+                for (const Passkey &passkey : store.passkeysByUser(user->id))
+                    store.deletePasskey(passkey.id);
                 user->emailVerified = true;
                 user->updatedAt = now;
                 store.updateUser(*user);
@@ -241,9 +247,10 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
             throw;
         return redirectWithError(error.code());
     }
-    if (revokedSessions > 0)
-        qCInfo(lcMagicLink).nospace() << "magic link verified " << issued.user.id << "'s email; revoked "
-                                      << revokedSessions << " session(s) opened before the proof";
+    if (revokedSessions > 0 || removedAccounts > 0)
+        qCInfo(lcMagicLink).nospace() << "magic link verified " << issued.user.id << "'s email; removed "
+                                      << revokedSessions << " session(s) and " << removedAccounts
+                                      << " account(s) opened before the proof, and its passkeys";
 
     Response response = callbackParam.isEmpty()
         ? Response::json(QJsonObject{{QStringLiteral("token"), issued.session.token},
