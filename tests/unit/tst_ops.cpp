@@ -194,14 +194,19 @@ void OpsTest::commandLine()
     QCOMPARE(migrate.config->command, QStringLiteral("migrate"));
     QVERIFY(!QFile::exists(data + QStringLiteral("/secret")));   // commands never generate a secret
 
-    ConfigResult prune = parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("12h"),
+    ConfigResult prune = parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("36h"),
                                 QStringLiteral("--dry-run")}, data);
     QVERIFY2(prune.config, qPrintable(prune.error));
-    QCOMPARE(prune.config->olderThanSeconds, 12 * 3600);
+    QCOMPARE(prune.config->olderThanSeconds, 36 * 3600);
     QVERIFY(prune.config->dryRun);
 
     QVERIFY(!parse({QStringLiteral("prune-anonymous")}, data).config);
     QVERIFY(!parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("soon")}, data).config);
+    // Shorter than a session's refresh interval: guests in use would look inactive.
+    const ConfigResult tooShort = parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("12h")}, data);
+    QVERIFY(!tooShort.config);
+    QVERIFY2(tooShort.error.contains(QStringLiteral("at least 24h")), qPrintable(tooShort.error));
+    QVERIFY(parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("24h")}, data).config);
     QVERIFY(!parse({QStringLiteral("--dry-run"), QStringLiteral("--secret"), QString(40, QLatin1Char('s'))}, data).config);
     const ConfigResult unknown = parse({QStringLiteral("serve-forever")}, data);
     QVERIFY(!unknown.config);

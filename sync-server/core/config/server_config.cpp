@@ -1,5 +1,6 @@
 #include "server_config.h"
 
+#include "auth/options.h"
 #include "config/templates.h"
 #include "crypto/crypto.h"
 #include "mail/smtp_mailer.h"
@@ -217,7 +218,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("ip-address-header"), QStringLiteral("Header with the client address (repeatable; default x-forwarded-for; \"none\" = socket peer only)."), QStringLiteral("name")},
         {QStringLiteral("anonymous-sign-ins-per-hour"), QStringLiteral("Anonymous sign-ins per client address and hour (default 30; 0 = no cap)."), QStringLiteral("count")},
         {QStringLiteral("shutdown-timeout"), QStringLiteral("Seconds in-flight requests get after SIGTERM/SIGINT (default 10)."), QStringLiteral("seconds")},
-        {QStringLiteral("older-than"), QStringLiteral("prune-anonymous: inactivity, e.g. 30d, 12h, 90m."), QStringLiteral("duration")},
+        {QStringLiteral("older-than"), QStringLiteral("prune-anonymous: inactivity, at least 24h, e.g. 30d, 2w, 36h."), QStringLiteral("duration")},
         {QStringLiteral("dry-run"), QStringLiteral("prune-anonymous: only count what would be deleted.")},
     });
     parser.addPositionalArgument(QStringLiteral("command"),
@@ -424,8 +425,18 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
     if (config.command == QLatin1String("prune-anonymous")) {
         const std::optional<qint64> olderThan = parseDurationSeconds(flag("older-than"));
         if (!isSet("older-than") || !olderThan) {
-            result.error = QStringLiteral("prune-anonymous needs --older-than DURATION, e.g. 30d, 12h or 90m%1")
+            result.error = QStringLiteral("prune-anonymous needs --older-than DURATION, e.g. 30d, 2w or 36h%1")
                                .arg(isSet("older-than") ? QStringLiteral(" (got \"%1\")").arg(flag("older-than")) : QString());
+            return result;
+        }
+        // A guest's activity shows as its session's refresh, at most once per update age:
+        // a shorter duration would delete guests that are in use right now.
+        const qint64 updateAge = AuthOptions().sessionUpdateAge;
+        if (*olderThan < updateAge) {
+            result.error = QStringLiteral("prune-anonymous --older-than must be at least %1h (got \"%2\"): a guest's "
+                                          "activity is seen when its session is refreshed, at most once in that time, "
+                                          "so a shorter duration would delete guests in use")
+                               .arg(updateAge / 3600).arg(flag("older-than"));
             return result;
         }
         config.olderThanSeconds = *olderThan;
