@@ -274,9 +274,14 @@ test("kernia-server prune-anonymous --older-than: removes inactive guests with t
     assert.equal((await getSession(s, { cookie: active.cookie })).json?.user?.id, active.user.id);
     assert.equal((await getSession(s, { cookie: account.cookie })).json?.user?.id, account.user.id);
 
-    const again = await runServerToExit([...base, "--older-than", "12h"], { cwd: s.dir });
+    const again = await runServerToExit([...base, "--older-than", "36h"], { cwd: s.dir });
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^deleted 0 anonymous user\(s\)/m);
+    // Below a session's daily refresh, guests in use would look idle: refused, nothing deleted.
+    const tooShort = await runServerToExit([...base, "--older-than", "60"], { cwd: s.dir });
+    assert.equal(tooShort.code, 2, tooShort.stderr);
+    assert.match(tooShort.stderr, /at least 24h/);
+    assert.equal((await getSession(s, { cookie: fresh.cookie })).json?.user?.id, fresh.user.id);
 
     const missing = await runServerToExit(base, { cwd: s.dir });
     assert.equal(missing.code, 2);
