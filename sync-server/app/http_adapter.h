@@ -2,8 +2,9 @@
 // (each an event loop on its own thread) accept from that socket; a loop turns each
 // QHttpServerRequest into a Request value, runs AuthServer::handle on its own thread and
 // writes the Response. Password endpoints (scrypt) and those that send mail each run on a
-// small pool of their own so they never hold up a loop. Also: GET /health, one key=value log line per request (category
-// kernia.http, with the x-request-id it returns), and draining on shutdown
+// small pool of their own so they never hold up a loop. Also: GET /health, one key=value
+// log line per request (category kernia.http, with the x-request-id it returns), and
+// draining on shutdown
 // (docs/operations.md, docs/architecture.md).
 #pragma once
 
