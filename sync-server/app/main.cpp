@@ -96,7 +96,7 @@ int main(int argc, char *argv[])
 
     // Before listening, so a SIGTERM right after start-up already shuts down gracefully.
     ShutdownSignals shutdownSignals;
-    HttpAdapter http(config.workerThreads, AuthOptions().maxConcurrentHashes, config.idleSpinMicroseconds);
+    HttpAdapter http(config.workerThreads, AuthOptions::kDefaultMaxConcurrentHashes, config.idleSpinMicroseconds);
     const quint16 port = http.listen(address, quint16(config.port));
     if (port == 0)
         return fail(QStringLiteral("cannot listen on %1:%2 (in use, or not allowed)").arg(config.host).arg(config.port));

@@ -158,7 +158,7 @@ void RequestLoop::dispatch(const QHttpServerRequest &source, QHttpServerResponde
     QThreadPool *const pool = poolFor(route.work());
     if (!pool) {
         Response response = respond(auth, request, route, requestId, client, timer);
-        if (response.heldUntil().remainingTime() > 0) {
+        if (response.isHeld()) {
             answerLater(std::move(response), std::make_shared<QHttpServerResponder>(std::move(responder)),
                         connection, connection);
             return;
@@ -199,8 +199,8 @@ QThreadPool *RequestLoop::poolFor(Endpoint::Work work) const
 void RequestLoop::answerLater(Response response, std::shared_ptr<QHttpServerResponder> responder,
                               QPointer<QTcpSocket> socket, QTcpSocket *connection)
 {
-    const qint64 wait = response.heldUntil().remainingTime();
-    if (socket && wait > 0) {
+    if (socket && response.isHeld()) {
+        const qint64 wait = response.heldUntil().remainingTime();
         // A precise timer: a coarse one may fire up to 5% early, and the hold is a floor.
         QTimer::singleShot(std::chrono::milliseconds(wait), Qt::PreciseTimer, this,
                            [this, response = std::move(response), responder = std::move(responder), socket,

@@ -114,7 +114,7 @@ struct TestServer
     // Returns when the HTTP layer would send `response`: after its hold (Response::heldUntil).
     static Response heldAsSent(Response response)
     {
-        while (response.heldUntil().remainingTime() > 0)
+        while (response.isHeld())
             QThread::msleep(quint32(response.heldUntil().remainingTime()));
         return response;
     }

@@ -646,6 +646,11 @@ private slots:
         QCOMPARE(list.at(0).updatedAt, ms(99999));
         QCOMPARE(list.at(0).createdAt, ms(1000));
         QCOMPARE(store->accountsByUser(QStringLiteral("u2")).size(), 1);
+
+        QCOMPARE(store->deleteAccountsByUser(QStringLiteral("u1")), 2);
+        QVERIFY(store->accountsByUser(QStringLiteral("u1")).isEmpty());
+        QCOMPARE(store->accountsByUser(QStringLiteral("u2")).size(), 1);
+        QCOMPARE(store->deleteAccountsByUser(QStringLiteral("u1")), 0);
     }
 
     void sessionRoundTrip()
@@ -721,8 +726,9 @@ private slots:
         QCOMPARE(left.at(0).token, QStringLiteral("t2a"));
         QCOMPARE(store->sessionsByUser(QStringLiteral("u2")).size(), 1);
 
-        store->deleteSessionsByUser(QStringLiteral("u1"));
+        QCOMPARE(store->deleteSessionsByUser(QStringLiteral("u1")), 1);
         QVERIFY(store->sessionsByUser(QStringLiteral("u1")).isEmpty());
+        QCOMPARE(store->deleteSessionsByUser(QStringLiteral("u1")), 0);
         QCOMPARE(store->sessionsByUser(QStringLiteral("u2")).size(), 1);
         store->deleteSessionByToken(QStringLiteral("does-not-exist"));   // no error
     }
@@ -813,6 +819,10 @@ private slots:
         store->deleteUser(QStringLiteral("u1"));
         QVERIFY(!store->passkeyById(QStringLiteral("p2")));
         QCOMPARE(store->passkeysByUser(QStringLiteral("u2")).size(), 1);
+
+        QCOMPARE(store->deletePasskeysByUser(QStringLiteral("u2")), 1);
+        QVERIFY(store->passkeysByUser(QStringLiteral("u2")).isEmpty());
+        QCOMPARE(store->deletePasskeysByUser(QStringLiteral("u2")), 0);
     }
 
     void verificationRoundTrip()

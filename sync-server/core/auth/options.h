@@ -21,14 +21,17 @@ struct AuthOptions
     std::optional<bool> useSecureCookies; // unset: secure when baseUrl is https
 
     qint64 sessionExpiresIn = 7 * 24 * 3600;
-    qint64 sessionUpdateAge = 24 * 3600;
+    static constexpr qint64 kDefaultSessionUpdateAge = 24 * 3600;
+    qint64 sessionUpdateAge = kDefaultSessionUpdateAge;
     qint64 sessionFreshAge = 24 * 3600;   // 0 disables the freshness check
     static constexpr qint64 kDontRememberExpiresIn = 24 * 3600;
 
     int minPasswordLength = 8;
     int maxPasswordLength = 128;
     ScryptParams scrypt;
-    int maxConcurrentHashes = 2;       // scrypt is memory-bandwidth bound: more threads gain nothing
+    // scrypt is memory-bandwidth bound: more threads gain nothing
+    static constexpr int kDefaultMaxConcurrentHashes = 2;
+    int maxConcurrentHashes = kDefaultMaxConcurrentHashes;
     ScryptFunction runScrypt;          // where hashes run (kernia-server: helper processes); empty: the calling thread
 
     qint64 maxBodyBytes = 1024 * 1024; // Kernia's own limit: 413 PAYLOAD_TOO_LARGE

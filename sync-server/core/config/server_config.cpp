@@ -431,7 +431,7 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         }
         // A guest's activity shows as its session's refresh, at most once per update age:
         // a shorter duration would delete guests that are in use right now.
-        const qint64 updateAge = AuthOptions().sessionUpdateAge;
+        const qint64 updateAge = AuthOptions::kDefaultSessionUpdateAge;
         if (*olderThan < updateAge) {
             result.error = QStringLiteral("prune-anonymous --older-than must be at least %1h (got \"%2\"): a guest's "
                                           "activity is seen when its session is refreshed, at most once in that time, "

@@ -51,8 +51,10 @@ public:
     // The response must not be sent before `deadline` (answers padded to a fixed time, so
     // that their timing does not tell whether an account exists). The HTTP layer holds it
     // on a timer, with no thread waiting. Unset: send at once.
-    void holdUntil(QDeadlineTimer deadline) { m_heldUntil = deadline; }
+    void holdUntil(QDeadlineTimer deadline) { m_heldUntil = deadline; m_held = true; }
     QDeadlineTimer heldUntil() const { return m_heldUntil; }
+    // Whether the hold still has time to run; reads the clock only for held responses.
+    bool isHeld() const { return m_held && m_heldUntil.remainingTime() > 0; }
 
 private:
     int m_status = 200;
@@ -61,6 +63,7 @@ private:
     QList<QPair<QByteArray, QByteArray>> m_headers;
     QList<ResponseCookie> m_cookies;
     QDeadlineTimer m_heldUntil;   // expired by default
+    bool m_held = false;          // holdUntil() was called
 };
 
 } // namespace Kernia::Server

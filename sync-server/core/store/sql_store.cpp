@@ -1040,20 +1040,22 @@ void SqlStore::deleteSessionByToken(const QString &token)
         .exec();
 }
 
-void SqlStore::deleteSessionsByUser(const QString &userId)
+int SqlStore::deleteSessionsByUser(const QString &userId)
 {
-    Query(connection(), dialect(), QStringLiteral("deleteSessionsByUser"))
-        .prepare(QStringLiteral("DELETE FROM \"session\" WHERE \"userId\" = :userId"))
+    Query q(connection(), dialect(), QStringLiteral("deleteSessionsByUser"));
+    q.prepare(QStringLiteral("DELETE FROM \"session\" WHERE \"userId\" = :userId"))
         .bind(QStringLiteral(":userId"), userId)
         .exec();
+    return qMax(0, q.rowsAffected());
 }
 
-void SqlStore::deleteAccountsByUser(const QString &userId)
+int SqlStore::deleteAccountsByUser(const QString &userId)
 {
-    Query(connection(), dialect(), QStringLiteral("deleteAccountsByUser"))
-        .prepare(QStringLiteral("DELETE FROM \"account\" WHERE \"userId\" = :userId"))
+    Query q(connection(), dialect(), QStringLiteral("deleteAccountsByUser"));
+    q.prepare(QStringLiteral("DELETE FROM \"account\" WHERE \"userId\" = :userId"))
         .bind(QStringLiteral(":userId"), userId)
         .exec();
+    return qMax(0, q.rowsAffected());
 }
 
 void SqlStore::deleteSessionsByUserExcept(const QString &userId, const QString &keepToken)
@@ -1190,6 +1192,15 @@ void SqlStore::deletePasskey(const QString &id)
         .prepare(QStringLiteral("DELETE FROM \"passkey\" WHERE \"id\" = :id"))
         .bind(QStringLiteral(":id"), id)
         .exec();
+}
+
+int SqlStore::deletePasskeysByUser(const QString &userId)
+{
+    Query q(connection(), dialect(), QStringLiteral("deletePasskeysByUser"));
+    q.prepare(QStringLiteral("DELETE FROM \"passkey\" WHERE \"userId\" = :userId"))
+        .bind(QStringLiteral(":userId"), userId)
+        .exec();
+    return qMax(0, q.rowsAffected());
 }
 
 // ---------------------------------------------------------------------------------------

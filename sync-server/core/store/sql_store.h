@@ -112,8 +112,8 @@ public:
     QList<Session> sessionsByUser(const QString &userId) override;
     void updateSession(const Session &session) override;
     void deleteSessionByToken(const QString &token) override;
-    void deleteSessionsByUser(const QString &userId) override;
-    void deleteAccountsByUser(const QString &userId) override;
+    int deleteSessionsByUser(const QString &userId) override;
+    int deleteAccountsByUser(const QString &userId) override;
     void deleteSessionsByUserExcept(const QString &userId, const QString &keepToken) override;
 
     void createVerification(const Verification &verification) override;
@@ -129,6 +129,7 @@ public:
     QList<Passkey> passkeysByUser(const QString &userId) override;
     void updatePasskey(const Passkey &passkey) override;
     void deletePasskey(const QString &id) override;
+    int deletePasskeysByUser(const QString &userId) override;
 
     std::optional<SyncRecord> syncRecord(const QString &userId, const QString &collection,
                                          const QString &recordId) override;

@@ -75,7 +75,7 @@ public:
     // Accounts
     virtual void createAccount(const Account &account) = 0;
     virtual QList<Account> accountsByUser(const QString &userId) = 0;
-    virtual void deleteAccountsByUser(const QString &userId) = 0;
+    virtual int deleteAccountsByUser(const QString &userId) = 0;   // returns how many
     virtual void updateAccount(const Account &account) = 0;
 
     // Sessions
@@ -87,7 +87,7 @@ public:
     virtual QList<Session> sessionsByUser(const QString &userId) = 0;   // in creation order
     virtual void updateSession(const Session &session) = 0;
     virtual void deleteSessionByToken(const QString &token) = 0;
-    virtual void deleteSessionsByUser(const QString &userId) = 0;
+    virtual int deleteSessionsByUser(const QString &userId) = 0;   // returns how many
     virtual void deleteSessionsByUserExcept(const QString &userId, const QString &keepToken) = 0;
 
     // Verifications (single-use tokens)
@@ -103,6 +103,7 @@ public:
     virtual QList<Passkey> passkeysByUser(const QString &userId) = 0;
     virtual void updatePasskey(const Passkey &passkey) = 0;   // writes every column of the row
     virtual void deletePasskey(const QString &id) = 0;
+    virtual int deletePasskeysByUser(const QString &userId) = 0;   // returns how many
 
     // Sync (core/sync): per user, records keyed (collection, recordId), a version counter
     // and the last mutation id applied per client. Call these inside transaction().

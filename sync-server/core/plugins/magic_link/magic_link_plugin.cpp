@@ -186,6 +186,7 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
     bool isNewUser = false;
     int revokedSessions = 0;
     int removedAccounts = 0;
+    int removedPasskeys = 0;
     SessionWithUser issued;
     try {
         issued = context.sessions().issue(context, [&] {
@@ -219,12 +220,9 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
                 // pre-hijacking): every way in opened without that proof ends here, as in
                 // Better Auth (transcript 06) — sessions, accounts (the password included)
                 // and, beyond Better Auth, passkeys.
-                revokedSessions = int(store.sessionsByUser(user->id).size());
-                store.deleteSessionsByUser(user->id);
-                removedAccounts = int(store.accountsByUser(user->id).size());
-                store.deleteAccountsByUser(user->id);
-                for (const Passkey &passkey : store.passkeysByUser(user->id))
-                    store.deletePasskey(passkey.id);
+                revokedSessions = store.deleteSessionsByUser(user->id);
+                removedAccounts = store.deleteAccountsByUser(user->id);
+                removedPasskeys = store.deletePasskeysByUser(user->id);
                 user->emailVerified = true;
                 user->updatedAt = now;
                 store.updateUser(*user);
@@ -247,10 +245,11 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
             throw;
         return redirectWithError(error.code());
     }
-    if (revokedSessions > 0 || removedAccounts > 0)
+    if (revokedSessions > 0 || removedAccounts > 0 || removedPasskeys > 0)
         qCInfo(lcMagicLink).nospace() << "magic link verified " << issued.user.id << "'s email; removed "
-                                      << revokedSessions << " session(s) and " << removedAccounts
-                                      << " account(s) opened before the proof, and its passkeys";
+                                      << revokedSessions << " session(s), " << removedAccounts
+                                      << " account(s) and " << removedPasskeys
+                                      << " passkey(s) opened before the proof";
 
     Response response = callbackParam.isEmpty()
         ? Response::json(QJsonObject{{QStringLiteral("token"), issued.session.token},
