@@ -18,6 +18,27 @@ Record toRecord(const LocalRecord &r)
     out.pending = r.pending;
     return out;
 }
+
+// The store lists records by id in SQLite's order: the UTF-8 bytes, which is code point
+// order. QString's operator< compares UTF-16 units instead, which sorts U+E000–U+FFFF
+// after the surrogates of U+10000 and above. Comparing the first differing units with the
+// surrogates moved to the top (ICU's "code point order" fix-up) gives code point order.
+bool idLess(QStringView a, QStringView b)
+{
+    const qsizetype n = qMin(a.size(), b.size());
+    for (qsizetype i = 0; i < n; ++i) {
+        char16_t x = a[i].unicode();
+        char16_t y = b[i].unicode();
+        if (x == y)
+            continue;
+        if (x >= 0xD800 && y >= 0xD800) {
+            x = char16_t(x >= 0xE000 ? x - 0x800 : x + 0x2000);
+            y = char16_t(y >= 0xE000 ? y - 0x800 : y + 0x2000);
+        }
+        return x < y;
+    }
+    return a.size() < b.size();
+}
 } // namespace
 
 // ---------------------------------------------------------------------------------
@@ -104,13 +125,13 @@ class CollectionModelPrivate
 public:
     QPointer<Collection> collection;
     QStringList fields;
-    QList<Record> rows;   // ordered by id, like Collection::list()
+    QList<Record> rows;   // ordered by id like Collection::list(), i.e. by idLess()
     QList<QMetaObject::Connection> connections;
 
     qsizetype lowerBound(const QString &id) const
     {
         const auto it = std::lower_bound(rows.cbegin(), rows.cend(), id,
-                                         [](const Record &r, const QString &key) { return r.id < key; });
+                                         [](const Record &r, const QString &key) { return idLess(r.id, key); });
         return it - rows.cbegin();
     }
 };

@@ -234,6 +234,67 @@ private Q_SLOTS:
         QCOMPARE(again->collection(QStringLiteral("cart"))->count(), 1);
     }
 
+    // The model keeps its rows in the store's order (SQLite compares ids by their UTF-8
+    // bytes, i.e. by code point), also for ids where UTF-16 order differs: "ａ" (U+FF41)
+    // comes before "😀" (U+1F600) in code point order but after it in UTF-16 units. A write
+    // neither duplicates nor misplaces a row, whether the model was filled by writes one at
+    // a time or loaded at once. It used to search in UTF-16 order: a loaded model showed a
+    // patched "😀" twice.
+    void modelOrderMatchesStore()
+    {
+        Install install;
+        const QUrl down(QStringLiteral("http://127.0.0.1:%1").arg(freePort()));
+        auto client = makeClient(down, install);
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        auto ids = [](const QList<Record> &records) {
+            QStringList out;
+            for (const Record &r : records)
+                out.append(r.id);
+            return out;
+        };
+        auto modelIds = [](const Kernia::CollectionModel &model) {
+            QStringList out;
+            for (int row = 0; row < model.rowCount(); ++row)
+                out.append(model.data(model.index(row), Kernia::CollectionModel::IdRole).toString());
+            return out;
+        };
+        // ASCII, U+00E9, U+D7FF (below the surrogates), U+E000, U+FF41, U+FFFD, U+1D49C, U+1F600.
+        const QStringList written{ QStringLiteral("😀"), QStringLiteral("a"), QStringLiteral("ａ"),
+                                   QString(QChar(0xE000)), QStringLiteral("𝒜"), QStringLiteral("é"),
+                                   QString(QChar(0xD7FF)), QStringLiteral("z"), QString(QChar(0xFFFD)),
+                                   QStringLiteral("😀x") };
+
+        Kernia::CollectionModel growing;
+        growing.setCollection(cart);
+        for (const QString &id : written)
+            QVERIFY(!cart->put(id, obj({ { QStringLiteral("n"), 1 } })).isError());
+        const QStringList stored = ids(cart->list());
+        QCOMPARE(stored.size(), written.size());
+        QCOMPARE(stored.indexOf(QStringLiteral("ａ")) < stored.indexOf(QStringLiteral("😀")), true);
+        QCOMPARE(modelIds(growing), stored);
+
+        Kernia::CollectionModel loaded;
+        loaded.setCollection(cart);
+        QCOMPARE(modelIds(loaded), stored);
+        for (const QString &id : written) {
+            QVERIFY(!cart->patch(id, obj({ { QStringLiteral("n"), 2 } })).isError());
+            QCOMPARE(modelIds(loaded), stored);
+            QCOMPARE(modelIds(growing), stored);
+        }
+        for (int row = 0; row < loaded.rowCount(); ++row)
+            QCOMPARE(loaded.recordAt(row).data.value(QLatin1String("n")).toInt(), 2);
+
+        // Removing each row removes that row.
+        QStringList left = stored;
+        for (const QString &id : written) {
+            QVERIFY(!cart->remove(id).isError());
+            left.removeOne(id);
+            QCOMPARE(ids(cart->list()), left);
+            QCOMPARE(modelIds(loaded), left);
+            QCOMPARE(modelIds(growing), left);
+        }
+    }
+
     // A local read that fails (here its table is renamed away beside the SDK) answers
     // "nothing" and says why in the log; once the table is back, so is the data.
     void failedLocalReadIsLogged()

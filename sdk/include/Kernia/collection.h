@@ -81,7 +81,7 @@ public:
     Q_INVOKABLE Kernia::Error remove(const QString &id);
 
     std::optional<Record> get(const QString &id) const;
-    QList<Record> list() const;   // ordered by id
+    QList<Record> list() const;   // ordered by id, by code point (UTF-8 byte order)
     Q_INVOKABLE QVariantMap value(const QString &id) const;   // for QML: data as a map, empty if absent
     Q_INVOKABLE bool contains(const QString &id) const;
 
