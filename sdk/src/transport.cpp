@@ -198,12 +198,25 @@ HttpResult Transport::classify(QNetworkReply *reply) const
     }
 
     if (result.status >= 300 && result.status < 400) {
-        result.location = reply->url().resolved(
-                QUrl::fromEncoded(reply->rawHeader("Location")));
+        const QByteArray location = reply->rawHeader("Location");
+        if (!location.isEmpty())
+            result.location = reply->url().resolved(QUrl::fromEncoded(location));
         const QString code = QUrlQuery(result.location).queryItemValue(QStringLiteral("error"));
-        if (!code.isEmpty())
+        if (!code.isEmpty()) {
             result.error = Error(Error::Kind::Rejected, code.toUpper(),
                                  QStringLiteral("The server refused the request (%1)").arg(code), result.status);
+        } else {
+            // The server redirects only to a callbackURL, which the SDK never asks for, or
+            // with ?error= above: any other redirect comes from something in between (a
+            // captive portal's login page), and the request did not reach the server.
+            const QString target = result.location.isEmpty()
+                    ? QStringLiteral("nowhere")
+                    : result.location.toDisplayString(QUrl::RemoveUserInfo | QUrl::RemoveQuery | QUrl::RemoveFragment);
+            result.error = Error(Error::Kind::BadResponse, QString(),
+                                 QStringLiteral("Redirected to %1 instead of an answer from the server "
+                                                "(a captive portal or proxy in the way?)").arg(target),
+                                 result.status);
+        }
         return result;
     }
 

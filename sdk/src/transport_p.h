@@ -26,7 +26,9 @@ struct HttpResult
     QJsonValue body;               // parsed JSON (Null for an empty body or "null")
     QByteArray setAuthToken;       // the set-auth-token header (signed session token)
     QUrl location;                 // Location of a 3xx answer
-    Error error;                   // classified failure; no error for 2xx/3xx
+    // Classified failure; none for a 2xx. A 3xx is Rejected with the server's
+    // code for its own error redirect (?error=CODE), otherwise BadResponse.
+    Error error;
 };
 
 class Transport : public QObject

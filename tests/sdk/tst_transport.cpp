@@ -1,0 +1,240 @@
+// Kernia::Client behind something that is not quite the server: a proxy in front of a real
+// kernia-server that answers chosen requests itself, the way a captive portal or a broken
+// proxy does (a 302 to a login page). A bad answer must be an error the app can see and
+// change nothing locally. Every wait is bounded.
+#include "clientfixture.h"
+
+#include <QtCore/QPointer>
+#include <QtTest/QSignalSpy>
+#include <QtTest/QTest>
+
+#include <optional>
+
+using Kernia::Client;
+using Kernia::ClientOptions;
+using Kernia::Error;
+using Kernia::User;
+using namespace KerniaTest;
+
+namespace {
+
+QString uniqueEmail()
+{
+    return QStringLiteral("t%1@example.com").arg(QUuid::createUuid().toString(QUuid::Id128).left(16));
+}
+
+const QString Password = QStringLiteral("password123");
+
+// A reverse proxy to `upstream` (one request per connection, answered with Connection:
+// close). A request the override answers never reaches the server.
+class FaultyProxy : public QTcpServer
+{
+public:
+    struct Request
+    {
+        QByteArray method;
+        QUrl url;   // path and query, as the client sent them
+    };
+    // A raw HTTP response to send instead of the server's, or nothing to forward.
+    using Override = std::function<std::optional<QByteArray>(const Request &)>;
+
+    explicit FaultyProxy(const QUrl &upstream) : m_upstream(upstream)
+    {
+        m_nam.setCookieJar(nullptr);
+        m_nam.setRedirectPolicy(QNetworkRequest::ManualRedirectPolicy);
+        listen(QHostAddress::LocalHost, 0);
+    }
+
+    QUrl url() const { return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(serverPort())); }
+    void setOverride(Override override) { m_override = std::move(override); }
+    // Requests to `path` the override answered.
+    int overridden(const QString &path) const { return m_overridden.value(path); }
+
+    static QByteArray response(int status, const QByteArray &reason, const QByteArray &body,
+                               const QList<QPair<QByteArray, QByteArray>> &headers = {})
+    {
+        QByteArray out = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reason + "\r\n";
+        for (const auto &h : headers)
+            out += h.first + ": " + h.second + "\r\n";
+        out += "Content-Length: " + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        return out;
+    }
+
+protected:
+    void incomingConnection(qintptr handle) override
+    {
+        auto *socket = new QTcpSocket(this);
+        socket->setSocketDescriptor(handle);
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        auto buffer = std::make_shared<QByteArray>();
+        connect(socket, &QTcpSocket::readyRead, socket, [this, socket, buffer] {
+            buffer->append(socket->readAll());
+            const qsizetype end = buffer->indexOf("\r\n\r\n");
+            if (end < 0)
+                return;
+            QList<QByteArray> lines = buffer->left(end).split('\n');
+            const QList<QByteArray> requestLine = lines.takeFirst().trimmed().split(' ');
+            if (requestLine.size() < 2)
+                return socket->abort();
+            QList<QPair<QByteArray, QByteArray>> headers;
+            qsizetype length = 0;
+            for (const QByteArray &line : std::as_const(lines)) {
+                const qsizetype colon = line.indexOf(':');
+                if (colon <= 0)
+                    continue;
+                const QByteArray name = line.left(colon).trimmed().toLower();
+                const QByteArray value = line.mid(colon + 1).trimmed();
+                if (name == "content-length")
+                    length = value.toLongLong();
+                headers.append({ name, value });
+            }
+            if (buffer->size() < end + 4 + length)
+                return;   // the rest of the body is still on its way
+            socket->disconnect(this);
+            const Request request{ requestLine.at(0), QUrl::fromEncoded(requestLine.at(1)) };
+            answer(socket, request, headers, buffer->mid(end + 4, length));
+        });
+    }
+
+private:
+    void answer(QTcpSocket *socket, const Request &request, const QList<QPair<QByteArray, QByteArray>> &headers,
+                const QByteArray &body)
+    {
+        if (m_override) {
+            if (const std::optional<QByteArray> canned = m_override(request)) {
+                ++m_overridden[request.url.path()];
+                socket->write(*canned);
+                socket->disconnectFromHost();
+                return;
+            }
+        }
+        QUrl target = m_upstream;
+        target.setPath(request.url.path());
+        target.setQuery(request.url.query(QUrl::FullyEncoded), QUrl::StrictMode);
+        QNetworkRequest forward(target);
+        forward.setTransferTimeout(20000);
+        forward.setAttribute(QNetworkRequest::CookieLoadControlAttribute, QNetworkRequest::Manual);
+        forward.setAttribute(QNetworkRequest::CookieSaveControlAttribute, QNetworkRequest::Manual);
+        static const QList<QByteArray> hopByHop{ "host", "connection", "content-length", "accept-encoding",
+                                                 "keep-alive", "transfer-encoding" };
+        for (const auto &h : headers) {
+            if (!hopByHop.contains(h.first))
+                forward.setRawHeader(h.first, h.second);
+        }
+        QNetworkReply *reply = m_nam.sendCustomRequest(forward, request.method, body);
+        QPointer<QTcpSocket> guard(socket);
+        connect(reply, &QNetworkReply::finished, this, [reply, guard] {
+            reply->deleteLater();
+            if (!guard)
+                return;
+            const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+            QByteArray out;
+            if (status == 0) {
+                out = response(502, "Bad Gateway", QByteArray());
+            } else {
+                QList<QPair<QByteArray, QByteArray>> relayed;
+                static const QList<QByteArray> dropped{ "connection", "content-length", "content-encoding",
+                                                        "keep-alive", "transfer-encoding" };
+                for (const auto &h : reply->rawHeaderPairs()) {
+                    if (!dropped.contains(h.first.toLower()))
+                        relayed.append(h);
+                }
+                out = response(status, reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toByteArray(),
+                                  reply->readAll(), relayed);
+            }
+            guard->write(out);
+            guard->disconnectFromHost();
+        });
+    }
+
+    QUrl m_upstream;
+    QNetworkAccessManager m_nam;
+    Override m_override;
+    QHash<QString, int> m_overridden;
+};
+
+// What a captive portal sends for any request: off to its login page.
+std::optional<QByteArray> portalRedirect()
+{
+    return FaultyProxy::response(302, "Found", QByteArray(),
+                                 { { "Location", "http://portal.example/login?continue=1" },
+                                   { "Content-Type", "text/html" } });
+}
+
+} // namespace
+
+class TestTransport : public QObject
+{
+    Q_OBJECT
+
+    TestServer m_server;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY2(!serverBinary().isEmpty(), "KERNIA_SERVER is not set");
+        QVERIFY2(m_server.start(), qPrintable(m_server.output()));
+        const QString probe = QStringLiteral("kernia-test-probe:") + QUuid::createUuid().toString(QUuid::Id128);
+        QCOMPARE(writeToken(probe, QStringLiteral("x")), QKeychain::NoError);
+    }
+
+    // A 302 that is not the server's own error redirect (no ?error=) is no answer from the
+    // server: deleting the guest fails with BAD_RESPONSE and the guest stays, here and on
+    // the server. It used to count as success and discarded the local guest.
+    void redirectIsNotSuccess()
+    {
+        FaultyProxy proxy(m_server.url());
+        Install install;
+        auto client = makeClient(proxy.url(), install);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QByteArray token = readToken(install.service).value.toUtf8();
+        const User guest = client->user();
+
+        proxy.setOverride([](const FaultyProxy::Request &r) -> std::optional<QByteArray> {
+            if (r.url.path() == QLatin1String("/api/auth/delete-anonymous-user")
+                || r.url.path() == QLatin1String("/api/auth/sign-in/magic-link"))
+                return portalRedirect();
+            return std::nullopt;
+        });
+        const Error e = await(client->deleteGuest());
+        QCOMPARE(proxy.overridden(QStringLiteral("/api/auth/delete-anonymous-user")), 1);
+        QCOMPARE(e.kind(), Error::Kind::BadResponse);
+        QCOMPARE(e.httpStatus(), 302);
+        QVERIFY2(e.message().contains(QLatin1String("Redirected to http://portal.example/login")), qPrintable(e.message()));
+        QVERIFY2(!e.message().contains(QLatin1String("continue")), "the Location's query is not repeated");
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(client->user().localId(), guest.localId());
+        QCOMPARE(client->user().id(), guest.id());
+        QVERIFY(client->hasServerSession());
+        QCOMPARE(readToken(install.service).value.toUtf8(), token);
+        const RawReply session = rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {}, token);
+        QCOMPARE(session.status, 200);
+        QVERIFY(session.body.isObject());   // the server still has the guest
+
+        // The same for a call whose answer carries nothing the client checks.
+        const Error mail = await(client->requestMagicLink(uniqueEmail()));
+        QCOMPARE(mail.kind(), Error::Kind::BadResponse);
+        QCOMPARE(mail.httpStatus(), 302);
+
+        // The server's own error redirect is still its refusal, with its code.
+        proxy.setOverride([](const FaultyProxy::Request &r) -> std::optional<QByteArray> {
+            if (r.url.path() == QLatin1String("/api/auth/delete-anonymous-user"))
+                return FaultyProxy::response(302, "Found", QByteArray(), { { "Location", "/?error=not_allowed" } });
+            return std::nullopt;
+        });
+        const Error refused = await(client->deleteGuest());
+        QCOMPARE(refused.kind(), Error::Kind::Rejected);
+        QCOMPARE(refused.code(), QStringLiteral("NOT_ALLOWED"));
+        QCOMPARE(client->state(), Client::State::Guest);
+
+        // With the server's own answer, the guest goes.
+        proxy.setOverride(nullptr);
+        QCOMPARE(await(client->deleteGuest()), Error());
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QVERIFY(rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {}, token).body.isNull());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTransport)
+#include "tst_transport.moc"
