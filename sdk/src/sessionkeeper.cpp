@@ -33,7 +33,9 @@ void SessionKeeper::check(const QByteArray &token, std::function<void(const Outc
             out.kind = Outcome::Kind::Failed;
             out.error = r.error;
         } else if (r.status == 200 && r.body.isNull()) {
-            // The one definite answer: the server does not know this session any more.
+            // The one definite answer: the server does not know this session any more. Only
+            // its literal `null` gets here; an empty or non-JSON 200 (a proxy) is an error
+            // from the transport and changes nothing.
             out.kind = Outcome::Kind::Gone;
             out.error = Error(Error::Kind::SessionGone, QString(),
                               QStringLiteral("The server no longer knows this session"), r.status);

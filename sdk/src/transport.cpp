@@ -176,25 +176,24 @@ HttpResult Transport::classify(QNetworkReply *reply) const
 
     result.setAuthToken = reply->rawHeader("set-auth-token").trimmed();
 
-    // Parse the body: empty means null (like the official client).
-    QJsonParseError parseError{};
-    bool parsed = true;
+    // Parse the body. Only a literal `null` is JSON null (get-session without a session);
+    // an empty body is no JSON at all, so a 2xx with one (a proxy's empty 200) is refused
+    // below rather than read as "no session".
+    QString notJson;
     const QByteArray trimmed = data.trimmed();
     if (trimmed == "null") {
         result.body = QJsonValue(QJsonValue::Null);   // QJsonDocument only parses objects/arrays
-    } else if (!trimmed.isEmpty()) {
-        const QJsonDocument doc = QJsonDocument::fromJson(data, &parseError);
-        if (parseError.error != QJsonParseError::NoError) {
-            parsed = false;
-        } else if (doc.isObject()) {
-            result.body = doc.object();
-        } else if (doc.isArray()) {
-            result.body = doc.array();
-        } else {
-            result.body = QJsonValue(QJsonValue::Null);
-        }
+    } else if (trimmed.isEmpty()) {
+        notJson = QStringLiteral("the body is empty");
     } else {
-        result.body = QJsonValue(QJsonValue::Null);
+        QJsonParseError parseError{};
+        const QJsonDocument doc = QJsonDocument::fromJson(data, &parseError);
+        if (parseError.error != QJsonParseError::NoError)
+            notJson = parseError.errorString();
+        else if (doc.isObject())
+            result.body = doc.object();
+        else
+            result.body = doc.array();
     }
 
     if (result.status >= 300 && result.status < 400) {
@@ -221,10 +220,9 @@ HttpResult Transport::classify(QNetworkReply *reply) const
     }
 
     if (result.status >= 200 && result.status < 300) {
-        if (!parsed)
+        if (!notJson.isEmpty())
             result.error = Error(Error::Kind::BadResponse, QString(),
-                                 QStringLiteral("The server's answer is not JSON: %1").arg(parseError.errorString()),
-                                 result.status);
+                                 QStringLiteral("The server's answer is not JSON: %1").arg(notJson), result.status);
         return result;
     }
 

@@ -23,11 +23,12 @@ namespace Kernia {
 struct HttpResult
 {
     int status = 0;                // HTTP status, 0 when no HTTP answer arrived
-    QJsonValue body;               // parsed JSON (Null for an empty body or "null")
+    QJsonValue body{ QJsonValue::Undefined };   // parsed JSON; Null only for a literal "null"
     QByteArray setAuthToken;       // the set-auth-token header (signed session token)
     QUrl location;                 // Location of a 3xx answer
-    // Classified failure; none for a 2xx. A 3xx is Rejected with the server's
-    // code for its own error redirect (?error=CODE), otherwise BadResponse.
+    // Classified failure; none for a 2xx with a JSON body (an empty one is BadResponse).
+    // A 3xx is Rejected with the server's code for its own error redirect (?error=CODE),
+    // otherwise BadResponse.
     Error error;
 };
 

@@ -1,7 +1,7 @@
 // Kernia::Client behind something that is not quite the server: a proxy in front of a real
 // kernia-server that answers chosen requests itself, the way a captive portal or a broken
-// proxy does (a 302 to a login page). A bad answer must be an error the app can see and
-// change nothing locally. Every wait is bounded.
+// proxy does (a 302 to a login page, an empty 200). A bad answer must be an error the app can
+// see and change nothing locally. Every wait is bounded.
 #include "clientfixture.h"
 
 #include <QtCore/QPointer>
@@ -233,6 +233,74 @@ private Q_SLOTS:
         QCOMPARE(await(client->deleteGuest()), Error());
         QCOMPARE(client->state(), Client::State::SignedOut);
         QVERIFY(rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {}, token).body.isNull());
+    }
+
+    // Only the server's literal `null` means "no session". An empty 200 from get-session
+    // (a proxy) is BAD_RESPONSE and changes nothing: the guest is kept at start-up, an
+    // account stays signed in. It used to count as "session gone".
+    void emptyAnswerIsNotNoSession()
+    {
+        FaultyProxy proxy(m_server.url());
+        Install install;
+        User guest;
+        {
+            auto first = makeClient(proxy.url(), install);
+            QTRY_VERIFY_WITH_TIMEOUT(first->hasServerSession(), Long);
+            QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+            guest = first->user();
+        }
+        QByteArray emptyBody;
+        proxy.setOverride([&emptyBody](const FaultyProxy::Request &r) -> std::optional<QByteArray> {
+            if (r.url.path() == QLatin1String("/api/auth/get-session"))
+                return FaultyProxy::response(200, "OK", emptyBody, { { "Content-Type", "application/json" } });
+            return std::nullopt;
+        });
+
+        // Restart: the start-up session check gets the empty 200.
+        auto client = makeClient(proxy.url(), install);
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        QTRY_VERIFY_WITH_TIMEOUT(proxy.overridden(QStringLiteral("/api/auth/get-session")) >= 1, Long);
+        QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("BAD_RESPONSE"), Long);
+        QCOMPARE(lost.count(), 0);
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(client->user().localId(), guest.localId());
+        QCOMPARE(client->user().id(), guest.id());
+        QVERIFY(client->hasServerSession());
+
+        // Asked explicitly, with only white space in the body.
+        emptyBody = " \r\n";
+        Error e = await(client->refreshSession());
+        QCOMPARE(e.code(), QStringLiteral("BAD_RESPONSE"));
+        QCOMPARE(e.httpStatus(), 200);
+        QCOMPARE(lost.count(), 0);
+        QCOMPARE(client->user().id(), guest.id());
+
+        // An account: signed up through the proxy, then an empty 200.
+        proxy.setOverride(nullptr);
+        const QString email = uniqueEmail();
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QString accountToken = readToken(install.service).value;
+        emptyBody.clear();
+        proxy.setOverride([&emptyBody](const FaultyProxy::Request &r) -> std::optional<QByteArray> {
+            if (r.url.path() == QLatin1String("/api/auth/get-session"))
+                return FaultyProxy::response(200, "OK", emptyBody);
+            return std::nullopt;
+        });
+        e = await(client->refreshSession());
+        QCOMPARE(e.code(), QStringLiteral("BAD_RESPONSE"));
+        QCOMPARE(lost.count(), 0);
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().email(), email);
+        QCOMPARE(readToken(install.service).value, accountToken);
+
+        // The server's own `null` still is the definite answer.
+        proxy.setOverride(nullptr);
+        QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-out")), {}, accountToken.toUtf8()).status, 200);
+        QCOMPARE(await(client->refreshSession()).code(), QStringLiteral("SESSION_GONE"));
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QCOMPARE(lost.count(), 1);
     }
 };
 
