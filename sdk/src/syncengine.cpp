@@ -221,6 +221,18 @@ void SyncEngine::pull(qint64 since)
             m_cursor.version = 0;
             return pull(0);
         }
+        if (more && version <= since) {
+            // With more: true, version is that of the last change returned, above since. A
+            // page that is not would be asked for again and again, and the operations queued
+            // behind this sync (sign-in, sign-out) would never run. The client's backoff
+            // retries the sync later.
+            qCWarning(lcSync).nospace() << "the pull from version " << since
+                                        << " did not advance (version " << version << ", " << changesValue.toArray().size()
+                                        << " changes, more: true); stopping this sync";
+            m_fullPull = false;
+            return finish(badResponse(QStringLiteral("GET /sync/pull did not advance past version %1 "
+                                                     "but announced more changes").arg(since), r.status));
+        }
         QList<RemoteChange> changes;
         const QJsonArray array = changesValue.toArray();
         changes.reserve(array.size());

@@ -1,10 +1,16 @@
 // Kernia::Client behind something that is not quite the server: a proxy in front of a real
 // kernia-server that answers chosen requests itself, the way a captive portal or a broken
-// proxy does (a 302 to a login page, an empty 200). A bad answer must be an error the app can
-// see and change nothing locally. Every wait is bounded.
+// proxy does (a 302 to a login page, an empty 200, a pull page that never advances). A bad
+// answer must be an error the app can see, change nothing locally, and never block the
+// client's operation queue. Every wait is bounded.
 #include "clientfixture.h"
 
+#include <Kernia/Collection>
+
+#include <QtCore/QJsonArray>
 #include <QtCore/QPointer>
+#include <QtCore/QRegularExpression>
+#include <QtCore/QUrlQuery>
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
@@ -12,6 +18,7 @@
 
 using Kernia::Client;
 using Kernia::ClientOptions;
+using Kernia::Collection;
 using Kernia::Error;
 using Kernia::User;
 using namespace KerniaTest;
@@ -298,9 +305,66 @@ private Q_SLOTS:
         // The server's own `null` still is the definite answer.
         proxy.setOverride(nullptr);
         QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-out")), {}, accountToken.toUtf8()).status, 200);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("session definitely gone")));
         QCOMPARE(await(client->refreshSession()).code(), QStringLiteral("SESSION_GONE"));
         QCOMPARE(client->state(), Client::State::SignedOut);
         QCOMPARE(lost.count(), 1);
+    }
+
+    // A pull page that does not advance ({"changes":[],"version":since,"more":true}) ends
+    // the pull with BAD_RESPONSE, and the operations queued behind it run. It used to be
+    // asked again forever: sign-in and sign-out queued behind it never finished.
+    void pullThatDoesNotAdvanceEnds()
+    {
+        FaultyProxy proxy(m_server.url());
+        Install install;
+        auto client = makeClient(proxy.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        const QString email = uniqueEmail();
+        QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-up/email")),
+                            QJsonObject{ { QStringLiteral("email"), email }, { QStringLiteral("password"), Password },
+                                         { QStringLiteral("name"), QStringLiteral("Stuck") } }).status, 200);
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        QVERIFY(!cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } }).isError());
+
+        auto stuck = [](const FaultyProxy::Request &r) -> std::optional<QByteArray> {
+            if (r.url.path() != QLatin1String("/api/sync/pull"))
+                return std::nullopt;
+            const qint64 since = QUrlQuery(r.url).queryItemValue(QStringLiteral("since")).toLongLong();
+            const QJsonObject page{ { QStringLiteral("changes"), QJsonArray() },
+                                    { QStringLiteral("version"), double(since) },
+                                    { QStringLiteral("more"), true } };
+            return FaultyProxy::response(200, "OK", QJsonDocument(page).toJson(QJsonDocument::Compact),
+                                         { { "Content-Type", "application/json" } });
+        };
+        proxy.setOverride(stuck);
+        const QRegularExpression logged(QStringLiteral("pull.*did not advance"));
+        QTest::ignoreMessage(QtWarningMsg, logged);
+        QFuture<Error> sync = client->syncNow();
+        QFuture<Error> signIn = client->signInEmail(email, Password);
+        QCOMPARE(await(signIn, 15000), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QVERIFY(sync.isFinished());
+        const Error e = sync.result();
+        QCOMPARE(e.kind(), Error::Kind::BadResponse);
+        QVERIFY2(e.message().contains(QLatin1String("did not advance")), qPrintable(e.message()));
+        QCOMPARE(proxy.overridden(QStringLiteral("/api/sync/pull")), 1);   // asked once, not again and again
+        QCOMPARE(client->pendingChanges(), 0);   // the push before it landed
+
+        // The next sync with a sane server works.
+        proxy.setOverride(nullptr);
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(cart->value(QStringLiteral("apple")).value(QStringLiteral("qty")).toInt(), 2);
+
+        // Stuck again (from the account's cursor): signing out behind it still happens.
+        proxy.setOverride(stuck);
+        QTest::ignoreMessage(QtWarningMsg, logged);
+        sync = client->syncNow();
+        QFuture<Error> signOut = client->signOut();
+        QCOMPARE(await(signOut, 15000), Error());
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QCOMPARE(sync.result().kind(), Error::Kind::BadResponse);
+        QCOMPARE(proxy.overridden(QStringLiteral("/api/sync/pull")), 2);
     }
 };
 
