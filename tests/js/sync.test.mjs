@@ -113,6 +113,37 @@ test("second device of an existing account + a guest who signs in: merged cart o
   assert.deepEqual(news.changes.map((c) => c.id).sort(), ["shoe", "sock"]);
 });
 
+test("a merge above 64 KiB keeps the account's record and files the guest's under _conflicts; patches go on", T, async () => {
+  const email = uniqueEmail("sync-big");
+  const laptop = await signUp(server, { email });
+  const accountNote = { a: "a".repeat(40_000) };
+  const guestNote = { g: "g".repeat(40_000) };
+  await pushOk(server, laptop.signed, "laptop", [put(1, "notes", "n1", accountNote)]);
+  await new Promise((r) => setTimeout(r, 5));
+  const g = await signInAnonymous(server);
+  await pushOk(server, g.signed, "phone", [put(1, "notes", "n1", guestNote)]);
+  const phone = await signIn(server, { email, bearer: g.signed });
+  assert.equal(phone.user.id, laptop.user.id);
+
+  const records = await liveRecords(server, phone.signed);
+  const n1 = records["notes/n1"];
+  assert.ok(JSON.stringify(n1) === JSON.stringify(accountNote),
+    `notes/n1 must stay the account's record; it has ${JSON.stringify(n1).length} bytes`);
+  const conflicts = Object.entries(records).filter(([key]) => key.startsWith("_conflicts/"));
+  assert.equal(conflicts.length, 1, `one conflict record; got ${Object.keys(records)}`);
+  const [, conflict] = conflicts[0];
+  assert.deepEqual({ ...conflict, data: undefined, mergedBytes: undefined, updatedAt: undefined },
+    { collection: "notes", id: "n1", reason: "RECORD_TOO_LARGE", data: undefined, mergedBytes: undefined, updatedAt: undefined });
+  assert.ok(JSON.stringify(conflict.data) === JSON.stringify(guestNote), "the conflict holds the guest's record whole");
+  assert.ok(conflict.mergedBytes > 65_536, `mergedBytes ${conflict.mergedBytes}`);
+  // The record still takes patches (a merged 80 KB record refused every one with RECORD_TOO_LARGE).
+  await pushOk(server, laptop.signed, "laptop", [patch(2, "notes", "n1", { more: "text" })]);
+  assert.equal((await liveRecords(server, laptop.signed))["notes/n1"].more, "text");
+  // The client removes the conflict once the user has decided.
+  await pushOk(server, phone.signed, "phone", [del(2, "_conflicts", conflicts[0][0].slice("_conflicts/".length))]);
+  assert.equal(Object.keys(await liveRecords(server, laptop.signed)).filter((k) => k.startsWith("_conflicts/")).length, 0);
+});
+
 test("retried push with the same mids is skipped; the version does not move", T, async () => {
   const g = await signInAnonymous(server);
   const batch = [put(1, "cart", "a", { qty: 1 }), patch(2, "cart", "a", { qty: 2 })];

@@ -164,6 +164,8 @@ private slots:
     void linkMergeFieldsNewerAccountWins();
     void linkTombstones();
     void linkMergeHook();
+    void linkMergeAboveRecordLimitKeepsBoth_data();
+    void linkMergeAboveRecordLimitKeepsBoth();
     void linkClientMarksKeepTheHigher();
     void failingOnLinkRollsBackMovedRecords();
     void throwingMergeHookRollsBack();
@@ -817,6 +819,85 @@ void SyncTest::linkMergeHook()
     const auto records = s.live(account.token);
     QCOMPARE(records.value("cart/shoe"), (QJsonObject{{"qty", 5}, {"collection", "cart"}}));
     QCOMPARE(records.value("prefs/p"), (QJsonObject{{"v", "guest"}}));
+}
+
+void SyncTest::linkMergeAboveRecordLimitKeepsBoth_data()
+{
+    QTest::addColumn<bool>("hook");
+    QTest::newRow("merge-fields") << false;
+    QTest::newRow("merge hook") << true;
+}
+
+// Two records that each fit but whose merge would not (merge-fields, or a hook's result
+// above max_record_bytes): the account's record stays as it is, the guest's goes whole to
+// the conflict collection, and the record keeps taking patches (it used to become 80 KB,
+// and every later patch of it was refused with RECORD_TOO_LARGE).
+void SyncTest::linkMergeAboveRecordLimitKeepsBoth()
+{
+    QFETCH(bool, hook);
+    SyncOptions options;
+    if (hook) {
+        options.mergeHook = [](const QString &, const QJsonObject &account, const QJsonObject &guest) {
+            QJsonObject merged = account;
+            merged.insert("g", guest.value("g"));
+            if (account.value("a").isString())
+                merged.insert("history", QString(70000, 'h'));   // the hook's result alone is too large
+            return merged;
+        };
+    }
+    SyncServer s(options);
+    const auto account = s.signUp(QStringLiteral("ivy@example.com"));
+    const QJsonObject accountNote{{"a", QString(40000, 'a')}};
+    const QJsonObject guestNote{{"g", QString(40000, 'g')}};
+    s.pushOk(account.token, "laptop", {put(1, "notes", "n1", accountNote), put(2, "notes", "small", {{"a", 1}})});
+    const QJsonObject before = s.pullOk(account.token);
+    const qint64 accountVersion = before.value("version").toInteger();
+    const QString accountUpdatedAt = before.value("changes").toArray().at(0).toObject().value("updatedAt").toString();
+    QTest::qWait(5);   // the guest's records are the newer ones
+
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "notes", "n1", guestNote), put(2, "notes", "small", {{"g", 2}})});
+    const auto signedIn = s.signIn(QStringLiteral("ivy@example.com"), g.token);
+    QCOMPARE(signedIn.userId, account.userId);
+
+    // The account's record is untouched (same data, same version, same updatedAt).
+    const auto size = [](const QJsonObject &o) { return QByteArray::number(QJsonDocument(o).toJson(QJsonDocument::Compact).size()); };
+    const auto records = s.live(account.token);
+    QVERIFY2(records.value("notes/n1") == accountNote,
+             "notes/n1 is not the account's record; it has " + size(records.value("notes/n1")) + " bytes");
+    const QJsonArray news = s.pullOk(account.token, accountVersion).value("changes").toArray();
+    for (const QJsonValue &c : news)
+        QVERIFY2(c.toObject().value("id").toString() != QLatin1String("n1"), "notes/n1 was rewritten");
+    // The guest's record is kept whole, in the conflict collection, where the user's
+    // devices pull it.
+    QJsonObject conflict;
+    int conflicts = 0;
+    for (auto it = records.constBegin(); it != records.constEnd(); ++it) {
+        if (it.key().startsWith(QLatin1String("_conflicts/"))) {
+            conflict = it.value();
+            ++conflicts;
+        }
+    }
+    QCOMPARE(conflicts, 1);
+    QCOMPARE(conflict.value("collection").toString(), QStringLiteral("notes"));
+    QCOMPARE(conflict.value("id").toString(), QStringLiteral("n1"));
+    QCOMPARE(conflict.value("reason").toString(), QStringLiteral("RECORD_TOO_LARGE"));
+    QVERIFY2(conflict.value("data").toObject() == guestNote, "the conflict does not hold the guest's record");
+    QVERIFY(conflict.value("mergedBytes").toInteger() > 64 * 1024);
+    QVERIFY(!conflict.value("updatedAt").toString().isEmpty());
+    QVERIFY(conflict.value("updatedAt").toString() != accountUpdatedAt);
+    // Records that merge within the limit merge as before.
+    QCOMPARE(records.value("notes/small"), (QJsonObject{{"a", 1}, {"g", 2}}));
+    // Every record outside the conflict collection fits, and the device can go on
+    // patching the one that did not merge.
+    for (auto it = records.constBegin(); it != records.constEnd(); ++it) {
+        if (!it.key().startsWith(QLatin1String("_conflicts/")))
+            QVERIFY2(size(it.value()).toInt() <= 64 * 1024, qPrintable(it.key()));
+    }
+    const Response patched = s.push(account.token, "laptop", {patch(3, "notes", "n1", {{"more", "text"}})});
+    QVERIFY2(patched.status() == 200, patched.body().constData());
+    QCOMPARE(s.live(account.token).value("notes/n1").value("more").toString(), QStringLiteral("text"));
+    QCOMPARE(s.rows("sync_record", g.userId), 0);
 }
 
 void SyncTest::linkClientMarksKeepTheHigher()

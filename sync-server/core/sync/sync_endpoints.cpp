@@ -106,7 +106,8 @@ OnLinkFunction syncOnLink(std::shared_ptr<const SyncService> service, OnLinkFunc
                 qCInfo(lcSync).nospace() << "guest " << guest.id << " -> " << account.id << ": " << moved.moved
                                          << " moved, " << moved.merged << " merged, " << moved.keptAccount
                                          << " kept, " << moved.tombstones << " tombstones, " << moved.dropped
-                                         << " dropped, " << moved.clients << " client marks";
+                                         << " dropped, " << moved.conflicts << " conflicts, " << moved.clients
+                                         << " client marks";
             } catch (const std::exception &error) {
                 if (errorMessage)
                     *errorMessage = QStringLiteral("moving the guest's synced records failed: %1")

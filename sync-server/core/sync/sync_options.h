@@ -34,6 +34,11 @@ struct SyncOptions
     // Called inside the link transaction, from request worker threads; may throw to make
     // the whole sign-in fail (500 ACCOUNT_LINK_FAILED, nothing kept).
     MergeHook mergeHook;
+    // Where a guest's record goes when merging it with the account's would make a record
+    // above maxRecordBytes (by policy or by mergeHook): the account's record stays as it
+    // is and the guest's is kept whole in this collection, as
+    // {collection, id, reason, mergedBytes, updatedAt, data}.
+    QString conflictCollection = QStringLiteral("_conflicts");
 };
 
 } // namespace Kernia::Server

@@ -3,6 +3,7 @@
 #include "auth/json.h"
 #include "store/store.h"
 
+#include <QCryptographicHash>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
@@ -61,6 +62,15 @@ std::optional<qint64> positiveInteger(const QJsonValue &value)
     if (!(d >= 1 && d <= double(kMaxSafeInteger)) || d != double(qint64(d)))
         return std::nullopt;
     return qint64(d);
+}
+
+// The id of the conflict record that keeps `guest`'s version of (collection, id) after a
+// link: one per guest and record, within the 256 characters a record id may have.
+QString conflictRecordId(const QString &guestId, const QString &collection, const QString &recordId)
+{
+    const QByteArray hash = QCryptographicHash::hash((collection + QLatin1Char('\n') + recordId).toUtf8(),
+                                                     QCryptographicHash::Sha256).toHex().left(32);
+    return guestId.left(64) + QLatin1Char('-') + QString::fromLatin1(hash);
 }
 
 } // namespace
@@ -286,6 +296,31 @@ SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, cons
             SyncRecord record = guest;
             record.data = compact(merged);
             record.updatedAt = now;
+            if (record.data.size() > m_options.maxRecordBytes) {
+                // The account's record stays (its devices hold it already); the guest's is
+                // kept whole where the user's devices pull it, instead of a record that
+                // every later patch would push over the limit.
+                SyncRecord conflict;
+                conflict.collection = m_options.conflictCollection;
+                conflict.recordId = conflictRecordId(guestId, guest.collection, guest.recordId);
+                conflict.updatedAt = now;
+                conflict.data = compact(QJsonObject{
+                    {QStringLiteral("collection"), guest.collection},
+                    {QStringLiteral("id"), guest.recordId},
+                    {QStringLiteral("reason"), QString::fromLatin1(SyncErrors::RECORD_TOO_LARGE.code)},
+                    {QStringLiteral("mergedBytes"), qint64(record.data.size())},
+                    {QStringLiteral("updatedAt"), isoTimestamp(guest.updatedAt)},
+                    {QStringLiteral("data"), guestData},
+                });
+                qCWarning(lcSync).nospace().noquote()
+                    << "guest " << guestId << " -> " << accountId << ": merging " << guest.collection << '/'
+                    << guest.recordId << " would make it " << record.data.size() << " bytes (at most "
+                    << m_options.maxRecordBytes << "): kept the account's record; the guest's is "
+                    << conflict.collection << '/' << conflict.recordId;
+                writes.append(conflict);
+                ++result.conflicts;
+                continue;
+            }
             writes.append(record);
             ++result.merged;
         }

@@ -60,6 +60,8 @@ struct SyncLinkResult
     int moved = 0;         // guest records the account did not hold (live)
     int merged = 0;        // overlapping records rewritten by the merge
     int keptAccount = 0;   // overlapping records where the merge kept the account's data
+    int conflicts = 0;     // overlapping records whose merge would exceed maxRecordBytes: the
+                           // account's kept, the guest's put in SyncOptions::conflictCollection
     int tombstones = 0;    // guest tombstones carried over
     int dropped = 0;       // guest tombstones dropped: the account holds a live record
     int clients = 0;       // client marks carried over
@@ -82,8 +84,10 @@ public:
     // Changes with version > since; throws SyncError (INVALID_SINCE, INVALID_LIMIT).
     SyncPullResult pull(Store &store, const QString &userId, qint64 since, int limit) const;
     // Moves the guest's records and client marks to the account (merging overlaps by
-    // policy) and deletes the guest's sync data. Joins the caller's transaction (the link
-    // transaction); throws on failure.
+    // policy) and deletes the guest's sync data. A merge whose result would exceed
+    // maxRecordBytes keeps the account's record and files the guest's under
+    // conflictCollection (logged). Joins the caller's transaction (the link transaction);
+    // throws on failure.
     SyncLinkResult linkGuest(Store &store, const QString &guestId, const QString &accountId) const;
 
     // {collection, id, version, deleted, data, updatedAt} as the pull answer carries it.
