@@ -144,6 +144,39 @@ test("a merge above 64 KiB keeps the account's record and files the guest's unde
   assert.equal(Object.keys(await liveRecords(server, laptop.signed)).filter((k) => k.startsWith("_conflicts/")).length, 0);
 });
 
+test("pull pages have a byte budget (4 MiB): 100 records of 60 KB come in several pages, each once", T, async () => {
+  const g = await signInAnonymous(server);
+  const big = "x".repeat(60_000);
+  for (let first = 1; first <= 100; first += 16) {   // 16 x 60 KB per push: below the 1 MiB body limit
+    const batch = [];
+    for (let i = first; i < first + 16 && i <= 100; i++) batch.push(put(i, "big", `r${String(i).padStart(3, "0")}`, { t: big, n: i }));
+    await pushOk(server, g.signed, "c", batch);
+  }
+  // The SDK's loop (sdk/src/syncengine.cpp): pull from `version` again while `more`.
+  const seen = [];
+  const pages = [];
+  let since = 0;
+  for (let more = true; more;) {
+    assert.ok(pages.length < 20, "the pull loop must end");
+    const res = await raw(server, "GET", `/api/sync/pull?since=${since}&limit=500`, { abs: true, bearer: g.signed });
+    expectOk(res, server);
+    const bytes = Buffer.byteLength(res.text);
+    assert.ok(bytes <= 4 * 1024 * 1024 + 64 * 1024, `page ${pages.length + 1} is ${bytes} bytes`);
+    const page = res.json;
+    assert.ok(page.changes.length > 0, "a page is never empty");
+    pages.push(page.changes.length);
+    for (const c of page.changes) seen.push(c.id);
+    if (page.more) assert.equal(page.version, page.changes.at(-1).version);
+    assert.ok(page.version > since);
+    since = page.version;
+    more = page.more;
+  }
+  assert.ok(pages.length >= 2, `several pages; got ${JSON.stringify(pages)}`);
+  assert.equal(since, 100);
+  assert.equal(seen.length, 100);
+  assert.equal(new Set(seen).size, 100, "every record exactly once");
+});
+
 test("retried push with the same mids is skipped; the version does not move", T, async () => {
   const g = await signInAnonymous(server);
   const batch = [put(1, "cart", "a", { qty: 1 }), patch(2, "cart", "a", { qty: 2 })];

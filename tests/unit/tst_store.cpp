@@ -1607,6 +1607,53 @@ private slots:
                  QStringLiteral("0,1,42,1"));
     }
 
+    // The sizes a pull pages by: UTF-8 bytes of data + collection + recordId on both
+    // backends (not characters), 0 for a tombstone's data; `take` stops the reading.
+    void syncChangeSizesCountUtf8Bytes()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("u"), QStringLiteral("u@example.com")));
+        const auto record = [](const QString &collection, const QString &id, qint64 version, const QByteArray &data) {
+            SyncRecord r;
+            r.collection = collection;
+            r.recordId = id;
+            r.version = version;
+            r.deleted = data.isNull();
+            r.data = data;
+            r.updatedAt = QDateTime::fromMSecsSinceEpoch(1000 * version, Qt::UTC);
+            return r;
+        };
+        store->transaction([&] {
+            store->putSyncRecord(QStringLiteral("u"), record(QStringLiteral("c"), QStringLiteral("a"), 1, R"({"t":"x"})"));
+            store->putSyncRecord(QStringLiteral("u"), record(QStringLiteral("c"), QStringLiteral("ü"), 2,
+                                                             QStringLiteral(R"({"t":"€😀"})").toUtf8()));
+            store->putSyncRecord(QStringLiteral("u"), record(QStringLiteral("c"), QStringLiteral("gone"), 3, QByteArray()));
+            store->putSyncRecord(QStringLiteral("u"), record(QStringLiteral("c"), QStringLiteral("d"), 4, "{}"));
+        });
+        QList<QPair<qint64, qint64>> sizes;
+        store->syncChangeSizes(QStringLiteral("u"), 0, 4, 10, [&](qint64 version, qint64 bytes) {
+            sizes.append({version, bytes});
+            return true;
+        });
+        // {"t":"x"} 9 + c + a; {"t":"€😀"} 6+3+4+2 = 15 + c + ü (2); tombstone: c + gone.
+        QCOMPARE(sizes, (QList<QPair<qint64, qint64>>{{1, 11}, {2, 18}, {3, 5}, {4, 4}}));
+        sizes.clear();
+        store->syncChangeSizes(QStringLiteral("u"), 1, 3, 10, [&](qint64 version, qint64 bytes) {
+            sizes.append({version, bytes});
+            return sizes.size() < 1;   // stop after the first
+        });
+        QCOMPARE(sizes, (QList<QPair<qint64, qint64>>{{2, 18}}));
+        sizes.clear();
+        store->syncChangeSizes(QStringLiteral("u"), 0, 4, 2, [&](qint64 version, qint64 bytes) {
+            sizes.append({version, bytes});
+            return true;
+        });
+        QCOMPARE(sizes.size(), 2);   // the limit
+        // The store still works after a read stopped half-way.
+        QCOMPARE(store->syncChangesSince(QStringLiteral("u"), 0, 4, 10).size(), 4);
+    }
+
     void execTemplateBinds()
     {
         QString path;

@@ -155,6 +155,8 @@ private slots:
     void limitsAndAtomicity();
     void badPulls();
     void pullPages();
+    void pullPagesStayWithinTheByteBudget();
+    void pullByteBudgetEdges();
     void originRules();
     void concurrentPushesKeepVersionsDense();
     void manyDevicesOfOneUserPushAtOnce();
@@ -563,6 +565,96 @@ void SyncTest::pullPages()
     QCOMPARE(seen.size(), 25);
     QCOMPARE(seen.last(), QStringLiteral("i03"));
     QCOMPARE(QSet<QString>(seen.begin(), seen.end()).size(), 25);
+}
+
+// What a page's byte budget counts of a change: its data's compact JSON (none for a
+// tombstone), its collection and its id, in UTF-8.
+static qint64 countedBytes(const QJsonObject &change)
+{
+    const QJsonValue data = change.value("data");
+    return (data.isObject() ? QJsonDocument(data.toObject()).toJson(QJsonDocument::Compact).size() : 0)
+        + change.value("collection").toString().toUtf8().size() + change.value("id").toString().toUtf8().size();
+}
+
+// 100 records of 60 KB are 6 MB: with the default budget of 4 MiB they come in several
+// pages (one page of 1,000 such records used to be a 65 MB answer, built whole in memory),
+// every record exactly once, each page within the budget.
+void SyncTest::pullPagesStayWithinTheByteBudget()
+{
+    SyncServer s;
+    QCOMPARE(s.sync->options().maxPullBytes, qint64(4 * 1024 * 1024));
+    const auto g = s.guest();
+    constexpr int kRecords = 100;
+    const QString big(60000, QLatin1Char('x'));
+    for (int first = 1; first <= kRecords; first += 16) {   // 16 x 60 KB per push: below 1 MiB
+        QJsonArray batch;
+        for (int i = first; i < first + 16 && i <= kRecords; ++i)
+            batch.append(put(i, "big", QStringLiteral("r%1").arg(i, 3, 10, QLatin1Char('0')), {{"t", big}, {"n", i}}));
+        s.pushOk(g.token, "c", batch);
+    }
+
+    qint64 since = 0;
+    QStringList seen;
+    int pages = 0;
+    for (bool more = true; more; ++pages) {
+        QVERIFY(pages < 20);
+        const Response r = s.pull(g.token, QStringLiteral("?since=%1&limit=1000").arg(since));
+        QCOMPARE(r.status(), 200);
+        QVERIFY2(r.body().size() <= 4 * 1024 * 1024 + 64 * 1024,
+                 qPrintable(QStringLiteral("page %1 is %2 bytes").arg(pages + 1).arg(r.body().size())));
+        const QJsonObject page = TestServer::json(r);
+        const QJsonArray changes = page.value("changes").toArray();
+        QVERIFY(!changes.isEmpty());
+        qint64 bytes = 0;
+        for (const QJsonValue &c : changes) {
+            bytes += countedBytes(c.toObject());
+            seen << c.toObject().value("id").toString();
+        }
+        QVERIFY2(bytes <= s.sync->options().maxPullBytes, qPrintable(QStringLiteral("page %1 counts %2 bytes").arg(pages + 1).arg(bytes)));
+        more = page.value("more").toBool();
+        const qint64 version = page.value("version").toInteger();
+        if (more) {
+            QCOMPARE(version, changes.last().toObject().value("version").toInteger());
+            // Full: the next record would not have fitted.
+            QVERIFY(bytes + 60000 > s.sync->options().maxPullBytes);
+        }
+        QVERIFY(version > since);
+        since = version;
+    }
+    QVERIFY2(pages >= 2, qPrintable(QStringLiteral("%1 page(s)").arg(pages)));
+    QCOMPARE(since, kRecords);
+    QCOMPARE(seen.size(), kRecords);
+    QCOMPARE(QSet<QString>(seen.begin(), seen.end()).size(), kRecords);
+}
+
+// A configured budget: a record larger than it comes alone (a page is never empty, so
+// every pull makes progress), tombstones count their collection and id, and the record
+// limit still applies.
+void SyncTest::pullByteBudgetEdges()
+{
+    SyncOptions options;
+    options.maxPullBytes = 1000;
+    SyncServer s(options);
+    const auto g = s.guest();
+    const auto data = [](int bytes) { return QJsonObject{{"t", QString(bytes - 8, QLatin1Char('d'))}}; };   // {"t":"…"}
+    s.pushOk(g.token, "c", {put(1, "c", "a", data(400)), put(2, "c", "b", data(400)),   // 402 + 402 counted
+                            put(3, "c", "huge", data(2000)),                            // 2005: alone above the budget
+                            put(4, "c", "d", data(10)), del(5, "c", "d"),               // tombstone: 2
+                            put(6, "c", "e", data(496))});                              // 498
+    const auto page = [&](qint64 since, int limit = 1000) {
+        const QJsonObject p = s.pullOk(g.token, since, limit);
+        QStringList ids;
+        for (const QJsonValue &c : p.value("changes").toArray())
+            ids << c.toObject().value("id").toString();
+        return std::make_tuple(ids, p.value("version").toInteger(), p.value("more").toBool());
+    };
+    QCOMPARE(page(0), std::make_tuple(QStringList{"a", "b"}, qint64(2), true));
+    QCOMPARE(page(2), std::make_tuple(QStringList{"huge"}, qint64(3), true));
+    QCOMPARE(page(3), std::make_tuple(QStringList{"d", "e"}, qint64(6), false));
+    QCOMPARE(page(1), std::make_tuple(QStringList{"b"}, qint64(2), true));       // b + huge do not fit
+    QCOMPARE(page(0, 1), std::make_tuple(QStringList{"a"}, qint64(1), true));    // the record limit still counts
+    QCOMPARE(page(5), std::make_tuple(QStringList{"e"}, qint64(6), false));
+    QCOMPARE(page(6), std::make_tuple(QStringList{}, qint64(6), false));
 }
 
 void SyncTest::originRules()
@@ -1013,6 +1105,7 @@ void SyncTest::serverConfig()
     QCOMPARE(options.mergePolicies.value("prefs"), MergePolicy::KeepAccount);
     QCOMPARE(options.maxMutationsPerPush, 500);
     QCOMPARE(options.maxRecordBytes, qint64(64 * 1024));
+    QCOMPARE(options.maxPullBytes, qint64(4 * 1024 * 1024));
     QCOMPARE(SyncService(options).policyFor("other"), MergePolicy::MergeFields);
 
     for (const QString &bad : {QStringLiteral("cart"), QStringLiteral("=keep-guest"), QStringLiteral("cart=newest"),
@@ -1030,13 +1123,15 @@ void SyncTest::serverConfig()
         file.close();
         return loadServerConfig(base + QStringList{"--config", file.fileName()}, env);
     };
-    loaded = withFile(R"({"sync":{"merge_policies":{"cart":"merge-fields","wish":"keep-guest"},"max_mutations_per_push":20,"max_record_bytes":1000}})");
+    loaded = withFile(R"({"sync":{"merge_policies":{"cart":"merge-fields","wish":"keep-guest"},"max_mutations_per_push":20,"max_record_bytes":1000,"max_pull_bytes":100000}})");
     QVERIFY2(loaded.config, qPrintable(loaded.error));
     options = syncOptionsFrom(loaded.config->sync);
     QCOMPARE(options.mergePolicies.size(), 2);
     QCOMPARE(options.mergePolicies.value("wish"), MergePolicy::KeepGuest);
     QCOMPARE(options.maxMutationsPerPush, 20);
     QCOMPARE(options.maxRecordBytes, qint64(1000));
+    QCOMPARE(options.maxPullBytes, qint64(100000));
+    QVERIFY(!withFile(R"({"sync":{"max_pull_bytes":100}})").config);
     QVERIFY(!withFile(R"({"sync":{"merge_policy":{}}})").config);
     QVERIFY(!withFile(R"({"sync":{"merge_policies":{"cart":"best"}}})").config);
     QVERIFY(!withFile(R"({"sync":{"max_mutations_per_push":0}})").config);

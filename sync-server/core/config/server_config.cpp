@@ -151,7 +151,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     const QJsonObject sync = root.value(QStringLiteral("sync")).toObject();
     for (const QString &key : sync.keys()) {
         static const QStringList syncKeys = {QStringLiteral("merge_policies"), QStringLiteral("max_mutations_per_push"),
-                                             QStringLiteral("max_record_bytes")};
+                                             QStringLiteral("max_record_bytes"), QStringLiteral("max_pull_bytes")};
         if (!syncKeys.contains(key)) {
             *error = QStringLiteral("unknown key \"sync.%1\" in config file %2").arg(key, path);
             return false;
@@ -162,6 +162,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         config.sync.mergePolicies.insert(it.key(), it.value().toString());
     config.sync.maxMutationsPerPush = sync.value(QStringLiteral("max_mutations_per_push")).toInt(config.sync.maxMutationsPerPush);
     config.sync.maxRecordBytes = sync.value(QStringLiteral("max_record_bytes")).toInteger(config.sync.maxRecordBytes);
+    config.sync.maxPullBytes = sync.value(QStringLiteral("max_pull_bytes")).toInteger(config.sync.maxPullBytes);
 
     config.shutdownTimeoutSeconds = root.value(QStringLiteral("shutdown_timeout")).toInt(config.shutdownTimeoutSeconds);
     const QJsonValue rateLimit = root.value(QStringLiteral("rate_limit"));
@@ -502,6 +503,10 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         result.error = QStringLiteral("sync.max_record_bytes must be between 64 and 1073741824");
         return result;
     }
+    if (config.sync.maxPullBytes < 1024 || config.sync.maxPullBytes > (qint64(1) << 30)) {
+        result.error = QStringLiteral("sync.max_pull_bytes must be between 1024 and 1073741824");
+        return result;
+    }
     if (config.database.isEmpty())
         config.database = QStringLiteral("sqlite:") + QDir(config.dataDir).filePath(QStringLiteral("kernia.db"));
     const bool postgres = config.database.startsWith(QLatin1String("postgres://"))
@@ -590,6 +595,7 @@ SyncOptions syncOptionsFrom(const SyncConfig &config)
     SyncOptions options;
     options.maxMutationsPerPush = config.maxMutationsPerPush;
     options.maxRecordBytes = config.maxRecordBytes;
+    options.maxPullBytes = config.maxPullBytes;
     for (auto it = config.mergePolicies.cbegin(); it != config.mergePolicies.cend(); ++it) {
         if (const std::optional<MergePolicy> policy = parseMergePolicy(it.value()))
             options.mergePolicies.insert(it.key(), *policy);

@@ -63,6 +63,7 @@ struct SyncConfig
     QMap<QString, QString> mergePolicies;  // merge_policies / --sync-merge-policy COLLECTION=POLICY
     int maxMutationsPerPush = 500;         // max_mutations_per_push
     qint64 maxRecordBytes = 64 * 1024;     // max_record_bytes
+    qint64 maxPullBytes = 4 * 1024 * 1024; // max_pull_bytes
 };
 
 struct ServerConfig

@@ -41,6 +41,12 @@ QString SqlDialect::migrationLockStatement() const
                                   : QStringLiteral("SELECT pg_advisory_xact_lock(1264939630)");
 }
 
+QString SqlDialect::byteLength(const QString &expression) const
+{
+    return m_kind == Kind::Sqlite ? QStringLiteral("length(CAST(%1 AS BLOB))").arg(expression)
+                                  : QStringLiteral("octet_length(%1)").arg(expression);
+}
+
 QString SqlDialect::booleanType() const
 {
     return m_kind == Kind::Sqlite ? QStringLiteral("INTEGER") : QStringLiteral("BOOLEAN");

@@ -54,6 +54,9 @@ public:
     QString expandDdl(QString ddl) const;
 
     QVariant boolValue(bool value) const;     // value to bind for a boolean column
+    // SQL for the length in bytes (UTF-8) of a text expression; NULL stays NULL.
+    // SQLite: length(CAST(x AS BLOB)); PostgreSQL: octet_length(x).
+    QString byteLength(const QString &expression) const;
     // Column used to break createdAt ties so lists come back in insertion order.
     QString insertionOrderColumn() const;     // "rowid" / "\"kernia_seq\""
 

@@ -1295,6 +1295,29 @@ QList<SyncRecord> SqlStore::syncChangesSince(const QString &userId, qint64 since
     return result;
 }
 
+void SqlStore::syncChangeSizes(const QString &userId, qint64 since, qint64 upTo, int limit,
+                               const std::function<bool(qint64 version, qint64 bytes)> &take)
+{
+    const SqlDialect &d = dialect();
+    const QString select = QStringLiteral("SELECT \"version\", COALESCE(%1, 0) + %2 + %3 FROM \"sync_record\" "
+                                          "WHERE \"userId\" = :userId AND \"version\" > :since "
+                                          "AND \"version\" <= :upTo ORDER BY \"version\" LIMIT :limit")
+                               .arg(d.byteLength(QStringLiteral("\"data\"")), d.byteLength(QStringLiteral("\"collection\"")),
+                                    d.byteLength(QStringLiteral("\"recordId\"")));
+    Query q(connection(), d, QStringLiteral("syncChangeSizes"));
+    q.prepare(select)
+        .bind(QStringLiteral(":userId"), userId)
+        .bind(QStringLiteral(":since"), since)
+        .bind(QStringLiteral(":upTo"), upTo)
+        .bind(QStringLiteral(":limit"), qint64(limit))
+        .exec();
+    while (q.next()) {
+        if (!take(q.value(0).toLongLong(), q.value(1).toLongLong()))
+            break;
+    }
+    q.finish();
+}
+
 qint64 SqlStore::syncVersion(const QString &userId)
 {
     Query q(connection(), dialect(), QStringLiteral("syncVersion"));

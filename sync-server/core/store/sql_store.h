@@ -137,6 +137,8 @@ public:
     void putSyncRecord(const QString &userId, const SyncRecord &record) override;
     QList<SyncRecord> syncRecordsByUser(const QString &userId) override;
     QList<SyncRecord> syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit) override;
+    void syncChangeSizes(const QString &userId, qint64 since, qint64 upTo, int limit,
+                         const std::function<bool(qint64 version, qint64 bytes)> &take) override;
     qint64 syncVersion(const QString &userId) override;
     // One INSERT ... ON CONFLICT DO UPDATE ... RETURNING.
     qint64 bumpSyncVersion(const QString &userId, qint64 count) override;

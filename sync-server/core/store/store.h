@@ -115,6 +115,12 @@ public:
     virtual QList<SyncRecord> syncRecordsByUser(const QString &userId) = 0;
     // Records with since < version <= upTo in version order, at most `limit` of them.
     virtual QList<SyncRecord> syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit) = 0;
+    // The same records' versions and sizes without their data: passes (version, bytes) of
+    // each, in version order, to `take` until it returns false; what follows is not read.
+    // bytes = UTF-8 length of data (0 for a tombstone) + collection + recordId. `take`
+    // must not use the store. (A pull sizes its page with this before reading the data.)
+    virtual void syncChangeSizes(const QString &userId, qint64 since, qint64 upTo, int limit,
+                                 const std::function<bool(qint64 version, qint64 bytes)> &take) = 0;
     // The user's counter: the highest version handed out (0 before the first change).
     virtual qint64 syncVersion(const QString &userId) = 0;
     // Adds `count` (>= 1) to the counter in one statement and returns the new value, so

@@ -26,6 +26,10 @@ struct SyncOptions
     qint64 maxRecordBytes = 64 * 1024;    // compact JSON of one record; more: 400 RECORD_TOO_LARGE
     int defaultPullLimit = 500;           // GET /pull without ?limit
     int maxPullLimit = 1000;              // ?limit above it (or below 1): 400 INVALID_LIMIT
+    // Byte budget of one pull answer, counting each change's data (compact JSON), collection
+    // and id: a page ends early (more: true) before the change that would exceed it, but
+    // always holds at least one change.
+    qint64 maxPullBytes = 4 * 1024 * 1024;
 
     // Merge at link time, for a (collection, id) both the guest and the account hold:
     // an entry here wins; otherwise mergeHook when set; otherwise defaultMergePolicy.

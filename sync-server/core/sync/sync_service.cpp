@@ -244,13 +244,30 @@ SyncPullResult SyncService::pull(Store &store, const QString &userId, qint64 sin
     // No transaction needed: read the counter first and only rows up to it. A push that
     // commits in between gives its rows versions above the counter, so they come with the
     // next pull; a record rewritten in between moves above the counter the same way.
+    //
+    // A page holds at most `limit` changes and at most maxPullBytes of them (at least one
+    // change, so every pull makes progress). Its extent comes from the records' sizes, read
+    // without their data; then only the data of that extent is read. A record of the
+    // extent rewritten in between moves above the counter and comes with a later pull; the
+    // cursor is still the extent's end.
     SyncPullResult result;
     const qint64 current = store.syncVersion(userId);
-    result.changes = store.syncChangesSince(userId, since, current, limit + 1);
-    result.more = result.changes.size() > limit;
-    if (result.more)
-        result.changes.resize(limit);
-    result.version = result.more ? result.changes.last().version : current;
+    int count = 0;
+    qint64 bytes = 0;
+    qint64 end = since;
+    store.syncChangeSizes(userId, since, current, limit + 1, [&](qint64 version, qint64 size) {
+        if (count == limit || (count > 0 && bytes + size > m_options.maxPullBytes)) {
+            result.more = true;
+            return false;
+        }
+        ++count;
+        bytes += size;
+        end = version;
+        return true;
+    });
+    if (count > 0)
+        result.changes = store.syncChangesSince(userId, since, result.more ? end : current, count);
+    result.version = result.more ? end : current;
     return result;
 }
 

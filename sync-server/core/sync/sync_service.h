@@ -52,7 +52,7 @@ struct SyncPullResult
 {
     QList<SyncRecord> changes;   // version order
     qint64 version = 0;          // cursor for the next pull
-    bool more = false;           // changes after `version` remain
+    bool more = false;           // changes after `version` remain (record limit or byte budget)
 };
 
 struct SyncLinkResult
@@ -81,7 +81,8 @@ public:
     // with the next version of the user's counter. Throws SyncError (RECORD_TOO_LARGE after
     // a patch) or StoreError; nothing is applied then.
     SyncPushResult push(Store &store, const QString &userId, const SyncPush &push) const;
-    // Changes with version > since; throws SyncError (INVALID_SINCE, INVALID_LIMIT).
+    // Changes with version > since: at most `limit` and at most maxPullBytes of them (but at
+    // least one); throws SyncError (INVALID_SINCE, INVALID_LIMIT).
     SyncPullResult pull(Store &store, const QString &userId, qint64 since, int limit) const;
     // Moves the guest's records and client marks to the account (merging overlaps by
     // policy) and deletes the guest's sync data. A merge whose result would exceed
