@@ -46,6 +46,29 @@ test("transcript 15: the 4th sign-in within 10 s → 429 + X-Retry-After; anothe
   } finally { await s.stop(); }
 });
 
+test("200 distinct unknown paths: one counter row per address, still 429 past 100 per 10 s; real paths keep their rules", T, async () => {
+  const s = await startServer({ tag: "rl-unknown", rateLimit: true });
+  try {
+    const statuses = [];
+    for (let i = 0; i < 200; i++) statuses.push((await raw(s, "GET", `/no-such-endpoint-${i}`)).status);
+    const rows = s.sql(`SELECT "key", "count" FROM "rateLimit" ORDER BY "key"`);
+    assert.ok(rows.length <= 2, `a bounded number of rate-limit rows; got ${rows.length}`);
+    assert.deepEqual(rows.map((r) => [r.key, Number(r.count)]), [["unknown-path|127.0.0.1", 100]]);
+    assert.deepEqual([statuses.filter((x) => x === 404).length, statuses.filter((x) => x === 429).length], [100, 100],
+      "the first 100 → 404, the rest → 429");
+    expectTooMany(await raw(s, "GET", "/one-more"), 10, s);
+    // The sync mount's unknown paths go to the same counter.
+    expectTooMany(await raw(s, "GET", "/api/sync/nothing", { abs: true }), 10, s);
+    // Real paths: their own counters, Better Auth's rules.
+    const gs = await raw(s, "GET", "/get-session");
+    expectOk(gs, s);
+    for (let i = 0; i < 3; i++) expectError(await signInAttempt(s), 401, "INVALID_EMAIL_OR_PASSWORD", undefined, s);
+    expectTooMany(await signInAttempt(s), 10, s);
+    // Another address is not affected.
+    assert.equal((await raw(s, "GET", "/no-such-endpoint-0", { headers: { "x-forwarded-for": "10.7.7.7" } })).status, 404);
+  } finally { await s.stop(); }
+});
+
 test("X-Forwarded-For: first entry of the list; --ip-address-header none ignores it (peer address only)", T, async () => {
   const s = await startServer({ tag: "rl-xff", rateLimit: true });
   try {

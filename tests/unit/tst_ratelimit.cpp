@@ -75,6 +75,9 @@ private slots:
     void transcript15();
     void windowSlidesLikeBetterAuth();
     void everyRequestCountsUnknownPathsToo();
+    void unknownPathsShareOneCounterPerAddress();
+    void parameterisedPathsShareTheirRoutesCounter();
+    void countersExpireByTheirOwnWindow();
     void anonymousCapIsAFixedHourlyWindow();
     void countersAreSharedThroughTheDatabase();
     void storeStepIsAtomicUnderConcurrency();
@@ -212,6 +215,109 @@ void RateLimitTest::everyRequestCountsUnknownPathsToo()
     QCOMPARE(t.send("GET", QStringLiteral("/get-session")).status(), 200);
 }
 
+// 200 GETs to distinct unknown paths used to add 200 rows (key = address + path), each kept
+// for at least two hours, and never met a limit. Now they share one counter per address:
+// one row, and the scan is refused after the default rule's 100 requests per 10 s.
+void RateLimitTest::unknownPathsShareOneCounterPerAddress()
+{
+    Limited t;
+    int refused = 0;
+    for (int i = 0; i < 200; ++i) {
+        const Response r = t.send("GET", QStringLiteral("/no-such-endpoint-%1").arg(i));
+        if (r.status() == 429)
+            ++refused;
+        else
+            QCOMPARE(r.status(), 404);
+    }
+    const int rows = t.server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\""));
+    QVERIFY2(rows == 1, qPrintable(QStringLiteral("%1 rate-limit rows after 200 unknown paths").arg(rows)));
+    QCOMPARE(t.server.scalar(QStringLiteral("SELECT \"count\" FROM \"rateLimit\" WHERE \"key\" = :k"),
+                             {{"k", "unknown-path|127.0.0.1"}}), 100);
+    QCOMPARE(refused, 100);
+    verifyTooMany(t.send("GET", QStringLiteral("/yet-another")), "10");
+    // Unknown paths under a rule's prefix are unknown paths too (one counter, default rule).
+    verifyTooMany(t.send("POST", QStringLiteral("/sign-in/no-such-method")), "10");
+
+    // Real paths keep their own counters and Better Auth's rules.
+    QCOMPARE(t.send("GET", QStringLiteral("/get-session")).status(), 200);
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(t.signIn().status(), 401);
+    verifyTooMany(t.signIn(), "10");
+    // Another address has its own unknown-path counter.
+    QCOMPARE(t.send("GET", QStringLiteral("/no-such-endpoint-0"), "10.9.8.7").status(), 404);
+    // A wrong method on a real path counts on that path's counter (Better Auth's key).
+    Limited u;
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(u.send("GET", QStringLiteral("/sign-in/email")).status(), 404);
+    verifyTooMany(u.signIn(), "10");
+    // A custom rule that switches a path off also covers it when unknown.
+    RateLimitOptions off;
+    off.max = 1;
+    off.customRules = {{QStringLiteral("/public/**"), true, 0, 0}};
+    Limited v(off);
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(v.send("GET", QStringLiteral("/public/file-%1").arg(i)).status(), 404);
+    QCOMPARE(v.server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\"")), 0);
+}
+
+// A parameterised endpoint (GET /reset-password/:token) keeps one counter per address,
+// not one per token.
+void RateLimitTest::parameterisedPathsShareTheirRoutesCounter()
+{
+    RateLimitOptions options;
+    options.max = 5;
+    Limited t(options);
+    for (int i = 0; i < 5; ++i)
+        QVERIFY(t.send("GET", QStringLiteral("/reset-password/token%1").arg(i)).status() != 429);
+    verifyTooMany(t.send("GET", QStringLiteral("/reset-password/token-x")), "10");
+    QCOMPARE(t.server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\"")), 1);
+    QCOMPARE(t.server.scalar(QStringLiteral("SELECT \"count\" FROM \"rateLimit\" WHERE \"key\" = :k"),
+                             {{"k", "127.0.0.1/reset-password/*"}}), 5);
+}
+
+// A counter is swept once it is older than twice the longest window a path rule can have
+// (here Better Auth's 60 s rules: 2 minutes), not after two hours; the anonymous sign-in
+// cap's hourly counters stay for twice their hour.
+void RateLimitTest::countersExpireByTheirOwnWindow()
+{
+    Limited t;
+    const auto rows = [&](const char *key) {
+        return t.server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = :k"), {{"k", key}});
+    };
+    QCOMPARE(t.send("GET", QStringLiteral("/get-session")).status(), 200);
+    QCOMPARE(t.send("POST", QStringLiteral("/sign-in/anonymous")).status(), 200);
+    QCOMPARE(t.send("GET", QStringLiteral("/no-such-endpoint")).status(), 404);
+    QCOMPARE(rows("127.0.0.1/get-session"), 1);
+    QCOMPARE(rows("127.0.0.1/sign-in/anonymous"), 1);
+    QCOMPARE(rows("anonymous-sign-in|127.0.0.1"), 1);
+    QCOMPARE(rows("unknown-path|127.0.0.1"), 1);
+
+    t.now += 100 * 1000;   // within twice the longest path window: nothing goes yet
+    QCOMPARE(t.send("GET", QStringLiteral("/ok")).status(), 200);
+    QCOMPARE(rows("127.0.0.1/get-session"), 1);
+
+    t.now += 60 * 1000;    // 160 s: past it
+    QCOMPARE(t.send("GET", QStringLiteral("/ok")).status(), 200);
+    QCOMPARE(rows("127.0.0.1/get-session"), 0);
+    QCOMPARE(rows("127.0.0.1/sign-in/anonymous"), 0);
+    QCOMPARE(rows("unknown-path|127.0.0.1"), 0);
+    QCOMPARE(rows("anonymous-sign-in|127.0.0.1"), 1);   // its window is an hour
+    QCOMPARE(rows("127.0.0.1/ok"), 1);
+
+    t.now += 2 * 3600 * 1000;
+    QCOMPARE(t.send("GET", QStringLiteral("/ok")).status(), 200);
+    QCOMPARE(rows("anonymous-sign-in|127.0.0.1"), 0);
+
+    // A longer custom rule keeps counters that long.
+    RateLimitOptions options;
+    options.customRules = {{QStringLiteral("/ok"), false, 600, 100}};
+    Limited c(options);
+    QCOMPARE(c.send("GET", QStringLiteral("/ok")).status(), 200);
+    c.now += 1000 * 1000;   // 1000 s < 2 x 600 s
+    QCOMPARE(c.send("GET", QStringLiteral("/get-session")).status(), 200);
+    QCOMPARE(c.server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = '127.0.0.1/ok'")), 1);
+}
+
 void RateLimitTest::anonymousCapIsAFixedHourlyWindow()
 {
     RateLimitOptions options;
@@ -294,6 +400,17 @@ void RateLimitTest::staleCountersAreRemoved()
     server.store->hitRateLimit(QStringLiteral("new"), kT0 + 60000, 10000, 5, true);
     QCOMPARE(server.store->deleteRateLimitsBefore(kT0 + 1), 1);
     QCOMPARE(server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\"")), 1);
+    // Keys with the given prefix stay; the prefix is literal ('%', '_' are no wildcards).
+    server.store->hitRateLimit(QStringLiteral("anonymous-sign-in|a"), kT0, 10000, 5, true);
+    server.store->hitRateLimit(QStringLiteral("a%_|b"), kT0, 10000, 5, true);
+    server.store->hitRateLimit(QStringLiteral("a%x|c"), kT0, 10000, 5, true);
+    server.store->hitRateLimit(QStringLiteral("b"), kT0, 10000, 5, true);
+    QCOMPARE(server.store->deleteRateLimitsBefore(kT0 + 1, QStringLiteral("anonymous-sign-in|")), 3);
+    QCOMPARE(server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = 'anonymous-sign-in|a'")), 1);
+    server.store->hitRateLimit(QStringLiteral("a%_|b"), kT0, 10000, 5, true);
+    server.store->hitRateLimit(QStringLiteral("a%x|c"), kT0, 10000, 5, true);
+    QCOMPARE(server.store->deleteRateLimitsBefore(kT0 + 1, QStringLiteral("a%_")), 2);   // a%x|c and anonymous-…
+    QCOMPARE(server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = 'a%_|b'")), 1);
 
     // The limiter sweeps counters older than twice its longest window (at most once a minute).
     Limited t;

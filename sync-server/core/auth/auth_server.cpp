@@ -102,10 +102,13 @@ Response AuthServer::handle(const Request &request, const Route &route)
     if (!endpoint && mount.isEmpty() && !request.path.startsWith(m_options.basePath + QLatin1Char('/')))
         return Response::empty(404);
 
-    // Better Auth limits before routing: unknown paths count too. Mounted paths are keyed
-    // by their full path so they never share a counter with an auth path.
+    // Better Auth limits before routing: unknown paths count too (on one counter per
+    // address, see rate_limiter.h). Mounted paths are keyed by their full path so they
+    // never share a counter with an auth path.
     if (m_rateLimiter) {
-        if (std::optional<Response> limited = m_rateLimiter->check(request, mount + path, m_pluginView))
+        const QString routed = mount.isEmpty() ? m_router.routeOf(path) : m_router.mountedRouteOf(mount, path);
+        const QString route = routed.isNull() ? QString() : mount + routed;
+        if (std::optional<Response> limited = m_rateLimiter->check(request, mount + path, route, m_pluginView))
             return *limited;
     }
 

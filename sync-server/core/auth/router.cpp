@@ -13,6 +13,7 @@ void Router::add(Endpoint endpoint)
 {
     const QString k = key(endpoint.method, endpoint.path);
     Q_ASSERT_X(!m_endpoints.contains(k), "Router::add", "endpoint registered twice");
+    m_paths.insert(endpoint.path);
     m_endpoints.insert(k, std::move(endpoint));
 }
 
@@ -22,6 +23,7 @@ void Router::addPrefix(Endpoint endpoint)
                "a prefix route ends with '/'");
     const QString k = key(endpoint.method, endpoint.path);
     Q_ASSERT_X(!m_prefixEndpoints.contains(k), "Router::addPrefix", "endpoint registered twice");
+    m_prefixPaths.insert(endpoint.path);
     m_prefixEndpoints.insert(k, std::move(endpoint));
 }
 
@@ -48,12 +50,25 @@ const Endpoint *Router::find(QByteArrayView method, const QString &path) const
     return prefix == m_prefixEndpoints.constEnd() ? nullptr : &prefix.value();
 }
 
+QString Router::routeOf(const QString &path) const
+{
+    if (m_paths.contains(path))
+        return path;
+    // The same rule as find(): one parameter, always the last, non-empty segment.
+    const qsizetype slash = path.lastIndexOf(QLatin1Char('/'));
+    if (slash <= 0 || slash == path.size() - 1)
+        return {};
+    const QString prefix = path.left(slash + 1);
+    return m_prefixPaths.contains(prefix) ? prefix : QString();
+}
+
 void Router::addMounted(const QString &mount, Endpoint endpoint)
 {
     Q_ASSERT_X(mount.size() > 1 && mount.startsWith(QLatin1Char('/')) && !mount.endsWith(QLatin1Char('/')),
                "Router::addMounted", "a mount is an absolute path without a trailing '/'");
     const QString k = key(endpoint.method, mount + endpoint.path);
     Q_ASSERT_X(!m_mounted.contains(k), "Router::addMounted", "endpoint registered twice");
+    m_mountedPaths.insert(mount + endpoint.path);
     m_mounted.insert(k, std::move(endpoint));
     if (!m_mounts.contains(mount))
         m_mounts.append(mount);
@@ -67,6 +82,11 @@ QString Router::mountOf(const QString &absolutePath) const
             return mount;
     }
     return {};
+}
+
+QString Router::mountedRouteOf(const QString &mount, const QString &path) const
+{
+    return m_mountedPaths.contains(mount + path) ? path : QString();
 }
 
 const Endpoint *Router::findMounted(QByteArrayView method, const QString &mount, const QString &path) const

@@ -7,6 +7,7 @@
 
 #include <QByteArray>
 #include <QHash>
+#include <QSet>
 #include <QString>
 #include <QStringList>
 #include <functional>
@@ -50,6 +51,10 @@ public:
     // pathParameter(). Exact routes win over prefix routes.
     void addPrefix(Endpoint endpoint);
     const Endpoint *find(QByteArrayView method, const QString &path) const;
+    // The route `path` belongs to, whatever the method: `path` itself when an endpoint is
+    // registered for it, the prefix route's path ("/reset-password/") when one takes it,
+    // a null QString when no endpoint serves it (an unknown path).
+    QString routeOf(const QString &path) const;
     int size() const { return int(m_endpoints.size() + m_prefixEndpoints.size() + m_mounted.size()); }
 
     // An endpoint served under another absolute mount path instead of the base path, e.g.
@@ -59,6 +64,8 @@ public:
     // The mount that `absolutePath` lies under ("" when none) and the endpoint there.
     QString mountOf(const QString &absolutePath) const;
     const Endpoint *findMounted(QByteArrayView method, const QString &mount, const QString &path) const;
+    // routeOf() under a mount: `path` when an endpoint is mounted there for it, else null.
+    QString mountedRouteOf(const QString &mount, const QString &path) const;
 
     // The segment after `prefix` in `path` ("" when `path` does not match `prefix`).
     static QString pathParameter(const QString &prefix, const QString &path);
@@ -69,6 +76,9 @@ private:
     QHash<QString, Endpoint> m_prefixEndpoints;
     QHash<QString, Endpoint> m_mounted;   // key: method + mount + path
     QStringList m_mounts;
+    QSet<QString> m_paths;                // of m_endpoints, any method
+    QSet<QString> m_prefixPaths;          // of m_prefixEndpoints
+    QSet<QString> m_mountedPaths;         // mount + path of m_mounted
 };
 
 } // namespace Kernia::Server

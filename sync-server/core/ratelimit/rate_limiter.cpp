@@ -166,12 +166,18 @@ QString RateLimiter::bucketAddress(const QString &clientAddress)
     return QHostAddress(bytes).toString() + QStringLiteral("/64");
 }
 
-std::optional<Response> RateLimiter::check(const Request &request, const QString &path,
+std::optional<Response> RateLimiter::check(const Request &request, const QString &path, const QString &route,
                                            const QList<Plugin *> &plugins)
 {
     if (!m_options.enabled)
         return std::nullopt;
-    const Limit limit = limitFor(path, plugins);
+    const bool unknownPath = route.isNull();
+    Limit limit = limitFor(path, plugins);
+    if (unknownPath && limit.limited) {
+        // One counter per address for every unknown path: one rule for it, the default.
+        limit.windowSeconds = m_options.windowSeconds;
+        limit.max = m_options.max;
+    }
     const bool anonymousSignIn = m_options.anonymousSignInsPerHour > 0 && request.method == "POST"
         && path == QLatin1String("/sign-in/anonymous");
     if (!limit.limited && !anonymousSignIn)
@@ -182,7 +188,9 @@ std::optional<Response> RateLimiter::check(const Request &request, const QString
     try {
         if (limit.limited) {
             const qint64 windowMs = qint64(limit.windowSeconds) * 1000;
-            const QString key = address + path.left(kMaxPathInKey);
+            const QString key = unknownPath ? QLatin1String(kUnknownPathKeyPrefix) + address
+                : route.endsWith(QLatin1Char('/')) ? address + route.left(kMaxPathInKey) + QLatin1Char('*')
+                                                    : address + path.left(kMaxPathInKey);
             const RateLimitHit hit = m_store->hitRateLimit(key, now, windowMs, limit.max, true);
             if (!hit.allowed) {
                 qCInfo(lcRateLimit).noquote() << "limited" << address << path << "max" << limit.max
@@ -191,31 +199,48 @@ std::optional<Response> RateLimiter::check(const Request &request, const QString
             }
         }
         if (anonymousSignIn) {
-            const RateLimitHit hit = m_store->hitRateLimit(QStringLiteral("anonymous-sign-in|") + address,
+            const RateLimitHit hit = m_store->hitRateLimit(QLatin1String(kAnonymousKeyPrefix) + address,
                                                            now, kHourMs, m_options.anonymousSignInsPerHour, false);
             if (!hit.allowed) {
                 qCInfo(lcRateLimit).noquote() << "anonymous sign-in cap reached for" << address;
                 return tooManyRequests(retryAfter(hit, now, kHourMs), kAnonymousCapCode, kAnonymousCapMessage);
             }
         }
-        removeStaleCounters(now, qMax<qint64>(kHourMs, qint64(limit.windowSeconds) * 1000));
+        removeStaleCounters(now, plugins);
     } catch (const StoreError &error) {
         qCWarning(lcRateLimit) << "rate-limit storage failed, letting the request through:" << error.what();
     }
     return std::nullopt;
 }
 
-void RateLimiter::removeStaleCounters(qint64 now, qint64 horizonMs)
+qint64 RateLimiter::longestPathWindowMs(const QList<Plugin *> &plugins) const
+{
+    int longest = m_options.windowSeconds;
+    for (const RateLimitRule &rule : specialRules())
+        longest = qMax(longest, rule.windowSeconds);
+    for (const Plugin *plugin : plugins) {
+        for (const RateLimitRule &rule : plugin->rateLimitRules())
+            longest = qMax(longest, rule.windowSeconds);
+    }
+    for (const RateLimitOptions::CustomRule &rule : std::as_const(m_options.customRules))
+        longest = qMax(longest, rule.windowSeconds);
+    return qint64(longest) * 1000;
+}
+
+void RateLimiter::removeStaleCounters(qint64 now, const QList<Plugin *> &plugins)
 {
     // At most once a minute per process, by whichever request gets here first.
     qint64 due = m_nextCleanup.loadRelaxed();
     if (now < due || !m_nextCleanup.testAndSetOrdered(due, now + kCleanupEveryMs))
         return;
-    qint64 longest = qMax<qint64>(horizonMs, qint64(m_options.windowSeconds) * 1000);
-    for (const RateLimitOptions::CustomRule &rule : std::as_const(m_options.customRules))
-        longest = qMax<qint64>(longest, qint64(rule.windowSeconds) * 1000);
-    // A counter older than every window can only ever start over: drop it.
-    m_store->deleteRateLimitsBefore(now - 2 * longest);
+    // A counter older than its window can only ever start over: drop it, each kind by its
+    // own window, twice over (for the clocks of several processes). Path counters (the
+    // unknown-path ones included) first, then the anonymous cap's hourly ones.
+    const qint64 pathWindow = longestPathWindowMs(plugins);
+    const int paths = m_store->deleteRateLimitsBefore(now - 2 * pathWindow, QLatin1String(kAnonymousKeyPrefix));
+    const int hourly = m_store->deleteRateLimitsBefore(now - 2 * qMax(pathWindow, kHourMs));
+    if (paths + hourly > 0)
+        qCDebug(lcRateLimit) << "removed" << paths + hourly << "stale counters";
 }
 
 } // namespace Kernia::Server

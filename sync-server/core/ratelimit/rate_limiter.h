@@ -8,7 +8,12 @@
 //   if (std::optional<Response> refused = limiter->check(request, path, plugins))
 //       return *refused;                   // 429 + X-Retry-After
 //
-// Key = client address + path. Rule for a path, last match wins: the default (10 s / 100),
+// Key = client address + path. Requests to a path no endpoint serves (with any method) share
+// one counter per address instead, key "unknown-path|<address>", under the default rule
+// (unless a custom rule switches the path off): a scan is limited like any client, but adds
+// one row per address, not one per path. A parameterised endpoint keeps one counter for all
+// its parameters ("<address>/reset-password/*"). Rule for a path, last match wins: the
+// default (10 s / 100),
 // Better Auth's special rules (/sign-in*, /sign-up*, /change-password*, /change-email*:
 // 10 s / 3; /request-password-reset, /send-verification-email, /forget-password*: 60 s / 3),
 // the first plugin rule that matches (magic link: 60 s / 5), then the operator's custom
@@ -17,6 +22,10 @@
 //
 // Kernia adds a cap on POST /sign-in/anonymous per client address and hour (fixed window
 // from the first sign-in): 429 TOO_MANY_ANONYMOUS_SIGN_INS.
+//
+// Counters are swept about once a minute, each by its own kind of window: path counters
+// once older than twice the longest window a path rule has (default, Better Auth's 60 s
+// rules, plugin and custom rules), the anonymous cap's once older than two hours.
 //
 // Client address: the first valid address in the configured headers (default
 // x-forwarded-for; first entry of a list), else the socket's peer address. Better Auth
@@ -54,8 +63,10 @@ public:
 
     // Counts the request and returns the 429 answer when it is over a limit, or nullopt.
     // `path` is relative to the base path (/sign-in/email); other mounts pass their full
-    // path (/api/sync/push) and get the default rule.
-    std::optional<Response> check(const Request &request, const QString &path,
+    // path (/api/sync/push) and get the default rule. `route` is the endpoint route `path`
+    // belongs to (Router::routeOf, mounts prefixed the same way): `path` itself, a prefix
+    // route ("/reset-password/"), or null for an unknown path.
+    std::optional<Response> check(const Request &request, const QString &path, const QString &route,
                                   const QList<Plugin *> &plugins = {});
 
     struct Limit
@@ -80,13 +91,17 @@ public:
     // '*' matches within one path segment, '**' across segments; everything else literally.
     static bool wildcardMatch(const QString &pattern, const QString &path);
 
+    static constexpr const char *kUnknownPathKeyPrefix = "unknown-path|";
+    static constexpr const char *kAnonymousKeyPrefix = "anonymous-sign-in|";
     static constexpr const char *kTooManyRequestsMessage = "Too many requests. Please try again later.";
     static constexpr const char *kAnonymousCapCode = "TOO_MANY_ANONYMOUS_SIGN_INS";
     static constexpr const char *kAnonymousCapMessage =
         "Too many anonymous sign-ins from this address. Please try again later.";
 
 private:
-    void removeStaleCounters(qint64 now, qint64 horizonMs);
+    void removeStaleCounters(qint64 now, const QList<Plugin *> &plugins);
+    // The longest window of any rule a path can get, in ms.
+    qint64 longestPathWindowMs(const QList<Plugin *> &plugins) const;
 
     RateLimitOptions m_options;
     QList<QRegularExpression> m_customPatterns;   // one per custom rule, same order

@@ -151,7 +151,7 @@ public:
     // One INSERT ... ON CONFLICT ("key") DO UPDATE ... WHERE <not full> RETURNING.
     RateLimitHit hitRateLimit(const QString &key, qint64 nowMs, qint64 windowMs, qint64 max,
                               bool sliding) override;
-    int deleteRateLimitsBefore(qint64 cutoffMs) override;
+    int deleteRateLimitsBefore(qint64 cutoffMs, const QString &exceptKeyPrefix = QString()) override;
     QStringList inactiveAnonymousUsers(const QDateTime &cutoff) override;
     // Batches of 200 users per transaction; sync tables (sync_record, sync_client,
     // sync_user_version) are cleared when they exist.

@@ -71,12 +71,22 @@ RateLimitHit SqlStore::hitRateLimit(const QString &key, qint64 nowMs, qint64 win
     return RateLimitHit{false, q.value(0).toLongLong(), q.value(1).toLongLong()};
 }
 
-int SqlStore::deleteRateLimitsBefore(qint64 cutoffMs)
+int SqlStore::deleteRateLimitsBefore(qint64 cutoffMs, const QString &exceptKeyPrefix)
 {
     Query q(connection(), dialect(), QStringLiteral("deleteRateLimitsBefore"));
-    q.prepare(QStringLiteral("DELETE FROM \"rateLimit\" WHERE \"lastRequest\" < :cutoff"))
-        .bind(QStringLiteral(":cutoff"), cutoffMs)
-        .exec();
+    if (exceptKeyPrefix.isEmpty()) {
+        q.prepare(QStringLiteral("DELETE FROM \"rateLimit\" WHERE \"lastRequest\" < :cutoff"))
+            .bind(QStringLiteral(":cutoff"), cutoffMs)
+            .exec();
+    } else {
+        // substr, not LIKE: the prefix is matched literally, whatever characters it has.
+        q.prepare(QStringLiteral("DELETE FROM \"rateLimit\" WHERE \"lastRequest\" < :cutoff "
+                                 "AND substr(\"key\", 1, CAST(:length AS INTEGER)) <> :prefix"))
+            .bind(QStringLiteral(":cutoff"), cutoffMs)
+            .bind(QStringLiteral(":length"), qint64(exceptKeyPrefix.size()))
+            .bind(QStringLiteral(":prefix"), exceptKeyPrefix)
+            .exec();
+    }
     return qMax(0, q.rowsAffected());
 }
 

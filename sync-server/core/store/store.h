@@ -143,8 +143,9 @@ public:
     // lastRequest stays the start of a fixed window.
     virtual RateLimitHit hitRateLimit(const QString &key, qint64 nowMs, qint64 windowMs, qint64 max,
                                       bool sliding) = 0;
-    // Deletes counters whose lastRequest is before cutoffMs; returns how many.
-    virtual int deleteRateLimitsBefore(qint64 cutoffMs) = 0;
+    // Deletes counters whose lastRequest is before cutoffMs, except those whose key starts
+    // with `exceptKeyPrefix` (when not empty); returns how many.
+    virtual int deleteRateLimitsBefore(qint64 cutoffMs, const QString &exceptKeyPrefix = QString()) = 0;
 
     // Operations (kernia-server prune-anonymous): anonymous users whose newest activity —
     // the latest session.updatedAt, or user.updatedAt when they have no session — is
