@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  T, PASSWORD, SECRET, SESSION_COOKIE, DONT_REMEMBER_COOKIE, CLEARING_COOKIES,
+  T, PASSWORD, SECRET, SESSION_COOKIE, DATA_COOKIE, DONT_REMEMBER_COOKIE, CLEARING_COOKIES,
   startServer, raw, cookieClient, sign, signedCookieValue, sessionCookieHeader,
   expectError, expectOk, expectSessionCookie, expectClearingCookies, expectNoCookies,
   expectClientError, expectClientOk, expectUser, expectSession, sessionSetCookie,
@@ -188,6 +188,47 @@ test("clearing cookies come in Better Auth's order: session_token, session_data,
   const res = await raw(server, "POST", "/sign-out", { json: {}, origin: true });
   expectOk(res, server);
   expectClearingCookies(res, { ordered: true });
+});
+
+test("get-session expires a leftover session_data cookie (cookie cache off, README §2.4), with or without a session", T, async () => {
+  const CLEAR_DATA = `${DATA_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax`;
+  // No session: null + the clear (Better Auth 1.7.25 does it before looking at the session cookie).
+  let res = await getSession(server, { cookie: `${DATA_COOKIE}=abc` });
+  expectOk(res, server);
+  assert.equal(res.text, "null");
+  assert.deepEqual(res.setCookies, [CLEAR_DATA]);
+  // A live session: the session, and only the clear (no session cookie re-set).
+  const up = await signUp(server);
+  res = await getSession(server, { cookie: `${up.cookie}; ${DATA_COOKIE}=abc` });
+  expectOk(res, server);
+  assert.equal(res.json.user.id, up.user.id);
+  assert.deepEqual(res.setCookies, [CLEAR_DATA]);
+  // Chunks of a large cookie cache (<name>.0, .1) are expired too.
+  res = await getSession(server, { cookie: `${up.cookie}; ${DATA_COOKIE}.0=abc; ${DATA_COOKIE}.1=def` });
+  assert.deepEqual(res.setCookies, [`${DATA_COOKIE}.0=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax`,
+    `${DATA_COOKIE}.1=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax`]);
+  // Nothing to clear: no cookie, or an empty one.
+  expectNoCookies(await getSession(server, { cookie: up.cookie }));
+  expectNoCookies(await getSession(server, { cookie: `${up.cookie}; ${DATA_COOKIE}=` }));
+
+  // The official client with a cookie jar: the leftover is gone after getSession().
+  const { client, jar } = cookieClient(server);
+  expectClientOk(await client.signUp.email({ name: "Leftover", email: uniqueEmail("leftover"), password: PASSWORD }), server);
+  jar.set(DATA_COOKIE, "eyJzZXNzaW9uIjp7fX0");
+  const s = expectClientOk(await client.getSession(), server);
+  assert.ok(s?.session, "still signed in");
+  assert.equal(jar.get(DATA_COOKIE), undefined, "session_data expired by the server");
+  assert.ok(jar.get(SESSION_COOKIE), "the session cookie stays");
+});
+
+test("https base URL: get-session expires __Secure-better-auth.session_data with Secure", T, async () => {
+  const s = await startServer({ tag: "core-secure", args: ["--base-url", "https://auth.example.com"] });
+  try {
+    const res = await getSession(s, { cookie: `__Secure-${DATA_COOKIE}=abc; ${DATA_COOKIE}=abc` });
+    expectOk(res, s);
+    assert.equal(res.text, "null");
+    assert.deepEqual(res.setCookies, [`__Secure-${DATA_COOKIE}=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax`]);
+  } finally { await s.stop(); }
 });
 
 test("sign-out with no session at all → {success:true} + clearing cookies", T, async () => {

@@ -45,6 +45,7 @@ private slots:
     void duplicateEmailIs422();
     void forgedCookieIsIgnoredWithoutClearing();
     void deadSessionClearsThreeCookies();
+    void getSessionClearsLeftoverSessionData();
     void bearerRawAndSignedTokensWork();
     void rememberMeFalseSetsDontRemember();
     void idleSpinOnlyWhenNothingElseRuns();
@@ -402,6 +403,58 @@ void PipelineTest::deadSessionClearsThreeCookies()
     QCOMPARE(after.cookies().size(), 3);
     for (const ResponseCookie &c : after.cookies())
         QCOMPARE(c.attributes.maxAge, std::optional<qint64>(0));
+}
+
+// Kernia has no cookie cache, so a session_data cookie is always a leftover (of a Better
+// Auth deployment with the cache on, say): get-session expires it and its chunks, with or
+// without a session, exactly as Better Auth 1.7.25 does with the cache off (protocol
+// README §2.4; the headers below are what that server sends).
+void PipelineTest::getSessionClearsLeftoverSessionData()
+{
+    const auto setCookies = [](const Response &r) {
+        QList<QByteArray> lines;
+        for (const auto &[name, value] : r.wireHeaders()) {
+            if (name.toLower() == "set-cookie")
+                lines << value;
+        }
+        return lines;
+    };
+    const QByteArray clear = "=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax";
+    TestServer server;
+    const QByteArray session = server.sessionCookie(server.post(QStringLiteral("/sign-in/anonymous"), {}));
+
+    // Without a session: null, and the leftover expired.
+    Response r = server.get(QStringLiteral("/get-session"), "better-auth.session_data=abc");
+    QCOMPARE(r.body(), QByteArray("null"));
+    QCOMPARE(setCookies(r), (QList<QByteArray>{"better-auth.session_data" + clear}));
+    // With a live session: the session, and the leftover expired (no session cookie set).
+    r = server.get(QStringLiteral("/get-session"), session + "; better-auth.session_data=abc");
+    QVERIFY(TestServer::json(r).contains("session"));
+    QCOMPARE(setCookies(r), (QList<QByteArray>{"better-auth.session_data" + clear}));
+    // Chunks (<name>.0, .1, ...) go too; the plain name first, then by index.
+    r = server.get(QStringLiteral("/get-session"),
+                   session + "; better-auth.session_data.1=def; better-auth.session_data=; better-auth.session_data.0=abc");
+    QCOMPARE(setCookies(r), (QList<QByteArray>{"better-auth.session_data" + clear, "better-auth.session_data.0" + clear,
+                                               "better-auth.session_data.1" + clear}));
+    // An empty one without chunks is nothing to clear; "01" is no chunk index.
+    r = server.get(QStringLiteral("/get-session"), session + "; better-auth.session_data=; better-auth.session_data.01=x");
+    QCOMPARE(setCookies(r), QList<QByteArray>());
+    // A signed token of a dead session: the three clearing cookies, the chunks after
+    // session_data (Better Auth's deleteSessionCookie).
+    QCOMPARE(server.post(QStringLiteral("/sign-out"), {}, session).status(), 200);
+    r = server.get(QStringLiteral("/get-session"), session + "; better-auth.session_data.0=abc");
+    QCOMPARE(r.body(), QByteArray("null"));
+    QCOMPARE(setCookies(r), (QList<QByteArray>{"better-auth.session_token" + clear, "better-auth.session_data" + clear,
+                                               "better-auth.session_data.0" + clear,
+                                               "better-auth.dont_remember" + clear}));
+
+    // https base URL: the __Secure- names, with Secure; an unprefixed leftover is not
+    // this server's cookie.
+    AuthOptions options = TestServer::defaultOptions();
+    options.baseUrl = QUrl(QStringLiteral("https://auth.example.com"));
+    TestServer secure({}, options);
+    r = secure.get(QStringLiteral("/get-session"), "__Secure-better-auth.session_data=abc; better-auth.session_data=abc");
+    QCOMPARE(setCookies(r), (QList<QByteArray>{"__Secure-better-auth.session_data=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax"}));
 }
 
 void PipelineTest::bearerRawAndSignedTokensWork()

@@ -6,6 +6,8 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 
+#include <algorithm>
+
 namespace Kernia::Server {
 
 SessionManager::SessionManager(const AuthOptions &options, Store &store)
@@ -107,10 +109,53 @@ void SessionManager::setSessionCookie(Response &response, const Session &session
     }
 }
 
-void SessionManager::clearSessionCookies(Response &response) const
+QList<QByteArray> SessionManager::sessionDataCookies(const QMap<QByteArray, QByteArray> &requestCookies) const
 {
-    for (const QByteArray &name : {m_tokenCookie, m_dataCookie, m_dontRememberCookie})
+    QList<QByteArray> names;
+    QMap<qint64, QByteArray> chunks;
+    const QByteArray chunkPrefix = m_dataCookie + '.';
+    // The map is sorted by name: the plain name and its chunks are one run of it.
+    for (auto it = requestCookies.lowerBound(m_dataCookie);
+         it != requestCookies.constEnd() && it.key().startsWith(m_dataCookie); ++it) {
+        if (it.key() == m_dataCookie) {
+            names.append(it.key());
+            continue;
+        }
+        if (!it.key().startsWith(chunkPrefix))
+            continue;
+        // Better Auth's chunk index: a safe integer >= 0 written the canonical way ("0",
+        // "12"; not "01", "+1" or "").
+        const QByteArray index = it.key().mid(chunkPrefix.size());
+        bool ok = false;
+        const qint64 number = index.toLongLong(&ok);
+        if (ok && number >= 0 && number <= (qint64(1) << 53) - 1 && QByteArray::number(number) == index)
+            chunks.insert(number, it.key());
+    }
+    names.append(chunks.values());
+    return names;
+}
+
+void SessionManager::clearSessionCookies(Response &response, const QMap<QByteArray, QByteArray> &requestCookies) const
+{
+    response.setCookie(m_tokenCookie, QByteArray(), attributes(0));
+    response.setCookie(m_dataCookie, QByteArray(), attributes(0));
+    for (const QByteArray &name : sessionDataCookies(requestCookies))
+        response.setCookie(name, QByteArray(), attributes(0));   // the plain one moves here, once
+    response.setCookie(m_dontRememberCookie, QByteArray(), attributes(0));
+}
+
+bool SessionManager::clearLeftoverSessionData(Response &response,
+                                              const QMap<QByteArray, QByteArray> &requestCookies) const
+{
+    const QList<QByteArray> names = sessionDataCookies(requestCookies);
+    // Better Auth reads the plain cookie, else the chunks joined: only a value counts.
+    const bool hasValue = std::any_of(names.cbegin(), names.cend(),
+                                      [&](const QByteArray &name) { return !requestCookies.value(name).isEmpty(); });
+    if (!hasValue)
+        return false;
+    for (const QByteArray &name : names)
         response.setCookie(name, QByteArray(), attributes(0));
+    return true;
 }
 
 bool SessionManager::refreshIfDue(Session &session)

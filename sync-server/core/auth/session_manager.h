@@ -48,13 +48,23 @@ public:
 
     void setSessionCookie(Response &response, const Session &session, bool rememberMe,
                           const QMap<QByteArray, QByteArray> &requestCookies) const;
-    void clearSessionCookies(Response &response) const;
+    // Better Auth's deleteSessionCookie (protocol README §2.2): expires session_token,
+    // session_data, every session_data chunk the request carries, then dont_remember.
+    void clearSessionCookies(Response &response, const QMap<QByteArray, QByteArray> &requestCookies) const;
+    // get-session with the cookie cache off, which Kernia always is (README §2.4): a
+    // request that carries a session_data cookie (or chunks <name>.0, <name>.1, ... with a
+    // value) gets each of them expired. Returns whether it did.
+    bool clearLeftoverSessionData(Response &response, const QMap<QByteArray, QByteArray> &requestCookies) const;
 
     // Extends the session when it is at least updateAge old; returns true if it did.
     bool refreshIfDue(Session &session);
 
 private:
     Cookies::CookieAttributes attributes(std::optional<qint64> maxAge) const;
+    // The request's session_data cookie and its chunks (Better Auth splits a large cookie
+    // cache into <name>.0, <name>.1, ...): the names present, the plain one first, then
+    // the chunks by index.
+    QList<QByteArray> sessionDataCookies(const QMap<QByteArray, QByteArray> &requestCookies) const;
 
     const AuthOptions &m_options;
     Store &m_store;

@@ -38,10 +38,12 @@ Response getSession(EndpointContext &context)
     Response response = Response::jsonText(body);
     response.setHeader("cache-control", "no-store");
     response.setHeader("pragma", "no-cache");
+    // First, as Better Auth does before it even looks at the session cookie.
+    sessions.clearLeftoverSessionData(response, context.cookies());
     if (refreshed)
         sessions.setSessionCookie(response, caller->session, true, context.cookies());
     else if (!caller && context.callerSessionIsDead())
-        sessions.clearSessionCookies(response);
+        sessions.clearSessionCookies(response, context.cookies());
     return response;
 }
 
@@ -50,7 +52,7 @@ Response signOut(EndpointContext &context)
     if (const std::optional<QString> token = context.sessions().tokenFromCookies(context.cookies()))
         context.store().deleteSessionByToken(*token);
     Response response = Response::json(QJsonObject{{QStringLiteral("success"), true}});
-    context.sessions().clearSessionCookies(response);
+    context.sessions().clearSessionCookies(response, context.cookies());
     return response;
 }
 
@@ -77,7 +79,7 @@ Response revokeSession(EndpointContext &context)
     if (target && target->userId == caller.user.id) {
         context.store().deleteSessionByToken(token);
         if (token == caller.session.token)
-            context.sessions().clearSessionCookies(response);
+            context.sessions().clearSessionCookies(response, context.cookies());
     }
     return response;
 }
@@ -87,7 +89,7 @@ Response revokeSessions(EndpointContext &context)
     const SessionWithUser caller = context.requireSession();
     context.store().deleteSessionsByUser(caller.user.id);
     Response response = Response::json(kStatusTrue);
-    context.sessions().clearSessionCookies(response);
+    context.sessions().clearSessionCookies(response, context.cookies());
     return response;
 }
 

@@ -127,7 +127,7 @@ Response deleteUser(EndpointContext &context)
     store.deleteUser(caller.user.id);
     Response response = Response::json(QJsonObject{{QStringLiteral("success"), true},
                                                    {QStringLiteral("message"), QStringLiteral("User deleted")}});
-    context.sessions().clearSessionCookies(response);
+    context.sessions().clearSessionCookies(response, context.cookies());
     return response;
 }
 

@@ -87,7 +87,7 @@ Response AnonymousPlugin::deleteAnonymousUser(EndpointContext &context)
     context.store().deleteUser(caller.user.id);
     qCInfo(lcAnonymous) << "anonymous user" << caller.user.id << "deleted itself";
     Response response = Response::json(QJsonObject{{QStringLiteral("success"), true}});
-    context.sessions().clearSessionCookies(response);
+    context.sessions().clearSessionCookies(response, context.cookies());
     return response;
 }
 
