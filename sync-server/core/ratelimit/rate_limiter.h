@@ -5,7 +5,7 @@
 //   auto limiter = std::make_shared<RateLimiter>(RateLimitOptions{}, store);
 //   auth.setRateLimiter(limiter);          // AuthServer::handle calls check() first
 //
-//   if (std::optional<Response> refused = limiter->check(request, path, plugins))
+//   if (std::optional<Response> refused = limiter->check(request, path, router.routeOf(path), plugins))
 //       return *refused;                   // 429 + X-Retry-After
 //
 // Key = client address + path. Requests to a path no endpoint serves (with any method) share
