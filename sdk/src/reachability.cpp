@@ -15,6 +15,7 @@ Reachability::Reachability(Transport *transport, int retryInitialMs, int retryMa
     connect(&m_timer, &QTimer::timeout, this, &Reachability::probe);
     connect(transport, &Transport::serverAnswered, this, &Reachability::onServerAnswered);
     connect(transport, &Transport::serverUnreachable, this, &Reachability::onServerUnreachable);
+    connect(transport, &Transport::badAnswer, this, &Reachability::onBadAnswer);
 
     if (useNetworkInformation) {
         // Hint only: on Linux without NetworkManager the default backend is missing
@@ -68,6 +69,19 @@ void Reachability::onServerUnreachable(const Error &error)
     setOnline(false);
     if (m_started && !m_probing)
         scheduleProbe();
+}
+
+void Reachability::onBadAnswer(const Error &error)
+{
+    // Not "offline" by itself: a proxy that breaks one endpoint while the server is
+    // reachable would take the client offline, the probe would bring it back at once, and
+    // the reconnect would rerun the failing request at once, again and again. The request's
+    // own retry backs off instead; the probe tells a captive portal (GET /ok fails too,
+    // offline) from a broken endpoint (GET /ok works, still online).
+    if (!m_online || !m_started || m_probing)
+        return;   // offline: a probe is already scheduled; probing: it will tell
+    qCInfo(lcReachability).nospace().noquote() << "bad answer (" << error.toString() << "); checking GET /ok";
+    probe();
 }
 
 void Reachability::scheduleProbe()

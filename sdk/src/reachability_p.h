@@ -1,5 +1,6 @@
 // Kernia SDK internal: is the auth server reachable? Our own answer, from real requests
-// and probes of GET /ok with backoff; QNetworkInformation is only a hint. Not API.
+// and probes of GET /ok with backoff; QNetworkInformation is only a hint. A bad answer
+// (BadResponse) does not decide it: GET /ok does. Not API.
 #pragma once
 
 #include "backoff_p.h"
@@ -34,6 +35,7 @@ private:
     void setOnline(bool online);
     void onServerAnswered();
     void onServerUnreachable(const Kernia::Error &error);
+    void onBadAnswer(const Kernia::Error &error);
     void scheduleProbe();
     void probe();
 

@@ -134,7 +134,9 @@ void Transport::finish(QNetworkReply *reply)
     const HttpResult result = classify(reply);
     if (result.error.isError())
         qCInfo(lcTransport) << reply->url().path() << "failed:" << result.error.toString();
-    if (result.status > 0 && result.error.kind() != Error::Kind::BadResponse)
+    if (result.error.kind() == Error::Kind::BadResponse)
+        Q_EMIT badAnswer(result.error);
+    else if (result.status > 0)
         Q_EMIT serverAnswered();
     else if (result.error.isError())
         Q_EMIT serverUnreachable(result.error);

@@ -54,10 +54,14 @@ public:
     QUrl endpointAt(const QString &absolutePath, const QUrlQuery &query = QUrlQuery()) const;
 
 Q_SIGNALS:
-    // The server answered with HTTP (any status except a garbage body).
+    // The server answered with HTTP (any status, with a body the protocol allows).
     void serverAnswered();
-    // No usable answer: network error, timeout or something that is not the protocol.
+    // No answer at all: a network error or a timeout.
     void serverUnreachable(const Kernia::Error &error);
+    // Something answered, but not as the server would (BadResponse: not HTTP, not JSON, a
+    // foreign redirect). Maybe a captive portal in place of the server, maybe a proxy that
+    // breaks one endpoint: this alone says nothing about reachability.
+    void badAnswer(const Kernia::Error &error);
 
 private:
     void send(const QByteArray &verb, const QUrl &url, const QByteArray &body, const QByteArray &bearer,

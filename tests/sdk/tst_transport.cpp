@@ -366,6 +366,101 @@ private Q_SLOTS:
         QCOMPARE(sync.result().kind(), Error::Kind::BadResponse);
         QCOMPARE(proxy.overridden(QStringLiteral("/api/sync/pull")), 2);
     }
+
+    // A proxy that answers one endpoint badly while GET /ok works: the failing request is
+    // retried with the client's exponential backoff and the client stays online. Each bad
+    // answer used to mark the client offline; the /ok probe passed at once, coming back
+    // online reset the backoff and reran the request: one every ~100 ms here (the base
+    // delay), with `online` flapping each time, for as long as the proxy stayed. A success
+    // resets the backoff; a real outage still takes the client offline and back promptly.
+    void badAnswersBackOffWithoutFlapping()
+    {
+        FaultyProxy proxy(m_server.url());
+        Install install;
+        auto tweak = [](ClientOptions &o) { o.setRetryMaxDelay(5000); };
+        {
+            auto first = makeClient(proxy.url(), install, tweak);
+            QTRY_VERIFY_WITH_TIMEOUT(first->hasServerSession(), Long);
+            QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        }
+
+        // What the proxy does; it counts every request by path, answered or forwarded.
+        enum class Mode { Forward, BadSession, BadPull, Outage };
+        Mode mode = Mode::BadSession;
+        QHash<QString, int> seen;
+        const QString getSession = QStringLiteral("/api/auth/get-session");
+        const QString pull = QStringLiteral("/api/sync/pull");
+        proxy.setOverride([&](const FaultyProxy::Request &r) -> std::optional<QByteArray> {
+            const QString path = r.url.path();
+            ++seen[path];
+            switch (mode) {
+            case Mode::Forward:
+                return std::nullopt;
+            case Mode::BadSession:   // a proxy's HTML page with a 200
+                if (path == getSession)
+                    return FaultyProxy::response(200, "OK", "<html><body>Welcome</body></html>",
+                                                 { { "Content-Type", "text/html" } });
+                return std::nullopt;
+            case Mode::BadPull:
+                if (path == pull)
+                    return portalRedirect();
+                return std::nullopt;
+            case Mode::Outage:   // the connection closes without an answer, /ok included
+                return QByteArray();
+            }
+            return std::nullopt;
+        });
+
+        // Restart: the start-up session check gets the bad answer, and so does every retry.
+        auto client = makeClient(proxy.url(), install, tweak);
+        QSignalSpy online(client.get(), &Client::onlineChanged);
+        QTRY_VERIFY_WITH_TIMEOUT(seen.value(getSession) >= 1, Long);
+        const int before = seen.value(getSession);
+        QTest::qWait(4000);
+        // Backoff 100, 200, 400, 800, 1600, 3200 ms (+/-20 %): about 6 requests in 4 s; at
+        // the base rate it would be about 30.
+        const int during = seen.value(getSession) - before + 1;
+        QVERIFY2(during >= 3 && during <= 8,
+                 qPrintable(QStringLiteral("%1 get-session requests in 4 s (backoff: about 6); online changed %2 times")
+                                    .arg(during).arg(online.count())));
+        QCOMPARE(online.count(), 1);   // came online once, and stayed
+        QVERIFY(client->isOnline());
+        QCOMPARE(client->lastError().code(), QStringLiteral("BAD_RESPONSE"));
+        QCOMPARE(client->state(), Client::State::Guest);
+        QVERIFY(client->hasServerSession());
+
+        // The proxy stops interfering: the next retry validates the session and syncs.
+        mode = Mode::Forward;
+        QTRY_VERIFY_WITH_TIMEOUT(seen.value(pull) >= 1, Long);
+        const int sessionChecks = seen.value(getSession);
+
+        // That success reset the backoff: a failing pull is retried from the base delay
+        // again (100, 200, 400, 800 ms: about 5 pulls in 2 s), and a bad answer to the
+        // pull, a foreign redirect, does not take the client offline either.
+        mode = Mode::BadPull;
+        int pulls = seen.value(pull);
+        QFuture<Error> sync = client->syncNow();
+        QCOMPARE(await(sync).kind(), Error::Kind::BadResponse);
+        QTest::qWait(2000);
+        pulls = seen.value(pull) - pulls;
+        QVERIFY2(pulls >= 3 && pulls <= 8, qPrintable(QStringLiteral("%1 pulls in 2 s").arg(pulls)));
+        QCOMPARE(online.count(), 1);
+        QCOMPARE(seen.value(getSession), sessionChecks);   // the session stays validated
+
+        // A real outage (here while the backoff is long): offline at once on a probe, and
+        // back to work promptly when it ends, not after the pending retry delay.
+        mode = Mode::Outage;
+        client->checkConnection();
+        QTRY_VERIFY_WITH_TIMEOUT(!client->isOnline(), Long);
+        QCOMPARE(online.count(), 2);
+        QTest::qWait(300);
+        pulls = seen.value(pull);
+        mode = Mode::Forward;
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), 2000);
+        QTRY_VERIFY_WITH_TIMEOUT(seen.value(pull) > pulls, 2000);
+        QCOMPARE(online.count(), 3);
+        QCOMPARE(await(client->syncNow()), Error());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestTransport)
