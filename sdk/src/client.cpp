@@ -3,6 +3,7 @@
 #include "client_p.h"
 #include "logging_p.h"
 
+#include <QtCore/QCryptographicHash>
 #include <QtCore/QDir>
 #include <QtCore/QPointer>
 #include <QtCore/QJsonDocument>
@@ -21,6 +22,21 @@ constexpr int MaxRecordBytes = 65536;   // the protocol's limit for a record's c
 Error invalidState(const QString &message)
 {
     return Error::fromKind(Error::Kind::InvalidState, message);
+}
+
+QByteArray fingerprintOf(const QByteArray &token)
+{
+    return QCryptographicHash::hash(token, QCryptographicHash::Sha256).toHex();
+}
+
+// The session works, but only for this run: its token is not in the keychain.
+Error tokenNotStored(const Error &keychainError)
+{
+    if (!keychainError.isError())
+        return Error();
+    return Error(keychainError.kind(), keychainError.code(),
+                 QStringLiteral("The session works for this run only: its token could not be stored (%1)")
+                         .arg(keychainError.message()));
 }
 
 QString newLocalId()
@@ -95,6 +111,7 @@ void ClientPrivate::init()
             user = cached;
             hasServerSession = stored->hasServerSession;
             sessionExpiresAt = stored->sessionExpiresAt;
+            tokenFingerprint = stored->tokenFingerprint;
             qCInfo(lcClient) << "restored" << state << user;
         }
     }
@@ -144,28 +161,98 @@ void ClientPrivate::init()
 
 void ClientPrivate::onVaultRead(const VaultResult &r)
 {
+    const QByteArray stored = r.token.toUtf8();
+    // A session switch the last run did not finish: did its token reach the keychain?
+    const std::optional<PendingIdentity> pending = r.error.isError() ? std::nullopt : store->pending();
+    const bool resume = pending && !stored.isEmpty() && fingerprintOf(stored) == pending->identity.tokenFingerprint;
+    // It did not, and it was this guest's upgrade: the server has linked (and deleted) the
+    // guest, so the guest's token is dead and its data is the account's now.
+    const bool lostUpgrade = pending && !resume && state == Client::State::Guest
+            && pending->identity.state == int(Client::State::SignedIn) && pending->user.localId() == user.localId();
+    if (pending && !resume && !r.error.isError())
+        store->clearPending();   // otherwise the saved identity stands
+    Error unusable;   // the keychain answered, but not with this session's token
+    const char *accountProfileStatus = LocalStore::ProfileOffered;
     if (r.error.isError()) {
         qCWarning(lcClient) << "cannot read the session token:" << r.error.toString();
         setLastError(r.error);
         if (hasServerSession)
             tokenUnreadable = true;   // not a definite answer: keep the user, do not replace it
-    } else if (hasServerSession && r.token.isEmpty()) {
+    } else if (resume) {
+        // below, once ready
+    } else if (lostUpgrade) {
+        qCWarning(lcClient) << "the last run upgraded" << user << "to" << pending->user
+                            << "but ended before the keychain stored the account's token";
+        unusable = Error(Error::Kind::SessionGone, QString(),
+                         QStringLiteral("The last sign-in ended before its session token was stored; sign in again"));
+        accountProfileStatus = LocalStore::ProfileSignedOut;
+        // Saved as the account's (signed out below), so signing in again takes it back.
+        user = pending->user;
+        state = Client::State::SignedIn;
+        tokenFingerprint = QByteArray();
+        persist();
+    } else if (!hasServerSession) {
+        if (!stored.isEmpty()) {
+            qCInfo(lcClient) << "removing a stale token from the keychain";
+            vault->remove(nullptr);
+        }
+    } else if (tokenFingerprint && tokenFingerprint->isEmpty()) {
+        // The last run could not store the token: whatever the keychain has is not it.
+        // Not a lost session: the account signs in again and finds its data.
+        qCWarning(lcClient) << "the session token of" << user << "was never stored in the keychain";
+        unusable = Error(Error::Kind::SessionGone, QString(),
+                         QStringLiteral("The session token of the last run could not be stored in the keychain; "
+                                        "sign in again"));
+        accountProfileStatus = LocalStore::ProfileSignedOut;
+    } else if (stored.isEmpty()) {
         // The keychain answered, and it has no token for a session we know we had.
         qCWarning(lcClient) << "no session token in the keychain for" << user;
-    } else if (hasServerSession) {
-        token = r.token.toUtf8();
-    } else if (!r.token.isEmpty()) {
-        qCInfo(lcClient) << "removing a stale token from the keychain";
-        vault->remove(nullptr);
+        unusable = Error(Error::Kind::SessionGone, QString(), QStringLiteral("The session token is missing from the keychain"));
+    } else if (tokenFingerprint && fingerprintOf(stored) != *tokenFingerprint) {
+        // Written by someone else (e.g. another client sharing the entry): this session's
+        // token is gone, and the one there may be another user's, whose data must not
+        // mix with this profile's. The account signs in again and finds its data.
+        qCWarning(lcClient) << "the keychain holds another session token than the one stored for" << user;
+        unusable = Error(Error::Kind::SessionGone, QString(),
+                         QStringLiteral("The keychain holds another session token than the one stored for this "
+                                        "user; it is not used"));
+        accountProfileStatus = LocalStore::ProfileSignedOut;
+    } else {
+        token = stored;
     }
-    const bool tokenLost = !r.error.isError() && hasServerSession && r.token.isEmpty();
     setReady(true);
-    if (tokenLost)
-        handleSessionGone(Error(Error::Kind::SessionGone, QString(),
-                                QStringLiteral("The session token is missing from the keychain")));
+    if (resume)
+        resumeSession(stored, *pending);
+    else if (unusable.isError())
+        handleSessionGone(unusable, accountProfileStatus);
     keeper->setActive(reachability->isOnline() && hasServerSession);
     reachability->start();
     enqueueMaintenance();
+}
+
+void ClientPrivate::resumeSession(const QByteArray &storedToken, const PendingIdentity &pending)
+{
+    Q_Q(Client);
+    qCInfo(lcClient) << "finishing a session switch the last run left after storing its token:" << pending.user;
+    const User previous = user;
+    const Client::State previousState = state;
+    const bool hadSession = hasServerSession;
+    token = storedToken;
+    tokenUnreadable = false;
+    tokenFingerprint = pending.identity.tokenFingerprint;
+    sessionExpiresAt = pending.identity.sessionExpiresAt;
+    keeper->markDue();
+    setIdentity(Client::State(pending.identity.state), pending.user, true);
+    if (previous.id() == user.id())
+        return;   // a refreshed token of the same session
+    if (previousState == Client::State::Guest && !hadSession && state == Client::State::Guest) {
+        Q_EMIT q->guestRegistered(user);
+    } else if (previousState == Client::State::Guest) {
+        Q_EMIT q->guestUpgraded(previous, user);
+    } else {
+        Q_EMIT q->signedIn(user);
+        offerOrphans();
+    }
 }
 
 // --- operation queue -----------------------------------------------------------------
@@ -322,13 +409,13 @@ void ClientPrivate::registerGuest(Done done)
         if (state != Client::State::Guest || hasServerSession)
             return done(Error());   // overtaken (cannot happen with the queue; be safe)
         const User registered = User::fromJson(userJson.toObject(), user.localId());
-        storeToken(newToken);
         keeper->markDue();
-        setIdentity(Client::State::Guest, registered, true);
-        keeper->setActive(reachability->isOnline());
-        qCInfo(lcClient) << "guest registered on the server" << registered;
-        Q_EMIT q->guestRegistered(registered);
-        done(Error());
+        commitSession(newToken, Client::State::Guest, registered, [this, q, registered, done](const Error &keychainError) {
+            keeper->setActive(reachability->isOnline());
+            qCInfo(lcClient) << "guest registered on the server" << registered;
+            Q_EMIT q->guestRegistered(registered);
+            succeedWithWarning(done, tokenNotStored(keychainError));
+        });
     });
 }
 
@@ -337,11 +424,15 @@ void ClientPrivate::checkSession(bool explicitOp, Done done)
     keeper->check(token, [this, explicitOp, done](const SessionKeeper::Outcome &out) {
         switch (out.kind) {
         case SessionKeeper::Outcome::Kind::Valid: {
-            if (!out.refreshedToken.isEmpty() && out.refreshedToken != token)
-                storeToken(out.refreshedToken);
-            sessionExpiresAt = out.expiresAt;
             const User fresh = User::fromJson(out.user, user.localId());
-            setIdentity(fresh.isAnonymous() ? Client::State::Guest : Client::State::SignedIn, fresh, true);
+            sessionExpiresAt = out.expiresAt;
+            const Client::State freshState = fresh.isAnonymous() ? Client::State::Guest : Client::State::SignedIn;
+            if (!out.refreshedToken.isEmpty() && out.refreshedToken != token) {
+                return commitSession(out.refreshedToken, freshState, fresh, [this, done](const Error &keychainError) {
+                    succeedWithWarning(done, tokenNotStored(keychainError));
+                });
+            }
+            setIdentity(freshState, fresh, true);
             return done(Error());
         }
         case SessionKeeper::Outcome::Kind::Gone:
@@ -387,20 +478,21 @@ void ClientPrivate::authenticate(Sender send, Done done)
         sessionExpiresAt = QDateTime::fromString(body.value(QLatin1String("session")).toObject()
                                                          .value(QLatin1String("expiresAt")).toString(),
                                                  Qt::ISODateWithMs);
-        // Same keychain entry: writing the new token replaces (removes) the guest's.
-        storeToken(newToken);
         keeper->markDue();
-        setIdentity(account.isAnonymous() ? Client::State::Guest : Client::State::SignedIn, account, true);
-        keeper->setActive(reachability->isOnline());
-        if (previousState == Client::State::Guest) {
-            qCInfo(lcClient) << "guest upgraded" << previous << "->" << account;
-            Q_EMIT q->guestUpgraded(previous, account);
-        } else {
-            qCInfo(lcClient) << "signed in" << account;
-            Q_EMIT q->signedIn(account);
-            offerOrphans();
-        }
-        done(Error());
+        // Same keychain entry: writing the new token replaces (removes) the guest's.
+        commitSession(newToken, account.isAnonymous() ? Client::State::Guest : Client::State::SignedIn, account,
+                      [this, q, previous, previousState, account, done](const Error &keychainError) {
+            keeper->setActive(reachability->isOnline());
+            if (previousState == Client::State::Guest) {
+                qCInfo(lcClient) << "guest upgraded" << previous << "->" << account;
+                Q_EMIT q->guestUpgraded(previous, account);
+            } else {
+                qCInfo(lcClient) << "signed in" << account;
+                Q_EMIT q->signedIn(account);
+                offerOrphans();
+            }
+            succeedWithWarning(done, tokenNotStored(keychainError));
+        });
     });
 }
 
@@ -420,6 +512,7 @@ void ClientPrivate::signOutNow(Done done)
     }
     token.clear();
     tokenUnreadable = false;
+    tokenFingerprint.reset();
     if (!previous.localId().isEmpty())
         store->setProfileStatus(previous.localId(), QString::fromLatin1(LocalStore::ProfileSignedOut));
     sessionExpiresAt = QDateTime();
@@ -438,6 +531,7 @@ void ClientPrivate::deleteGuestNow(Done done)
         const QString localId = user.localId();
         token.clear();
         tokenUnreadable = false;
+        tokenFingerprint.reset();
         sessionExpiresAt = QDateTime();
         setIdentity(Client::State::SignedOut, User(), false);
         if (!localId.isEmpty())
@@ -460,18 +554,21 @@ void ClientPrivate::deleteGuestNow(Done done)
     });
 }
 
-void ClientPrivate::handleSessionGone(const Error &reason)
+void ClientPrivate::handleSessionGone(const Error &reason, const char *accountProfileStatus)
 {
     Q_Q(Client);
     const User previous = user;
     const Client::State previousState = state;
-    qCWarning(lcClient) << "session definitely gone for" << previous << ":" << reason.toString();
+    qCWarning(lcClient) << "the session of" << previous << "cannot be used any more:" << reason.toString();
     token.clear();
     tokenUnreadable = false;
+    tokenFingerprint.reset();
     sessionExpiresAt = QDateTime();
-    vault->remove(nullptr);
+    vault->remove(nullptr);   // whatever the entry holds is of no use to anyone here
+    // A guest cannot sign in again: its data is offered to the next user.
+    const char *status = previousState == Client::State::Guest ? LocalStore::ProfileOffered : accountProfileStatus;
     if (!previous.localId().isEmpty())
-        store->setProfileStatus(previous.localId(), QString::fromLatin1(LocalStore::ProfileOffered));
+        store->setProfileStatus(previous.localId(), QString::fromLatin1(status));
     setLastError(reason);
     keeper->setActive(false);
     if (previousState == Client::State::Guest) {
@@ -536,26 +633,53 @@ void ClientPrivate::persist()
     id.localId = state == Client::State::SignedOut ? QString() : user.localId();
     id.hasServerSession = hasServerSession;
     id.sessionExpiresAt = sessionExpiresAt;
+    if (hasServerSession)
+        id.tokenFingerprint = tokenFingerprint;
     const Error e = store->saveCurrent(id, state == Client::State::SignedOut ? User() : user);
     if (e.isError())
         setLastError(e);
 }
 
-void ClientPrivate::storeToken(const QByteArray &newToken)
+void ClientPrivate::commitSession(const QByteArray &newToken, Client::State newState, const User &newUser,
+                                  std::function<void(const Error &)> then)
+{
+    PendingIdentity pending;
+    pending.identity.state = int(newState);
+    pending.identity.localId = newUser.localId();
+    pending.identity.hasServerSession = true;
+    pending.identity.sessionExpiresAt = sessionExpiresAt;
+    pending.identity.tokenFingerprint = fingerprintOf(newToken);
+    pending.user = newUser;
+    if (store->isOpen()) {
+        if (const Error e = store->savePending(pending); e.isError())
+            qCWarning(lcClient) << "cannot journal the session switch:" << e.toString();
+        else
+            qCDebug(lcClient) << "session switch noted, storing the session token for" << newUser;
+    }
+    vault->write(QString::fromUtf8(newToken), [this, newToken, newState, newUser, pending, then](const VaultResult &r) {
+        if (r.error.isError()) {
+            qCWarning(lcClient) << "the session token could not be stored; it is kept in memory for this run:"
+                                << r.error.toString();
+        } else {
+            qCDebug(lcClient) << "session token stored in the keychain for" << newUser;
+        }
+        token = newToken;
+        tokenUnreadable = false;
+        // Empty: the saved identity says "token not stored", so a restart does not take
+        // whatever the keychain holds for it (and does not offer the data away).
+        tokenFingerprint = r.error.isError() ? QByteArray() : *pending.identity.tokenFingerprint;
+        setIdentity(newState, newUser, true);   // saves the identity and drops the journal
+        then(r.error);
+    });
+}
+
+void ClientPrivate::succeedWithWarning(const Done &done, const Error &warning)
 {
     Q_Q(Client);
-    token = newToken;
-    tokenUnreadable = false;
     QPointer<Client> guard(q);
-    vault->write(QString::fromUtf8(newToken), [this, guard](const VaultResult &r) {
-        if (!guard)
-            return;
-        if (r.error.isError()) {
-            // The session still works for this run (the token is in memory).
-            qCWarning(lcClient) << "the session token could not be stored:" << r.error.toString();
-            setLastError(r.error);
-        }
-    });
+    done(Error());
+    if (guard && warning.isError())
+        setLastError(warning);
 }
 
 void ClientPrivate::setLastError(const Error &error)

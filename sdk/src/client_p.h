@@ -52,6 +52,7 @@ public:
 
     // --- the work ----------------------------------------------------------------
     void onVaultRead(const VaultResult &result);
+    void resumeSession(const QByteArray &storedToken, const PendingIdentity &pending);
     void maintain(Done done);
     void registerGuest(Done done);
     void checkSession(bool explicitOp, Done done);
@@ -59,7 +60,9 @@ public:
     void authenticate(Sender send, Done done);
     void signOutNow(Done done);
     void deleteGuestNow(Done done);
-    void handleSessionGone(const Error &reason);
+    // The session cannot be used any more: a guest is replaced by a new guest (its data
+    // offered), an account signs out and its profile gets `accountProfileStatus`.
+    void handleSessionGone(const Error &reason, const char *accountProfileStatus = LocalStore::ProfileOffered);
 
     // --- state -------------------------------------------------------------------
     User makeLocalGuest() const;
@@ -67,7 +70,14 @@ public:
     // signal per property that changed.
     void setIdentity(Client::State state, const User &user, bool hasServerSession);
     void persist();
-    void storeToken(const QByteArray &token);
+    // Switches to a session: the token goes to the keychain first, and the identity is
+    // saved once the keychain confirmed it (a journal in the local store lets a restart
+    // in between finish the switch). If the keychain fails, the session is used for this
+    // run only and saved as such; `then` gets the keychain's error.
+    void commitSession(const QByteArray &newToken, Client::State newState, const User &newUser,
+                       std::function<void(const Error &keychainError)> then);
+    // done(success), then lastError = the warning (a finished operation clears lastError).
+    void succeedWithWarning(const Done &done, const Error &warning);
     void setLastError(const Error &error);
     void setBusy(bool busy);
     void setReady(bool ready);
@@ -103,6 +113,9 @@ public:
     QDateTime sessionExpiresAt;
     QByteArray token;
     bool tokenUnreadable = false;   // a session exists but the keychain cannot give its token
+    // SHA-256 (hex) of the token the keychain holds for this session; empty: it is in
+    // memory only; nullopt: unknown (saved by an older SDK).
+    std::optional<QByteArray> tokenFingerprint;
     bool busy = false;
     bool ready = false;
     Error lastError;

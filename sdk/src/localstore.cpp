@@ -74,6 +74,11 @@ const QList<Migration> &migrations()
                              " user_id TEXT,"
                              " cursor INTEGER NOT NULL DEFAULT 0)"),
           } },
+        { 3, "identity: fingerprint of the stored session token",
+          {
+              // NULL: unknown (written by an older SDK); '': the token is not in the keychain.
+              QStringLiteral("ALTER TABLE identity ADD COLUMN token_sha256 TEXT"),
+          } },
     };
     return list;
 }
@@ -108,6 +113,16 @@ QDateTime fromIso(const QVariant &v)
 QString recordKey(const QString &collection, const QString &id)
 {
     return collection + QLatin1Char('\n') + id;
+}
+
+constexpr const char *PendingMetaKey = "identity.pending";
+
+// NULL: unknown; '' (not NULL): not stored; else the hex digest.
+QVariant fingerprintValue(const std::optional<QByteArray> &fingerprint)
+{
+    if (!fingerprint)
+        return QVariant();
+    return fingerprint->isEmpty() ? QVariant(QStringLiteral("")) : QVariant(QString::fromLatin1(*fingerprint));
 }
 
 } // namespace
@@ -268,8 +283,8 @@ Error LocalStore::migrate()
 
 std::optional<StoredIdentity> LocalStore::identity() const
 {
-    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT state, local_id, has_server_session, session_expires_at"
-                                                     " FROM identity WHERE slot = 1"),
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT state, local_id, has_server_session, session_expires_at,"
+                                                     " token_sha256 FROM identity WHERE slot = 1"),
                                       {}, QStringLiteral("Cannot read the identity"));
     if (!q || !q->next())
         return std::nullopt;
@@ -278,6 +293,8 @@ std::optional<StoredIdentity> LocalStore::identity() const
     id.localId = q->value(1).toString();
     id.hasServerSession = q->value(2).toInt() != 0;
     id.sessionExpiresAt = QDateTime::fromString(q->value(3).toString(), Qt::ISODateWithMs);
+    if (!q->isNull(4))
+        id.tokenFingerprint = q->value(4).toString().toLatin1();
     return id;
 }
 
@@ -297,20 +314,68 @@ Error LocalStore::saveCurrent(const StoredIdentity &identity, const User &user)
             if (error.isError())
                 return error;
         }
-        return run(q, QStringLiteral(
-                "INSERT INTO identity (slot, state, local_id, has_server_session, session_expires_at, updated_at)"
-                " VALUES (1, :state, :lid, :hss, :exp, :now)"
+        const Error error = run(q, QStringLiteral(
+                "INSERT INTO identity (slot, state, local_id, has_server_session, session_expires_at, token_sha256, updated_at)"
+                " VALUES (1, :state, :lid, :hss, :exp, :fp, :now)"
                 " ON CONFLICT(slot) DO UPDATE SET state = excluded.state, local_id = excluded.local_id,"
                 " has_server_session = excluded.has_server_session, session_expires_at = excluded.session_expires_at,"
-                " updated_at = excluded.updated_at"),
+                " token_sha256 = excluded.token_sha256, updated_at = excluded.updated_at"),
             {{":state", identity.state},
              {":lid", identity.localId.isEmpty() ? QVariant() : QVariant(identity.localId)},
              {":hss", identity.hasServerSession ? 1 : 0},
              {":exp", identity.sessionExpiresAt.isValid()
                           ? QVariant(identity.sessionExpiresAt.toUTC().toString(Qt::ISODateWithMs)) : QVariant()},
+             {":fp", fingerprintValue(identity.tokenFingerprint)},
              {":now", now}},
             QStringLiteral("Cannot save the identity"));
+        if (error.isError())
+            return error;
+        return run(q, QStringLiteral("DELETE FROM kernia_meta WHERE key = :key"),
+                   {{":key", QString::fromLatin1(PendingMetaKey)}}, QStringLiteral("Cannot drop the pending identity"));
     });
+}
+
+Error LocalStore::savePending(const PendingIdentity &pending)
+{
+    const StoredIdentity &id = pending.identity;
+    const QJsonObject json{
+        { QLatin1String("state"), id.state },
+        { QLatin1String("localId"), id.localId },
+        { QLatin1String("hasServerSession"), id.hasServerSession },
+        { QLatin1String("sessionExpiresAt"), id.sessionExpiresAt.isValid()
+                  ? QJsonValue(id.sessionExpiresAt.toUTC().toString(Qt::ISODateWithMs)) : QJsonValue() },
+        { QLatin1String("tokenSha256"), id.tokenFingerprint ? QJsonValue(QString::fromLatin1(*id.tokenFingerprint))
+                                                            : QJsonValue() },
+        { QLatin1String("user"), pending.user.toJson() },
+    };
+    return setMeta(QString::fromLatin1(PendingMetaKey), toJsonText(json));
+}
+
+std::optional<PendingIdentity> LocalStore::pending() const
+{
+    const QString text = meta(QString::fromLatin1(PendingMetaKey));
+    if (text.isEmpty())
+        return std::nullopt;
+    const QJsonObject json = QJsonDocument::fromJson(text.toUtf8()).object();
+    PendingIdentity p;
+    p.identity.state = json.value(QLatin1String("state")).toInt();
+    p.identity.localId = json.value(QLatin1String("localId")).toString();
+    p.identity.hasServerSession = json.value(QLatin1String("hasServerSession")).toBool();
+    p.identity.sessionExpiresAt = QDateTime::fromString(json.value(QLatin1String("sessionExpiresAt")).toString(),
+                                                        Qt::ISODateWithMs);
+    const QJsonValue fp = json.value(QLatin1String("tokenSha256"));
+    if (fp.isString())
+        p.identity.tokenFingerprint = fp.toString().toLatin1();
+    p.user = User::fromJson(json.value(QLatin1String("user")).toObject(), p.identity.localId);
+    if (!p.user.isValid() || !p.identity.tokenFingerprint || p.identity.tokenFingerprint->isEmpty())
+        return std::nullopt;
+    return p;
+}
+
+Error LocalStore::clearPending()
+{
+    return write(QStringLiteral("DELETE FROM kernia_meta WHERE key = :key"), {{":key", QString::fromLatin1(PendingMetaKey)}},
+                 QStringLiteral("Cannot drop the pending identity"));
 }
 
 User LocalStore::profileUser(const QString &localId) const

@@ -30,6 +30,18 @@ struct StoredIdentity
     QString localId;                // the current profile (empty when signed out)
     bool hasServerSession = false;
     QDateTime sessionExpiresAt;
+    // SHA-256 (hex) of the session token the keychain holds for this identity; empty: the
+    // token could not be stored (it lived in memory only); nullopt: unknown (a database
+    // of an older SDK, or no server session).
+    std::optional<QByteArray> tokenFingerprint;
+};
+
+// A session switch between "token sent to the keychain" and "identity saved": a restart
+// that finds the keychain holding this token completes the switch.
+struct PendingIdentity
+{
+    StoredIdentity identity;
+    User user;
 };
 
 // --- data sync (schema 2) ---------------------------------------------------------------
@@ -94,8 +106,12 @@ public:
     static int latestSchemaVersion();
 
     std::optional<StoredIdentity> identity() const;
-    // Writes the identity and (when user is valid) the user's profile in one transaction.
+    // Writes the identity and (when user is valid) the user's profile in one transaction;
+    // a pending identity is dropped with it (this one supersedes it).
     Error saveCurrent(const StoredIdentity &identity, const User &user);
+    Error savePending(const PendingIdentity &pending);
+    std::optional<PendingIdentity> pending() const;
+    Error clearPending();
 
     User profileUser(const QString &localId) const;
     Error setProfileStatus(const QString &localId, const QString &status);

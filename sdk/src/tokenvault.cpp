@@ -151,7 +151,8 @@ VaultResult TokenVault::plaintext(const Pending &pending, const Error &keychainE
             if (f.open(QIODevice::ReadOnly))
                 result.token = QString::fromUtf8(f.readAll()).trimmed();
             else
-                result.error = Error(Error::Kind::LocalStore, QString(), f.errorString());
+                result.error = Error(Error::Kind::LocalStore, QString(),
+                                     QStringLiteral("Cannot read the token file %1: %2").arg(m_plaintextFile, f.errorString()));
         }
         break;
     }
@@ -159,13 +160,15 @@ VaultResult TokenVault::plaintext(const Pending &pending, const Error &keychainE
         QDir().mkpath(QFileInfo(m_plaintextFile).absolutePath());
         QSaveFile f(m_plaintextFile);
         if (!f.open(QIODevice::WriteOnly)) {
-            result.error = Error(Error::Kind::LocalStore, QString(), f.errorString());
+            result.error = Error(Error::Kind::LocalStore, QString(),
+                                 QStringLiteral("Cannot write the token file %1: %2").arg(m_plaintextFile, f.errorString()));
             break;
         }
         f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
         f.write(pending.token.toUtf8());
         if (!f.commit())
-            result.error = Error(Error::Kind::LocalStore, QString(), f.errorString());
+            result.error = Error(Error::Kind::LocalStore, QString(),
+                                 QStringLiteral("Cannot write the token file %1: %2").arg(m_plaintextFile, f.errorString()));
         break;
     }
     case Op::Remove:

@@ -2,10 +2,16 @@
 // (gnome-keyring inside dbus-run-session, see scripts/test.sh). Every wait is bounded.
 #include "clientfixture.h"
 
+#include <Kernia/Collection>
+
+#include <QtCore/QLoggingCategory>
 #include <QtSql/QSqlDatabase>
 #include <QtSql/QSqlQuery>
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
+
+#include <signal.h>
+#include <unistd.h>
 
 using Kernia::Client;
 using Kernia::ClientOptions;
@@ -21,6 +27,61 @@ QString uniqueEmail()
 }
 
 const QString Password = QStringLiteral("password123");
+
+// --- a client process that is SIGKILLed in the middle of a sign-up ----------------------
+//
+// tst_sdk_client --signup-child URL DATADIR SERVICE EMAIL POINT runs one client in this
+// process (a guest with a cart, then a sign-up) and kills itself with SIGKILL at POINT:
+//   "state": when stateChanged(SignedIn) is emitted (the app sees the account);
+//   "token": when the SDK logs that the keychain confirmed the account's token, before
+//            the account is saved locally;
+//   "journal": when the SDK logs that it noted the switch, before the keychain write.
+// It exits with 3 if POINT never came.
+
+QString g_killPoint;
+bool g_signingUp = false;   // the guest's own token was stored before
+QtMessageHandler g_previousHandler = nullptr;
+
+void killOnTokenStored(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    const bool sdk = g_signingUp && qstrcmp(context.category, "kernia.sdk.client") == 0;
+    if (sdk && g_killPoint == QLatin1String("token") && message.contains(QLatin1String("session token stored in the keychain")))
+        ::kill(::getpid(), SIGKILL);
+    if (sdk && g_killPoint == QLatin1String("journal") && message.contains(QLatin1String("session switch noted")))
+        ::kill(::getpid(), SIGKILL);
+    if (g_previousHandler)
+        g_previousHandler(type, context, message);
+}
+
+int signUpChild(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    const QStringList args = app.arguments();
+    if (args.size() < 7)
+        return 2;
+    g_killPoint = args.at(6);
+    QLoggingCategory::setFilterRules(QStringLiteral("kernia.sdk.client.debug=true"));
+    g_previousHandler = qInstallMessageHandler(killOnTokenStored);
+    Install install;   // only for its defaults; the data directory comes from the parent
+    auto client = makeClient(QUrl(args.at(2)), install, [&args](ClientOptions &o) {
+        o.setDataDirectory(args.at(3));
+        o.setKeychainService(args.at(4));
+    });
+    QObject::connect(client.get(), &Client::stateChanged, client.get(), [](Client::State state) {
+        if (g_killPoint == QLatin1String("state") && state == Client::State::SignedIn)
+            ::kill(::getpid(), SIGKILL);
+    });
+    QDeadlineTimer deadline(Long);
+    while (!client->hasServerSession() && !deadline.hasExpired())
+        QTest::qWait(10);
+    if (!client->hasServerSession())
+        return 4;
+    client->collection(QStringLiteral("cart"))->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } });
+    g_signingUp = true;
+    const Error e = await(client->signUpEmail(args.at(5), Password));
+    qWarning() << "signup child: not killed; sign-up ended with" << e;
+    return 3;
+}
 
 } // namespace
 
@@ -493,7 +554,7 @@ private Q_SLOTS:
             QVERIFY(db.open());
             QSqlQuery q(db);
             QVERIFY(q.exec(QStringLiteral("PRAGMA user_version")) && q.next());
-            QCOMPARE(q.value(0).toInt(), 2);   // 1: identity/profiles, 2: data sync
+            QCOMPARE(q.value(0).toInt(), 3);   // 1: identity/profiles, 2: data sync, 3: token fingerprint
             QVERIFY(q.exec(QStringLiteral("PRAGMA journal_mode")) && q.next());
             QCOMPARE(q.value(0).toString(), QStringLiteral("wal"));
             q.finish();
@@ -504,6 +565,80 @@ private Q_SLOTS:
         auto client = makeClient(m_server.url(), install);
         QCOMPARE(client->lastError().code(), QStringLiteral("LOCAL_STORE_ERROR"));
         QCOMPARE(client->state(), Client::State::Guest);   // still usable, in memory
+    }
+
+    // An account is saved as signed in only once its token is in the keychain. A client
+    // SIGKILLed in the middle of a guest's sign-up — right when it switched to the
+    // account, or right after the keychain confirmed the new token — comes back as the
+    // account, with the guest's cart and a working session (it used to come back with
+    // the guest's dead token: the account signed out and its data offered away).
+    void killedDuringUpgradeKeepsAccount_data()
+    {
+        QTest::addColumn<QString>("point");
+        QTest::newRow("after the switch") << QStringLiteral("state");
+        QTest::newRow("after the keychain write") << QStringLiteral("token");
+    }
+
+    void killedDuringUpgradeKeepsAccount()
+    {
+        QFETCH(QString, point);
+        Install install;
+        const QString email = uniqueEmail();
+        QProcess child;
+        child.setProcessChannelMode(QProcess::ForwardedChannels);
+        child.start(QCoreApplication::applicationFilePath(),
+                    { QStringLiteral("--signup-child"), m_server.url().toString(), install.dir.path(),
+                      install.service, email, point });
+        QVERIFY(child.waitForFinished(2 * Long));
+        QVERIFY2(child.exitStatus() == QProcess::CrashExit,
+                 qPrintable(QStringLiteral("the child was not killed at \"%1\" (exit code %2)").arg(point).arg(child.exitCode())));
+
+        auto client = makeClient(m_server.url(), install);
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(await(client->refreshSession()), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().email(), email);
+        QCOMPARE(lost.count(), 0);
+        QVERIFY(client->offeredLocalData().isEmpty());
+        const auto apple = client->collection(QStringLiteral("cart"))->get(QStringLiteral("apple"));
+        QVERIFY(apple);
+        QCOMPARE(apple->data.value(QLatin1String("qty")).toInt(), 2);
+    }
+
+    // Killed after the server linked the guest but before the keychain had the account's
+    // token (the token is lost with the process): the guest's token is dead, so the
+    // account comes back signed out, with the guest's cart kept for it — not offered
+    // away — and signing in again brings it back.
+    void killedBeforeTheKeychainHadTheToken()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        QProcess child;
+        child.setProcessChannelMode(QProcess::ForwardedChannels);
+        child.start(QCoreApplication::applicationFilePath(),
+                    { QStringLiteral("--signup-child"), m_server.url().toString(), install.dir.path(),
+                      install.service, email, QStringLiteral("journal") });
+        QVERIFY(child.waitForFinished(2 * Long));
+        QVERIFY2(child.exitStatus() == QProcess::CrashExit,
+                 qPrintable(QStringLiteral("the child was not killed (exit code %1)").arg(child.exitCode())));
+
+        auto client = makeClient(m_server.url(), install);
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        QTRY_COMPARE_WITH_TIMEOUT(client->state(), Client::State::SignedOut, Long);
+        QCOMPARE(lost.count(), 1);
+        QCOMPARE(lost.at(0).at(0).value<User>().email(), email);
+        QCOMPARE(client->lastError().kind(), Error::Kind::SessionGone);
+        QVERIFY(client->offeredLocalData().isEmpty());
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::EntryNotFound, Long);   // the dead guest token
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        const auto apple = client->collection(QStringLiteral("cart"))->get(QStringLiteral("apple"));
+        QVERIFY(apple);
+        QCOMPARE(apple->data.value(QLatin1String("qty")).toInt(), 2);
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
     }
 
     // 2: magic link URL without a token; and the link flow when the server has it.
@@ -567,5 +702,14 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestClient)
+int main(int argc, char **argv)
+{
+    if (argc > 1 && qstrcmp(argv[1], "--signup-child") == 0)
+        return signUpChild(argc, argv);
+    QCoreApplication app(argc, argv);
+    TestClient test;
+    QTEST_SET_MAIN_SOURCE_PATH
+    return QTest::qExec(&test, argc, argv);
+}
+
 #include "tst_client.moc"

@@ -3,6 +3,8 @@
 // unless the app opted in.
 #include "clientfixture.h"
 
+#include <Kernia/Collection>
+
 #include <QtTest/QSignalSpy>
 #include <QtTest/QTest>
 
@@ -94,6 +96,41 @@ private Q_SLOTS:
         QCOMPARE(client->user().id(), userId);
         QCOMPARE(await(client->signOut()), Error());
         QVERIFY(!QFile::exists(file));
+    }
+
+    // The token could not be stored anywhere (no keychain, the opt-in file cannot be
+    // written): the account works for this run; after a restart that reads "no token"
+    // it is signed out without its data being offered away, and signing in again
+    // gets the data back.
+    void unstoredTokenKeepsTheAccountsData()
+    {
+        const QString file = m_dir.filePath(QStringLiteral("c/session-token.insecure"));
+        QVERIFY(QDir().mkpath(file));   // a directory where the token file goes: every write fails
+        const QString email = QStringLiteral("n%1@example.com").arg(QUuid::createUuid().toString(QUuid::Id128).left(16));
+        QString localId;
+        {
+            auto client = makeClient(QStringLiteral("c"), true);
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            QCOMPARE(await(client->signUpEmail(email, QStringLiteral("password123"))), Error());
+            QCOMPARE(client->state(), Client::State::SignedIn);
+            QVERIFY2(client->lastError().isError(), "the token could not be stored: lastError says so");
+            QVERIFY(client->collection(QStringLiteral("cart"))->put(QStringLiteral("apple"),
+                                                                   QJsonObject{ { QStringLiteral("qty"), 2 } }).isError() == false);
+            localId = client->user().localId();
+        }
+        QVERIFY(QDir(file).removeRecursively());   // from now on the token file works
+
+        auto client = makeClient(QStringLiteral("c"), true);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QTRY_COMPARE_WITH_TIMEOUT(client->state(), Client::State::SignedOut, Long);
+        QVERIFY(client->lastError().isError());
+        QVERIFY(client->offeredLocalData().isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(await(client->signInEmail(email, QStringLiteral("password123"))), Error());
+        QCOMPARE(client->user().localId(), localId);
+        const auto apple = client->collection(QStringLiteral("cart"))->get(QStringLiteral("apple"));
+        QVERIFY(apple);
+        QCOMPARE(apple->data.value(QLatin1String("qty")).toInt(), 2);
     }
 };
 
