@@ -468,9 +468,9 @@ void ClientPrivate::authenticate(Sender send, Done done)
         if (previousState == Client::State::Guest) {
             localId = previous.localId();   // the guest's local data goes with it
         } else {
-            // An account signing in again on this device gets back the data it left.
-            localId = store->profileForUser(userJson.toObject().value(QLatin1String("id")).toString(),
-                                            QString::fromLatin1(LocalStore::ProfileSignedOut));
+            // An account signing in again on this device gets back the data it left (at
+            // sign-out, or when its session was lost).
+            localId = store->leftProfiles(userJson.toObject().value(QLatin1String("id")).toString()).value(0);
             if (localId.isEmpty())
                 localId = newLocalId();
         }

@@ -404,14 +404,21 @@ QStringList LocalStore::profiles(const QString &status) const
     return out;
 }
 
-QString LocalStore::profileForUser(const QString &userId, const QString &status) const
+QStringList LocalStore::leftProfiles(const QString &userId, const QString &except) const
 {
+    QStringList out;
     if (userId.isEmpty())
-        return QString();
-    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT local_id FROM profiles WHERE user_id = :uid AND status = :status"
-                                                     " ORDER BY updated_at DESC LIMIT 1"),
-                                      {{":uid", userId}, {":status", status}}, QStringLiteral("Cannot find a profile"));
-    return q && q->next() ? q->value(0).toString() : QString();
+        return out;
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT local_id FROM profiles WHERE user_id = :uid"
+                                                     " AND status IN (:signedOut, :offered) AND local_id <> :except"
+                                                     " ORDER BY updated_at DESC, local_id"),
+                                      {{":uid", userId}, {":signedOut", QString::fromLatin1(ProfileSignedOut)},
+                                       {":offered", QString::fromLatin1(ProfileOffered)},
+                                       {":except", except.isEmpty() ? QStringLiteral("") : except}},   // never NULL
+                                      QStringLiteral("Cannot find the profiles of a user"));
+    while (q && q->next())
+        out << q->value(0).toString();
+    return out;
 }
 
 QStringList LocalStore::ownedTables() const
@@ -438,7 +445,16 @@ Error LocalStore::adopt(const QString &from, const QString &to)
 {
     const QStringList tables = ownedTables();
     return inTransaction([&](QSqlQuery &q) {
-        if (const Error error = adoptSyncData(q, from, to); error.isError())
+        if (const Error error = run(q, QStringLiteral("SELECT local_id, user_id FROM profiles WHERE local_id IN (:from, :to)"),
+                                    {{":from", from}, {":to", to}}, QStringLiteral("Cannot read the profiles"));
+            error.isError())
+            return error;
+        QHash<QString, QString> userIds;
+        while (q.next())
+            userIds.insert(q.value(0).toString(), q.value(1).toString());
+        q.finish();
+        const bool sameUser = !userIds.value(from).isEmpty() && userIds.value(from) == userIds.value(to);
+        if (const Error error = adoptSyncData(q, from, to, sameUser); error.isError())
             return error;
         for (const QString &table : tables) {
             if (syncTables().contains(table))
@@ -508,37 +524,51 @@ std::optional<QJsonObject> LocalStore::applyOp(const std::optional<QJsonObject> 
     return result;
 }
 
-// Adopting another profile's data is a new set of changes for the current user: every
-// live record becomes a pending put with a fresh mid (the old mids may be at or below the
-// new user's mark for this client, and the old user's outbox was meant for the old user).
-Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString &to)
+// Adopting another profile's data is a new set of changes for the current user, with
+// fresh mids: the old mids may be at or below the server's mark for this client (e.g. a
+// guest's marks move into the account at link time), so the server would skip them.
+// - Another server user's data: every live record becomes a pending put (that user's
+//   records are not on the current user's server side; its outbox was meant for it).
+// - The same server user's (an account's own profile left at sign-out or at a lost
+//   session): only its pending changes are replayed, op by op. Its settled records are
+//   the server's state at the time; pushing them as puts would overwrite what other
+//   devices wrote since, and the next pull brings the current state anyway.
+Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString &to, bool sameUser)
 {
-    if (const Error error = run(q, QStringLiteral("SELECT collection, id, data FROM sync_records"
-                                                  " WHERE owner_local_id = :from AND deleted = 0 ORDER BY collection, id"),
-                                {{":from", from}}, QStringLiteral("Cannot read adopted records"));
-        error.isError())
-        return error;
-    struct Row { QString collection, id, data; };
-    QList<Row> rows;
-    while (q.next())
-        rows.append({ q.value(0).toString(), q.value(1).toString(), q.value(2).toString() });
-    q.finish();
     const QString now = nowIso();
-    for (const Row &row : std::as_const(rows)) {
-        Error error = run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                            " VALUES (:to, :c, :id, :data, :now, 1, 0)"
-                                            " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                            " updated_at = excluded.updated_at, pending = 1, deleted = 0"),
-                          {{":to", to}, {":c", row.collection}, {":id", row.id}, {":data", row.data}, {":now", now}},
-                          QStringLiteral("Cannot adopt a record"));
-        if (!error.isError()) {
-            error = run(q, QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
-                                          " VALUES (:to, 'put', :c, :id, :data)"),
-                        {{":to", to}, {":c", row.collection}, {":id", row.id}, {":data", row.data}},
-                        QStringLiteral("Cannot queue an adopted record"));
-        }
-        if (error.isError())
+    if (sameUser) {
+        if (const Error error = run(q, QStringLiteral("SELECT op, collection, id, data FROM sync_outbox"
+                                                      " WHERE owner_local_id = :from ORDER BY mid"),
+                                    {{":from", from}}, QStringLiteral("Cannot read the adopted outbox"));
+            error.isError())
             return error;
+        struct Entry { QString op, collection, id; QJsonObject data; };
+        QList<Entry> entries;
+        while (q.next())
+            entries.append({ q.value(0).toString(), q.value(1).toString(), q.value(2).toString(), fromJsonText(q.value(3)) });
+        q.finish();
+        for (const Entry &e : std::as_const(entries)) {
+            if (const Error error = writeLocalIn(q, to, e.op, e.collection, e.id, e.data, now); error.isError())
+                return error;
+        }
+    } else {
+        if (const Error error = run(q, QStringLiteral("SELECT collection, id, data FROM sync_records"
+                                                      " WHERE owner_local_id = :from AND deleted = 0 ORDER BY collection, id"),
+                                    {{":from", from}}, QStringLiteral("Cannot read adopted records"));
+            error.isError())
+            return error;
+        QList<QPair<QString, QString>> keys;
+        QList<QJsonObject> data;
+        while (q.next()) {
+            keys.append({ q.value(0).toString(), q.value(1).toString() });
+            data.append(fromJsonText(q.value(2)));
+        }
+        q.finish();
+        for (qsizetype i = 0; i < keys.size(); ++i) {
+            const Error error = writeLocalIn(q, to, QStringLiteral("put"), keys.at(i).first, keys.at(i).second, data.at(i), now);
+            if (error.isError())
+                return error;
+        }
     }
     for (const QString &table : syncTables()) {
         const Error error = run(q, QStringLiteral("DELETE FROM %1 WHERE owner_local_id = :from").arg(table),
@@ -549,37 +579,46 @@ Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString
     return Error();
 }
 
+Error LocalStore::writeLocalIn(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
+                               const QString &id, const QJsonObject &data, const QString &now,
+                               std::optional<QJsonObject> *state)
+{
+    if (const Error error = run(q, QStringLiteral("SELECT data, deleted FROM sync_records"
+                                                  " WHERE owner_local_id = :o AND collection = :c AND id = :id"),
+                                {{":o", owner}, {":c", collection}, {":id", id}}, QStringLiteral("Cannot read the record"));
+        error.isError())
+        return error;
+    std::optional<QJsonObject> base;
+    if (q.next() && q.value(1).toInt() == 0)
+        base = fromJsonText(q.value(0));
+    q.finish();
+    const std::optional<QJsonObject> after = applyOp(base, op, data);
+    if (state)
+        *state = after;
+    if (const Error error = run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                                  " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
+                                                  " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                                  " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"),
+                                {{":o", owner}, {":c", collection}, {":id", id},
+                                 {":data", after ? QVariant(toJsonText(*after)) : QVariant()}, {":now", now},
+                                 {":deleted", after ? 0 : 1}},
+                                QStringLiteral("Cannot write the record"));
+        error.isError())
+        return error;
+    return run(q, QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
+                                 " VALUES (:o, :op, :c, :id, :data)"),
+               {{":o", owner}, {":op", op}, {":c", collection}, {":id", id},
+                {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}},
+               QStringLiteral("Cannot queue the change"));
+}
+
 Error LocalStore::writeLocal(const QString &owner, const QString &op, const QString &collection, const QString &id,
                              const QJsonObject &data, LocalRecord *result)
 {
     const QString now = nowIso();
     std::optional<QJsonObject> state;
     const Error written = inTransaction([&](QSqlQuery &q) {
-        if (const Error error = run(q, QStringLiteral("SELECT data, deleted FROM sync_records"
-                                                      " WHERE owner_local_id = :o AND collection = :c AND id = :id"),
-                                    {{":o", owner}, {":c", collection}, {":id", id}}, QStringLiteral("Cannot read the record"));
-            error.isError())
-            return error;
-        std::optional<QJsonObject> base;
-        if (q.next() && q.value(1).toInt() == 0)
-            base = fromJsonText(q.value(0));
-        q.finish();
-        state = applyOp(base, op, data);
-        if (const Error error = run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                                      " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
-                                                      " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                                      " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"),
-                                    {{":o", owner}, {":c", collection}, {":id", id},
-                                     {":data", state ? QVariant(toJsonText(*state)) : QVariant()}, {":now", now},
-                                     {":deleted", state ? 0 : 1}},
-                                    QStringLiteral("Cannot write the record"));
-            error.isError())
-            return error;
-        return run(q, QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
-                                     " VALUES (:o, :op, :c, :id, :data)"),
-                   {{":o", owner}, {":op", op}, {":c", collection}, {":id", id},
-                    {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}},
-                   QStringLiteral("Cannot queue the change"));
+        return writeLocalIn(q, owner, op, collection, id, data, now, &state);
     });
     if (written.isError())
         return written;

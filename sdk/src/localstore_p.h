@@ -116,11 +116,15 @@ public:
     User profileUser(const QString &localId) const;
     Error setProfileStatus(const QString &localId, const QString &status);
     QStringList profiles(const QString &status) const;
-    // The profile of a server user with the given status (e.g. an account signing in
-    // again on this device finds the data it left at sign-out), or an empty string.
-    QString profileForUser(const QString &userId, const QString &status) const;
+    // The profiles an account left on this device (signed out, or offered after its
+    // session was lost), most recent first, except `except`: an account signing in again
+    // gets its data back.
+    QStringList leftProfiles(const QString &userId, const QString &except = QString()) const;
 
-    // Moves every owner_local_id row of `from` to `to` and drops the `from` profile.
+    // Moves the data of `from` to `to` and drops the `from` profile. Profiles of one
+    // server user: only the pending changes of `from` move (its settled records are the
+    // server's state, which `to` pulls); otherwise every live record of `from` becomes a
+    // pending put of `to`. Either way the changes get fresh mids.
     Error adopt(const QString &from, const QString &to);
     // Deletes a profile and every row it owns.
     Error discard(const QString &localId);
@@ -161,7 +165,11 @@ private:
     // error; otherwise rolls back and returns their error.
     Error inTransaction(const std::function<Error(QSqlQuery &)> &steps,
                         const QString &beginWhat = QStringLiteral("Cannot begin a transaction"));
-    Error adoptSyncData(QSqlQuery &q, const QString &from, const QString &to);
+    Error adoptSyncData(QSqlQuery &q, const QString &from, const QString &to, bool sameUser);
+    // writeLocal's steps inside a transaction.
+    Error writeLocalIn(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
+                       const QString &id, const QJsonObject &data, const QString &now,
+                       std::optional<QJsonObject> *state = nullptr);
     Error dropProfile(QSqlQuery &q, const QString &localId) const;
     Error migrate();
     QStringList ownedTables() const;

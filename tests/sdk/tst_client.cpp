@@ -4,6 +4,7 @@
 
 #include <Kernia/Collection>
 
+#include <QtCore/QJsonArray>
 #include <QtCore/QLoggingCategory>
 #include <QtSql/QSqlDatabase>
 #include <QtSql/QSqlQuery>
@@ -27,6 +28,32 @@ QString uniqueEmail()
 }
 
 const QString Password = QStringLiteral("password123");
+
+QUrl syncApi(const QUrl &server, const QString &path)
+{
+    QUrl u = server;
+    u.setPath(QStringLiteral("/api/sync") + path);
+    return u;
+}
+
+// The live records of a server user ("collection/id" -> data), pulled with its token.
+QHash<QString, QJsonObject> serverRecords(const QUrl &server, const QByteArray &token)
+{
+    QHash<QString, QJsonObject> live;
+    QUrl url = syncApi(server, QStringLiteral("/pull"));
+    url.setQuery(QStringLiteral("since=0&limit=1000"));
+    const QJsonArray changes = rawRequest("GET", url, {}, token).body.toObject().value(QLatin1String("changes")).toArray();
+    for (const QJsonValue &v : changes) {
+        const QJsonObject c = v.toObject();
+        const QString key = c.value(QLatin1String("collection")).toString() + QLatin1Char('/')
+                + c.value(QLatin1String("id")).toString();
+        if (c.value(QLatin1String("deleted")).toBool())
+            live.remove(key);
+        else
+            live.insert(key, c.value(QLatin1String("data")).toObject());
+    }
+    return live;
+}
 
 // --- a client process that is SIGKILLed in the middle of a sign-up ----------------------
 //
@@ -638,6 +665,47 @@ private Q_SLOTS:
         QVERIFY(apple);
         QCOMPARE(apple->data.value(QLatin1String("qty")).toInt(), 2);
         QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+    }
+
+    // A revoked account signs in again: it gets its own (offered) local data back, its
+    // pending change is pushed, and its settled records do not overwrite what another
+    // device wrote meanwhile.
+    void returningAccountKeepsNewerServerData()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        const QString localId = client->user().localId();
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 4 } }), Error());   // not synced
+
+        // Another device of the account changes the apple.
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        const QJsonObject push{ { "clientId", "another-device" },
+                                { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
+                                                                        { "collection", "cart" }, { "id", "apple" },
+                                                                        { "data", QJsonObject{ { "qty", 7 } } } } } } };
+        QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other).status, 200);
+        // This device's session is revoked.
+        QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-out")), {},
+                            readToken(install.service).value.toUtf8()).status, 200);
+        QCOMPARE(await(client->refreshSession()).code(), QStringLiteral("SESSION_GONE"));
+        QCOMPARE(client->state(), Client::State::SignedOut);
+
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(client->user().localId(), localId);   // its own data, not offered leftovers
+        QVERIFY(client->offeredLocalData().isEmpty());
+        QCOMPARE(await(client->syncNow()), Error());
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), other);
+        QCOMPARE(server.value(QStringLiteral("cart/apple")).value(QLatin1String("qty")).toInt(), 7);
+        QCOMPARE(server.value(QStringLiteral("cart/pear")).value(QLatin1String("qty")).toInt(), 4);
+        QCOMPARE(cart->get(QStringLiteral("apple"))->data.value(QLatin1String("qty")).toInt(), 7);
         QCOMPARE(client->pendingChanges(), 0);
     }
 
