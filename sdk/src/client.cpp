@@ -113,6 +113,7 @@ void ClientPrivate::init()
             sessionExpiresAt = stored->sessionExpiresAt;
             tokenFingerprint = stored->tokenFingerprint;
             qCInfo(lcClient) << "restored" << state << user;
+            absorbLeftProfiles();   // a run that ended between its sign-in and this step
         }
     }
     if (!stored && options.automaticGuest()) {
@@ -608,13 +609,15 @@ void ClientPrivate::setIdentity(Client::State newState, const User &newUser, boo
     user = newUser;
     hasServerSession = newHasServerSession;
     persist();
+    // An account signing in (also by upgrading a guest) takes back what it left here.
+    const bool absorbed = user.id() != previousUserId && absorbLeftProfiles();
     if (stateChanged)
         Q_EMIT q->stateChanged(state);
     if (userChanged)
         Q_EMIT q->userChanged(user);
     if (sessionChanged)
         Q_EMIT q->hasServerSessionChanged(hasServerSession);
-    if (owner() != previousOwner) {
+    if (owner() != previousOwner || absorbed) {
         resetCollections();
         updatePendingChanges();
     }
@@ -680,6 +683,26 @@ void ClientPrivate::succeedWithWarning(const Done &done, const Error &warning)
     done(Error());
     if (guard && warning.isError())
         setLastError(warning);
+}
+
+bool ClientPrivate::absorbLeftProfiles()
+{
+    if (state != Client::State::SignedIn || user.id().isEmpty() || !store->isOpen())
+        return false;
+    bool absorbed = false;
+    const QStringList left = store->leftProfiles(user.id(), user.localId());
+    for (const QString &localId : left) {
+        // Same server user: only its pending changes move, with fresh mids (see adopt()).
+        const Error e = store->adopt(localId, user.localId());
+        if (e.isError()) {
+            qCWarning(lcClient) << "cannot take back the local data" << localId << "of" << user << ":" << e.toString();
+            setLastError(e);
+            continue;
+        }
+        qCInfo(lcClient) << "took back the pending changes" << user << "left in" << localId;
+        absorbed = true;
+    }
+    return absorbed;
 }
 
 void ClientPrivate::setLastError(const Error &error)

@@ -78,6 +78,9 @@ public:
                        std::function<void(const Error &keychainError)> then);
     // done(success), then lastError = the warning (a finished operation clears lastError).
     void succeedWithWarning(const Done &done, const Error &warning);
+    // Profiles the current account left on this device earlier: their pending changes
+    // join the current profile. Returns whether anything moved.
+    bool absorbLeftProfiles();
     void setLastError(const Error &error);
     void setBusy(bool busy);
     void setReady(bool ready);

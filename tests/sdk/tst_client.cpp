@@ -55,6 +55,25 @@ QHash<QString, QJsonObject> serverRecords(const QUrl &server, const QByteArray &
     return live;
 }
 
+// The first value a query answers on an install's SDK database (a connection of its own).
+QVariant queryDatabase(const Install &install, const QString &sql)
+{
+    const QString connection = QStringLiteral("tst-client-beside-the-sdk");
+    QVariant value;
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
+        db.setDatabaseName(QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db")));
+        if (db.open()) {
+            QSqlQuery q(db);
+            if (q.exec(sql) && q.next())
+                value = q.value(0);
+        }
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(connection);
+    return value;
+}
+
 // --- a client process that is SIGKILLed in the middle of a sign-up ----------------------
 //
 // tst_sdk_client --signup-child URL DATADIR SERVICE EMAIL POINT runs one client in this
@@ -666,6 +685,52 @@ private Q_SLOTS:
         QCOMPARE(apple->data.value(QLatin1String("qty")).toInt(), 2);
         QCOMPARE(await(client->syncNow()), Error());
         QCOMPARE(client->pendingChanges(), 0);
+    }
+
+    // Signed in as A with unsynced changes, signed out, continued as a guest, signed in
+    // as A again (the guest is upgraded): A's changes are pushed, nothing is stranded,
+    // and what A had already synced does not overwrite another device's newer write.
+    void signInFromGuestPushesTheAccountsPendingChanges()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("plum"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        QCOMPARE(client->pendingChanges(), 1);
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        const QJsonObject push{ { "clientId", "another-device" },
+                                { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
+                                                                        { "collection", "cart" }, { "id", "plum" },
+                                                                        { "data", QJsonObject{ { "qty", 9 } } } } } } };
+        QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other).status, 200);
+
+        QCOMPARE(await(client->signOut()), Error());
+        QCOMPARE(await(client->signInAsGuest()), Error());
+        QVERIFY(client->hasServerSession());
+        QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 3 } }), Error());
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->pendingChanges(), 2);   // the guest's pear and the account's own apple
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), other);
+        QCOMPARE(server.value(QStringLiteral("cart/apple")).value(QLatin1String("qty")).toInt(), 1);
+        QCOMPARE(server.value(QStringLiteral("cart/pear")).value(QLatin1String("qty")).toInt(), 3);
+        QCOMPARE(server.value(QStringLiteral("cart/plum")).value(QLatin1String("qty")).toInt(), 9);
+        QCOMPARE(cart->get(QStringLiteral("plum"))->data.value(QLatin1String("qty")).toInt(), 9);
+        QVERIFY(cart->get(QStringLiteral("apple")));
+        QVERIFY(cart->get(QStringLiteral("pear")));
+        QVERIFY(client->offeredLocalData().isEmpty());
+        // Nothing left behind: one profile, no outbox.
+        QCOMPARE(queryDatabase(install, QStringLiteral("SELECT COUNT(*) FROM sync_outbox")).toInt(), 0);
+        QCOMPARE(queryDatabase(install, QStringLiteral("SELECT COUNT(*) FROM profiles")).toInt(), 1);
     }
 
     // A revoked account signs in again: it gets its own (offered) local data back, its
