@@ -5,6 +5,7 @@
 
 #include <QtCore/QCryptographicHash>
 #include <QtCore/QDir>
+#include <QtCore/QFileInfo>
 #include <QtCore/QPointer>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonObject>
@@ -17,6 +18,7 @@ namespace {
 
 constexpr const char *TokenKey = "session-token";
 constexpr const char *ClientIdMetaKey = "sync.client_id";
+constexpr const char *KeychainEntryMetaKey = "keychain.entry";   // "service\nkey" the token was last read from
 constexpr int MaxRecordBytes = 65536;   // the protocol's limit for a record's compact JSON
 
 Error invalidState(const QString &message)
@@ -27,6 +29,24 @@ Error invalidState(const QString &message)
 QByteArray fingerprintOf(const QByteArray &token)
 {
     return QCryptographicHash::hash(token, QCryptographicHash::Sha256).toHex();
+}
+
+// The key of the token in the keychain service. With the default service it is scoped to
+// the data directory: two clients of one app with their own data directories must not
+// share one entry (each would take the other's token). A service the app chose itself is
+// the app's own entry: key "session-token", as before.
+QString keychainKey(const ClientOptions &options)
+{
+    if (!options.keychainService().isEmpty())
+        return QString::fromLatin1(TokenKey);
+    const QByteArray dir = QDir::cleanPath(QFileInfo(options.effectiveDataDirectory()).absoluteFilePath()).toUtf8();
+    return QString::fromLatin1(TokenKey) + QLatin1Char('.')
+            + QString::fromLatin1(QCryptographicHash::hash(dir, QCryptographicHash::Sha256).toHex().left(16));
+}
+
+Error sessionUserMismatch(const QString &message)
+{
+    return Error(Error::Kind::SessionGone, QString::fromLatin1(Error::SessionUserMismatchCode), message);
 }
 
 // The session works, but only for this run: its token is not in the keychain.
@@ -127,7 +147,7 @@ void ClientPrivate::init()
     // 2. The parts that talk to the outside world.
     transport = std::make_unique<Transport>(options.serverUrl(), options.basePath(), options.requestTimeout());
     vault = std::make_unique<TokenVault>(
-            options.effectiveKeychainService(), QString::fromLatin1(TokenKey),
+            options.effectiveKeychainService(), keychainKey(options),
             options.allowInsecurePlaintextTokenStorage() ? QDir(dataDir).filePath(QStringLiteral("session-token.insecure"))
                                                          : QString());
     reachability = std::make_unique<Reachability>(transport.get(), options.retryInitialDelay(),
@@ -157,7 +177,75 @@ void ClientPrivate::init()
     QObject::connect(keeper.get(), &SessionKeeper::due, q, [this] { enqueueMaintenance(); });
 
     // 3. The token, asynchronously; operations wait for it (ready()).
-    vault->read([this](const VaultResult &r) { onVaultRead(r); });
+    readStoredToken();
+}
+
+// Vault callbacks need no guard: the vault goes with ClientPrivate and calls nothing back
+// once it is being destroyed.
+void ClientPrivate::readStoredToken()
+{
+    const QString here = vault->service() + QLatin1Char('\n') + vault->key();
+    QString before = store->meta(QString::fromLatin1(KeychainEntryMetaKey));
+    if (before.isEmpty() && hasServerSession)   // saved by an older SDK: it used the unscoped key
+        before = vault->service() + QLatin1Char('\n') + QString::fromLatin1(TokenKey);
+    const qsizetype split = before.indexOf(QLatin1Char('\n'));
+    if (!store->isOpen() || !hasServerSession || split < 0 || before == here) {
+        recordKeychainEntry();
+        return vault->read([this](const VaultResult &r) { onVaultRead(r); });
+    }
+    moveOldKeychainEntry(before.left(split), before.mid(split + 1));
+}
+
+// This install's token may still be where an older version (or another keychain setting)
+// kept it: move it to the current entry, once.
+void ClientPrivate::moveOldKeychainEntry(const QString &oldService, const QString &oldKey)
+{
+    vault->read([this, oldService, oldKey](const VaultResult &here) {
+        if (here.error.isError())
+            return onVaultRead(here);   // cannot tell; the move is tried again at the next start
+        if (!here.token.isEmpty()) {
+            // Moved already (a move that was interrupted may have left the old copy).
+            vault->readAt(oldService, oldKey, [this, oldService, oldKey, token = here.token](const VaultResult &old) {
+                if (!old.error.isError() && old.token == token)
+                    vault->removeAt(oldService, oldKey, nullptr);
+            });
+            recordKeychainEntry();
+            return onVaultRead(here);
+        }
+        vault->readAt(oldService, oldKey, [this, here, oldService, oldKey](const VaultResult &old) {
+            if (old.error.isError())
+                return onVaultRead(old);
+            // Ours unless the fingerprint says otherwise (an older SDK saved none: the
+            // session check compares the user then).
+            const bool ours = !old.token.isEmpty()
+                    && (!tokenFingerprint || fingerprintOf(old.token.toUtf8()) == *tokenFingerprint);
+            if (!ours) {
+                recordKeychainEntry();
+                return onVaultRead(here);
+            }
+            qCInfo(lcClient) << "moving the session token from keychain entry" << oldService << oldKey << "to" << vault->key();
+            vault->write(old.token, [this, old, oldService, oldKey](const VaultResult &written) {
+                if (written.error.isError()) {
+                    qCWarning(lcClient) << "cannot move the session token (tried again at the next start):"
+                                        << written.error.toString();
+                } else {
+                    vault->removeAt(oldService, oldKey, nullptr);
+                    recordKeychainEntry();
+                }
+                onVaultRead(old);
+            });
+        });
+    });
+}
+
+void ClientPrivate::recordKeychainEntry()
+{
+    const QString here = vault->service() + QLatin1Char('\n') + vault->key();
+    if (!store->isOpen() || store->meta(QString::fromLatin1(KeychainEntryMetaKey)) == here)
+        return;
+    const Error e = store->setMeta(QString::fromLatin1(KeychainEntryMetaKey), here);
+    if (e.isError())
+        setLastError(e);
 }
 
 void ClientPrivate::onVaultRead(const VaultResult &r)
@@ -426,6 +514,18 @@ void ClientPrivate::checkSession(bool explicitOp, Done done)
         switch (out.kind) {
         case SessionKeeper::Outcome::Kind::Valid: {
             const User fresh = User::fromJson(out.user, user.localId());
+            if (fresh.id().isEmpty())
+                return done(Error(Error::Kind::BadResponse, QString(),
+                                  QStringLiteral("GET /get-session answered a user without an id")));
+            if (fresh.id() != user.id()) {
+                // Another server user's token (e.g. written by another client into a shared
+                // keychain entry): its user must not take over this profile and its data.
+                const Error mismatch = sessionUserMismatch(
+                        QStringLiteral("The stored session token belongs to another user (%1) than the cached one (%2); "
+                                       "it is not used").arg(fresh.id(), user.id()));
+                handleSessionGone(mismatch, LocalStore::ProfileSignedOut);
+                return done(explicitOp ? mismatch : Error());
+            }
             sessionExpiresAt = out.expiresAt;
             const Client::State freshState = fresh.isAnonymous() ? Client::State::Guest : Client::State::SignedIn;
             if (!out.refreshedToken.isEmpty() && out.refreshedToken != token) {

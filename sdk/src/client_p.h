@@ -51,6 +51,9 @@ public:
     void finishJob(const Job &job, const Error &error);
 
     // --- the work ----------------------------------------------------------------
+    void readStoredToken();
+    void moveOldKeychainEntry(const QString &service, const QString &key);
+    void recordKeychainEntry();
     void onVaultRead(const VaultResult &result);
     void resumeSession(const QByteArray &storedToken, const PendingIdentity &pending);
     void maintain(Done done);

@@ -52,19 +52,31 @@ TokenVault::~TokenVault()
 
 void TokenVault::read(Callback callback)
 {
-    m_queue.enqueue({ Op::Read, QString(), std::move(callback) });
+    m_queue.enqueue({ Op::Read, QString(), std::move(callback), QString(), QString() });
     runNext();
 }
 
 void TokenVault::write(const QString &token, Callback callback)
 {
-    m_queue.enqueue({ Op::Write, token, std::move(callback) });
+    m_queue.enqueue({ Op::Write, token, std::move(callback), QString(), QString() });
     runNext();
 }
 
 void TokenVault::remove(Callback callback)
 {
-    m_queue.enqueue({ Op::Remove, QString(), std::move(callback) });
+    m_queue.enqueue({ Op::Remove, QString(), std::move(callback), QString(), QString() });
+    runNext();
+}
+
+void TokenVault::readAt(const QString &service, const QString &key, Callback callback)
+{
+    m_queue.enqueue({ Op::Read, QString(), std::move(callback), service, key });
+    runNext();
+}
+
+void TokenVault::removeAt(const QString &service, const QString &key, Callback callback)
+{
+    m_queue.enqueue({ Op::Remove, QString(), std::move(callback), service, key });
     runNext();
 }
 
@@ -81,24 +93,25 @@ void TokenVault::runNext()
     if (m_running || m_queue.isEmpty())
         return;
     const Pending pending = m_queue.dequeue();
+    const QString service = pending.service.isEmpty() ? m_service : pending.service;
     QKeychain::Job *job = nullptr;
     switch (pending.op) {
     case Op::Read:
-        job = new QKeychain::ReadPasswordJob(m_service, this);
+        job = new QKeychain::ReadPasswordJob(service, this);
         break;
     case Op::Write: {
-        auto *w = new QKeychain::WritePasswordJob(m_service, this);
+        auto *w = new QKeychain::WritePasswordJob(service, this);
         w->setTextData(pending.token);
         job = w;
         break;
     }
     case Op::Remove:
-        job = new QKeychain::DeletePasswordJob(m_service, this);
+        job = new QKeychain::DeletePasswordJob(service, this);
         break;
     }
     job->setAutoDelete(false);
     job->setInsecureFallback(false);   // our own, explicit fallback only
-    job->setKey(m_key);
+    job->setKey(pending.service.isEmpty() ? m_key : pending.key);
     m_running = job;
     connect(job, &QKeychain::Job::finished, this, [this, pending](QKeychain::Job *j) { done(j, pending); });
     job->start();
@@ -108,7 +121,15 @@ void TokenVault::done(QKeychain::Job *job, const Pending &pending)
 {
     VaultResult result;
     const QKeychain::Error err = job->error();
-    if (err == QKeychain::NoError || err == QKeychain::EntryNotFound) {
+    const bool ownEntry = pending.service.isEmpty();
+    if (!ownEntry) {
+        // Another entry: no availability bookkeeping, no plaintext file.
+        if (err == QKeychain::NoError && pending.op == Op::Read)
+            result.token = static_cast<QKeychain::ReadPasswordJob *>(job)->textData();
+        else if (err != QKeychain::NoError && err != QKeychain::EntryNotFound)
+            result.error = Error(Error::Kind::KeychainUnavailable, QString(),
+                                 QStringLiteral("The OS keychain is not available (%1)").arg(job->errorString()));
+    } else if (err == QKeychain::NoError || err == QKeychain::EntryNotFound) {
         setKeychainAvailable(true);
         if (pending.op == Op::Read && err == QKeychain::NoError)
             result.token = static_cast<QKeychain::ReadPasswordJob *>(job)->textData();

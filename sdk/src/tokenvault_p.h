@@ -40,6 +40,12 @@ public:
     void read(Callback callback);
     void write(const QString &token, Callback callback);
     void remove(Callback callback);
+    // Another entry (where an older version kept the token): keychain only, no fallback.
+    void readAt(const QString &service, const QString &key, Callback callback);
+    void removeAt(const QString &service, const QString &key, Callback callback);
+
+    QString service() const { return m_service; }
+    QString key() const { return m_key; }
 
     bool isKeychainAvailable() const { return m_keychainAvailable; }
 
@@ -53,6 +59,8 @@ private:
         Op op;
         QString token;
         Callback callback;
+        QString service;   // empty: this vault's own entry (with the plaintext fallback)
+        QString key;
     };
 
     void runNext();

@@ -29,6 +29,11 @@ QString uniqueEmail()
 
 const QString Password = QStringLiteral("password123");
 
+QString userIdOf(const RawReply &r)
+{
+    return r.body.toObject().value(QLatin1String("user")).toObject().value(QLatin1String("id")).toString();
+}
+
 QUrl syncApi(const QUrl &server, const QString &path)
 {
     QUrl u = server;
@@ -72,6 +77,25 @@ QVariant queryDatabase(const Install &install, const QString &sql)
     }
     QSqlDatabase::removeDatabase(connection);
     return value;
+}
+
+// Runs one statement on an install's SDK database through a connection of its own.
+bool execOnDatabase(const Install &install, const QString &sql)
+{
+    const QString connection = QStringLiteral("tst-client-beside-the-sdk");
+    bool ok = false;
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
+        db.setDatabaseName(QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db")));
+        ok = db.open();
+        {
+            QSqlQuery q(db);
+            ok = ok && q.exec(sql);
+        }
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(connection);
+    return ok;
 }
 
 // --- a client process that is SIGKILLed in the middle of a sign-up ----------------------
@@ -772,6 +796,115 @@ private Q_SLOTS:
         QCOMPARE(server.value(QStringLiteral("cart/pear")).value(QLatin1String("qty")).toInt(), 4);
         QCOMPARE(cart->get(QStringLiteral("apple"))->data.value(QLatin1String("qty")).toInt(), 7);
         QCOMPARE(client->pendingChanges(), 0);
+    }
+
+    // Two installs of one app (same appId, default keychain service) with their own data
+    // directories each keep their own session token.
+    void defaultKeychainEntryIsPerDataDirectory()
+    {
+        const QString appId = QStringLiteral("kernia-test-app-") + QUuid::createUuid().toString(QUuid::Id128);
+        auto byAppId = [&appId](ClientOptions &o) {
+            o.setKeychainService(QString());
+            o.setAppId(appId);
+        };
+        Install first, second;
+        QString firstId;
+        {
+            auto client = makeClient(m_server.url(), first, byAppId);
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            firstId = client->user().id();
+        }
+        {
+            auto client = makeClient(m_server.url(), second, byAppId);
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            QVERIFY(client->user().id() != firstId);
+        }
+        auto client = makeClient(m_server.url(), first, byAppId);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(await(client->refreshSession()), Error());
+        QCOMPARE(client->state(), Client::State::Guest);
+        QCOMPARE(client->user().id(), firstId);
+    }
+
+    // An install whose token sits in the entry of an older SDK (no per-directory key)
+    // moves it to its own entry once and keeps its session.
+    void olderKeychainEntryIsMovedOnce()
+    {
+        const QString appId = QStringLiteral("kernia-test-app-") + QUuid::createUuid().toString(QUuid::Id128);
+        const QString oldService = QStringLiteral("kernia:") + appId;   // the old default, key "session-token"
+        Install install;
+        QString id;
+        {
+            auto client = makeClient(m_server.url(), install, [&](ClientOptions &o) { o.setKeychainService(oldService); });
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            id = client->user().id();
+        }
+        QCOMPARE(readToken(oldService).error, QKeychain::NoError);
+        for (int run = 0; run < 2; ++run) {
+            auto client = makeClient(m_server.url(), install, [&appId](ClientOptions &o) {
+                o.setKeychainService(QString());
+                o.setAppId(appId);
+            });
+            QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+            QCOMPARE(await(client->refreshSession()), Error());
+            QCOMPARE(client->user().id(), id);
+            QCOMPARE(readToken(oldService).error, QKeychain::EntryNotFound);   // moved, not copied
+        }
+    }
+
+    // The keychain entry holds another server user's token (written by another client):
+    // the cached account is signed out, not mixed with that user; its data stays for it.
+    void foreignTokenIsNotTakenOver_data()
+    {
+        QTest::addColumn<bool>("olderInstall");
+        QTest::addColumn<QString>("code");
+        // Not the token this install stored: its own token is gone, whoever that one is.
+        QTest::newRow("token fingerprint") << false << QStringLiteral("SESSION_GONE");
+        // No fingerprint (an older SDK's database): the server names another user.
+        QTest::newRow("install of an older SDK") << true << QStringLiteral("SESSION_USER_MISMATCH");
+    }
+
+    void foreignTokenIsNotTakenOver()
+    {
+        QFETCH(bool, olderInstall);
+        QFETCH(QString, code);
+        Install install;
+        const QString email = uniqueEmail();
+        QString localId;
+        {
+            auto client = makeClient(m_server.url(), install);
+            QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+            QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+            QCOMPARE(client->collection(QStringLiteral("cart"))->put(QStringLiteral("apple"),
+                                                                    QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
+            localId = client->user().localId();
+        }
+        const RawReply other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-up/email")),
+                                          { { "email", uniqueEmail() }, { "password", Password }, { "name", "Other" } });
+        QCOMPARE(other.status, 200);
+        const QString otherId = userIdOf(other);
+        QCOMPARE(writeToken(install.service, QString::fromUtf8(other.setAuthToken)), QKeychain::NoError);
+        if (olderInstall)   // no fingerprint of the stored token: only the server can tell
+            execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL"));
+
+        auto client = makeClient(m_server.url(), install);
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        QTRY_COMPARE_WITH_TIMEOUT(client->state(), Client::State::SignedOut, 10000);
+        QCOMPARE(lost.count(), 1);
+        QCOMPARE(lost.at(0).at(0).value<User>().email(), email);
+        QCOMPARE(lost.at(0).at(1).value<Error>().code(), code);
+        QCOMPARE(client->lastError().code(), code);
+        QVERIFY(client->offeredLocalData().isEmpty());   // the account's data is not offered to others
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::EntryNotFound, Long);
+        // The other user's session is not ours to end.
+        QCOMPARE(userIdOf(rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {}, other.setAuthToken)),
+                 otherId);
+
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(client->user().localId(), localId);
+        const auto apple = client->collection(QStringLiteral("cart"))->get(QStringLiteral("apple"));
+        QVERIFY(apple);
+        QCOMPARE(apple->data.value(QLatin1String("qty")).toInt(), 2);
     }
 
     // 2: magic link URL without a token; and the link flow when the server has it.

@@ -47,7 +47,9 @@ public:
     QString appId() const;
     void setAppId(const QString &appId);
 
-    // Keychain service name; default "kernia:" + appId().
+    // Keychain service name; default "kernia:" + appId(), with the token under a key of
+    // this data directory's own ("session-token.<hash of the directory>"). A service set
+    // here is the app's own: key "session-token", one client per service.
     QString keychainService() const;
     void setKeychainService(const QString &service);
 

@@ -59,6 +59,8 @@ public:
     static constexpr const char *ServerErrorCode = "SERVER_ERROR";
     static constexpr const char *BadResponseCode = "BAD_RESPONSE";
     static constexpr const char *SessionGoneCode = "SESSION_GONE";
+    // Kind SessionGone: the server named another user than the cached one for the stored token.
+    static constexpr const char *SessionUserMismatchCode = "SESSION_USER_MISMATCH";
     static constexpr const char *KeychainUnavailableCode = "KEYCHAIN_UNAVAILABLE";
     static constexpr const char *LocalStoreErrorCode = "LOCAL_STORE_ERROR";
     static constexpr const char *InvalidStateCode = "INVALID_STATE";
