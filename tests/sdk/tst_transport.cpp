@@ -305,7 +305,7 @@ private Q_SLOTS:
         // The server's own `null` still is the definite answer.
         proxy.setOverride(nullptr);
         QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-out")), {}, accountToken.toUtf8()).status, 200);
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("session definitely gone")));
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("cannot be used any more: \"SESSION_GONE")));
         QCOMPARE(await(client->refreshSession()).code(), QStringLiteral("SESSION_GONE"));
         QCOMPARE(client->state(), Client::State::SignedOut);
         QCOMPARE(lost.count(), 1);
