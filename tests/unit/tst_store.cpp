@@ -1654,6 +1654,85 @@ private slots:
         QCOMPARE(store->syncChangesSince(QStringLiteral("u"), 0, 4, 10).size(), 4);
     }
 
+    // Moving one user's records to another (the link): the keys both hold are read with
+    // both records; the others are counted and moved in one statement, with versions in
+    // the mover's version order, data and timestamps unchanged. Other users are untouched.
+    void syncRecordsMoveToAnotherUser()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        for (const char *id : {"from", "to", "third"})
+            store->createUser(makeUser(QLatin1String(id), QLatin1String(id) + QStringLiteral("@example.com")));
+        const auto record = [](const QString &collection, const QString &id, qint64 version, const QByteArray &data) {
+            SyncRecord r;
+            r.collection = collection;
+            r.recordId = id;
+            r.version = version;
+            r.deleted = data.isNull();
+            r.data = data;
+            r.updatedAt = QDateTime::fromMSecsSinceEpoch(1000 * version + 7, Qt::UTC);
+            return r;
+        };
+        const QString from = QStringLiteral("from"), to = QStringLiteral("to"), third = QStringLiteral("third");
+        const QString c = QStringLiteral("c"), d = QStringLiteral("d");
+        store->transaction([&] {
+            // from: versions not in key order; c/c and c/e are shared with `to`.
+            store->putSyncRecord(from, record(c, QStringLiteral("a"), 6, R"({"from":"a"})"));
+            store->putSyncRecord(from, record(c, QStringLiteral("b"), 2, QByteArray()));
+            store->putSyncRecord(from, record(c, QStringLiteral("c"), 5, R"({"from":"c"})"));
+            store->putSyncRecord(from, record(c, QStringLiteral("d"), 1, R"({"from":"d"})"));
+            store->putSyncRecord(from, record(c, QStringLiteral("e"), 3, QByteArray()));
+            store->putSyncRecord(from, record(d, QStringLiteral("a"), 4, R"({"from":"d/a"})"));
+            store->putSyncRecord(to, record(c, QStringLiteral("e"), 1, R"({"to":"e"})"));
+            store->putSyncRecord(to, record(c, QStringLiteral("c"), 2, QByteArray()));
+            store->putSyncRecord(to, record(c, QStringLiteral("z"), 3, R"({"to":"z"})"));
+            store->bumpSyncVersion(to, 10);
+            store->putSyncRecord(third, record(c, QStringLiteral("a"), 1, R"({"third":"a"})"));
+        });
+
+        const QList<SharedSyncRecord> shared = store->sharedSyncRecords(from, to);
+        QCOMPARE(shared.size(), 2);
+        QCOMPARE(shared.at(0).from.recordId, QStringLiteral("e"));   // from's version order: 3, 5
+        QVERIFY(shared.at(0).from.deleted);
+        QCOMPARE(shared.at(0).from.version, 3);
+        QCOMPARE(shared.at(0).to.recordId, QStringLiteral("e"));
+        QCOMPARE(shared.at(0).to.data, QByteArray(R"({"to":"e"})"));
+        QCOMPARE(shared.at(0).to.version, 1);
+        QCOMPARE(shared.at(1).from.data, QByteArray(R"({"from":"c"})"));
+        QCOMPARE(shared.at(1).from.updatedAt, QDateTime::fromMSecsSinceEpoch(5007, Qt::UTC));
+        QVERIFY(shared.at(1).to.deleted);
+        QCOMPARE(shared.at(1).to.version, 2);
+        QVERIFY(store->sharedSyncRecords(from, QStringLiteral("nobody")).isEmpty());
+
+        const UnsharedSyncRecordCounts counts = store->unsharedSyncRecordCounts(from, to);
+        QCOMPARE(counts.live, 3);      // c/a, c/d, d/a (d/a is another key than c/a)
+        QCOMPARE(counts.deleted, 1);   // c/b
+        qint64 moved = 0;
+        store->transaction([&] { moved = store->moveUnsharedSyncRecords(from, to, 11); });
+        QCOMPARE(moved, 4);
+
+        // `to`: its own records as they were, then the moved ones at 11..14 in from's order.
+        const QList<SyncRecord> toRecords = store->syncChangesSince(to, 0, 100, 100);
+        QStringList keys;
+        for (const SyncRecord &r : toRecords)
+            keys.append(QStringLiteral("%1/%2@%3").arg(r.collection, r.recordId).arg(r.version));
+        QCOMPARE(keys, (QStringList{"c/e@1", "c/c@2", "c/z@3", "c/d@11", "c/b@12", "d/a@13", "c/a@14"}));
+        QCOMPARE(toRecords.at(3).data, QByteArray(R"({"from":"d"})"));
+        QCOMPARE(toRecords.at(3).updatedAt, QDateTime::fromMSecsSinceEpoch(1007, Qt::UTC));
+        QVERIFY(toRecords.at(4).deleted);
+        QVERIFY(toRecords.at(4).data.isEmpty());
+        QCOMPARE(toRecords.at(6).data, QByteArray(R"({"from":"a"})"));
+        QVERIFY(!toRecords.at(6).deleted);
+        // `from` keeps the shared keys only; nothing is left to move; `third` is untouched.
+        QCOMPARE(store->syncChangesSince(from, 0, 100, 100).size(), 2);
+        QCOMPARE(store->unsharedSyncRecordCounts(from, to).total(), 0);
+        store->transaction([&] { moved = store->moveUnsharedSyncRecords(from, to, 15); });
+        QCOMPARE(moved, 0);
+        QCOMPARE(store->syncChangesSince(third, 0, 100, 100).size(), 1);
+        QCOMPARE(store->syncRecord(third, c, QStringLiteral("a"))->data, QByteArray(R"({"third":"a"})"));
+        QCOMPARE(store->syncVersion(to), 10);   // the caller reserves versions, not the move
+    }
+
     void execTemplateBinds()
     {
         QString path;

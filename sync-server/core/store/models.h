@@ -84,6 +84,21 @@ struct SyncRecord
     QDateTime updatedAt;           // UTC, when the server last wrote the record
 };
 
+// A key two users both hold (Store::sharedSyncRecords): the record of each.
+struct SharedSyncRecord
+{
+    SyncRecord from;
+    SyncRecord to;
+};
+
+// Records of one user whose key another user does not hold (Store::unsharedSyncRecordCounts).
+struct UnsharedSyncRecordCounts
+{
+    qint64 live = 0;
+    qint64 deleted = 0;            // tombstones
+    qint64 total() const { return live + deleted; }
+};
+
 inline constexpr auto kCredentialProvider = "credential";
 
 } // namespace Kernia::Server

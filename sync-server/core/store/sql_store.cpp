@@ -1211,17 +1211,37 @@ namespace {
 const QString kSyncRecordColumns = QStringLiteral(
     "\"collection\", \"recordId\", \"version\", \"deleted\", \"data\", \"updatedAt\"");
 
-SyncRecord readSyncRecord(const Query &q)
+// `first`: index of the record's first column (after another record's, in a join).
+SyncRecord readSyncRecord(const Query &q, int first = 0)
 {
     SyncRecord r;
-    r.collection = q.value(0).toString();
-    r.recordId = q.value(1).toString();
-    r.version = q.value(2).toLongLong();
-    r.deleted = q.value(3).toBool();
-    r.data = q.value(4).isNull() ? QByteArray() : q.value(4).toString().toUtf8();
-    r.updatedAt = toTimestamp(q.value(5));
+    r.collection = q.value(first + 0).toString();
+    r.recordId = q.value(first + 1).toString();
+    r.version = q.value(first + 2).toLongLong();
+    r.deleted = q.value(first + 3).toBool();
+    r.data = q.value(first + 4).isNull() ? QByteArray() : q.value(first + 4).toString().toUtf8();
+    r.updatedAt = toTimestamp(q.value(first + 5));
     return r;
 }
+
+constexpr int kSyncRecordColumnCount = 6;
+
+// kSyncRecordColumns qualified by a table alias: "g"."collection", ...
+QString qualifiedSyncRecordColumns(const QString &alias)
+{
+    QStringList columns;
+    for (const char *name : {"collection", "recordId", "version", "deleted", "data", "updatedAt"})
+        columns.append(QStringLiteral("\"%1\".\"%2\"").arg(alias, QLatin1String(name)));
+    return columns.join(QStringLiteral(", "));
+}
+
+// The condition "the row "g" (of :from) has a key that :to does not hold", shared by the
+// count and the move so that both see the same records. The primary key
+// ("userId", "collection", "recordId") answers it by one lookup per row.
+const QString kUnsharedCondition = QStringLiteral(
+    "\"g\".\"userId\" = :from AND NOT EXISTS (SELECT 1 FROM \"sync_record\" \"a\" "
+    "WHERE \"a\".\"userId\" = :to AND \"a\".\"collection\" = \"g\".\"collection\" "
+    "AND \"a\".\"recordId\" = \"g\".\"recordId\")");
 
 } // namespace
 
@@ -1387,6 +1407,61 @@ void SqlStore::deleteSyncData(const QString &userId)
                                         QStringLiteral("DELETE FROM \"sync_client\" WHERE \"userId\" = :id"),
                                         QStringLiteral("DELETE FROM \"sync_user_version\" WHERE \"userId\" = :id")};
     transaction([&] { execEachWithId(connection(), dialect(), deletes, userId, QStringLiteral("deleteSyncData")); });
+}
+
+QList<SharedSyncRecord> SqlStore::sharedSyncRecords(const QString &fromUserId, const QString &toUserId)
+{
+    static const QString select = QStringLiteral(
+        "SELECT %1, %2 FROM \"sync_record\" \"g\" JOIN \"sync_record\" \"a\" "
+        "ON \"a\".\"userId\" = :to AND \"a\".\"collection\" = \"g\".\"collection\" "
+        "AND \"a\".\"recordId\" = \"g\".\"recordId\" "
+        "WHERE \"g\".\"userId\" = :from ORDER BY \"g\".\"version\"")
+        .arg(qualifiedSyncRecordColumns(QStringLiteral("g")), qualifiedSyncRecordColumns(QStringLiteral("a")));
+    Query q(connection(), dialect(), QStringLiteral("sharedSyncRecords"));
+    q.prepare(select)
+        .bind(QStringLiteral(":from"), fromUserId)
+        .bind(QStringLiteral(":to"), toUserId)
+        .exec();
+    QList<SharedSyncRecord> result;
+    while (q.next())
+        result.append({readSyncRecord(q), readSyncRecord(q, kSyncRecordColumnCount)});
+    return result;
+}
+
+UnsharedSyncRecordCounts SqlStore::unsharedSyncRecordCounts(const QString &fromUserId, const QString &toUserId)
+{
+    static const QString select = QStringLiteral("SELECT \"g\".\"deleted\", count(*) FROM \"sync_record\" \"g\" "
+                                                 "WHERE %1 GROUP BY \"g\".\"deleted\"").arg(kUnsharedCondition);
+    Query q(connection(), dialect(), QStringLiteral("unsharedSyncRecordCounts"));
+    q.prepare(select)
+        .bind(QStringLiteral(":from"), fromUserId)
+        .bind(QStringLiteral(":to"), toUserId)
+        .exec();
+    UnsharedSyncRecordCounts counts;
+    while (q.next())
+        (q.value(0).toBool() ? counts.deleted : counts.live) += q.value(1).toLongLong();
+    return counts;
+}
+
+qint64 SqlStore::moveUnsharedSyncRecords(const QString &fromUserId, const QString &toUserId, qint64 firstVersion)
+{
+    // The rows keep their data and change owner and version in place. The new keys and
+    // versions are free in `to` (keys it does not hold, versions above its counter), so
+    // no unique index sees a collision even row by row.
+    static const QString update = QStringLiteral(
+        "UPDATE \"sync_record\" SET \"userId\" = :to, \"version\" = :before + \"m\".\"n\" "
+        "FROM (SELECT \"g\".\"collection\", \"g\".\"recordId\", "
+        "ROW_NUMBER() OVER (ORDER BY \"g\".\"version\") AS \"n\" "
+        "FROM \"sync_record\" \"g\" WHERE %1) AS \"m\" "
+        "WHERE \"sync_record\".\"userId\" = :from AND \"sync_record\".\"collection\" = \"m\".\"collection\" "
+        "AND \"sync_record\".\"recordId\" = \"m\".\"recordId\"").arg(kUnsharedCondition);
+    Query q(connection(), dialect(), QStringLiteral("moveUnsharedSyncRecords"));
+    q.prepare(update)
+        .bind(QStringLiteral(":from"), fromUserId)
+        .bind(QStringLiteral(":to"), toUserId)
+        .bind(QStringLiteral(":before"), firstVersion - 1)
+        .exec();
+    return qMax(0, q.rowsAffected());
 }
 
 // ---------------------------------------------------------------------------------------

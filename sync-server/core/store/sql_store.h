@@ -146,6 +146,13 @@ public:
     void setSyncClientMark(const QString &userId, const QString &clientId, qint64 lastMid) override;
     QList<QPair<QString, qint64>> syncClientMarks(const QString &userId) override;
     void deleteSyncData(const QString &userId) override;
+    // One SELECT ... JOIN on the primary key.
+    QList<SharedSyncRecord> sharedSyncRecords(const QString &fromUserId, const QString &toUserId) override;
+    // One SELECT ... WHERE NOT EXISTS ... GROUP BY "deleted".
+    UnsharedSyncRecordCounts unsharedSyncRecordCounts(const QString &fromUserId, const QString &toUserId) override;
+    // One UPDATE ... FROM (SELECT ..., ROW_NUMBER() OVER (ORDER BY "version") ...): the rows
+    // change their "userId" and "version" in place (SQLite 3.33+, PostgreSQL).
+    qint64 moveUnsharedSyncRecords(const QString &fromUserId, const QString &toUserId, qint64 firstVersion) override;
 
     // Rate limiting and operations; implemented in sql_store_ops.cpp.
     // One INSERT ... ON CONFLICT ("key") DO UPDATE ... WHERE <not full> RETURNING.

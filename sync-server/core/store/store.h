@@ -134,6 +134,23 @@ public:
     // Deletes the user's records, client marks and counter (deleteUser does it by cascade).
     virtual void deleteSyncData(const QString &userId) = 0;
 
+    // Moving one user's records to another (a guest's into the account it links to,
+    // SyncService::linkGuest) without reading every record into memory. Keys are
+    // (collection, recordId); a key `to` holds is "shared", a tombstone included.
+    //
+    // `from`'s records whose key `to` holds too, each with `to`'s record of that key, in
+    // the order of `from`'s versions. Only these are read.
+    virtual QList<SharedSyncRecord> sharedSyncRecords(const QString &fromUserId, const QString &toUserId) = 0;
+    // How many of `from`'s records have a key `to` does not hold: live ones and tombstones.
+    virtual UnsharedSyncRecordCounts unsharedSyncRecordCounts(const QString &fromUserId, const QString &toUserId) = 0;
+    // Moves exactly those records to `to` in one statement, in the database: data,
+    // deleted and updatedAt unchanged, versions firstVersion, firstVersion + 1, ... in the
+    // order of `from`'s versions. The caller reserves the versions first (bumpSyncVersion)
+    // and calls this in the same transaction as unsharedSyncRecordCounts. Returns how many
+    // records moved.
+    virtual qint64 moveUnsharedSyncRecords(const QString &fromUserId, const QString &toUserId,
+                                           qint64 firstVersion) = 0;
+
     // Rate limiting (core/ratelimit): counters in the "rateLimit" table, shared by every
     // server process on the database. Counts one request for `key` in one atomic statement
     // (no surrounding transaction needed) unless the counter is full: `max` requests
