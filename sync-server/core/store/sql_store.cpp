@@ -1283,20 +1283,6 @@ void SqlStore::putSyncRecord(const QString &userId, const SyncRecord &r)
         .exec();
 }
 
-QList<SyncRecord> SqlStore::syncRecordsByUser(const QString &userId)
-{
-    static const QString select = QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "
-                                                 "ORDER BY \"version\"").arg(kSyncRecordColumns);
-    Query q(connection(), dialect(), QStringLiteral("syncRecordsByUser"));
-    q.prepare(select)
-        .bind(QStringLiteral(":userId"), userId)
-        .exec();
-    QList<SyncRecord> result;
-    while (q.next())
-        result.append(readSyncRecord(q));
-    return result;
-}
-
 QList<SyncRecord> SqlStore::syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit)
 {
     static const QString select = QStringLiteral("SELECT %1 FROM \"sync_record\" WHERE \"userId\" = :userId "

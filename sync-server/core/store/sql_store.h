@@ -135,7 +135,6 @@ public:
                                          const QString &recordId) override;
     // One INSERT ... ON CONFLICT DO UPDATE (SQLite 3.24+, PostgreSQL 9.5+).
     void putSyncRecord(const QString &userId, const SyncRecord &record) override;
-    QList<SyncRecord> syncRecordsByUser(const QString &userId) override;
     QList<SyncRecord> syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit) override;
     void syncChangeSizes(const QString &userId, qint64 since, qint64 upTo, int limit,
                          const std::function<bool(qint64 version, qint64 bytes)> &take) override;

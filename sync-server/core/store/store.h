@@ -111,8 +111,6 @@ public:
                                                  const QString &recordId) = 0;
     // Inserts or replaces the row (userId, record.collection, record.recordId).
     virtual void putSyncRecord(const QString &userId, const SyncRecord &record) = 0;
-    // Every record of the user (tombstones included) in version order.
-    virtual QList<SyncRecord> syncRecordsByUser(const QString &userId) = 0;
     // Records with since < version <= upTo in version order, at most `limit` of them.
     virtual QList<SyncRecord> syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit) = 0;
     // The same records' versions and sizes without their data: passes (version, bytes) of

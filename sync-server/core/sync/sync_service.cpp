@@ -279,32 +279,31 @@ SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, cons
     store.transaction([&] {   // nested: joins the link transaction
         result = SyncLinkResult();
         const QDateTime now = nowUtc();
+
+        // Keys the account holds too (live or tombstone): read, and decided one by one.
         QList<SyncRecord> writes;
-        for (const SyncRecord &guest : store.syncRecordsByUser(guestId)) {
-            const std::optional<SyncRecord> account = store.syncRecord(accountId, guest.collection, guest.recordId);
-            const bool accountLive = account && !account->deleted;
+        for (const SharedSyncRecord &shared : store.sharedSyncRecords(guestId, accountId)) {
+            const SyncRecord &guest = shared.from;
+            const SyncRecord &account = shared.to;
             if (guest.deleted) {
-                // A guest's deletion only travels where the account has nothing live.
-                if (accountLive)
+                // A guest's deletion only travels where the account has nothing (moved
+                // below); it never deletes a live record, nor rewrites a tombstone.
+                if (!account.deleted)
                     ++result.dropped;
-                else if (!account) {
-                    writes.append(guest);
-                    ++result.tombstones;
-                }
                 continue;
             }
-            if (!accountLive) {
+            if (account.deleted) {
                 writes.append(guest);
                 ++result.moved;
                 continue;
             }
-            const QJsonObject accountData = parseObject(account->data);
+            const QJsonObject accountData = parseObject(account.data);
             const QJsonObject guestData = parseObject(guest.data);
             QJsonObject merged;
             if (!m_options.mergePolicies.contains(guest.collection) && m_options.mergeHook)
                 merged = m_options.mergeHook(guest.collection, accountData, guestData);
             else
-                merged = mergeRecords(policyFor(guest.collection), accountData, account->updatedAt,
+                merged = mergeRecords(policyFor(guest.collection), accountData, account.updatedAt,
                                       guestData, guest.updatedAt);
             if (merged == accountData) {
                 ++result.keptAccount;
@@ -342,11 +341,26 @@ SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, cons
             ++result.merged;
         }
 
-        if (!writes.isEmpty()) {
-            // Fresh versions from the account's counter, in the guest's order, so the
-            // account's other devices pull them.
-            const qint64 last = store.bumpSyncVersion(accountId, writes.size());
-            qint64 version = last - writes.size();
+        // Keys the account does not hold at all (usually nearly all of them): moved as
+        // they are, live records and tombstones, without being read here.
+        const UnsharedSyncRecordCounts unshared = store.unsharedSyncRecordCounts(guestId, accountId);
+        result.moved += int(unshared.live);
+        result.tombstones += int(unshared.deleted);
+
+        // Fresh versions from the account's counter, so the account's other devices pull
+        // them: the moved records first, then the written ones, each in the guest's order.
+        const qint64 count = unshared.total() + writes.size();
+        if (count > 0) {
+            const qint64 last = store.bumpSyncVersion(accountId, count);
+            qint64 version = last - count;
+            if (unshared.total() > 0) {
+                const qint64 moved = store.moveUnsharedSyncRecords(guestId, accountId, version + 1);
+                if (moved != unshared.total()) {
+                    throw StoreError(QStringLiteral("linking guest %1: moved %2 records, counted %3")
+                                         .arg(guestId).arg(moved).arg(unshared.total()));
+                }
+                version += moved;
+            }
             for (SyncRecord &record : writes) {
                 record.version = ++version;
                 store.putSyncRecord(accountId, record);
@@ -361,7 +375,7 @@ SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, cons
                 ++result.clients;
             }
         }
-        store.deleteSyncData(guestId);
+        store.deleteSyncData(guestId);   // the shared keys' rows, marks and counter
     });
     return result;
 }

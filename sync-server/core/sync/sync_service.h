@@ -85,7 +85,9 @@ public:
     // least one); throws SyncError (INVALID_SINCE, INVALID_LIMIT).
     SyncPullResult pull(Store &store, const QString &userId, qint64 since, int limit) const;
     // Moves the guest's records and client marks to the account (merging overlaps by
-    // policy) and deletes the guest's sync data. A merge whose result would exceed
+    // policy) and deletes the guest's sync data. Records whose key the account does not
+    // hold move inside the database, a few statements for any number of them; only the
+    // keys both hold are read and merged here. A merge whose result would exceed
     // maxRecordBytes keeps the account's record and files the guest's under
     // conflictCollection (logged). Joins the caller's transaction (the link transaction);
     // throws on failure.
