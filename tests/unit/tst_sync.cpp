@@ -1,6 +1,7 @@
 // Data sync without sockets (docs/sync-protocol.md): /api/sync/push and /pull through the
 // real AuthServer pipeline, the second mount in the Router, every limit and bad input, a
 // concurrent push race, and the guest-data merge inside the link transaction.
+#include "forwarding_store.h"
 #include "test_server.h"
 
 #include "auth/router.h"
@@ -99,6 +100,29 @@ struct SyncServer
             qFatal("pull failed: %d %s", r.status(), r.body().constData());
         return TestServer::json(r);
     }
+    // Pushes any number of mutations, at most 500 (the limit) per push.
+    void pushAll(const QByteArray &token, const QString &clientId, const QJsonArray &mutations)
+    {
+        for (qsizetype i = 0; i < mutations.size(); i += 500) {
+            QJsonArray batch;
+            for (qsizetype j = i; j < qMin(i + 500, mutations.size()); ++j)
+                batch.append(mutations.at(j));
+            pushOk(token, clientId, batch);
+        }
+    }
+    // Every change after `since`, page by page, in version order.
+    QList<QJsonObject> allChanges(const QByteArray &token, qint64 since = 0)
+    {
+        QList<QJsonObject> changes;
+        for (;;) {
+            const QJsonObject page = pullOk(token, since, 1000);
+            for (const QJsonValue &change : page.value("changes").toArray())
+                changes.append(change.toObject());
+            since = page.value("version").toInteger();
+            if (!page.value("more").toBool())
+                return changes;
+        }
+    }
     // (collection/id) -> data of the live records, from a full pull.
     QMap<QString, QJsonObject> live(const QByteArray &token)
     {
@@ -169,6 +193,8 @@ private slots:
     void linkMergeAboveRecordLimitKeepsBoth_data();
     void linkMergeAboveRecordLimitKeepsBoth();
     void linkClientMarksKeepTheHigher();
+    void linkManyGuestRecords();
+    void linkReadsOnlySharedRecords();
     void failingOnLinkRollsBackMovedRecords();
     void throwingMergeHookRollsBack();
     void deletedUserLosesSyncData();
@@ -1003,6 +1029,269 @@ void SyncTest::linkClientMarksKeepTheHigher()
     s.signIn(QStringLiteral("fay@example.com"), g.token);
     QCOMPARE(s.pushOk(account.token, "shared-device", {}).value("lastMid").toInteger(), 10);
     QCOMPARE(s.pushOk(account.token, "guest-only", {}).value("lastMid").toInteger(), 7);
+}
+
+// A large guest meets an account that holds some of its keys, in every combination (live
+// or tombstone on either side; a merge that changes the account's record, keeps it, or
+// would overflow it): every record ends up as the per-record rules say, the link's
+// writes take consecutive versions right above the account's counter (the moved records
+// in the guest's order), the counts are right, and nothing of the guest stays.
+void SyncTest::linkManyGuestRecords()
+{
+    SyncOptions options;
+    options.maxRecordBytes = 1000;   // two records of 600 bytes merge into one above it
+    SyncServer s(options);
+    constexpr int kRecords = 5000;
+    enum Kind { Merged, Kept, OverTombstone, Dropped, BothDeleted, GuestTombstone, Conflict, GuestOnly };
+    const auto kindOf = [](int i) {
+        switch (i % 50) {
+        case 0: case 1: return Merged;          // both live, the merge adds the guest's field
+        case 2: return Kept;                    // both live, the merge is the account's record
+        case 3: return OverTombstone;           // guest live, account tombstone
+        case 4: return Dropped;                 // guest tombstone, account live
+        case 5: return BothDeleted;             // tombstones on both sides
+        case 6: case 7: case 8: case 9: return GuestTombstone;   // only the guest, a tombstone
+        case 10: return Conflict;               // both live, the merge would be too large
+        default: return GuestOnly;              // only the guest, live (39 of 50)
+        }
+    };
+    const auto collectionOf = [](int i) { return i % 3 ? QStringLiteral("notes") : QStringLiteral("cart"); };
+    const auto keyOf = [&](int i) { return collectionOf(i) + QStringLiteral("/r") + QString::number(i); };
+    const QString bigA(600, 'a');
+    const QString bigG(600, 'g');
+
+    const auto account = s.signUp(QStringLiteral("max@example.com"));
+    QJsonArray accountMutations;
+    for (int i = 0; i < kRecords; ++i) {
+        const qint64 mid = accountMutations.size() + 1;
+        const QString id = QStringLiteral("r%1").arg(i);
+        switch (kindOf(i)) {
+        case Merged: case Kept: case Dropped:
+            accountMutations.append(put(mid, collectionOf(i), id, {{"a", i}}));
+            break;
+        case Conflict:
+            accountMutations.append(put(mid, collectionOf(i), id, {{"a", bigA}}));
+            break;
+        case OverTombstone: case BothDeleted:
+            accountMutations.append(del(mid, collectionOf(i), id));
+            break;
+        default:
+            if (i % 100 == 20)   // records of the account's own, between the others
+                accountMutations.append(put(mid, "own", QStringLiteral("o%1").arg(i), {{"own", i}}));
+            break;
+        }
+    }
+    s.pushAll(account.token, "laptop", accountMutations);
+    const QList<QJsonObject> accountBefore = s.allChanges(account.token);
+    const qint64 before = s.server->store->syncVersion(account.userId);
+    QCOMPARE(before, qint64(accountMutations.size()));
+    QHash<QString, QJsonObject> previous;   // collection/id -> the account's change before the link
+    for (const QJsonObject &c : accountBefore)
+        previous.insert(c.value("collection").toString() + '/' + c.value("id").toString(), c);
+    QTest::qWait(5);   // the guest's records are the newer ones
+
+    const auto g = s.guest();
+    QJsonArray guestMutations;
+    for (int i = 0; i < kRecords; ++i) {
+        const qint64 mid = i + 1;
+        const QString id = QStringLiteral("r%1").arg(i);
+        switch (kindOf(i)) {
+        case Kept:
+            guestMutations.append(put(mid, collectionOf(i), id, {{"a", i}}));
+            break;
+        case Conflict:
+            guestMutations.append(put(mid, collectionOf(i), id, {{"g", bigG}}));
+            break;
+        case Dropped: case BothDeleted: case GuestTombstone:
+            guestMutations.append(del(mid, collectionOf(i), id));
+            break;
+        default:
+            guestMutations.append(put(mid, collectionOf(i), id, {{"g", i}}));
+            break;
+        }
+    }
+    s.pushAll(g.token, "phone", guestMutations);
+
+    SyncLinkResult result;
+    s.server->store->transaction([&] { result = s.sync->linkGuest(*s.server->store, g.userId, account.userId); });
+    constexpr int kGroups = kRecords / 50;
+    QCOMPARE(result.moved, kGroups * (1 + 39));
+    QCOMPARE(result.merged, kGroups * 2);
+    QCOMPARE(result.keptAccount, kGroups);
+    QCOMPARE(result.conflicts, kGroups);
+    QCOMPARE(result.tombstones, kGroups * 4);
+    QCOMPARE(result.dropped, kGroups);
+    QCOMPARE(result.clients, 1);
+    const qint64 written = result.moved + result.merged + result.conflicts + result.tombstones;
+
+    // Versions: unique per record, and the link's exactly before+1 .. before+written.
+    const QList<QJsonObject> after = s.allChanges(account.token);
+    QCOMPARE(s.server->store->syncVersion(account.userId), before + written);
+    QHash<QString, QJsonObject> records;
+    std::set<qint64> versions, fresh;
+    for (const QJsonObject &c : after) {
+        const qint64 version = c.value("version").toInteger();
+        QVERIFY2(versions.insert(version).second, qPrintable(QStringLiteral("version %1 twice").arg(version)));
+        if (version > before)
+            fresh.insert(version);
+        records.insert(c.value("collection").toString() + '/' + c.value("id").toString(), c);
+    }
+    QCOMPARE(qint64(fresh.size()), written);
+    QCOMPARE(*fresh.begin(), before + 1);
+    QCOMPARE(*fresh.rbegin(), before + written);
+
+    QHash<QString, QJsonObject> conflicts;   // the guest's collection/id -> its conflict record
+    for (auto it = records.constBegin(); it != records.constEnd(); ++it) {
+        if (it.key().startsWith(QLatin1String("_conflicts/"))) {
+            const QJsonObject d = it.value().value("data").toObject();
+            conflicts.insert(d.value("collection").toString() + '/' + d.value("id").toString(), it.value());
+        }
+    }
+
+    // Every record as the rules say.
+    const auto unchanged = [&](const QString &key) { return records.value(key) == previous.value(key); };
+    int conflictRecords = 0;
+    qint64 lastMovedVersion = before;
+    for (int i = 0; i < kRecords; ++i) {
+        const QString key = keyOf(i);
+        QVERIFY2(records.contains(key), qPrintable(key));
+        const QJsonObject r = records.value(key);
+        const qint64 version = r.value("version").toInteger();
+        const QJsonValue data = r.value("data");
+        switch (kindOf(i)) {
+        case Merged:
+            QVERIFY2(version > before && data.toObject() == (QJsonObject{{"a", i}, {"g", i}}), qPrintable(key));
+            break;
+        case Kept: case Dropped: case BothDeleted: case Conflict:
+            QVERIFY2(unchanged(key), qPrintable(key));
+            break;
+        case OverTombstone:
+            QVERIFY2(version > before && data.toObject() == (QJsonObject{{"g", i}}), qPrintable(key));
+            break;
+        case GuestTombstone:
+            QVERIFY2(version > before && r.value("deleted").toBool() && data.isNull(), qPrintable(key));
+            break;
+        case GuestOnly:
+            QVERIFY2(!r.value("deleted").toBool() && data.toObject() == (QJsonObject{{"g", i}}), qPrintable(key));
+            break;
+        }
+        if (kindOf(i) == GuestOnly || kindOf(i) == GuestTombstone) {
+            // Moved records keep the guest's order.
+            QVERIFY2(version > lastMovedVersion, qPrintable(key));
+            lastMovedVersion = version;
+        }
+        if (kindOf(i) == Conflict) {
+            const QJsonObject conflict = conflicts.value(key);
+            QVERIFY2(conflict.value("version").toInteger() > before, qPrintable(key + QStringLiteral(": no conflict record")));
+            QVERIFY2(conflict.value("data").toObject().value("data").toObject() == (QJsonObject{{"g", bigG}}), qPrintable(key));
+            ++conflictRecords;
+        }
+    }
+    QCOMPARE(conflictRecords, kGroups);
+    QCOMPARE(conflicts.size(), kGroups);
+    for (auto it = previous.constBegin(); it != previous.constEnd(); ++it) {
+        if (it.key().startsWith(QLatin1String("own/")))
+            QVERIFY2(unchanged(it.key()), qPrintable(it.key()));
+    }
+    // The account holds its own keys, the guest's keys and one conflict record per conflict.
+    QSet<QString> expectedKeys;
+    for (auto it = previous.constBegin(); it != previous.constEnd(); ++it)
+        expectedKeys.insert(it.key());
+    for (int i = 0; i < kRecords; ++i)
+        expectedKeys.insert(keyOf(i));
+    QCOMPARE(qsizetype(records.size()), expectedKeys.size() + kGroups);
+
+    // Nothing of the guest stays; its device's mark travelled.
+    QCOMPARE(s.rows("sync_record", g.userId), 0);
+    QCOMPARE(s.rows("sync_client", g.userId), 0);
+    QCOMPARE(s.rows("sync_user_version", g.userId), 0);
+    QCOMPARE(s.pushOk(account.token, "phone", {}).value("lastMid").toInteger(), qint64(kRecords));
+}
+
+// The link reads only the guest's records whose key the account holds too; the others
+// move inside the database, never handed to the service and never written one by one. A
+// decorating store watches every record the store returns and every single write. (Before,
+// the link read all 1,000 guest records, looked each up in the account and wrote every
+// one it kept back one by one: 1,100 records read, 950 writes here.)
+void SyncTest::linkReadsOnlySharedRecords()
+{
+    struct WatchingStore : ForwardingStore
+    {
+        using ForwardingStore::ForwardingStore;
+        QStringList read;   // userId|collection/id of every record handed out
+        int writes = 0;     // putSyncRecord calls
+
+        void saw(const QString &userId, const SyncRecord &r) { read.append(userId + '|' + r.collection + '/' + r.recordId); }
+        std::optional<SyncRecord> syncRecord(const QString &userId, const QString &collection, const QString &recordId) override
+        {
+            std::optional<SyncRecord> r = ForwardingStore::syncRecord(userId, collection, recordId);
+            if (r)
+                saw(userId, *r);
+            return r;
+        }
+        QList<SyncRecord> syncChangesSince(const QString &userId, qint64 since, qint64 upTo, int limit) override
+        {
+            const QList<SyncRecord> records = ForwardingStore::syncChangesSince(userId, since, upTo, limit);
+            for (const SyncRecord &r : records)
+                saw(userId, r);
+            return records;
+        }
+        QList<SharedSyncRecord> sharedSyncRecords(const QString &fromUserId, const QString &toUserId) override
+        {
+            const QList<SharedSyncRecord> shared = ForwardingStore::sharedSyncRecords(fromUserId, toUserId);
+            for (const SharedSyncRecord &pair : shared) {
+                saw(fromUserId, pair.from);
+                saw(toUserId, pair.to);
+            }
+            return shared;
+        }
+        void putSyncRecord(const QString &userId, const SyncRecord &record) override
+        {
+            ++writes;
+            ForwardingStore::putSyncRecord(userId, record);
+        }
+    };
+
+    SyncServer s;
+    // Guest records r0..r999; the account holds every tenth key (r0, r10, ...), in four
+    // kinds: both live (merged), account tombstone (the guest's moves over it), guest
+    // tombstone (dropped), both tombstones. Of the other 900, r5, r15, ... are tombstones.
+    const auto account = s.signUp(QStringLiteral("nia@example.com"));
+    QJsonArray accountMutations, guestMutations;
+    for (int i = 0; i < 1000; i += 10) {
+        const QString id = QStringLiteral("r%1").arg(i);
+        const qint64 mid = accountMutations.size() + 1;
+        const int kind = (i / 10) % 4;
+        accountMutations.append(kind == 0 || kind == 2 ? put(mid, "c", id, {{"a", i}}) : del(mid, "c", id));
+    }
+    s.pushAll(account.token, "laptop", accountMutations);
+    QTest::qWait(5);
+    const auto g = s.guest();
+    for (int i = 0; i < 1000; ++i) {
+        const QString id = QStringLiteral("r%1").arg(i);
+        const bool guestTombstone = i % 10 == 0 ? (i / 10) % 4 >= 2 : i % 10 == 5;
+        guestMutations.append(guestTombstone ? del(i + 1, "c", id) : put(i + 1, "c", id, {{"g", i}}));
+    }
+    s.pushAll(g.token, "phone", guestMutations);
+
+    WatchingStore watching(*s.server->store);
+    SyncLinkResult result;
+    s.server->store->transaction([&] { result = s.sync->linkGuest(watching, g.userId, account.userId); });
+    QCOMPARE(result.merged, 25);
+    QCOMPARE(result.moved, 800 + 25);
+    QCOMPARE(result.tombstones, 100);
+    QCOMPARE(result.dropped, 25);
+
+    // Only the 100 shared keys were read (each once per side), and only the 50 records the
+    // merge rewrote were written one by one.
+    for (const QString &key : std::as_const(watching.read))
+        QVERIFY2(key.section('/', 1).mid(1).toInt() % 10 == 0, qPrintable(key + QStringLiteral(" was read")));
+    QVERIFY2(watching.read.size() <= 2 * 100, qPrintable(QString::number(watching.read.size())));
+    QCOMPARE(watching.writes, 25 + 25);
+    // ... and everything arrived.
+    QCOMPARE(s.live(account.token).size(), 25 + 25 + 25 + 800);
+    QCOMPARE(s.allChanges(account.token).size(), 1000);
+    QCOMPARE(s.rows("sync_record", g.userId), 0);
 }
 
 void SyncTest::failingOnLinkRollsBackMovedRecords()
