@@ -544,6 +544,11 @@ const SqlDialect &SqlStore::dialect() const
     return m_config->dialect;
 }
 
+int SqlStore::walLockedCheckpoints() const
+{
+    return m_checkpointer ? m_checkpointer->lockedRounds() : 0;
+}
+
 SqlStore::ThreadState &SqlStore::threadState()
 {
     ThreadRegistry &registry = ThreadRegistry::local();

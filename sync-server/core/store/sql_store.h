@@ -71,6 +71,9 @@ public:
     SqlStore &operator=(const SqlStore &) = delete;
 
     const SqlDialect &dialect() const;
+    // SQLite: background checkpoint rounds so far that copied the log with every writer
+    // held off (WalCheckpointer::lockedRounds); 0 for PostgreSQL.
+    int walLockedCheckpoints() const;
     // Ids of the migrations recorded in kernia_migrations, in id order.
     QStringList appliedMigrations();
 

@@ -88,7 +88,8 @@ void WalCheckpointer::run()
                 // The rest, with no writer of any Kernia process appending: the next commit
                 // finds every frame copied and rewinds the log.
                 const std::lock_guard<WriterLock> turn(m_writerTurn);
-                checkpoint();
+                if (checkpoint().ok)
+                    m_lockedRounds.fetchAndAddRelaxed(1);
             }
             locker.relock();
         }

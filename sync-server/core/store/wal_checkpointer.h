@@ -17,6 +17,8 @@
 #include <QMutex>
 #include <QString>
 #include <QWaitCondition>
+#include <QAtomicInt>
+
 #include <memory>
 
 class QThread;
@@ -36,6 +38,10 @@ public:
     WalCheckpointer(const WalCheckpointer &) = delete;
     WalCheckpointer &operator=(const WalCheckpointer &) = delete;
 
+    // Rounds that ended with a pass under the writer turn, so far (each lets the next
+    // commit of any process rewind the log).
+    int lockedRounds() const { return m_lockedRounds.loadRelaxed(); }
+
 private:
     void run();
 
@@ -45,6 +51,7 @@ private:
     QMutex m_mutex;
     QWaitCondition m_wake;
     bool m_stopping = false;
+    QAtomicInt m_lockedRounds;
     std::unique_ptr<QThread> m_thread;
 };
 
