@@ -1110,10 +1110,11 @@ private slots:
 
         const QString padding(1500, QLatin1Char('x'));
         QAtomicInteger<int> commits{0};
+        const int roundsBefore = store->walLockedCheckpoints();
         QElapsedTimer clock;
         clock.start();
         runConcurrently(4, [&](int i) {
-            for (int n = 0; clock.elapsed() < 3000; ++n) {   // fifteen checkpoint rounds
+            for (int n = 0; clock.elapsed() < 3000; ++n) {   // up to fifteen checkpoint rounds
                 const QString id = QStringLiteral("s%1-%2").arg(i).arg(n);
                 User user = makeUser(id, id + QStringLiteral("@example.com"));
                 user.name = padding;
@@ -1122,10 +1123,15 @@ private slots:
             }
         });
         const quint32 rewinds = walRewindSalt(path) - saltBefore;
+        const int rounds = store->walLockedCheckpoints() - roundsBefore;
         const qint64 size = QFileInfo(path + QStringLiteral("-wal")).size();
-        qInfo("%d commits in 3 s; the log was rewound %u times and is %lld bytes",
-              commits.loadRelaxed(), rewinds, size);
-        QVERIFY2(rewinds >= 5, "the write-ahead log was not rewound while the writes went on");
+        qInfo("%d commits in 3 s; %d checkpoint rounds; the log was rewound %u times and is %lld bytes",
+              commits.loadRelaxed(), rounds, rewinds, size);
+        // Counted against the rounds that ran (fewer on a loaded machine), not the clock.
+        QVERIFY2(rounds >= 3, qPrintable(QStringLiteral("only %1 checkpoint rounds in 3 s").arg(rounds)));
+        QVERIFY2(rewinds * 3 >= quint32(rounds) * 2,
+                 qPrintable(QStringLiteral("the write-ahead log was rewound %1 times in %2 rounds while the "
+                                           "writes went on").arg(rewinds).arg(rounds)));
     }
 
     // Two processes on one file (here: two stores, each with its own writer lock on its own
