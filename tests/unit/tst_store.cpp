@@ -62,6 +62,20 @@ User makeUser(const QString &id, const QString &email)
     return u;
 }
 
+// A tombstone when `data` is null.
+SyncRecord makeSyncRecord(const QString &collection, const QString &id, qint64 version, const QByteArray &data,
+                          qint64 updatedAtMs)
+{
+    SyncRecord r;
+    r.collection = collection;
+    r.recordId = id;
+    r.version = version;
+    r.deleted = data.isNull();
+    r.data = data;
+    r.updatedAt = QDateTime::fromMSecsSinceEpoch(updatedAtMs, Qt::UTC);
+    return r;
+}
+
 Session makeSession(const QString &id, const QString &token, const QString &userId, qint64 created)
 {
     Session s;
@@ -1629,14 +1643,7 @@ private slots:
         QVERIFY(store);
         store->createUser(makeUser(QStringLiteral("u"), QStringLiteral("u@example.com")));
         const auto record = [](const QString &collection, const QString &id, qint64 version, const QByteArray &data) {
-            SyncRecord r;
-            r.collection = collection;
-            r.recordId = id;
-            r.version = version;
-            r.deleted = data.isNull();
-            r.data = data;
-            r.updatedAt = QDateTime::fromMSecsSinceEpoch(1000 * version, Qt::UTC);
-            return r;
+            return makeSyncRecord(collection, id, version, data, 1000 * version);
         };
         store->transaction([&] {
             store->putSyncRecord(QStringLiteral("u"), record(QStringLiteral("c"), QStringLiteral("a"), 1, R"({"t":"x"})"));
@@ -1678,14 +1685,7 @@ private slots:
         for (const char *id : {"from", "to", "third"})
             store->createUser(makeUser(QLatin1String(id), QLatin1String(id) + QStringLiteral("@example.com")));
         const auto record = [](const QString &collection, const QString &id, qint64 version, const QByteArray &data) {
-            SyncRecord r;
-            r.collection = collection;
-            r.recordId = id;
-            r.version = version;
-            r.deleted = data.isNull();
-            r.data = data;
-            r.updatedAt = QDateTime::fromMSecsSinceEpoch(1000 * version + 7, Qt::UTC);
-            return r;
+            return makeSyncRecord(collection, id, version, data, 1000 * version + 7);
         };
         const QString from = QStringLiteral("from"), to = QStringLiteral("to"), third = QStringLiteral("third");
         const QString c = QStringLiteral("c"), d = QStringLiteral("d");
