@@ -204,34 +204,49 @@ void ClientPrivate::moveOldKeychainEntry(const QString &oldService, const QStrin
         if (here.error.isError())
             return onVaultRead(here);   // cannot tell; the move is tried again at the next start
         if (!here.token.isEmpty()) {
-            // Moved already (a move that was interrupted may have left the old copy).
-            vault->readAt(oldService, oldKey, [this, oldService, oldKey, token = here.token](const VaultResult &old) {
-                if (!old.error.isError() && old.token == token)
-                    vault->removeAt(oldService, oldKey, nullptr);
-            });
+            // Copied already (a move that was interrupted, or one whose token is not
+            // confirmed yet, may have left the old copy).
+            if (!tokenFingerprint) {
+                // Whose token it is only get-session can tell: the old entry may be
+                // shared with another data directory, so it stays until then.
+                unconfirmedOldEntry = std::make_pair(oldService, oldKey);
+                return onVaultRead(here);
+            }
+            if (fingerprintOf(here.token.toUtf8()) == *tokenFingerprint) {
+                vault->readAt(oldService, oldKey, [this, oldService, oldKey, token = here.token](const VaultResult &old) {
+                    if (!old.error.isError() && old.token == token)
+                        vault->removeAt(oldService, oldKey, nullptr);
+                });
+            }
             recordKeychainEntry();
             return onVaultRead(here);
         }
         vault->readAt(oldService, oldKey, [this, here, oldService, oldKey](const VaultResult &old) {
             if (old.error.isError())
                 return onVaultRead(old);
-            // Ours unless the fingerprint says otherwise (an older SDK saved none: the
-            // session check compares the user then).
-            const bool ours = !old.token.isEmpty()
-                    && (!tokenFingerprint || fingerprintOf(old.token.toUtf8()) == *tokenFingerprint);
-            if (!ours) {
+            // Ours if the fingerprint says so. Unknown (an older SDK saved none): it is
+            // copied, and used for nothing but get-session until that names the cached
+            // user; the old entry (possibly shared with another data directory) stays
+            // until then.
+            const bool known = tokenFingerprint.has_value();
+            const bool candidate = !old.token.isEmpty()
+                    && (!known || fingerprintOf(old.token.toUtf8()) == *tokenFingerprint);
+            if (!candidate) {
                 recordKeychainEntry();
-                return onVaultRead(here);
+                return onVaultRead(here);   // no token for this session: signed out, never the old entry touched
             }
-            qCInfo(lcClient) << "moving the session token from keychain entry" << oldService << oldKey << "to" << vault->key();
-            vault->write(old.token, [this, old, oldService, oldKey](const VaultResult &written) {
+            qCInfo(lcClient) << (known ? "moving" : "copying (until the server confirms its user)")
+                             << "the session token from keychain entry" << oldService << oldKey << "to" << vault->key();
+            vault->write(old.token, [this, old, oldService, oldKey, known](const VaultResult &written) {
                 if (written.error.isError()) {
                     qCWarning(lcClient) << "cannot move the session token (tried again at the next start):"
                                         << written.error.toString();
-                } else {
+                } else if (known) {
                     vault->removeAt(oldService, oldKey, nullptr);
                     recordKeychainEntry();
                 }
+                if (!known)
+                    unconfirmedOldEntry = std::make_pair(oldService, oldKey);
                 onVaultRead(old);
             });
         });
@@ -295,8 +310,10 @@ void ClientPrivate::onVaultRead(const VaultResult &r)
         accountProfileStatus = LocalStore::ProfileSignedOut;
     } else if (stored.isEmpty()) {
         // The keychain answered, and it has no token for a session we know we had.
+        // Not the account's data to give away: it signs in again and finds it.
         qCWarning(lcClient) << "no session token in the keychain for" << user;
         unusable = Error(Error::Kind::SessionGone, QString(), QStringLiteral("The session token is missing from the keychain"));
+        accountProfileStatus = LocalStore::ProfileSignedOut;
     } else if (tokenFingerprint && fingerprintOf(stored) != *tokenFingerprint) {
         // Written by someone else (e.g. another client sharing the entry): this session's
         // token is gone, and the one there may be another user's, whose data must not
@@ -308,6 +325,11 @@ void ClientPrivate::onVaultRead(const VaultResult &r)
         accountProfileStatus = LocalStore::ProfileSignedOut;
     } else {
         token = stored;
+        // With a fingerprint that matched, it is this session's token; without one (an
+        // older SDK's database) get-session must name the cached user first.
+        tokenConfirmed = tokenFingerprint.has_value();
+        if (!tokenConfirmed)
+            keeper->markDue();
     }
     setReady(true);
     if (resume)
@@ -327,6 +349,7 @@ void ClientPrivate::resumeSession(const QByteArray &storedToken, const PendingId
     const Client::State previousState = state;
     const bool hadSession = hasServerSession;
     token = storedToken;
+    tokenConfirmed = true;   // its fingerprint is the journal's
     tokenUnreadable = false;
     tokenFingerprint = pending.identity.tokenFingerprint;
     sessionExpiresAt = pending.identity.sessionExpiresAt;
@@ -471,14 +494,49 @@ void ClientPrivate::maintain(Done done)
     };
     if (state == Client::State::Guest && !hasServerSession)
         return registerGuest(std::move(thenSync));
-    if (hasServerSession && !token.isEmpty() && keeper->isDue())
+    if (hasServerSession && !token.isEmpty() && (keeper->isDue() || !tokenConfirmed))
         return checkSession(false, std::move(thenSync));
     thenSync(Error());
 }
 
 QByteArray ClientPrivate::guestBearer() const
 {
-    return state == Client::State::Guest && hasServerSession ? token : QByteArray();
+    return state == Client::State::Guest && hasServerSession && tokenConfirmed ? token : QByteArray();
+}
+
+void ClientPrivate::withConfirmedToken(bool explicitOp, std::function<void()> proceed, Done done)
+{
+    if (token.isEmpty() || tokenConfirmed)
+        return proceed();
+    // Offline, get-session fails with its transient error, and the job with it.
+    checkSession(explicitOp, [this, proceed, done](const Error &error) {
+        if (error.isError())
+            return done(error);
+        if (!tokenConfirmed)
+            return done(Error());   // background work: the session was lost (handled)
+        proceed();
+    });
+}
+
+void ClientPrivate::confirmToken(const QByteArray &checked)
+{
+    const bool wasConfirmed = tokenConfirmed;
+    tokenConfirmed = true;
+    if (!tokenFingerprint) {
+        tokenFingerprint = fingerprintOf(checked);   // saved with the identity (persist)
+        persist();
+    }
+    if (!wasConfirmed)
+        qCInfo(lcClient) << "the server confirmed the stored session token of" << user;
+    if (const auto old = std::exchange(unconfirmedOldEntry, std::nullopt)) {
+        // The older entry may have been shared: remove it only if it still holds this token.
+        const QString oldService = old->first, oldKey = old->second;
+        vault->readAt(oldService, oldKey, [this, oldService, oldKey, checked](const VaultResult &r) {
+            if (!r.error.isError() && r.token.toUtf8() == checked)
+                vault->removeAt(oldService, oldKey, nullptr);
+        });
+        recordKeychainEntry();
+    }
 }
 
 void ClientPrivate::registerGuest(Done done)
@@ -510,7 +568,9 @@ void ClientPrivate::registerGuest(Done done)
 
 void ClientPrivate::checkSession(bool explicitOp, Done done)
 {
-    keeper->check(token, [this, explicitOp, done](const SessionKeeper::Outcome &out) {
+    keeper->check(token, [this, explicitOp, done, checkedToken = token](const SessionKeeper::Outcome &out) {
+        if (token != checkedToken)
+            return done(Error());   // overtaken (cannot happen with the queue; be safe)
         switch (out.kind) {
         case SessionKeeper::Outcome::Kind::Valid: {
             const User fresh = User::fromJson(out.user, user.localId());
@@ -520,12 +580,13 @@ void ClientPrivate::checkSession(bool explicitOp, Done done)
             if (fresh.id() != user.id()) {
                 // Another server user's token (e.g. written by another client into a shared
                 // keychain entry): its user must not take over this profile and its data.
+                qCWarning(lcClient) << "get-session names" << fresh.id() << "for the stored token of" << user;
                 const Error mismatch = sessionUserMismatch(
-                        QStringLiteral("The stored session token belongs to another user (%1) than the cached one (%2); "
-                                       "it is not used").arg(fresh.id(), user.id()));
+                        QStringLiteral("The stored session token belongs to another user; it is not used"));
                 handleSessionGone(mismatch, LocalStore::ProfileSignedOut);
                 return done(explicitOp ? mismatch : Error());
             }
+            confirmToken(checkedToken);
             sessionExpiresAt = out.expiresAt;
             const Client::State freshState = fresh.isAnonymous() ? Client::State::Guest : Client::State::SignedIn;
             if (!out.refreshedToken.isEmpty() && out.refreshedToken != token) {
@@ -537,7 +598,8 @@ void ClientPrivate::checkSession(bool explicitOp, Done done)
             return done(Error());
         }
         case SessionKeeper::Outcome::Kind::Gone:
-            handleSessionGone(out.error);
+            // An unconfirmed token may not have been this account's: its data stays its own.
+            handleSessionGone(out.error, tokenConfirmed ? LocalStore::ProfileOffered : LocalStore::ProfileSignedOut);
             return done(explicitOp ? out.error : Error());
         case SessionKeeper::Outcome::Kind::Failed:
             return done(out.error);
@@ -553,6 +615,9 @@ void ClientPrivate::authenticate(Sender send, Done done)
     if (tokenUnreadable)
         return done(Error::fromKind(Error::Kind::KeychainUnavailable,
                                     QStringLiteral("The guest's session token cannot be read from the keychain")));
+    // A guest's unconfirmed token links nobody's data before get-session named this guest.
+    if (state == Client::State::Guest && hasServerSession && !tokenConfirmed)
+        return withConfirmedToken(true, [this, send, done] { authenticate(send, done); }, done);
     send(guestBearer(), [this, q, done](const HttpResult &r) {
         if (r.error.isError())
             return done(r.error);   // the guest stays exactly as it was
@@ -604,7 +669,8 @@ void ClientPrivate::signOutNow(Done done)
         return done(Error());
     const QByteArray oldToken = token;
     const User previous = user;
-    if (hasServerSession && !oldToken.isEmpty()) {
+    if (hasServerSession && !oldToken.isEmpty() && tokenConfirmed) {
+        // (An unconfirmed token may be another user's session: not ours to end.)
         // Best effort: the local sign-out does not wait for (or depend on) the server.
         transport->post(QStringLiteral("/sign-out"), QJsonObject(), oldToken, [](const HttpResult &r) {
             if (r.error.isError())
@@ -612,6 +678,8 @@ void ClientPrivate::signOutNow(Done done)
         });
     }
     token.clear();
+    tokenConfirmed = false;
+    unconfirmedOldEntry.reset();
     tokenUnreadable = false;
     tokenFingerprint.reset();
     if (!previous.localId().isEmpty())
@@ -631,6 +699,8 @@ void ClientPrivate::deleteGuestNow(Done done)
     auto finishLocally = [this, q, done] {
         const QString localId = user.localId();
         token.clear();
+        tokenConfirmed = false;
+        unconfirmedOldEntry.reset();
         tokenUnreadable = false;
         tokenFingerprint.reset();
         sessionExpiresAt = QDateTime();
@@ -646,13 +716,17 @@ void ClientPrivate::deleteGuestNow(Done done)
     if (token.isEmpty())
         return done(Error::fromKind(Error::Kind::KeychainUnavailable,
                                     QStringLiteral("The guest's session token cannot be read from the keychain")));
-    transport->post(QStringLiteral("/delete-anonymous-user"), QJsonObject(), token,
-                    [done, finishLocally](const HttpResult &r) {
-        // 401: the server no longer knows the session — the guest is gone there already.
-        if (r.error.isError() && !(r.error.kind() == Error::Kind::Rejected && r.status == 401))
-            return done(r.error);
-        finishLocally();
-    });
+    withConfirmedToken(true, [this, done, finishLocally] {
+        if (state != Client::State::Guest || token.isEmpty())
+            return done(invalidState(QStringLiteral("The guest's session was lost; nothing was deleted")));
+        transport->post(QStringLiteral("/delete-anonymous-user"), QJsonObject(), token,
+                        [done, finishLocally](const HttpResult &r) {
+            // 401: the server no longer knows the session — the guest is gone there already.
+            if (r.error.isError() && !(r.error.kind() == Error::Kind::Rejected && r.status == 401))
+                return done(r.error);
+            finishLocally();
+        });
+    }, done);
 }
 
 void ClientPrivate::handleSessionGone(const Error &reason, const char *accountProfileStatus)
@@ -662,10 +736,13 @@ void ClientPrivate::handleSessionGone(const Error &reason, const char *accountPr
     const Client::State previousState = state;
     qCWarning(lcClient) << "the session of" << previous << "cannot be used any more:" << reason.toString();
     token.clear();
+    tokenConfirmed = false;
+    // An older entry the token was copied from is not this install's: it stays as it is.
+    unconfirmedOldEntry.reset();
     tokenUnreadable = false;
     tokenFingerprint.reset();
     sessionExpiresAt = QDateTime();
-    vault->remove(nullptr);   // whatever the entry holds is of no use to anyone here
+    vault->remove(nullptr);   // this install's own entry: what it holds is of no use here
     // A guest cannot sign in again: its data is offered to the next user.
     const char *status = previousState == Client::State::Guest ? LocalStore::ProfileOffered : accountProfileStatus;
     if (!previous.localId().isEmpty())
@@ -767,6 +844,8 @@ void ClientPrivate::commitSession(const QByteArray &newToken, Client::State newS
             qCDebug(lcClient) << "session token stored in the keychain for" << newUser;
         }
         token = newToken;
+        tokenConfirmed = true;   // the server issued it for newUser
+        unconfirmedOldEntry.reset();
         tokenUnreadable = false;
         // Empty: the saved identity says "token not stored", so a restart does not take
         // whatever the keychain holds for it (and does not offer the data away).
@@ -948,6 +1027,10 @@ void ClientPrivate::syncCycle(bool explicitOp, Done done)
         return done(explicitOp ? Error::fromKind(Error::Kind::KeychainUnavailable,
                                                  QStringLiteral("The session token cannot be read from the keychain"))
                                : Error());
+    if (!tokenConfirmed) {
+        // Not sent to the sync endpoints before get-session named the cached user.
+        return withConfirmedToken(explicitOp, [this, explicitOp, done] { syncCycle(explicitOp, done); }, done);
+    }
     Q_Q(Client);
     syncing = true;
     updateSyncState();
@@ -1166,8 +1249,10 @@ QFuture<Error> Client::requestMagicLink(const QString &email, const QString &cal
     if (!callbackUrl.isEmpty())
         body.insert(QLatin1String("callbackURL"), callbackUrl);
     return d->enqueue(Operation::RequestMagicLink, [d, body](ClientPrivate::Done done) {
-        d->transport->post(QStringLiteral("/sign-in/magic-link"), body, d->guestBearer(),
-                           [done](const HttpResult &r) { done(r.error); });
+        d->withConfirmedToken(true, [d, body, done] {
+            d->transport->post(QStringLiteral("/sign-in/magic-link"), body, d->guestBearer(),
+                               [done](const HttpResult &r) { done(r.error); });
+        }, done);
     });
 }
 

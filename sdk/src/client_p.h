@@ -59,6 +59,15 @@ public:
     void maintain(Done done);
     void registerGuest(Done done);
     void checkSession(bool explicitOp, Done done);
+    // Runs `proceed` once the token may be sent anywhere but GET /get-session: a token
+    // whose fingerprint was unknown (an older SDK's database, or moved from an older
+    // entry) is first checked with get-session in this run, which must name the cached
+    // user. Unreachable server: done(get-session's transient error, e.g. NETWORK_ERROR);
+    // the token has gone nowhere else.
+    void withConfirmedToken(bool explicitOp, std::function<void()> proceed, Done done);
+    // get-session named the cached user for `checked`: the token is ours. Saves its
+    // fingerprint and finishes a move from an older keychain entry.
+    void confirmToken(const QByteArray &checked);
     using Sender = std::function<void(const QByteArray &bearer, Transport::Callback)>;
     void authenticate(Sender send, Done done);
     void signOutNow(Done done);
@@ -122,6 +131,13 @@ public:
     // SHA-256 (hex) of the token the keychain holds for this session; empty: it is in
     // memory only; nullopt: unknown (saved by an older SDK).
     std::optional<QByteArray> tokenFingerprint;
+    // The token is known to be this session's (its fingerprint matched, the server just
+    // issued it, or get-session named the cached user in this run). Until then it is
+    // sent to GET /get-session only.
+    bool tokenConfirmed = false;
+    // An older SDK's keychain entry the unconfirmed token was copied from: removed (if it
+    // still holds that token) once the token is confirmed, never otherwise.
+    std::optional<std::pair<QString, QString>> unconfirmedOldEntry;
     bool busy = false;
     bool ready = false;
     Error lastError;

@@ -826,8 +826,9 @@ private Q_SLOTS:
         QCOMPARE(client->user().id(), firstId);
     }
 
-    // An install whose token sits in the entry of an older SDK (no per-directory key)
-    // moves it to its own entry once and keeps its session.
+    // An install of an older SDK (its token in the unscoped entry, no fingerprint, no
+    // record of the entry) moves the token to its own entry once the server confirmed its
+    // user, and keeps its session.
     void olderKeychainEntryIsMovedOnce()
     {
         const QString appId = QStringLiteral("kernia-test-app-") + QUuid::createUuid().toString(QUuid::Id128);
@@ -840,6 +841,9 @@ private Q_SLOTS:
             id = client->user().id();
         }
         QCOMPARE(readToken(oldService).error, QKeychain::NoError);
+        // What an older SDK's database looks like.
+        QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+        QVERIFY(execOnDatabase(install, QStringLiteral("DELETE FROM kernia_meta WHERE key = 'keychain.entry'")));
         for (int run = 0; run < 2; ++run) {
             auto client = makeClient(m_server.url(), install, [&appId](ClientOptions &o) {
                 o.setKeychainService(QString());
@@ -848,7 +852,10 @@ private Q_SLOTS:
             QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
             QCOMPARE(await(client->refreshSession()), Error());
             QCOMPARE(client->user().id(), id);
-            QCOMPARE(readToken(oldService).error, QKeychain::EntryNotFound);   // moved, not copied
+            QTRY_COMPARE_WITH_TIMEOUT(readToken(oldService).error, QKeychain::EntryNotFound, Long);   // moved, not copied
+            QVERIFY(!queryDatabase(install, QStringLiteral("SELECT token_sha256 FROM identity")).toString().isEmpty());
+            QVERIFY(!queryDatabase(install, QStringLiteral("SELECT value FROM kernia_meta WHERE key = 'keychain.entry'"))
+                             .toString().isEmpty());
         }
     }
 
@@ -885,7 +892,7 @@ private Q_SLOTS:
         const QString otherId = userIdOf(other);
         QCOMPARE(writeToken(install.service, QString::fromUtf8(other.setAuthToken)), QKeychain::NoError);
         if (olderInstall)   // no fingerprint of the stored token: only the server can tell
-            execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL"));
+            QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
 
         auto client = makeClient(m_server.url(), install);
         QSignalSpy lost(client.get(), &Client::sessionLost);
@@ -905,6 +912,163 @@ private Q_SLOTS:
         const auto apple = client->collection(QStringLiteral("cart"))->get(QStringLiteral("apple"));
         QVERIFY(apple);
         QCOMPARE(apple->data.value(QLatin1String("qty")).toInt(), 2);
+    }
+
+    // An older install (no token fingerprint) finds another user's token in its entry and
+    // the app calls syncNow() at start: the token goes to get-session only, which names
+    // another user; nothing is pushed to or pulled from that user's data.
+    void unconfirmedTokenIsNotUsedForSync()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        {
+            auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+            QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+            QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+            QCOMPARE(client->collection(QStringLiteral("cart"))->put(QStringLiteral("secret-apple"),
+                                                                    QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
+        }
+        const RawReply other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-up/email")),
+                                          { { "email", uniqueEmail() }, { "password", Password }, { "name", "Other" } });
+        QCOMPARE(other.status, 200);
+        const QJsonObject push{ { "clientId", "other-device" },
+                                { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
+                                                                        { "collection", "cart" }, { "id", "others-pear" },
+                                                                        { "data", QJsonObject{ { "qty", 9 } } } } } } };
+        QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other.setAuthToken).status, 200);
+        QCOMPARE(writeToken(install.service, QString::fromUtf8(other.setAuthToken)), QKeychain::NoError);
+        QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+
+        auto client = makeClient(m_server.url(), install);
+        const Error synced = await(client->syncNow());   // at start: before the maintenance's check
+        QCOMPARE(synced.code(), QStringLiteral("SESSION_USER_MISMATCH"));
+        QVERIFY2(!synced.message().contains(userIdOf(other)), qPrintable(synced.message()));   // not the other id
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), other.setAuthToken);
+        QVERIFY2(!server.contains(QStringLiteral("cart/secret-apple")), "the account's change was pushed to another user");
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QVERIFY2(!client->collection(QStringLiteral("cart"))->get(QStringLiteral("others-pear")),
+                 "the other user's record was pulled into the account");
+        QVERIFY(client->collection(QStringLiteral("cart"))->get(QStringLiteral("secret-apple")));
+    }
+
+    // The same offline: the unconfirmed token is not used at all (syncNow() fails with a
+    // transient error and the token is still there for the check once online).
+    void unconfirmedTokenWaitsOffline()
+    {
+        Install install;
+        {
+            auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        }
+        QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+        const QUrl dead(QStringLiteral("http://127.0.0.1:9"));
+        {
+            auto client = makeClient(dead, install);
+            QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+            const Error e = await(client->syncNow());
+            QCOMPARE(e.kind(), Error::Kind::Network);
+            QVERIFY(e.isTransient());
+            QCOMPARE(client->state(), Client::State::Guest);
+            QVERIFY(client->hasServerSession());
+        }
+        QVERIFY(queryDatabase(install, QStringLiteral("SELECT token_sha256 FROM identity")).isNull());
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->state(), Client::State::Guest);
+        // Confirmed: its fingerprint protects the install from now on.
+        QVERIFY(!queryDatabase(install, QStringLiteral("SELECT token_sha256 FROM identity")).toString().isEmpty());
+    }
+
+    // An older guest install (no fingerprint) holds another guest's token; the app signs
+    // up at start: the other guest is not linked into the new account (nor deleted).
+    void unconfirmedGuestTokenLinksNothing()
+    {
+        Install install;
+        {
+            auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        }
+        const RawReply other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/anonymous")), {});
+        QCOMPARE(other.status, 200);
+        const QJsonObject push{ { "clientId", "other-device" },
+                                { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
+                                                                        { "collection", "cart" }, { "id", "other-guests-pear" },
+                                                                        { "data", QJsonObject{ { "qty", 9 } } } } } } };
+        QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other.setAuthToken).status, 200);
+        QCOMPARE(writeToken(install.service, QString::fromUtf8(other.setAuthToken)), QKeychain::NoError);
+        QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        const QString email = uniqueEmail();
+        const Error e = await(client->signUpEmail(email, Password));   // at start: before the maintenance's check
+        QCOMPARE(e.code(), QStringLiteral("SESSION_USER_MISMATCH"));
+        QCOMPARE(client->state(), Client::State::Guest);   // a new guest; the old one's data is offered
+        QCOMPARE(userIdOf(rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {}, other.setAuthToken)),
+                 userIdOf(other));   // the other guest still exists
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+        const QByteArray mine = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                           { { "email", email }, { "password", Password } }).setAuthToken;
+        QVERIFY2(!serverRecords(m_server.url(), mine).contains(QStringLiteral("cart/other-guests-pear")),
+                 "another guest's data was linked into this account");
+        QVERIFY(!client->collection(QStringLiteral("cart"))->get(QStringLiteral("other-guests-pear")));
+    }
+
+    // Two data directories of an older SDK shared the default entry (X = A, Y = B, B's
+    // token there). X starts first with this SDK: it copies the token, get-session names B,
+    // X signs out (A's data kept for A) and the old entry is left alone; Y then moves it.
+    void sharedOlderEntryGoesToItsOwner()
+    {
+        const QString appId = QStringLiteral("kernia-test-app-") + QUuid::createUuid().toString(QUuid::Id128);
+        const QString oldService = QStringLiteral("kernia:") + appId;
+        Install x, y;
+        const QString emailA = uniqueEmail(), emailB = uniqueEmail();
+        auto shared = [&](ClientOptions &o) { o.setKeychainService(oldService); o.setAutoSync(false); };
+        for (auto [inst, email] : { std::pair<Install *, QString>{ &x, emailA }, { &y, emailB } }) {
+            auto client = makeClient(m_server.url(), *inst, shared);
+            QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+            QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+            QCOMPARE(client->collection(QStringLiteral("cart"))->put(QStringLiteral("apple"), QJsonObject{ { "qty", 1 } }), Error());
+        }
+        const QString bToken = readToken(oldService).value;
+        QVERIFY(!bToken.isEmpty());
+        for (Install *inst : { &x, &y }) {   // an older SDK's databases
+            QVERIFY(execOnDatabase(*inst, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+            QVERIFY(execOnDatabase(*inst, QStringLiteral("DELETE FROM kernia_meta WHERE key = 'keychain.entry'")));
+        }
+        auto byAppId = [&appId](ClientOptions &o) { o.setKeychainService(QString()); o.setAppId(appId); o.setAutoSync(false); };
+        {
+            auto client = makeClient(m_server.url(), x, byAppId);
+            QSignalSpy lost(client.get(), &Client::sessionLost);
+            QTRY_COMPARE_WITH_TIMEOUT(lost.count(), 1, Long);
+            QCOMPARE(lost.at(0).at(1).value<Error>().code(), QStringLiteral("SESSION_USER_MISMATCH"));
+            QCOMPARE(client->state(), Client::State::SignedOut);
+            QVERIFY(client->offeredLocalData().isEmpty());
+        }
+        QCOMPARE(queryDatabase(x, QStringLiteral("SELECT status FROM profiles")).toString(), QStringLiteral("signed_out"));
+        QCOMPARE(readToken(oldService).value, bToken);   // not X's to remove
+        {
+            auto client = makeClient(m_server.url(), y, byAppId);
+            QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+            QCOMPARE(await(client->refreshSession()), Error());
+            QCOMPARE(client->state(), Client::State::SignedIn);
+            QCOMPARE(client->user().email(), emailB);
+            QTRY_COMPARE_WITH_TIMEOUT(readToken(oldService).error, QKeychain::EntryNotFound, Long);   // moved now
+        }
+        {   // and Y keeps it at the next start, from its own entry
+            auto client = makeClient(m_server.url(), y, byAppId);
+            QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+            QCOMPARE(await(client->refreshSession()), Error());
+            QCOMPARE(client->user().email(), emailB);
+        }
+        auto client = makeClient(m_server.url(), x, byAppId);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isOnline(), Long);
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QCOMPARE(await(client->signInEmail(emailA, Password)), Error());
+        QVERIFY(client->collection(QStringLiteral("cart"))->get(QStringLiteral("apple")));
+        QCOMPARE(client->pendingChanges(), 1);
     }
 
     // 2: magic link URL without a token; and the link flow when the server has it.
