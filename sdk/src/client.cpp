@@ -869,8 +869,10 @@ bool ClientPrivate::absorbLeftProfiles()
     if (state != Client::State::SignedIn || user.id().isEmpty() || !store->isOpen())
         return false;
     bool absorbed = false;
-    const QStringList left = store->leftProfiles(user.id(), user.localId());
-    for (const QString &localId : left) {
+    // Oldest first: a newer profile's change of a record is replayed after an older one's.
+    QStringList left = store->leftProfiles(user.id(), user.localId());
+    std::reverse(left.begin(), left.end());
+    for (const QString &localId : std::as_const(left)) {
         // Same server user: only its pending changes move, with fresh mids (see adopt()).
         const Error e = store->adopt(localId, user.localId());
         if (e.isError()) {

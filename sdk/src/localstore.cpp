@@ -5,6 +5,7 @@
 #include <QtCore/QDir>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonValue>
+#include <QtCore/QSet>
 #include <QtCore/QUuid>
 #include <QtSql/QSqlDatabase>
 #include <QtSql/QSqlError>
@@ -532,7 +533,8 @@ std::optional<QJsonObject> LocalStore::applyOp(const std::optional<QJsonObject> 
 // - The same server user's (an account's own profile left at sign-out or at a lost
 //   session): only its pending changes are replayed, op by op. Its settled records are
 //   the server's state at the time; pushing them as puts would overwrite what other
-//   devices wrote since, and the next pull brings the current state anyway.
+//   devices wrote since, and the next pull brings the current state anyway. Where the
+//   current profile changed the same record since, its newer change wins (see below).
 Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString &to, bool sameUser)
 {
     const QString now = nowIso();
@@ -542,12 +544,50 @@ Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString
                                     {{":from", from}}, QStringLiteral("Cannot read the adopted outbox"));
             error.isError())
             return error;
-        struct Entry { QString op, collection, id; QJsonObject data; };
+        struct Entry { qint64 mid; QString op, collection, id; QJsonObject data; };
+        using Key = QPair<QString, QString>;
         QList<Entry> entries;
-        while (q.next())
-            entries.append({ q.value(0).toString(), q.value(1).toString(), q.value(2).toString(), fromJsonText(q.value(3)) });
+        QSet<Key> keys;
+        while (q.next()) {
+            entries.append({ 0, q.value(0).toString(), q.value(1).toString(), q.value(2).toString(), fromJsonText(q.value(3)) });
+            keys.insert({ entries.last().collection, entries.last().id });
+        }
+        q.finish();
+        // The current profile's own pending changes are newer than the ones it takes back
+        // (it was left before): for a record both changed, the newer write must win.
+        // A put or delete of the current profile supersedes every older change of that
+        // record: those are dropped. Only patches: the older changes go first, then the
+        // current profile's patches are queued again after them (new mids), so the merge
+        // order is the order of writing, here and on the server.
+        if (const Error error = run(q, QStringLiteral("SELECT mid, op, collection, id, data FROM sync_outbox"
+                                                      " WHERE owner_local_id = :to ORDER BY mid"),
+                                    {{":to", to}}, QStringLiteral("Cannot read the outbox"));
+            error.isError())
+            return error;
+        QList<Entry> newer;
+        QSet<Key> superseded;
+        while (q.next()) {
+            const Key key{ q.value(2).toString(), q.value(3).toString() };
+            if (!keys.contains(key))
+                continue;
+            newer.append({ q.value(0).toLongLong(), q.value(1).toString(), key.first, key.second, fromJsonText(q.value(4)) });
+            if (newer.last().op != QLatin1String("patch"))
+                superseded.insert(key);
+        }
         q.finish();
         for (const Entry &e : std::as_const(entries)) {
+            if (superseded.contains({ e.collection, e.id }))
+                continue;
+            if (const Error error = writeLocalIn(q, to, e.op, e.collection, e.id, e.data, now); error.isError())
+                return error;
+        }
+        for (const Entry &e : std::as_const(newer)) {
+            if (superseded.contains({ e.collection, e.id }))
+                continue;
+            if (const Error error = run(q, QStringLiteral("DELETE FROM sync_outbox WHERE mid = :mid"), {{":mid", e.mid}},
+                                        QStringLiteral("Cannot requeue a change"));
+                error.isError())
+                return error;
             if (const Error error = writeLocalIn(q, to, e.op, e.collection, e.id, e.data, now); error.isError())
                 return error;
         }

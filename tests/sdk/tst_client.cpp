@@ -798,6 +798,45 @@ private Q_SLOTS:
         QCOMPARE(client->pendingChanges(), 0);
     }
 
+    // Signed in as A with unsynced changes, signed out, a guest changed the same records,
+    // signed in as A again: the guest's newer writes win over A's older ones taken back,
+    // here and on the server (a put replaces; patches merge in the order they were made).
+    void takenBackChangesDoNotOverwriteNewerOnes()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());   // older
+        QCOMPARE(cart->patch(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 2 }, { QStringLiteral("size"), QStringLiteral("L") } }), Error());
+        QCOMPARE(cart->put(QStringLiteral("plum"), QJsonObject{ { QStringLiteral("qty"), 3 } }), Error());
+        QCOMPARE(await(client->signOut()), Error());
+        QCOMPARE(await(client->signInAsGuest()), Error());
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 5 } }), Error());   // newer
+        QCOMPARE(cart->patch(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 7 } }), Error());
+        QCOMPARE(cart->remove(QStringLiteral("plum")), Error());
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        auto check = [](const QString &what, const QJsonObject &apple, const QJsonObject &pear, bool plum) {
+            QVERIFY2(apple.value(QLatin1String("qty")).toInt() == 5, qPrintable(what + QStringLiteral(" apple")));
+            QVERIFY2(pear == (QJsonObject{ { QStringLiteral("qty"), 7 }, { QStringLiteral("size"), QStringLiteral("L") } }),
+                     qPrintable(what + QStringLiteral(" pear ") + QString::fromUtf8(QJsonDocument(pear).toJson(QJsonDocument::Compact))));
+            QVERIFY2(!plum, qPrintable(what + QStringLiteral(" plum")));
+        };
+        check(QStringLiteral("local before sync"), cart->get(QStringLiteral("apple"))->data,
+              cart->get(QStringLiteral("pear"))->data, bool(cart->get(QStringLiteral("plum"))));
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+        check(QStringLiteral("local after sync"), cart->get(QStringLiteral("apple"))->data,
+              cart->get(QStringLiteral("pear"))->data, bool(cart->get(QStringLiteral("plum"))));
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), other);
+        check(QStringLiteral("server"), server.value(QStringLiteral("cart/apple")), server.value(QStringLiteral("cart/pear")),
+              server.contains(QStringLiteral("cart/plum")));
+    }
+
     // Two installs of one app (same appId, default keychain service) with their own data
     // directories each keep their own session token.
     void defaultKeychainEntryIsPerDataDirectory()
