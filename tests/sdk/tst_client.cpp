@@ -945,6 +945,9 @@ private Q_SLOTS:
         QCOMPARE(lost.at(0).at(0).value<User>().email(), email);
         QCOMPARE(lost.at(0).at(1).value<Error>().code(), code);
         QCOMPARE(client->lastError().code(), code);
+        // Apps show and log these: the other user is not named.
+        QVERIFY2(!client->lastError().message().contains(otherId), qPrintable(client->lastError().message()));
+        QVERIFY(!lost.at(0).at(1).value<Error>().message().contains(otherId));
         QVERIFY(client->offeredLocalData().isEmpty());   // the account's data is not offered to others
         QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::EntryNotFound, Long);
         // The other user's session is not ours to end.
