@@ -636,9 +636,11 @@ void ClientPrivate::authenticate(Sender send, Done done)
         } else {
             // An account signing in again on this device gets back the data it left (at
             // sign-out, or when its session was lost).
-            localId = store->leftProfiles(userJson.toObject().value(QLatin1String("id")).toString()).value(0);
-            if (localId.isEmpty())
-                localId = newLocalId();
+            // With several (rare: each sign-in takes the others back), none is continued:
+            // a fresh profile takes them all back with fresh mids, since a kept profile's
+            // old pending mids could be at or below the server's mark for this client.
+            const QStringList left = store->leftProfiles(userJson.toObject().value(QLatin1String("id")).toString());
+            localId = left.size() == 1 ? left.first() : newLocalId();
         }
         const User account = User::fromJson(userJson.toObject(), localId);
         sessionExpiresAt = QDateTime::fromString(body.value(QLatin1String("session")).toObject()
@@ -869,7 +871,8 @@ bool ClientPrivate::absorbLeftProfiles()
     if (state != Client::State::SignedIn || user.id().isEmpty() || !store->isOpen())
         return false;
     bool absorbed = false;
-    // Oldest first: a newer profile's change of a record is replayed after an older one's.
+    // Oldest first (by their last pending change): a newer profile's change of a record is
+    // replayed after an older one's.
     QStringList left = store->leftProfiles(user.id(), user.localId());
     std::reverse(left.begin(), left.end());
     for (const QString &localId : std::as_const(left)) {

@@ -410,9 +410,14 @@ QStringList LocalStore::leftProfiles(const QString &userId, const QString &excep
     QStringList out;
     if (userId.isEmpty())
         return out;
-    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT local_id FROM profiles WHERE user_id = :uid"
-                                                     " AND status IN (:signedOut, :offered) AND local_id <> :except"
-                                                     " ORDER BY updated_at DESC, local_id"),
+    // Latest pending change first (mids grow with every local write: no wall clock), then
+    // the profiles without pending changes.
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT p.local_id FROM profiles p"
+                                                     " LEFT JOIN (SELECT owner_local_id, MAX(mid) AS last_mid FROM sync_outbox"
+                                                     "            GROUP BY owner_local_id) o ON o.owner_local_id = p.local_id"
+                                                     " WHERE p.user_id = :uid"
+                                                     " AND p.status IN (:signedOut, :offered) AND p.local_id <> :except"
+                                                     " ORDER BY COALESCE(o.last_mid, 0) DESC, p.updated_at DESC, p.local_id"),
                                       {{":uid", userId}, {":signedOut", QString::fromLatin1(ProfileSignedOut)},
                                        {":offered", QString::fromLatin1(ProfileOffered)},
                                        {":except", except.isEmpty() ? QStringLiteral("") : except}},   // never NULL

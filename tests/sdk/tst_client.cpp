@@ -842,6 +842,45 @@ private Q_SLOTS:
               server.contains(QStringLiteral("cart/plum")));
     }
 
+    // Two profiles the account left (rare; made by hand here), one of them with a later
+    // wall-clock time but an older pending change whose mid is at the server's mark for
+    // this client: signing in continues neither, both are taken back with fresh mids, and
+    // every pending change reaches the server.
+    void severalLeftProfilesAllReachTheServer()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        const QString first = client->user().localId();
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("plum"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        QCOMPARE(await(client->syncNow()), Error());   // the server's mark: plum's mid
+        const qint64 plumMid = queryDatabase(install, QStringLiteral("SELECT seq FROM sqlite_sequence WHERE name = 'sync_outbox'")).toLongLong();
+        QVERIFY(plumMid > 0);
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
+        QCOMPARE(await(client->signOut()), Error());
+        // A second left profile, "newer" by the clock, with a pending pear under plum's mid.
+        QVERIFY(execOnDatabase(install, QStringLiteral("INSERT INTO profiles SELECT 'second-left', user_id, user_json, status,"
+                                                       " created_at, '2999-01-01T00:00:00.000Z' FROM profiles WHERE local_id = '%1'").arg(first)));
+        QVERIFY(execOnDatabase(install, QStringLiteral("INSERT INTO sync_outbox (mid, owner_local_id, op, collection, id, data)"
+                                                       " VALUES (%1, 'second-left', 'put', 'cart', 'pear', '{\"qty\":4}')").arg(plumMid)));
+        QVERIFY(execOnDatabase(install, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                                       " VALUES ('second-left', 'cart', 'pear', '{\"qty\":4}', '2999-01-01T00:00:00.000Z', 1, 0)")));
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(client->pendingChanges(), 2);
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), other);
+        QCOMPARE(server.value(QStringLiteral("cart/plum")).value(QLatin1String("qty")).toInt(), 1);
+        QCOMPARE(server.value(QStringLiteral("cart/apple")).value(QLatin1String("qty")).toInt(), 2);
+        QCOMPARE(server.value(QStringLiteral("cart/pear")).value(QLatin1String("qty")).toInt(), 4);
+        QCOMPARE(queryDatabase(install, QStringLiteral("SELECT COUNT(*) FROM profiles")).toInt(), 1);
+    }
+
     // Two installs of one app (same appId, default keychain service) with their own data
     // directories each keep their own session token.
     void defaultKeychainEntryIsPerDataDirectory()
