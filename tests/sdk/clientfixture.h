@@ -7,6 +7,9 @@
 #include <Kernia/Client>
 
 #include <QtCore/QFuture>
+#include <QtSql/QSqlDatabase>
+#include <QtSql/QSqlError>
+#include <QtSql/QSqlQuery>
 #include <QtTest/QTest>
 
 #include <functional>
@@ -32,6 +35,28 @@ struct Install
     QTemporaryDir dir;
     QString service = QStringLiteral("kernia-test:") + QUuid::createUuid().toString(QUuid::Id128);
 };
+
+// Runs one statement on an install's SDK database through a connection of its own (to
+// set up states an older SDK or a crash would leave). Logs the statement when it fails.
+inline bool execOnSdkDatabase(const Install &install, const QString &sql)
+{
+    const QString connection = QStringLiteral("kernia-test-beside-the-sdk");
+    bool ok = false;
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
+        db.setDatabaseName(QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db")));
+        ok = db.open();
+        {
+            QSqlQuery q(db);
+            ok = ok && q.exec(sql);
+            if (!ok)
+                qWarning() << sql << q.lastError().text();
+        }
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(connection);
+    return ok;
+}
 
 // Short timeouts and retries, no system network information; `tweak` adjusts the rest.
 inline std::unique_ptr<Kernia::Client> makeClient(const QUrl &url, const Install &install,

@@ -79,25 +79,6 @@ QVariant queryDatabase(const Install &install, const QString &sql)
     return value;
 }
 
-// Runs one statement on an install's SDK database through a connection of its own.
-bool execOnDatabase(const Install &install, const QString &sql)
-{
-    const QString connection = QStringLiteral("tst-client-beside-the-sdk");
-    bool ok = false;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
-        db.setDatabaseName(QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db")));
-        ok = db.open();
-        {
-            QSqlQuery q(db);
-            ok = ok && q.exec(sql);
-        }
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(connection);
-    return ok;
-}
-
 // --- a client process that is SIGKILLed in the middle of a sign-up ----------------------
 //
 // tst_sdk_client --signup-child URL DATADIR SERVICE EMAIL POINT runs one client in this
@@ -862,12 +843,12 @@ private Q_SLOTS:
         QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
         QCOMPARE(await(client->signOut()), Error());
         // A second left profile, "newer" by the clock, with a pending pear under plum's mid.
-        QVERIFY(execOnDatabase(install, QStringLiteral("INSERT INTO profiles SELECT 'second-left', user_id, user_json, status,"
-                                                       " created_at, '2999-01-01T00:00:00.000Z' FROM profiles WHERE local_id = '%1'").arg(first)));
-        QVERIFY(execOnDatabase(install, QStringLiteral("INSERT INTO sync_outbox (mid, owner_local_id, op, collection, id, data)"
-                                                       " VALUES (%1, 'second-left', 'put', 'cart', 'pear', '{\"qty\":4}')").arg(plumMid)));
-        QVERIFY(execOnDatabase(install, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                                       " VALUES ('second-left', 'cart', 'pear', '{\"qty\":4}', '2999-01-01T00:00:00.000Z', 1, 0)")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO profiles SELECT 'second-left', user_id, user_json, status,"
+                                                          " created_at, '2999-01-01T00:00:00.000Z' FROM profiles WHERE local_id = '%1'").arg(first)));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_outbox (mid, owner_local_id, op, collection, id, data)"
+                                                          " VALUES (%1, 'second-left', 'put', 'cart', 'pear', '{\"qty\":4}')").arg(plumMid)));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                                          " VALUES ('second-left', 'cart', 'pear', '{\"qty\":4}', '2999-01-01T00:00:00.000Z', 1, 0)")));
         QCOMPARE(await(client->signInEmail(email, Password)), Error());
         QCOMPARE(client->pendingChanges(), 2);
         QCOMPARE(await(client->syncNow()), Error());
@@ -925,8 +906,8 @@ private Q_SLOTS:
         }
         QCOMPARE(readToken(oldService).error, QKeychain::NoError);
         // What an older SDK's database looks like.
-        QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
-        QVERIFY(execOnDatabase(install, QStringLiteral("DELETE FROM kernia_meta WHERE key = 'keychain.entry'")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("DELETE FROM kernia_meta WHERE key = 'keychain.entry'")));
         for (int run = 0; run < 2; ++run) {
             auto client = makeClient(m_server.url(), install, [&appId](ClientOptions &o) {
                 o.setKeychainService(QString());
@@ -975,7 +956,7 @@ private Q_SLOTS:
         const QString otherId = userIdOf(other);
         QCOMPARE(writeToken(install.service, QString::fromUtf8(other.setAuthToken)), QKeychain::NoError);
         if (olderInstall)   // no fingerprint of the stored token: only the server can tell
-            QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+            QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
 
         auto client = makeClient(m_server.url(), install);
         QSignalSpy lost(client.get(), &Client::sessionLost);
@@ -1023,7 +1004,7 @@ private Q_SLOTS:
                                                                         { "data", QJsonObject{ { "qty", 9 } } } } } } };
         QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other.setAuthToken).status, 200);
         QCOMPARE(writeToken(install.service, QString::fromUtf8(other.setAuthToken)), QKeychain::NoError);
-        QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
 
         auto client = makeClient(m_server.url(), install);
         const Error synced = await(client->syncNow());   // at start: before the maintenance's check
@@ -1047,7 +1028,7 @@ private Q_SLOTS:
             auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
             QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
         }
-        QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
         const QUrl dead(QStringLiteral("http://127.0.0.1:9"));
         {
             auto client = makeClient(dead, install);
@@ -1084,7 +1065,7 @@ private Q_SLOTS:
                                                                         { "data", QJsonObject{ { "qty", 9 } } } } } } };
         QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other.setAuthToken).status, 200);
         QCOMPARE(writeToken(install.service, QString::fromUtf8(other.setAuthToken)), QKeychain::NoError);
-        QVERIFY(execOnDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
 
         auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
         const QString email = uniqueEmail();
@@ -1121,8 +1102,8 @@ private Q_SLOTS:
         const QString bToken = readToken(oldService).value;
         QVERIFY(!bToken.isEmpty());
         for (Install *inst : { &x, &y }) {   // an older SDK's databases
-            QVERIFY(execOnDatabase(*inst, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
-            QVERIFY(execOnDatabase(*inst, QStringLiteral("DELETE FROM kernia_meta WHERE key = 'keychain.entry'")));
+            QVERIFY(execOnSdkDatabase(*inst, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+            QVERIFY(execOnSdkDatabase(*inst, QStringLiteral("DELETE FROM kernia_meta WHERE key = 'keychain.entry'")));
         }
         auto byAppId = [&appId](ClientOptions &o) { o.setKeychainService(QString()); o.setAppId(appId); o.setAutoSync(false); };
         {

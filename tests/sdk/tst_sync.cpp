@@ -153,27 +153,6 @@ private:
     TestServer m_server;
 
 private Q_SLOTS:
-    // Runs one statement on the SDK's database file through a connection of its own.
-    static bool execBesideTheSdk(const Install &install, const QString &sql)
-    {
-        const QString connection = QStringLiteral("tst-beside-the-sdk");
-        bool ok = false;
-        {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
-            db.setDatabaseName(QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db")));
-            ok = db.open();
-            {
-                QSqlQuery q(db);
-                ok = ok && q.exec(sql);
-                if (!ok)
-                    qWarning() << sql << q.lastError().text();
-            }
-            db.close();
-        }
-        QSqlDatabase::removeDatabase(connection);
-        return ok;
-    }
-
     void initTestCase()
     {
         QVERIFY2(!serverBinary().isEmpty(), "KERNIA_SERVER is not set");
@@ -306,13 +285,13 @@ private Q_SLOTS:
         QVERIFY(!cart->put(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 1 } })).isError());
         QCOMPARE(cart->count(), 1);
 
-        QVERIFY(execBesideTheSdk(install, QStringLiteral("ALTER TABLE sync_records RENAME TO sync_records_away")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("ALTER TABLE sync_records RENAME TO sync_records_away")));
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("Cannot count records.*no such table")));
         QCOMPARE(cart->count(), 0);
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("Cannot read a record.*no such table")));
         QVERIFY(!cart->get(QStringLiteral("a")));
 
-        QVERIFY(execBesideTheSdk(install, QStringLiteral("ALTER TABLE sync_records_away RENAME TO sync_records")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("ALTER TABLE sync_records_away RENAME TO sync_records")));
         QCOMPARE(cart->count(), 1);
         QCOMPARE(cart->get(QStringLiteral("a"))->data, obj({ { QStringLiteral("qty"), 1 } }));
     }
@@ -328,8 +307,8 @@ private Q_SLOTS:
         Collection *cart = client->collection(QStringLiteral("cart"));
         QVERIFY(!cart->put(QStringLiteral("a"), obj({ { QStringLiteral("qty"), 1 } })).isError());
 
-        QVERIFY(execBesideTheSdk(install, QStringLiteral("CREATE TRIGGER refuse_outbox BEFORE INSERT ON sync_outbox "
-                                         "BEGIN SELECT RAISE(ABORT, 'outbox refused by the test'); END")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("CREATE TRIGGER refuse_outbox BEFORE INSERT ON sync_outbox "
+                                          "BEGIN SELECT RAISE(ABORT, 'outbox refused by the test'); END")));
 
         const Error refused = cart->put(QStringLiteral("b"), obj({ { QStringLiteral("qty"), 2 } }));
         QCOMPARE(refused.kind(), Error::Kind::LocalStore);
@@ -340,7 +319,7 @@ private Q_SLOTS:
         QCOMPARE(cart->get(QStringLiteral("a"))->data, obj({ { QStringLiteral("qty"), 1 } }));
         QCOMPARE(client->pendingChanges(), 1);
 
-        QVERIFY(execBesideTheSdk(install, QStringLiteral("DROP TRIGGER refuse_outbox")));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("DROP TRIGGER refuse_outbox")));
         QVERIFY(!cart->put(QStringLiteral("b"), obj({ { QStringLiteral("qty"), 2 } })).isError());
         client.reset();
         auto again = makeClient(down, install);
