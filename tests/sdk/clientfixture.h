@@ -18,6 +18,14 @@ namespace KerniaTest {
 
 constexpr int Long = 30000;   // generous bound for anything that involves the network
 
+inline const QString Password = QStringLiteral("password123");
+
+// A fresh address per call; `tag` tells the suites' users apart in the server's logs.
+inline QString uniqueEmail(QChar tag)
+{
+    return QStringLiteral("%1%2@example.com").arg(tag).arg(QUuid::createUuid().toString(QUuid::Id128).left(16));
+}
+
 inline Kernia::Error await(QFuture<Kernia::Error> future, int ms = Long)
 {
     QDeadlineTimer deadline(ms);

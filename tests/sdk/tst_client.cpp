@@ -24,10 +24,8 @@ namespace {
 
 QString uniqueEmail()
 {
-    return QStringLiteral("u%1@example.com").arg(QUuid::createUuid().toString(QUuid::Id128).left(16));
+    return KerniaTest::uniqueEmail(QLatin1Char('u'));
 }
-
-const QString Password = QStringLiteral("password123");
 
 QString userIdOf(const RawReply &r)
 {

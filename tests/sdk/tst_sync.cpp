@@ -32,10 +32,8 @@ namespace {
 
 QString uniqueEmail()
 {
-    return QStringLiteral("s%1@example.com").arg(QUuid::createUuid().toString(QUuid::Id128).left(16));
+    return KerniaTest::uniqueEmail(QLatin1Char('s'));
 }
-
-const QString Password = QStringLiteral("password123");
 
 QJsonObject obj(std::initializer_list<QPair<QString, QJsonValue>> fields)
 {

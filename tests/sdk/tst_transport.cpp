@@ -27,10 +27,8 @@ namespace {
 
 QString uniqueEmail()
 {
-    return QStringLiteral("t%1@example.com").arg(QUuid::createUuid().toString(QUuid::Id128).left(16));
+    return KerniaTest::uniqueEmail(QLatin1Char('t'));
 }
-
-const QString Password = QStringLiteral("password123");
 
 // A reverse proxy to `upstream` (one request per connection, answered with Connection:
 // close). A request the override answers never reaches the server.
