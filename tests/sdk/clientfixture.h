@@ -44,6 +44,14 @@ struct Install
     QString service = QStringLiteral("kernia-test:") + QUuid::createUuid().toString(QUuid::Id128);
 };
 
+// Writes a throw-away token: NoError when the keychain works here (scripts/test.sh
+// provides gnome-keyring), so a suite fails at once, not test by test.
+inline QKeychain::Error probeKeychain()
+{
+    return writeToken(QStringLiteral("kernia-test-probe:") + QUuid::createUuid().toString(QUuid::Id128),
+                      QStringLiteral("x"));
+}
+
 // Runs one statement on an install's SDK database through a connection of its own (to
 // set up states an older SDK or a crash would leave). Logs the statement when it fails.
 inline bool execOnSdkDatabase(const Install &install, const QString &sql)

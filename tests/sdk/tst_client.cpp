@@ -166,9 +166,7 @@ private Q_SLOTS:
         QVERIFY2(QFile::exists(serverBinary()), qPrintable(serverBinary()));
         QVERIFY2(m_server.start(0, { QStringLiteral("--mail-outbox"), m_mail.filePath(QStringLiteral("mail.jsonl")) }),
                  qPrintable(m_server.output()));
-        // The keychain must work here (scripts/test.sh provides gnome-keyring).
-        const QString probe = QStringLiteral("kernia-test-probe:") + QUuid::createUuid().toString(QUuid::Id128);
-        QCOMPARE(writeToken(probe, QStringLiteral("x")), QKeychain::NoError);
+        QCOMPARE(probeKeychain(), QKeychain::NoError);
     }
 
     // 1 + 5: first launch with the server down gives a usable guest at once; no hang.

@@ -155,8 +155,7 @@ private Q_SLOTS:
     {
         QVERIFY2(!serverBinary().isEmpty(), "KERNIA_SERVER is not set");
         QVERIFY2(m_server.start(), qPrintable(m_server.output()));
-        const QString probe = QStringLiteral("kernia-test-probe:") + QUuid::createUuid().toString(QUuid::Id128);
-        QCOMPARE(writeToken(probe, QStringLiteral("x")), QKeychain::NoError);
+        QCOMPARE(probeKeychain(), QKeychain::NoError);
     }
 
     // Local writes: validation, one record + one outbox entry each, notifications, model.

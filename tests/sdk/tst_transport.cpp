@@ -179,8 +179,7 @@ private Q_SLOTS:
     {
         QVERIFY2(!serverBinary().isEmpty(), "KERNIA_SERVER is not set");
         QVERIFY2(m_server.start(), qPrintable(m_server.output()));
-        const QString probe = QStringLiteral("kernia-test-probe:") + QUuid::createUuid().toString(QUuid::Id128);
-        QCOMPARE(writeToken(probe, QStringLiteral("x")), QKeychain::NoError);
+        QCOMPARE(probeKeychain(), QKeychain::NoError);
     }
 
     // A 302 that is not the server's own error redirect (no ?error=) is no answer from the
