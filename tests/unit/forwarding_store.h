@@ -26,6 +26,7 @@ public:
     {
         m_inner.serialTransaction(key, work);
     }
+    void afterCommit(std::function<void()> callback) override { m_inner.afterCommit(std::move(callback)); }
 
     void createUser(const User &user) override { m_inner.createUser(user); }
     std::optional<User> userById(const QString &id) override { return m_inner.userById(id); }

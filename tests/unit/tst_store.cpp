@@ -31,7 +31,9 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <unistd.h>
 #include <vector>
 
@@ -1362,6 +1364,221 @@ private slots:
         }
         QVERIFY(!store->userById(QStringLiteral("g4b")));
         QVERIFY(!store->userById(QStringLiteral("g5n")));   // the nested part alone rolled back
+    }
+
+    // Store::afterCommit: a callback queued inside a transaction runs once it has committed
+    // (the data is there for another connection), in order, on the caller's thread, also
+    // when it was queued in a nested transaction; outside a transaction it runs at once.
+    void afterCommitRunsOnceCommitted()
+    {
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        const auto usersSeenElsewhere = [&] { return rawScalar(path, QStringLiteral("SELECT count(*) FROM \"user\"")).toInt(); };
+
+        QStringList ran;
+        store->afterCommit([&] { ran << QStringLiteral("outside"); });
+        QCOMPARE(ran, QStringList{QStringLiteral("outside")});
+
+        ran.clear();
+        QThread *ranOn = nullptr;
+        int usersThen = -1;
+        store->transaction([&] {
+            store->createUser(makeUser(QStringLiteral("c1"), QStringLiteral("c1@example.com")));
+            store->afterCommit([&] {
+                ran << QStringLiteral("first");
+                ranOn = QThread::currentThread();
+                usersThen = usersSeenElsewhere();
+            });
+            store->transaction([&] {
+                store->createUser(makeUser(QStringLiteral("c2"), QStringLiteral("c2@example.com")));
+                store->afterCommit([&] { ran << QStringLiteral("nested"); });
+            });
+            store->afterCommit([&] { ran << QStringLiteral("last"); });
+            QVERIFY(ran.isEmpty());   // not even the nested one: the outer has not committed
+        });
+        QCOMPARE(ran, (QStringList{QStringLiteral("first"), QStringLiteral("nested"), QStringLiteral("last")}));
+        QCOMPARE(ranOn, QThread::currentThread());
+        QCOMPARE(usersThen, 2);
+
+        // serialTransaction too.
+        ran.clear();
+        store->serialTransaction(QStringLiteral("key"), [&] {
+            store->createUser(makeUser(QStringLiteral("c3"), QStringLiteral("c3@example.com")));
+            store->afterCommit([&] { ran << QStringLiteral("serial"); usersThen = usersSeenElsewhere(); });
+            QVERIFY(ran.isEmpty());
+        });
+        QCOMPARE(ran, QStringList{QStringLiteral("serial")});
+        QCOMPARE(usersThen, 3);
+
+        // A callback may start a transaction of its own; one that throws is logged and the
+        // next still runs (the transaction has committed: its caller sees no failure).
+        ran.clear();
+        QTest::ignoreMessage(QtWarningMsg, "a callback after a commit failed: boom");
+        store->transaction([&] {
+            store->afterCommit([&] { throw std::runtime_error("boom"); });
+            store->afterCommit([&] {
+                store->transaction([&] { store->createUser(makeUser(QStringLiteral("c4"), QStringLiteral("c4@example.com"))); });
+                ran << QStringLiteral("after the failed one");
+            });
+        });
+        QCOMPARE(ran, QStringList{QStringLiteral("after the failed one")});
+        QVERIFY(store->userById(QStringLiteral("c4")));
+    }
+
+    // What a transaction that rolls back queued never runs: an exception out of `work`, a
+    // failed statement, a nested transaction that throws (even when the outer work catches
+    // it and commits), and on PostgreSQL a transaction it refuses to commit.
+    void afterCommitDroppedOnRollback()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        store->createUser(makeUser(QStringLiteral("taken"), QStringLiteral("taken@example.com")));
+        QStringList ran;
+
+        QVERIFY_THROWS_EXCEPTION(TestFailure, store->transaction([&] {
+            store->afterCommit([&] { ran << QStringLiteral("thrown"); });
+            throw TestFailure{};
+        }));
+        try {
+            store->transaction([&] {
+                store->afterCommit([&] { ran << QStringLiteral("unique violation"); });
+                store->createUser(makeUser(QStringLiteral("dup"), QStringLiteral("taken@example.com")));
+            });
+            QFAIL("no unique violation");
+        } catch (const StoreError &e) {
+            QVERIFY(e.isUniqueViolation());
+        }
+        QVERIFY_THROWS_EXCEPTION(TestFailure, store->transaction([&] {
+            store->transaction([&] { store->afterCommit([&] { ran << QStringLiteral("nested, outer threw"); }); });
+            throw TestFailure{};
+        }));
+        QVERIFY(ran.isEmpty());
+
+        store->transaction([&] {
+            store->afterCommit([&] { ran << QStringLiteral("outer"); });
+            try {
+                store->transaction([&] {
+                    store->afterCommit([&] { ran << QStringLiteral("nested, undone"); });
+                    store->transaction([&] { store->afterCommit([&] { ran << QStringLiteral("deeper, undone"); }); });
+                    throw TestFailure{};
+                });
+            } catch (const TestFailure &) {
+            }
+            store->transaction([&] { store->afterCommit([&] { ran << QStringLiteral("nested, kept"); }); });
+        });
+        QCOMPARE(ran, (QStringList{QStringLiteral("outer"), QStringLiteral("nested, kept")}));
+
+        if (isPostgres()) {   // a swallowed failed statement: PostgreSQL would not commit
+            ran.clear();
+            QVERIFY_THROWS_EXCEPTION(StoreError, store->transaction([&] {
+                store->afterCommit([&] { ran << QStringLiteral("swallowed"); });
+                try {
+                    store->createUser(makeUser(QStringLiteral("dup"), QStringLiteral("taken@example.com")));
+                } catch (const StoreError &) {
+                }
+            }));
+            QVERIFY(ran.isEmpty());
+        }
+    }
+
+    // PostgreSQL runs `work` again after a serialization failure: only what the attempt that
+    // committed queued runs, once. Here another connection (another server process) changes
+    // the row the first attempt is about to change, after that attempt's snapshot.
+    void afterCommitNotRepeatedWhenPostgresRunsWorkAgain()
+    {
+        REQUIRE_POSTGRES();
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        QString error;
+        auto otherProcess = SqlStore::openPostgres(path, &error);
+        QVERIFY2(otherProcess, qPrintable(error));
+        store->execTemplate(QStringLiteral("CREATE TABLE counter (n BIGINT NOT NULL)"), {});
+        store->execTemplate(QStringLiteral("INSERT INTO counter VALUES (0)"), {});
+
+        for (const bool serial : {false, true}) {
+            int attempts = 0;
+            QList<int> ran;   // the attempt whose callback ran
+            const std::function<void()> work = [&] {
+                const int attempt = ++attempts;
+                store->afterCommit([&ran, attempt] { ran << attempt; });
+                store->userById(QStringLiteral("anyone"));   // the attempt's snapshot
+                if (attempt == 1)
+                    otherProcess->execTemplate(QStringLiteral("UPDATE counter SET n = n + 1"), {});
+                store->execTemplate(QStringLiteral("UPDATE counter SET n = n + 1"), {});   // attempt 1: 40001
+            };
+            if (serial)
+                store->serialTransaction(QStringLiteral("counter"), work);
+            else
+                store->transaction(work);
+            QCOMPARE(attempts, 2);
+            QCOMPARE(ran, QList<int>{2});
+        }
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT n FROM counter")).toInt(), 4);
+    }
+
+    // Group commit (SQLite): the jobs of a batch run on its leader's thread, but each one's
+    // callbacks run on its own caller's thread after the batch committed, and those of a
+    // job that failed (or of its nested part that failed) do not run.
+    void afterCommitInAGroupCommitRunsOnItsCallersThread()
+    {
+        REQUIRE_SQLITE("group commit");
+        auto store = openMigrated();
+        QVERIFY(store);
+        QMutex lock;
+        QStringList ran;                        // "<job>:<callback>", from every thread
+        std::vector<QThread *> caller(8, nullptr), workedOn(8, nullptr), calledBackOn(8, nullptr);
+        QSemaphore slowStarted;
+        runConcurrently(8, [&](int i) {
+            caller[i] = QThread::currentThread();
+            if (i > 0) {
+                slowStarted.acquire();
+                slowStarted.release();
+            }
+            const auto record = [&, i](const char *what) {
+                QMutexLocker locker(&lock);
+                ran << QStringLiteral("%1:%2").arg(i).arg(QLatin1String(what));
+                calledBackOn[i] = QThread::currentThread();
+            };
+            try {
+                store->transaction([&] {
+                    workedOn[i] = QThread::currentThread();
+                    store->createUser(makeUser(QStringLiteral("b%1").arg(i), QStringLiteral("b%1@example.com").arg(i)));
+                    store->afterCommit([=] { record("job"); });
+                    if (i == 0) {   // the slow one: the others queue behind it
+                        slowStarted.release();
+                        QThread::msleep(300);
+                    }
+                    if (i == 3)
+                        throw TestFailure{};
+                    if (i == 5) {
+                        try {
+                            store->transaction([&] {
+                                store->afterCommit([=] { record("nested"); });
+                                throw TestFailure{};
+                            });
+                        } catch (const TestFailure &) {
+                        }
+                    }
+                });
+            } catch (const TestFailure &) {
+            }
+        });
+        QStringList expected;
+        for (int i = 0; i < 8; ++i) {
+            if (i != 3)
+                expected << QStringLiteral("%1:job").arg(i);
+        }
+        ran.sort();
+        QCOMPARE(ran, expected);
+        int ranElsewhere = 0;   // jobs a leader ran for another thread: the batch happened
+        for (int i = 0; i < 8; ++i) {
+            ranElsewhere += workedOn[i] != caller[i] ? 1 : 0;
+            if (i != 3)
+                QCOMPARE(calledBackOn[i], caller[i]);
+        }
+        QVERIFY2(ranElsewhere > 0, "no transaction was committed in another's batch");
     }
 
     // A table's INSERT, UPDATE and SELECT come from one column list (no backend involved).

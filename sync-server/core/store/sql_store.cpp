@@ -1,5 +1,6 @@
 #include "sql_store.h"
 
+#include "after_commit.h"
 #include "commit_queue.h"
 #include "migrations.h"
 #include "sql_query.h"
@@ -20,6 +21,7 @@
 #include <QSqlQuery>
 #include <QRandomGenerator>
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QThread>
 #include <QThreadStorage>
 #include <QUrl>
@@ -28,6 +30,7 @@
 
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 namespace Kernia::Server {
 
@@ -80,6 +83,9 @@ struct SqlStore::ThreadState
     std::weak_ptr<Shared> shared;
     QString connectionName;
     int depth = 0;          // transaction nesting on this thread
+    // Store::afterCommit's queue of the transaction() scope whose `work` runs on this
+    // thread now (in a group commit: the job the leader is running); nullptr outside one.
+    AfterCommitQueue *afterCommit = nullptr;
     std::unique_ptr<StatementCache> statements = std::make_unique<StatementCache>();
 
     ThreadState() = default;
@@ -647,11 +653,51 @@ Connection SqlStore::connection()
 
 void SqlStore::transaction(const std::function<void()> &work)
 {
+    AfterCommitQueue queued;
+    transactionQueuing(queued, work);
+    endScope(queued);
+}
+
+void SqlStore::transactionQueuing(AfterCommitQueue &queued, const std::function<void()> &work)
+{
+    const std::function<void()> queuing = [&] {
+        queued.clear();   // what an attempt that was rolled back queued must not run
+        // On the thread that runs `work`: in a group commit, the batch's leader.
+        ThreadState &state = threadState();
+        AfterCommitQueue *const around = std::exchange(state.afterCommit, &queued);
+        const auto restore = qScopeGuard([&] { state.afterCommit = around; });
+        work();
+    };
     if (dialect().kind() == SqlDialect::Kind::Sqlite && threadState().depth == 0) {
-        m_shared->commits.run(work, [this](const QList<CommitQueue::Job *> &batch) { commitBatch(batch); });
+        m_shared->commits.run(queuing, [this](const QList<CommitQueue::Job *> &batch) { commitBatch(batch); });
         return;
     }
-    runTransaction(dialect().beginWriteTransaction(), work);
+    runTransaction(dialect().beginWriteTransaction(), queuing);
+}
+
+void SqlStore::endScope(AfterCommitQueue &queued)
+{
+    if (AfterCommitQueue *around = currentAfterCommitQueue())
+        queued.moveTo(*around);   // nested: they wait for the outermost commit
+    else
+        queued.run();
+}
+
+AfterCommitQueue *SqlStore::currentAfterCommitQueue()
+{
+    // Not threadState(): outside a transaction that would open a connection, which a
+    // callback that runs at once does not need.
+    ThreadRegistry &registry = ThreadRegistry::local();
+    const auto it = registry.states.find(m_shared->serial);
+    return it == registry.states.end() ? nullptr : it->second.afterCommit;
+}
+
+void SqlStore::afterCommit(std::function<void()> callback)
+{
+    if (AfterCommitQueue *queue = currentAfterCommitQueue())
+        queue->add(std::move(callback));
+    else
+        AfterCommitQueue::runOne(callback);   // outside a transaction: nothing to wait for
 }
 
 void SqlStore::serialTransaction(const QString &key, const std::function<void()> &work)
@@ -679,13 +725,15 @@ void SqlStore::serialTransaction(const QString &key, const std::function<void()>
             qWarning("SqlStore: releasing a transaction lock failed: %s", e.what());
         }
     };
+    AfterCommitQueue queued;
     try {
-        transaction(work);
+        transactionQueuing(queued, work);
     } catch (...) {
         unlock();
         throw;
     }
     unlock();
+    endScope(queued);   // after the unlock: the key's next holder need not wait for them
 }
 
 SqlStore::ThreadState &SqlStore::onLiveConnection(const std::function<void(const Connection &)> &statement)

@@ -34,6 +34,8 @@
 
 namespace Kernia::Server {
 
+class AfterCommitQueue;
+
 namespace SqlDetail {
 struct Connection;
 }
@@ -83,7 +85,8 @@ public:
     // ... COMMIT, ROLLBACK + rethrow on exception. PostgreSQL: when a statement of the
     // attempt failed with a serialization failure or deadlock (even if `work` caught it),
     // the transaction is rolled back and `work` runs again, up to kMaxTransactionAttempts
-    // times — so `work` must not have effects outside the store that cannot be repeated.
+    // times — so `work` must not have effects outside the store that cannot be repeated
+    // (afterCommit queues them for the attempt that commits).
     // A PostgreSQL transaction in which `work` swallowed a failed statement is not
     // committed (StoreError), since PostgreSQL would silently roll it back.
     // Nested on the same thread: joins the outer transaction through a SAVEPOINT, so an
@@ -93,7 +96,13 @@ public:
     // together (CommitQueue, group commit): each in a SAVEPOINT of its own, so one that
     // throws still undoes only its own work, but `work` may then run on another thread.
     void transaction(const std::function<void()> &work) override;
+    // PostgreSQL: the callbacks queued with afterCommit run after the key's lock is released.
     void serialTransaction(const QString &key, const std::function<void()> &work) override;
+    // Each transaction() scope collects its callbacks in a queue of its own (after_commit.h):
+    // a nested scope that succeeds hands them to the scope around it, the outermost runs
+    // them after COMMIT. In a group commit they run on their own caller's thread, not on
+    // the thread that ran the batch.
+    void afterCommit(std::function<void()> callback) override;
 
     void createUser(const User &user) override;
     std::optional<User> userById(const QString &id) override;
@@ -182,6 +191,14 @@ private:
     class ThreadRegistry;
 
     explicit SqlStore(std::unique_ptr<Config> config);
+    // transaction() without running the callbacks: `work` queues them in `queued`, which
+    // holds those of the attempt that committed when this returns.
+    void transactionQueuing(AfterCommitQueue &queued, const std::function<void()> &work);
+    // After a transaction() scope succeeded: a nested one hands its callbacks to the scope
+    // around it, the outermost (committed now) runs them.
+    void endScope(AfterCommitQueue &queued);
+    // The queue of the scope whose `work` runs on this thread now; nullptr outside one.
+    AfterCommitQueue *currentAfterCommitQueue();
     void runTransaction(const QString &beginStatement, const std::function<void()> &work);
     // SQLite: runs the queued transactions of a CommitQueue batch in one transaction.
     void commitBatch(const QList<CommitQueue::Job *> &batch);

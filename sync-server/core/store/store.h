@@ -51,9 +51,9 @@ public:
     // returns; any exception rolls everything back and is rethrown. Writers are serialised
     // (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE isolation, where a conflicting
     // attempt is rolled back and `work` runs again — keep `work` free of effects outside
-    // the store), so a read at the start of `work` sees the state the transaction will
-    // commit against, also across several server processes. Nested calls join the outer
-    // transaction.
+    // the store, or queue them with afterCommit), so a read at the start of `work` sees
+    // the state the transaction will commit against, also across several server processes.
+    // Nested calls join the outer transaction.
     virtual void transaction(const std::function<void()> &work) = 0;
     // transaction(), but those with the same `key` wait for one another, also across
     // server processes, instead of conflicting and running again: for work that always
@@ -62,6 +62,17 @@ public:
     // snapshot comes after the previous holder's commit. Nested calls join the outer
     // transaction without a lock.
     virtual void serialTransaction(const QString &key, const std::function<void()> &work) = 0;
+    // Queues `callback` until the transaction this call is part of has committed: for
+    // effects outside the store that must happen once, and only for what was stored (log
+    // lines, notices to other systems). The callbacks run in the order queued, after the
+    // outermost transaction() / serialTransaction() committed, on the thread that called
+    // it, before that call returns. They are dropped, never run, when `work` throws, when
+    // a nested transaction() they were queued in throws (its writes are undone, even if
+    // the caller catches the exception), and when PostgreSQL runs `work` again after a
+    // serialization failure (the next attempt queues its own). Outside a transaction the
+    // callback runs at once. A callback's exception is logged and goes no further: the
+    // transaction has committed. A callback may use the store (a new transaction).
+    virtual void afterCommit(std::function<void()> callback) = 0;
 
     // Users
     virtual void createUser(const User &user) = 0;          // StoreError(unique) on a taken email/username
