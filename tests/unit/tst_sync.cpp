@@ -10,9 +10,11 @@
 #include "sync/sync_endpoints.h"
 
 #include <QJsonArray>
+#include <QMutex>
 #include <QSemaphore>
 #include <QThread>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 
@@ -158,6 +160,74 @@ QJsonObject del(qint64 mid, const QString &collection, const QString &id)
 
 QString code(const Response &r) { return TestServer::json(r).value("code").toString(); }
 
+// Collects, while it lives, the messages of the given logging categories from every
+// thread (a sign-in runs on the password pool), and passes every message on to the
+// handler before it (Qt Test's).
+class LogCapture
+{
+public:
+    explicit LogCapture(QStringList categories) : m_categories(std::move(categories))
+    {
+        QMutexLocker locker(&s_mutex);
+        s_active = this;
+        s_previous = qInstallMessageHandler(&LogCapture::handle);
+    }
+    ~LogCapture()
+    {
+        QMutexLocker locker(&s_mutex);
+        qInstallMessageHandler(s_previous);
+        s_active = nullptr;
+    }
+    LogCapture(const LogCapture &) = delete;
+    LogCapture &operator=(const LogCapture &) = delete;
+
+    // How many messages so far start with `text`.
+    int count(const QString &text) const
+    {
+        QMutexLocker locker(&s_mutex);
+        return int(std::count_if(m_messages.cbegin(), m_messages.cend(),
+                                 [&](const QString &message) { return message.startsWith(text); }));
+    }
+
+private:
+    static void handle(QtMsgType type, const QMessageLogContext &context, const QString &message)
+    {
+        QtMessageHandler previous = nullptr;
+        {
+            QMutexLocker locker(&s_mutex);
+            previous = s_previous;
+            if (s_active && context.category && s_active->m_categories.contains(QLatin1String(context.category)))
+                s_active->m_messages.append(message);
+        }
+        if (previous)
+            previous(type, context, message);
+    }
+
+    static inline QMutex s_mutex;
+    static inline LogCapture *s_active = nullptr;
+    static inline QtMessageHandler s_previous = nullptr;
+    const QStringList m_categories;
+    QStringList m_messages;
+};
+
+// The log lines (their start) of a link of guest -> account whose guest record notes/n1
+// did not merge (it went to the conflict collection) and whose notes/n2 moved.
+struct LinkLogLines
+{
+    QString conflict, summary, linked;
+
+    LinkLogLines(const QString &guest, const QString &account, qint64 mergedBytes, const SyncOptions &options)
+    {
+        conflict = QStringLiteral("guest %1 -> %2: merging notes/n1 would make it %3 bytes (at most %4): kept the "
+                                  "account's record; the guest's is %5/%1-")
+                       .arg(guest, account).arg(mergedBytes).arg(options.maxRecordBytes).arg(options.conflictCollection);
+        // These two quote the ids (QDebug's default for strings).
+        summary = QStringLiteral("guest \"%1\" -> \"%2\": 1 moved, 0 merged, 0 kept, 0 tombstones, 0 dropped, "
+                                 "1 conflicts, 1 client marks").arg(guest, account);
+        linked = QStringLiteral("linked anonymous user \"%1\" into \"%2\" via \"/sign-in/email\"").arg(guest, account);
+    }
+};
+
 } // namespace
 
 class SyncTest : public QObject
@@ -197,6 +267,8 @@ private slots:
     void linkReadsOnlySharedRecords();
     void failingOnLinkRollsBackMovedRecords();
     void throwingMergeHookRollsBack();
+    void linkLogsOnlyWhatCommitted();
+    void linkRunAgainOnPostgresLogsOnce();
     void deletedUserLosesSyncData();
     void mergeRecordsUnit();
     void serverConfig();
@@ -1351,6 +1423,98 @@ void SyncTest::throwingMergeHookRollsBack()
     QCOMPARE(s.live(account.token).size(), 1);   // neither "y" nor "x" arrived
     QCOMPARE(s.live(g.token).size(), 2);
     QVERIFY(s.server->store->userById(g.userId));
+}
+
+// A link's log lines (its summary, a merge above max_record_bytes, "linked anonymous
+// user") are written once the sign-in has committed: none for a link that wrote its
+// records and was then rolled back, one each for the link that committed. (They used to
+// be written as the link ran, so the refused link below logged records never stored.)
+void SyncTest::linkLogsOnlyWhatCommitted()
+{
+    std::atomic<bool> refuse{true};
+    SyncOptions options;
+    options.maxRecordBytes = 100;
+    SyncServer s(options, [&](const AnonymousLink &, QString *error) {
+        if (refuse) {   // after the built-in move, which wrote and logged the conflict
+            *error = QStringLiteral("app refused");
+            return false;
+        }
+        return true;
+    });
+    const auto account = s.signUp(QStringLiteral("lou@example.com"));
+    s.pushOk(account.token, "laptop", {put(1, "notes", "n1", {{"a", QString(60, 'a')}})});
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "notes", "n1", {{"g", QString(60, 'g')}}), put(2, "notes", "n2", {})});
+    const QJsonObject merged{{"a", QString(60, 'a')}, {"g", QString(60, 'g')}};
+    const LinkLogLines lines(g.userId, account.userId, QJsonDocument(merged).toJson(QJsonDocument::Compact).size(), options);
+
+    {
+        LogCapture log({QStringLiteral("kernia.sync"), QStringLiteral("kernia.anonymous")});
+        QCOMPARE(s.signInRaw(QStringLiteral("lou@example.com"), g.token).status(), 500);
+        QCOMPARE(log.count(lines.conflict), 0);
+        QCOMPARE(log.count(lines.summary), 0);
+        QCOMPARE(log.count(lines.linked), 0);
+    }
+    QCOMPARE(s.live(account.token).size(), 1);   // nothing of the link was stored
+
+    refuse = false;
+    LogCapture log({QStringLiteral("kernia.sync"), QStringLiteral("kernia.anonymous")});
+    QCOMPARE(s.signIn(QStringLiteral("lou@example.com"), g.token).userId, account.userId);
+    QCOMPARE(log.count(lines.conflict), 1);
+    QCOMPARE(log.count(lines.summary), 1);
+    QCOMPARE(log.count(lines.linked), 1);
+    QCOMPARE(s.live(account.token).size(), 3);   // n1, n2 and the conflict record
+}
+
+// PostgreSQL runs a sign-in again after a serialization failure; the link's lines are
+// written for the attempt that committed only. The failure here comes after on_link, when
+// the guest's sessions are deleted: another connection (another server process) changed
+// one of them meanwhile. (The lines used to be written once per attempt.)
+void SyncTest::linkRunAgainOnPostgresLogsOnce()
+{
+    if (!TestServer::usePostgres())
+        QSKIP("PostgreSQL only: SQLite serialises writers and never runs a transaction again");
+    SqlStore *otherProcess = nullptr;
+    QString otherSessionToken;
+    std::atomic<int> links{0};
+    SyncOptions options;
+    options.maxRecordBytes = 100;
+    SyncServer s(options, [&](const AnonymousLink &, QString *) {
+        if (++links == 1) {   // the first attempt only: after its snapshot, before it deletes the guest
+            otherProcess->execTemplate(QStringLiteral("UPDATE \"session\" SET \"updatedAt\" = \"updatedAt\" + 1 "
+                                                      "WHERE \"token\" = :token"),
+                                       {{QStringLiteral("token"), otherSessionToken}});
+        }
+        return true;
+    });
+    QString error;
+    const std::unique_ptr<SqlStore> other = SqlStore::openPostgres(s.server->pgDatabase->url(), &error);
+    QVERIFY2(other, qPrintable(error));
+    otherProcess = other.get();
+
+    const auto account = s.signUp(QStringLiteral("max@example.com"));
+    s.pushOk(account.token, "laptop", {put(1, "notes", "n1", {{"a", QString(60, 'a')}})});
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "notes", "n1", {{"g", QString(60, 'g')}}), put(2, "notes", "n2", {})});
+    // A second session of the guest, which the link deletes with the guest.
+    Session otherSession;
+    otherSession.id = QStringLiteral("other-session");
+    otherSession.token = otherSessionToken = QStringLiteral("other-session-token");
+    otherSession.userId = g.userId;
+    otherSession.createdAt = otherSession.updatedAt = QDateTime::currentDateTimeUtc();
+    otherSession.expiresAt = otherSession.createdAt.addDays(1);
+    s.server->store->createSession(otherSession);
+    const QJsonObject merged{{"a", QString(60, 'a')}, {"g", QString(60, 'g')}};
+    const LinkLogLines lines(g.userId, account.userId, QJsonDocument(merged).toJson(QJsonDocument::Compact).size(), options);
+
+    LogCapture log({QStringLiteral("kernia.sync"), QStringLiteral("kernia.anonymous")});
+    QCOMPARE(s.signIn(QStringLiteral("max@example.com"), g.token).userId, account.userId);
+    QCOMPARE(links.load(), 2);   // the link ran twice: the first attempt was rolled back
+    QCOMPARE(log.count(lines.conflict), 1);
+    QCOMPARE(log.count(lines.summary), 1);
+    QCOMPARE(log.count(lines.linked), 1);
+    QCOMPARE(s.live(account.token).size(), 3);
+    QVERIFY(!s.server->store->userById(g.userId));
 }
 
 void SyncTest::deletedUserLosesSyncData()

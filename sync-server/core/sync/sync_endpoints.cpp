@@ -3,6 +3,7 @@
 #include "auth/endpoint_context.h"
 #include "auth/router.h"
 #include "http/response.h"
+#include "store/store.h"
 
 #include <QJsonArray>
 #include <QRegularExpression>
@@ -103,11 +104,14 @@ OnLinkFunction syncOnLink(std::shared_ptr<const SyncService> service, OnLinkFunc
         if (guest.id != account.id && !account.isAnonymous) {
             try {
                 const SyncLinkResult moved = service->linkGuest(link.store, guest.id, account.id);
-                qCInfo(lcSync).nospace() << "guest " << guest.id << " -> " << account.id << ": " << moved.moved
-                                         << " moved, " << moved.merged << " merged, " << moved.keptAccount
-                                         << " kept, " << moved.tombstones << " tombstones, " << moved.dropped
-                                         << " dropped, " << moved.conflicts << " conflicts, " << moved.clients
-                                         << " client marks";
+                // Once the sign-in has committed: not for an attempt rolled back or run again.
+                link.store.afterCommit([guestId = guest.id, accountId = account.id, moved] {
+                    qCInfo(lcSync).nospace() << "guest " << guestId << " -> " << accountId << ": " << moved.moved
+                                             << " moved, " << moved.merged << " merged, " << moved.keptAccount
+                                             << " kept, " << moved.tombstones << " tombstones, " << moved.dropped
+                                             << " dropped, " << moved.conflicts << " conflicts, " << moved.clients
+                                             << " client marks";
+                });
             } catch (const std::exception &error) {
                 if (errorMessage)
                     *errorMessage = QStringLiteral("moving the guest's synced records failed: %1")

@@ -40,6 +40,7 @@ using OnLinkFunction = std::function<bool(const AnonymousLink &link, QString *er
 // The built-in on_link: moves the guest's records and client marks into the account
 // (SyncService::linkGuest) inside the link transaction, then runs `next` (e.g. the
 // operator's on_link SQL) when given. A failure of either rolls the whole sign-in back.
+// The summary of what moved is logged once the sign-in has committed.
 OnLinkFunction syncOnLink(std::shared_ptr<const SyncService> service, OnLinkFunction next = {});
 
 } // namespace Kernia::Server

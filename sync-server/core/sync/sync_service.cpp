@@ -328,11 +328,16 @@ SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, cons
                     {QStringLiteral("updatedAt"), isoTimestamp(guest.updatedAt)},
                     {QStringLiteral("data"), guestData},
                 });
-                qCWarning(lcSync).nospace().noquote()
-                    << "guest " << guestId << " -> " << accountId << ": merging " << guest.collection << '/'
-                    << guest.recordId << " would make it " << record.data.size() << " bytes (at most "
-                    << m_options.maxRecordBytes << "): kept the account's record; the guest's is "
-                    << conflict.collection << '/' << conflict.recordId;
+                // Logged once the link has committed: an attempt that is rolled back (and
+                // maybe run again) stored no conflict record.
+                store.afterCommit([guestId, accountId, key = guest.collection + '/' + guest.recordId,
+                                   bytes = record.data.size(), limit = m_options.maxRecordBytes,
+                                   conflictKey = conflict.collection + '/' + conflict.recordId] {
+                    qCWarning(lcSync).nospace().noquote()
+                        << "guest " << guestId << " -> " << accountId << ": merging " << key << " would make it "
+                        << bytes << " bytes (at most " << limit << "): kept the account's record; the guest's is "
+                        << conflictKey;
+                });
                 writes.append(conflict);
                 ++result.conflicts;
                 continue;

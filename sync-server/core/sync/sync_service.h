@@ -89,8 +89,9 @@ public:
     // hold move inside the database, a few statements for any number of them; only the
     // keys both hold are read and merged here. A merge whose result would exceed
     // maxRecordBytes keeps the account's record and files the guest's under
-    // conflictCollection (logged). Joins the caller's transaction (the link transaction);
-    // throws on failure.
+    // conflictCollection (logged once the caller's transaction has committed, through
+    // Store::afterCommit). Joins the caller's transaction (the link transaction); throws
+    // on failure.
     SyncLinkResult linkGuest(Store &store, const QString &guestId, const QString &accountId) const;
 
     // {collection, id, version, deleted, data, updatedAt} as the pull answer carries it.

@@ -128,8 +128,10 @@ void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWit
                            || issued.user.isAnonymous;
     if (!keepGuest)
         store.deleteUser(guest->id);
-    qCInfo(lcAnonymous).nospace() << "linked anonymous user " << guest->id << " into " << issued.user.id
-                                  << " via " << context.path() << (keepGuest ? " (guest kept)" : "");
+    store.afterCommit([guestId = guest->id, userId = issued.user.id, path = context.path(), keepGuest] {
+        qCInfo(lcAnonymous).nospace() << "linked anonymous user " << guestId << " into " << userId << " via "
+                                      << path << (keepGuest ? " (guest kept)" : "");
+    });
 }
 
 } // namespace Kernia::Server
