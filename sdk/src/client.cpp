@@ -49,6 +49,18 @@ Error sessionUserMismatch(const QString &message)
     return Error(Error::Kind::SessionGone, QString::fromLatin1(Error::SessionUserMismatchCode), message);
 }
 
+// An operation needed the stored token, which awaits its check against the server, and
+// the check could not be made: the operation never tried the server itself. The check's
+// kind (and so isTransient()) and status stay; its code and message go into the message.
+Error awaitingCheck(const Error &checkError)
+{
+    return Error(checkError.kind(), QString::fromLatin1(Error::SessionUnconfirmedCode),
+                 QStringLiteral("The stored session token awaits its check against the server and is not used "
+                                "before it; the check failed: %1")
+                         .arg(checkError.code() + QLatin1String(": ") + checkError.message()),
+                 checkError.httpStatus());
+}
+
 // The session works, but only for this run: its token is not in the keychain.
 Error tokenNotStored(const Error &keychainError)
 {
@@ -508,10 +520,11 @@ void ClientPrivate::withConfirmedToken(bool explicitOp, std::function<void()> pr
 {
     if (token.isEmpty() || tokenConfirmed)
         return proceed();
-    // Offline, get-session fails with its transient error, and the job with it.
+    // Offline, get-session fails with its transient error, and the job with it, saying
+    // that the token awaits its check (the job itself sent nothing).
     checkSession(explicitOp, [this, proceed, done](const Error &error) {
         if (error.isError())
-            return done(error);
+            return done(error.isTransient() ? awaitingCheck(error) : error);
         if (!tokenConfirmed)
             return done(Error());   // background work: the session was lost (handled)
         proceed();

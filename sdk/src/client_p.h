@@ -62,8 +62,8 @@ public:
     // Runs `proceed` once the token may be sent anywhere but GET /get-session: a token
     // whose fingerprint was unknown (an older SDK's database, or moved from an older
     // entry) is first checked with get-session in this run, which must name the cached
-    // user. Unreachable server: done(get-session's transient error, e.g. NETWORK_ERROR);
-    // the token has gone nowhere else.
+    // user. Unreachable server: done(SESSION_UNCONFIRMED of get-session's transient kind,
+    // e.g. Network); the token has gone nowhere else.
     void withConfirmedToken(bool explicitOp, std::function<void()> proceed, Done done);
     // get-session named the cached user for `checked`: the token is ours. Saves its
     // fingerprint and finishes a move from an older keychain entry.

@@ -1015,8 +1015,12 @@ private Q_SLOTS:
         QVERIFY(client->collection(QStringLiteral("cart"))->get(QStringLiteral("secret-apple")));
     }
 
-    // The same offline: the unconfirmed token is not used at all (syncNow() fails with a
-    // transient error and the token is still there for the check once online).
+    // The same offline: the unconfirmed token is not used at all. The operations that need
+    // it fail with SESSION_UNCONFIRMED (of the kind of the check's failure, so still
+    // transient), which says that the token awaits its check: they used to fail with
+    // get-session's own NETWORK_ERROR, as if they had tried to reach the server themselves.
+    // Local data works as always, also while the check waits for a server that does not
+    // answer, and is pushed once the token is confirmed.
     void unconfirmedTokenWaitsOffline()
     {
         Install install;
@@ -1025,15 +1029,51 @@ private Q_SLOTS:
             QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
         }
         QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE identity SET token_sha256 = NULL")));
+        const QString unconfirmed = QStringLiteral("SESSION_UNCONFIRMED");
         const QUrl dead(QStringLiteral("http://127.0.0.1:9"));
         {
             auto client = makeClient(dead, install);
             QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
-            const Error e = await(client->syncNow());
-            QCOMPARE(e.kind(), Error::Kind::Network);
-            QVERIFY(e.isTransient());
+            const QList<std::pair<const char *, QFuture<Error>>> waiting{
+                { "syncNow", client->syncNow() },
+                { "deleteGuest", client->deleteGuest() },
+                { "signUpEmail", client->signUpEmail(uniqueEmail(), Password) },
+                { "requestMagicLink", client->requestMagicLink(uniqueEmail()) },
+            };
+            for (const auto &[what, future] : waiting) {
+                const Error e = await(future);
+                QVERIFY2(e.code() == unconfirmed, qPrintable(QStringLiteral("%1: %2").arg(what, e.toString())));
+                QCOMPARE(e.kind(), Error::Kind::Network);
+                QVERIFY(e.isTransient());
+                QVERIFY2(e.message().contains(QLatin1String("awaits its check")), qPrintable(e.message()));
+                QVERIFY2(e.message().contains(QLatin1String("NETWORK_ERROR")), qPrintable(e.message()));   // the check's failure
+            }
+            QCOMPARE(client->lastError().code(), unconfirmed);
             QCOMPARE(client->state(), Client::State::Guest);
             QVERIFY(client->hasServerSession());
+            // Local data is not held up by the check.
+            Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+            QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
+            QCOMPARE(cart->patch(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("ripe"), true } }), Error());
+            QCOMPARE(cart->value(QStringLiteral("apple")).value(QStringLiteral("ripe")).toBool(), true);
+            QCOMPARE(client->pendingChanges(), 2);
+        }
+        {   // A server that never answers: the check waits for its timeout; local data does not.
+            BadServer hang(BadServer::Mode::Hang);
+            auto client = makeClient(hang.url(), install, [](ClientOptions &o) { o.setRequestTimeout(1500); });
+            QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+            QFuture<Error> sync = client->syncNow();
+            Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+            QTRY_VERIFY_WITH_TIMEOUT(hang.connections() >= 1, Long);
+            QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+            QCOMPARE(cart->remove(QStringLiteral("apple")), Error());
+            QVERIFY(!cart->get(QStringLiteral("apple")));
+            QCOMPARE(cart->count(), 1);
+            QCOMPARE(client->pendingChanges(), 4);
+            QVERIFY(!sync.isFinished());
+            const Error e = await(sync);
+            QCOMPARE(e.code(), unconfirmed);
+            QCOMPARE(e.kind(), Error::Kind::Timeout);
         }
         QVERIFY(queryDatabase(install, QStringLiteral("SELECT token_sha256 FROM identity")).isNull());
         auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
@@ -1042,6 +1082,8 @@ private Q_SLOTS:
         QCOMPARE(client->state(), Client::State::Guest);
         // Confirmed: its fingerprint protects the install from now on.
         QVERIFY(!queryDatabase(install, QStringLiteral("SELECT token_sha256 FROM identity")).toString().isEmpty());
+        QCOMPARE(client->pendingChanges(), 0);   // what was written meanwhile reached the server
+        QCOMPARE(client->collection(QStringLiteral("cart"))->count(), 1);
     }
 
     // An older guest install (no fingerprint) holds another guest's token; the app signs

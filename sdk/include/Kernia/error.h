@@ -61,6 +61,10 @@ public:
     static constexpr const char *SessionGoneCode = "SESSION_GONE";
     // Kind SessionGone: the server named another user than the cached one for the stored token.
     static constexpr const char *SessionUserMismatchCode = "SESSION_USER_MISMATCH";
+    // Kind of the check's failure (Network, Timeout, Server or BadResponse: transient): the
+    // stored session token awaits its check against the server (GET /get-session) before
+    // it is used for anything else, and that check failed, e.g. offline.
+    static constexpr const char *SessionUnconfirmedCode = "SESSION_UNCONFIRMED";
     static constexpr const char *KeychainUnavailableCode = "KEYCHAIN_UNAVAILABLE";
     static constexpr const char *LocalStoreErrorCode = "LOCAL_STORE_ERROR";
     static constexpr const char *InvalidStateCode = "INVALID_STATE";
