@@ -85,7 +85,8 @@ QString newLocalId()
 ClientPrivate::ClientPrivate(Client *q, const ClientOptions &opts)
     : q_ptr(q),
       options(opts),
-      retryBackoff(opts.retryInitialDelay(), opts.retryMaxDelay())
+      retryBackoff(opts.retryInitialDelay(), opts.retryMaxDelay()),
+      continuationBackoff(opts.retryInitialDelay(), opts.retryMaxDelay())
 {
     qRegisterMetaType<Kernia::Error>();
     qRegisterMetaType<Kernia::User>();
@@ -112,6 +113,7 @@ ClientPrivate::~ClientPrivate()
     destroying = true;
     retryTimer.stop();
     syncDebounce.stop();
+    syncContinuation.stop();
     // Collections (and the models watching them) go while the client is still whole.
     const QList<Collection *> owned = collections.values();
     collections.clear();
@@ -978,6 +980,9 @@ void ClientPrivate::initSync()
     syncDebounce.setSingleShot(true);
     syncDebounce.setInterval(options.syncDelay());
     QObject::connect(&syncDebounce, &QTimer::timeout, q, [this] { enqueueSync(); });
+    syncContinuation.setSingleShot(true);
+    QObject::connect(&syncContinuation, &QTimer::timeout, q, [this] { enqueueSync(true); });
+    sync->setMaxPullPages(options.maxPullPagesPerSync());
     pendingChanges = store->outboxCount(owner());
 }
 
@@ -994,9 +999,9 @@ void ClientPrivate::scheduleSync()
         syncDebounce.start();
 }
 
-void ClientPrivate::enqueueSync()
+void ClientPrivate::enqueueSync(bool continuation)
 {
-    if (!options.autoSync() || syncQueued || destroying)
+    if ((!options.autoSync() && !continuation) || syncQueued || destroying)
         return;
     syncQueued = true;
     Job job;
@@ -1067,10 +1072,29 @@ void ClientPrivate::syncCycle(bool explicitOp, Done done)
         syncError = error;
         updatePendingChanges();
         updateSyncState();
-        if (!error.isError())
+        if (!error.isError() && sync->stoppedAtBudget()) {
+            scheduleSyncContinuation(sync->pulledSparsePages());   // not synced() yet: more to pull
+        } else if (!error.isError()) {
+            syncContinuation.stop();   // this run reached the end
+            continuationBackoff.reset();
             Q_EMIT guard->synced();
+        }
         done(error);
     });
+}
+
+void ClientPrivate::scheduleSyncContinuation(bool sparsePages)
+{
+    // Full pages are a large account's: the next part after the base delay. Sparse pages
+    // are what a server whose pull never ends sends: each pause twice the last, up to
+    // retryMaxDelay, so such a server gets a slice of the client now and then, not all of it.
+    if (!sparsePages)
+        continuationBackoff.reset();
+    if (syncContinuation.isActive())
+        return;
+    const int delay = continuationBackoff.next();
+    qCDebug(lcClient) << "the sync stopped at its page budget; the next one in" << delay << "ms";
+    syncContinuation.start(delay);
 }
 
 Error ClientPrivate::writeRecord(const QString &collection, const QString &op, const QString &id,

@@ -104,7 +104,12 @@ public:
     void initSync();
     QString owner() const;            // the current profile's localId ("" when signed out)
     void scheduleSync();              // debounced automatic sync after a local write
-    void enqueueSync();               // automatic sync job (deduplicated)
+    // Automatic sync job (deduplicated); `continuation`: the rest of a sync that stopped at
+    // its page budget, queued also without autoSync.
+    void enqueueSync(bool continuation = false);
+    // A sync stopped at its page budget: the next one continues after a pause (never at
+    // once), growing while the pages come sparse.
+    void scheduleSyncContinuation(bool sparsePages);
     QFuture<Error> enqueueSyncNow();
     void syncCycle(bool explicitOp, Done done);
     Error writeRecord(const QString &collection, const QString &op, const QString &id, const QJsonObject &data);
@@ -155,6 +160,8 @@ public:
     QHash<QString, Collection *> collections;
     QString clientId;
     QTimer syncDebounce;
+    QTimer syncContinuation;
+    Backoff continuationBackoff;
     bool syncQueued = false;
     bool syncing = false;
     Error syncError;                  // of the last cycle

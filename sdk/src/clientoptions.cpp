@@ -24,6 +24,7 @@ public:
     bool autoSync = true;
     QString clientId;
     int syncDelay = 300;
+    int maxPullPages = 200;
 };
 
 ClientOptions::ClientOptions() : d(new ClientOptionsData) { }
@@ -67,6 +68,8 @@ QString ClientOptions::clientId() const { return d->clientId; }
 void ClientOptions::setClientId(const QString &clientId) { d->clientId = clientId; }
 int ClientOptions::syncDelay() const { return d->syncDelay; }
 void ClientOptions::setSyncDelay(int ms) { d->syncDelay = qMax(0, ms); }
+int ClientOptions::maxPullPagesPerSync() const { return d->maxPullPages; }
+void ClientOptions::setMaxPullPagesPerSync(int pages) { d->maxPullPages = qMax(1, pages); }
 
 QString ClientOptions::effectiveAppId() const
 {

@@ -9,6 +9,8 @@
 #include <QtCore/QStringList>
 #include <QtCore/QUrlQuery>
 
+#include <utility>
+
 namespace Kernia {
 
 SyncEngine::SyncEngine(LocalStore *store, Transport *transport, const QString &syncBasePath,
@@ -69,11 +71,21 @@ void SyncEngine::run(const Context &context, Done done)
     m_fullPull = false;
     m_oneAtATime = false;
     m_seen.clear();
+    m_pages = 0;
+    m_changes = 0;
+    m_stoppedAtBudget = false;
     if (m_cursor.userId != context.userId) {
         // Another server user than the cursor's (a guest became an account, or the data
         // was adopted): that user's whole state is needed.
         qCInfo(lcSync) << "sync cursor reset: user" << m_cursor.userId << "->" << context.userId;
         m_cursor = SyncCursor{ context.userId, 0 };
+    }
+    if (auto unfinished = std::exchange(m_unfinishedFullPull, std::nullopt)) {
+        if (unfinished->owner == context.owner && unfinished->userId == context.userId
+            && unfinished->version == m_cursor.version && m_cursor.version > 0) {
+            m_fullPull = true;
+            m_seen = std::move(unfinished->seen);
+        }
     }
     push();
 }
@@ -186,7 +198,7 @@ void SyncEngine::rejectFirst(const OutboxEntry &entry, const Error &reason)
 
 void SyncEngine::pull(qint64 since)
 {
-    if (since == 0 && !m_fullPull) {
+    if (since == 0) {   // (again, after a refused change: what was seen before does not count)
         m_fullPull = true;
         m_seen.clear();
     }
@@ -264,6 +276,20 @@ void SyncEngine::pull(qint64 since)
             return finish(e);
         }
         qCDebug(lcSync) << "pulled" << changes.size() << "changes, version" << version << (more ? "(more)" : "");
+        ++m_pages;
+        m_changes += changes.size();
+        if (more && m_pages >= m_maxPullPages) {
+            // A large account continues in the next run; a server whose pull never ends
+            // (its version growing on every page) no longer holds the queue for ever.
+            qCInfo(lcSync).nospace() << "the pull reached this sync's page budget (" << m_pages << " pages, "
+                                     << m_changes << " changes, version " << version
+                                     << "); the next sync continues from there";
+            if (m_fullPull)
+                m_unfinishedFullPull = UnfinishedFullPull{ m_context.owner, m_context.userId, version, std::move(m_seen) };
+            m_fullPull = false;
+            m_stoppedAtBudget = true;
+            return finish(Error());
+        }
         if (more)
             return pull(version);
         m_fullPull = false;

@@ -5,7 +5,9 @@
 // request, so a failure at any point (network, kill -9) loses nothing and, with the same
 // mids on retry, duplicates nothing. A push refused because of one mutation is retried
 // one mutation at a time to find it; that one is dropped (changeRejected) and the record
-// re-pulled. The Client runs cycles one at a time in its job queue. Not API.
+// re-pulled. A pull stops after a budget of pages (a server whose pull never ends would
+// otherwise hold the job queue for ever): the cycle ends normally and the next one
+// continues from the cursor. The Client runs cycles one at a time in its job queue. Not API.
 #pragma once
 
 #include "localstore_p.h"
@@ -17,6 +19,7 @@
 #include <QtCore/QString>
 
 #include <functional>
+#include <optional>
 
 namespace Kernia {
 
@@ -34,6 +37,11 @@ public:
     // the same too-large push retried forever would block the outbox.
     static constexpr qsizetype MaxPushBytes = 256 * 1024;
     static constexpr int PullLimit = 500;
+    // A run whose pages held fewer changes than this on average is "sparse": a large
+    // account's pages are full (500 changes, or 4 MiB of the server's page budget, which
+    // takes more than 60 records of the 64 KiB maximum); a server whose pull never ends
+    // moves its version on with next to nothing.
+    static constexpr int DensePageChanges = PullLimit / 10;
 
     struct Context
     {
@@ -49,6 +57,13 @@ public:
 
     QString clientId() const { return m_clientId; }
     bool isRunning() const { return m_running; }
+    // Pull pages per run (at least 1).
+    void setMaxPullPages(int pages) { m_maxPullPages = qMax(1, pages); }
+    // The last run ended at its page budget with more to pull (not an error: what it
+    // pulled is stored, the cursor with it); the next run continues from there.
+    bool stoppedAtBudget() const { return m_stoppedAtBudget; }
+    // ... and its pages were sparse (see DensePageChanges).
+    bool pulledSparsePages() const { return m_pages > 0 && m_changes < qint64(m_pages) * DensePageChanges; }
 
     // One cycle. done runs exactly once (not at all if the engine is destroyed first).
     void run(const Context &context, Done done);
@@ -91,6 +106,21 @@ private:
     bool m_oneAtATime = false;     // a push was refused: find the mutation, one per push
     bool m_resetOnce = false;      // restarted from 0 after the server's version went back
     QSet<QString> m_seen;          // (collection '\n' id) returned by a full pull
+    int m_maxPullPages = 200;
+    int m_pages = 0;               // pull pages of this run
+    qint64 m_changes = 0;          // changes on them
+    bool m_stoppedAtBudget = false;
+    // A full pull that stopped at the budget: the next run of the same profile and user
+    // from the same cursor continues it, with what it has seen, so that it still drops
+    // the settled records the server does not have at its end.
+    struct UnfinishedFullPull
+    {
+        QString owner;
+        QString userId;
+        qint64 version = 0;
+        QSet<QString> seen;
+    };
+    std::optional<UnfinishedFullPull> m_unfinishedFullPull;
 };
 
 } // namespace Kernia

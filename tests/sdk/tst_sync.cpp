@@ -580,6 +580,85 @@ private Q_SLOTS:
         QCOMPARE(ca->get(QStringLiteral("y"))->data, obj({ { QStringLiteral("after"), true } }));
     }
 
+    // An account larger than one sync's page budget (here 1 page of 500): each sync pulls
+    // its part and ends normally, and the next part follows by itself shortly after (also
+    // without autoSync); synced() comes once, at the end. A full pull split over several
+    // syncs still drops at its end the settled records the server does not have, and a
+    // change written between two parts is pushed and kept.
+    void largeAccountIsPulledInParts()
+    {
+        const QString email = uniqueEmail();
+        const QByteArray token = signUpRaw(m_server.url(), email);
+        QVERIFY(!token.isEmpty());
+        constexpr int N = 1100;   // three pages: 500, 500, 100
+        for (int first = 0; first < N; first += 500) {
+            QJsonArray mutations;
+            for (int i = first; i < qMin(N, first + 500); ++i) {
+                mutations.append(QJsonObject{ { QStringLiteral("mid"), i + 1 }, { QStringLiteral("op"), QStringLiteral("put") },
+                                              { QStringLiteral("collection"), QStringLiteral("items") },
+                                              { QStringLiteral("id"), QStringLiteral("r%1").arg(i, 4, 10, QLatin1Char('0')) },
+                                              { QStringLiteral("data"), obj({ { QStringLiteral("n"), i } }) } });
+            }
+            QUrl push = m_server.url();
+            push.setPath(QStringLiteral("/api/sync/push"));
+            QCOMPARE(rawRequest("POST", push, QJsonObject{ { QStringLiteral("clientId"), QStringLiteral("other-device") },
+                                                           { QStringLiteral("mutations"), mutations } }, token).status, 200);
+        }
+        Install install;
+        auto tweak = [](ClientOptions &o) {
+            o.setAutomaticGuest(false);
+            o.setAutoSync(false);
+            o.setMaxPullPagesPerSync(1);
+        };
+        // The records each sync ended with.
+        auto countEachRun = [](Client *client, QList<int> *ends) {
+            QObject::connect(client, &Client::syncStateChanged, client, [client, ends](Client::SyncState state) {
+                if (state != Client::SyncState::Syncing)
+                    ends->append(client->collection(QStringLiteral("items"))->count());
+            });
+        };
+        QString localId;
+        {
+            QList<int> ends;
+            auto client = makeClient(m_server.url(), install, tweak);
+            QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+            QCOMPARE(await(client->signInEmail(email, Password)), Error());
+            localId = client->user().localId();
+            countEachRun(client.get(), &ends);
+            QSignalSpy synced(client.get(), &Client::synced);
+            QCOMPARE(await(client->syncNow()), Error());
+            QTRY_COMPARE_WITH_TIMEOUT(synced.count(), 1, Long);
+            QCOMPARE(ends, (QList<int>{ 500, 1000, N }));
+            QTest::qWait(300);
+            QCOMPARE(ends.size(), 3);   // and no sync after the last part
+        }
+
+        // A settled record the server does not have, and a pull from 0 again.
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, "
+                                                          "pending, deleted) VALUES ('%1', 'items', 'ghost', '{}', 0, 0)")
+                                                   .arg(localId)));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE sync_state SET cursor = 0")));
+        QList<int> ends;
+        auto client = makeClient(m_server.url(), install, tweak);
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        Collection *items = client->collection(QStringLiteral("items"));
+        QVERIFY(items->get(QStringLiteral("ghost")));
+        countEachRun(client.get(), &ends);
+        QObject::connect(client.get(), &Client::syncStateChanged, items, [items, &ends](Client::SyncState state) {
+            if (state != Client::SyncState::Syncing && ends.size() == 1)   // between the first and second part
+                items->put(QStringLiteral("written-meanwhile"), obj({ { QStringLiteral("n"), -1 } }));
+        });
+        QSignalSpy synced(client.get(), &Client::synced);
+        QCOMPARE(await(client->syncNow()), Error());
+        QTRY_COMPARE_WITH_TIMEOUT(synced.count(), 1, Long);
+        QCOMPARE(ends.size(), 3);
+        QVERIFY2(!items->get(QStringLiteral("ghost")), "the full pull in parts kept a record the server does not have");
+        QVERIFY(items->get(QStringLiteral("written-meanwhile")));
+        QVERIFY(!items->get(QStringLiteral("written-meanwhile"))->pending);
+        QCOMPARE(items->count(), N + 1);
+        QCOMPARE(pullAll(m_server.url(), token).live.size(), N + 1);
+    }
+
     // The server is SIGKILLed while pushes are in flight; the retried pushes (same mids)
     // apply every mutation exactly once.
     void retriedPushAfterServerKill()

@@ -7,7 +7,9 @@
 
 #include <Kernia/Collection>
 
+#include <QtCore/QElapsedTimer>
 #include <QtCore/QJsonArray>
+#include <QtCore/QLoggingCategory>
 #include <QtCore/QPointer>
 #include <QtCore/QRegularExpression>
 #include <QtCore/QUrlQuery>
@@ -362,6 +364,106 @@ private Q_SLOTS:
         QCOMPARE(client->state(), Client::State::SignedOut);
         QCOMPARE(sync.result().kind(), Error::Kind::BadResponse);
         QCOMPARE(proxy.overridden(QStringLiteral("/api/sync/pull")), 2);
+    }
+
+    // A pull that never ends: every page announces more and moves `version` on by one (a
+    // faulty or hostile server; one that does not advance at all is the test above). A
+    // sync ends normally after its page budget (ClientOptions::maxPullPagesPerSync, 200 by
+    // default): what it pulled is kept, the operations queued behind it run, and the next
+    // sync continues from there, after a pause that grows while the pages stay sparse. It
+    // used to pull for ever: the refresh queued behind it never ran. Once the server is
+    // sane again, a sync reaches the end and no further one starts by itself.
+    void endlessPullEndsAtItsBudget()
+    {
+        QList<qint64> sinces;   // every `since` the hostile pull was asked for
+        struct Run
+        {
+            qint64 start = -1, end = -1;   // ms on `clock`
+            qsizetype firstPull = 0, pulls = -1;
+        };
+        QList<Run> runs;
+        QElapsedTimer clock;
+        clock.start();
+        FaultyProxy proxy(m_server.url());
+        Install install;
+        auto client = makeClient(proxy.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QCOMPARE(await(client->signUpEmail(uniqueEmail(), Password)), Error());
+        Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+
+        proxy.setOverride([&sinces](const FaultyProxy::Request &r) -> std::optional<QByteArray> {
+            if (r.url.path() != QLatin1String("/api/sync/pull"))
+                return std::nullopt;
+            const qint64 since = QUrlQuery(r.url).queryItemValue(QStringLiteral("since")).toLongLong();
+            sinces.append(since);
+            const QJsonObject change{ { QStringLiteral("collection"), QStringLiteral("cart") },
+                                      { QStringLiteral("id"), QStringLiteral("junk-%1").arg(since + 1) },
+                                      { QStringLiteral("version"), double(since + 1) },
+                                      { QStringLiteral("deleted"), false },
+                                      { QStringLiteral("data"), QJsonObject{ { QStringLiteral("junk"), true } } },
+                                      { QStringLiteral("updatedAt"), QStringLiteral("2026-11-24T12:00:00.000Z") } };
+            const QJsonObject page{ { QStringLiteral("changes"), QJsonArray{ change } },
+                                    { QStringLiteral("version"), double(since + 1) },
+                                    { QStringLiteral("more"), true } };
+            return FaultyProxy::response(200, "OK", QJsonDocument(page).toJson(QJsonDocument::Compact),
+                                         { { "Content-Type", "application/json" } });
+        });
+        QObject::connect(client.get(), &Client::syncStateChanged, client.get(), [&](Client::SyncState state) {
+            if (state == Client::SyncState::Syncing) {
+                runs.append(Run{ clock.elapsed(), -1, sinces.size(), -1 });
+            } else if (!runs.isEmpty() && runs.last().end < 0) {
+                runs.last().end = clock.elapsed();
+                runs.last().pulls = sinces.size() - runs.last().firstPull;
+            }
+        });
+        QSignalSpy synced(client.get(), &Client::synced);
+        QLoggingCategory::setFilterRules(QStringLiteral("kernia.sdk.sync.info=true"));
+        QTest::ignoreMessage(QtInfoMsg, QRegularExpression(QStringLiteral("page budget")));
+
+        QFuture<Error> sync = client->syncNow();
+        QFuture<Error> refresh = client->refreshSession();
+        QCOMPARE(await(refresh, 20000), Error());
+        QVERIFY(sync.isFinished());
+        QCOMPARE(sync.result(), Error());   // a normal end: nothing failed
+        QVERIFY(!runs.isEmpty());
+        QCOMPARE(runs.first().pulls, 200);
+        QCOMPARE(client->pendingChanges(), 0);   // the push before the pull landed
+        QCOMPARE(sinces.first(), 1);             // the cursor after apple's sync
+        QVERIFY(cart->get(QStringLiteral("junk-201")));   // the pulled pages are kept
+        QCOMPARE(synced.count(), 0);              // not synced: the pull has not reached its end
+
+        // The next syncs come by themselves (also without autoSync: they finish this one),
+        // each from where the last one stopped, with a growing pause in between.
+        QTRY_VERIFY_WITH_TIMEOUT(runs.size() >= 5 && runs.at(4).end >= 0, 30000);
+        for (qsizetype i = 1; i < 5; ++i) {
+            const Run &run = runs.at(i), &before = runs.at(i - 1);
+            QCOMPARE(run.pulls, 200);
+            QCOMPARE(sinces.at(run.firstPull), sinces.at(run.firstPull - 1) + 1);
+            QVERIFY2(run.start - before.end >= 60,
+                     qPrintable(QStringLiteral("sync %1 started %2 ms after the last one").arg(i).arg(run.start - before.end)));
+        }
+        // Pauses of 100, 200, 400, 800 ms (+/-20 %; retryInitialDelay 100 ms).
+        QVERIFY2(runs.at(4).start - runs.at(3).end > runs.at(2).start - runs.at(1).end,
+                 qPrintable(QStringLiteral("pauses %1 ms, then %2 ms")
+                                    .arg(runs.at(2).start - runs.at(1).end).arg(runs.at(4).start - runs.at(3).end)));
+        QCOMPARE(synced.count(), 0);
+        QCOMPARE(client->state(), Client::State::SignedIn);
+
+        // The server is itself again: its version is below the cursor, so the next sync
+        // pulls everything, drops the junk and ends; then no sync starts by itself.
+        proxy.setOverride(nullptr);
+        QTRY_COMPARE_WITH_TIMEOUT(synced.count(), 1, 20000);
+        QLoggingCategory::setFilterRules(QString());
+        QCOMPARE(cart->count(), 2);
+        QVERIFY(cart->get(QStringLiteral("apple")));
+        QVERIFY(cart->get(QStringLiteral("pear")));
+        const qsizetype ended = runs.size();
+        QTest::qWait(1500);   // longer than the longest pause (retryMaxDelay 1 s)
+        QCOMPARE(runs.size(), ended);
+        QObject::disconnect(client.get(), &Client::syncStateChanged, client.get(), nullptr);
     }
 
     // A proxy that answers one endpoint badly while GET /ok works: the failing request is

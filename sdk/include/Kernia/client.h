@@ -176,7 +176,8 @@ Q_SIGNALS:
     void lastErrorChanged(const Kernia::Error &error);
     void syncStateChanged(Kernia::Client::SyncState state);
     void pendingChangesChanged(int pendingChanges);
-    // A sync cycle (push then pull) completed.
+    // A sync cycle (push then pull) completed: the pull reached the server's current
+    // version. Not after a cycle that stopped at ClientOptions::maxPullPagesPerSync().
     void synced();
     // The server refused a local change for good (e.g. RECORD_TOO_LARGE: merged with
     // another device's edit the record would pass the size limit). The change is dropped

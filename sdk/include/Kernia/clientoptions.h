@@ -82,7 +82,8 @@ public:
     void setUseSystemNetworkInformation(bool use);
 
     // Sync collections automatically (reconnect, after local writes, backoff on failure).
-    // Default true; with false only Client::syncNow() syncs.
+    // Default true; with false only Client::syncNow() syncs (and a sync that stopped at
+    // maxPullPagesPerSync() continues, see there).
     bool autoSync() const;
     void setAutoSync(bool enabled);
 
@@ -95,6 +96,13 @@ public:
     // pushed together). Default 300.
     int syncDelay() const;
     void setSyncDelay(int ms);
+
+    // Pull pages (of up to 500 changes) one sync may fetch; at this budget the sync ends
+    // normally with what it pulled kept, the operations queued behind it run, and the
+    // next sync continues from there by itself (also without autoSync), after a pause.
+    // Bounds a server whose pull never ends. Default 200 (100,000 changes); at least 1.
+    int maxPullPagesPerSync() const;
+    void setMaxPullPagesPerSync(int pages);
 
     // The effective values after defaults are applied (used by Client).
     QString effectiveAppId() const;
