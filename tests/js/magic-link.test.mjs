@@ -1,12 +1,13 @@
 // Magic link with the official client (magicLinkClient): request, verify (JSON and the
 // mailed 302), single use, expiry, redirect checks, unknown tokens, the unverified-user
-// rule, and a guest linking into a new and an existing account (cookie and bearer).
+// rule, a guest linking into a new and an existing account (cookie and bearer), and a
+// guest that did not ask for the link (login CSRF) not being linked.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   T, PASSWORD, SESSION_COOKIE, raw, sign, expectOk, expectError, expectClientOk, expectClientError,
   expectUser, expectSession, signUp, signInAnonymous, getSession, uniqueEmail, userRow, userByEmail,
-  sessionsOf, asBool, describe, sleep, sessionCookieHeader, sessionSetCookie,
+  sessionsOf, asBool, describe, sleep, sessionCookieHeader, sessionSetCookie, q,
 } from "./harness.mjs";
 import { startMailServer, mlCookieClient, mlBearerClient, relative } from "./mail-helpers.mjs";
 
@@ -159,8 +160,9 @@ test("guest (cookie) → magic link for a NEW email: linked, guest gone, account
 test("guest (cookie) → mailed 302 link to an EXISTING account: linked, guest gone", T, async () => {
   const carol = await signUp(server, { name: "Carol" });
   const anon = await signInAnonymous(server);
-  const { client } = mlCookieClient(server);
-  const mail = await requestLink(client, { email: carol.email, callbackURL: "/cart" });
+  const asked = await raw(server, "POST", "/sign-in/magic-link", { json: { email: carol.email, callbackURL: "/cart" }, origin: true, cookie: anon.cookie });
+  expectOk(asked, server);
+  const mail = server.lastMail("magic-link");
   const res = await raw(server, "GET", relative(mail.url), { cookie: anon.cookie });
   assert.equal(res.status, 302, describe(res, server));
   assert.equal(res.headers.location, `${server.origin}/cart`);
@@ -189,9 +191,10 @@ test("bearer client (native app): guest → magicLink.verify switches to the acc
 
 test("bearer guest → new account via the mailed 302: set-auth-token on the redirect", T, async () => {
   const anon = await signInAnonymous(server);
-  const { client } = mlCookieClient(server);
   const email = uniqueEmail("bear");
-  const mail = await requestLink(client, { email, callbackURL: "/done" });
+  expectOk(await raw(server, "POST", "/sign-in/magic-link", { json: { email, callbackURL: "/done" }, bearer: anon.signed }), server);
+  const mail = server.lastMail("magic-link");
+  assert.equal(mail.email, email);
   const res = await raw(server, "GET", relative(mail.url), { bearer: anon.signed });
   assert.equal(res.status, 302, describe(res, server));
   assert.equal(res.headers.location, `${server.origin}/done`);
@@ -201,6 +204,62 @@ test("bearer guest → new account via the mailed 302: set-auth-token on the red
   const gs = await getSession(server, { bearer: token });
   assert.equal(gs.json.user.email, email);
   await expectGuestGone(anon, { bearer: anon.signed });
+});
+
+/** The guest's synced records, as stored (collection/id → owner). */
+function syncRecordsOf(userId) {
+  return server.sql(`SELECT collection, recordId FROM sync_record WHERE userId = ${q(userId)}`);
+}
+
+test("login CSRF: a link someone else requested, opened by a guest's browser from another site, signs in but links nothing", T, async () => {
+  // The victim: a browser guest with a synced record.
+  const victim = await signInAnonymous(server);
+  expectOk(await raw(server, "POST", "/api/sync/push", {
+    abs: true, bearer: victim.signed,
+    json: { clientId: "browser", mutations: [{ mid: 1, op: "put", collection: "notes", id: "n1", data: { text: "diary" } }] },
+  }), server);
+  // The attacker asks for a link to their own address, server to server.
+  const attackerEmail = uniqueEmail("mallory");
+  expectOk(await raw(server, "POST", "/sign-in/magic-link", { json: { email: attackerEmail, callbackURL: "/" } }), server);
+  const mail = server.lastMail("magic-link");
+  assert.equal(mail.email, attackerEmail);
+  // A page elsewhere navigates the victim's browser to it: the Lax cookie goes along.
+  const res = await raw(server, "GET", relative(mail.url), {
+    cookie: victim.cookie,
+    headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" },
+  });
+  assert.equal(res.status, 302, describe(res, server));
+  assert.equal(res.headers.location, `${server.origin}/`);
+  const attacker = res.headers["set-auth-token"];
+  assert.ok(attacker, "signed in, as the link says");
+  assert.equal((await getSession(server, { bearer: attacker })).json.user.email, attackerEmail);
+  // Not linked: the guest, its session and its record stay where they were.
+  assert.ok(userRow(server, victim.user.id), "the guest is not deleted");
+  assert.equal(asBool(userRow(server, victim.user.id).isAnonymous), true);
+  assert.deepEqual(syncRecordsOf(victim.user.id), [{ collection: "notes", recordId: "n1" }]);
+  const pulled = await raw(server, "GET", "/api/sync/pull?since=0", { abs: true, bearer: attacker });
+  expectOk(pulled, server);
+  assert.deepEqual(pulled.json.changes, [], "nothing reached the attacker's account");
+  const own = await raw(server, "GET", "/api/sync/pull?since=0", { abs: true, bearer: victim.signed });
+  assert.equal(own.json.changes.length, 1, "the guest's token still reaches its data");
+});
+
+test("a guest at verify that did not request the link is not linked: link requested signed out, or by another guest", T, async () => {
+  const other = await signInAnonymous(server);
+  for (const requester of [{}, { cookie: other.cookie }]) {
+    const email = uniqueEmail("nolink");
+    expectOk(await raw(server, "POST", "/sign-in/magic-link", { json: { email }, origin: true, ...requester }), server);
+    const mail = server.lastMail("magic-link");
+    assert.equal(mail.email, email);
+    const guest = await signInAnonymous(server);
+    const res = await raw(server, "GET", relative(mail.url), { cookie: guest.cookie });
+    assert.equal(res.status, 302, describe(res, server));
+    const signedIn = await getSession(server, { bearer: res.headers["set-auth-token"] });
+    assert.equal(signedIn.json.user.email, email);
+    assert.ok(userRow(server, guest.user.id), "not linked: the guest is still there");
+    assert.equal((await getSession(server, { cookie: guest.cookie })).json.user.id, guest.user.id);
+  }
+  assert.ok(userRow(server, other.user.id), "the requesting guest was not at the click: not linked either");
 });
 
 test("--magic-link-disable-sign-up: unknown emails → ?error=new_user_signup_disabled", T, async () => {

@@ -1,6 +1,7 @@
 // The magic-link plugin over a real AuthServer + SQLite: token shape and storage, expiry,
 // single use, redirects and their checks, new and existing users, the anonymous link
-// (into a new and an existing account, on_link once, guest gone or kept), bearer.
+// (into a new and an existing account, on_link once, guest gone or kept), bearer, and that
+// only the guest that asked for the link is linked (login CSRF).
 #include "test_server.h"
 
 #include "crypto/crypto.h"
@@ -42,7 +43,16 @@ struct MagicServer : TestServer
     // Requests a link; returns the mailed {url, token}.
     QJsonObject requestLink(const QJsonObject &body, const QByteArray &cookie = {})
     {
-        const Response r = post(QStringLiteral("/sign-in/magic-link"), body, cookie);
+        return requestLinkWith(body, cookie.isEmpty() ? QList<QPair<QByteArray, QByteArray>>()
+                                                      : QList<QPair<QByteArray, QByteArray>>{{"cookie", cookie}});
+    }
+
+    // The same with any headers (an Origin is added), e.g. a guest's bearer token.
+    QJsonObject requestLinkWith(const QJsonObject &body, QList<QPair<QByteArray, QByteArray>> headers)
+    {
+        headers.append(qMakePair(QByteArray("origin"), kOrigin));
+        const Response r = heldAsSent(auth->handle(request("POST", QStringLiteral("/sign-in/magic-link"),
+                                                           QJsonDocument(body).toJson(QJsonDocument::Compact), headers)));
         if (r.status() != 200)
             qFatal("sign-in/magic-link failed: %d %s", r.status(), r.body().constData());
         if (!r.cookies().isEmpty())
@@ -350,7 +360,8 @@ private slots:
         const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
         const QString guestId = userIdOf(guest);
         const QByteArray bearer = guest.header("set-auth-token");
-        const QJsonObject mail = server.requestLink({{"email", "carol@example.com"}, {"callbackURL", "/cart"}});
+        const QJsonObject mail = server.requestLinkWith({{"email", "carol@example.com"}, {"callbackURL", "/cart"}},
+                                                        {{"authorization", "Bearer " + bearer}});
         const Response r = server.follow(mail.value("url").toString(), {{"authorization", "Bearer " + bearer}});
         QCOMPARE(r.status(), 302);
         QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/cart"));
@@ -375,7 +386,7 @@ private slots:
         MagicServer server({}, anonymous);
         const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
         const QString guestId = userIdOf(guest);
-        const QJsonObject mail = server.requestLink({{"email", "kim@example.com"}});
+        const QJsonObject mail = server.requestLink({{"email", "kim@example.com"}}, server.sessionCookie(guest));
         const Response r = server.get(QStringLiteral("/magic-link/verify?token=") + mail.value("token").toString(),
                                       server.sessionCookie(guest));
         QCOMPARE(r.status(), 200);
@@ -400,7 +411,8 @@ private slots:
         const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
         const QString guestId = userIdOf(guest);
         const QByteArray guestCookie = server.sessionCookie(guest);
-        const QJsonObject mail = server.requestLink({{"email", "lea@example.com"}, {"callbackURL", "/in"}, {"errorCallbackURL", "/err"}});
+        const QJsonObject mail = server.requestLink({{"email", "lea@example.com"}, {"callbackURL", "/in"}, {"errorCallbackURL", "/err"}},
+                                                    guestCookie);
         Response r = server.follow(mail.value("url").toString(), {{"cookie", guestCookie}});
         QCOMPARE(r.status(), 302);
         QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/err?error=ACCOUNT_LINK_FAILED"));
@@ -417,6 +429,73 @@ private slots:
         QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/in"));
         QCOMPARE(calls, 3);
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", guestId}}), 0);
+    }
+
+    // Login CSRF (review 2026-11-25): GET /magic-link/verify is reachable by a cross-site
+    // top-level navigation, which carries the victim's SameSite=Lax guest cookie. A link
+    // that someone else requested signs the browser in, but must not hand the victim's
+    // guest (and its data) to that account.
+    void anotherGuestAtVerifyIsNotLinked()
+    {
+        int calls = 0;
+        AnonymousOptions anonymous;
+        anonymous.onLink = [&](const AnonymousLink &, QString *) { ++calls; return true; };
+        MagicServer server({}, anonymous);
+        // The attacker asks for a link to their own address, as a guest of their own.
+        const Response attackerGuest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+        const QJsonObject mail = server.requestLink({{"email", "mallory@example.com"}, {"callbackURL", "/"}},
+                                                    server.sessionCookie(attackerGuest));
+        // The victim, a guest, is navigated to it from another site.
+        const Response victim = server.post(QStringLiteral("/sign-in/anonymous"), {});
+        const QString victimId = userIdOf(victim);
+        const QByteArray victimCookie = server.sessionCookie(victim);
+        const Response r = server.follow(mail.value("url").toString(),
+                                         {{"cookie", victimCookie}, {"sec-fetch-site", "cross-site"},
+                                          {"sec-fetch-mode", "navigate"}, {"sec-fetch-dest", "document"}});
+        QCOMPARE(r.status(), 302);
+        QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/"));
+        // Signed in (the cookie is replaced), but nothing was linked and the guest is intact.
+        const QByteArray accountCookie = server.sessionCookie(r);
+        QVERIFY(!accountCookie.isEmpty());
+        QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), accountCookie))
+                     .value("user").toObject().value("email").toString(), QStringLiteral("mallory@example.com"));
+        QCOMPARE(calls, 0);
+        QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id AND \"isAnonymous\" = :yes"),
+                              {{"id", victimId}, {"yes", true}}), 1);
+        QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), victimCookie))
+                     .value("user").toObject().value("id").toString(), victimId);
+        // The attacker's own guest was not at the click: it is not linked either.
+        QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", userIdOf(attackerGuest)}}), 1);
+        // A bearer guest following a link requested by someone else: the same.
+        const Response bearerGuest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+        const QJsonObject second = server.requestLink({{"email", "mallory@example.com"}});
+        const Response viaBearer = server.follow(second.value("url").toString(),
+                                                 {{"authorization", "Bearer " + bearerGuest.header("set-auth-token")}});
+        QCOMPARE(viaBearer.status(), 302);
+        QCOMPARE(calls, 0);
+        QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", userIdOf(bearerGuest)}}), 1);
+    }
+
+    // A link requested without a guest (signed out, or signed in as a real user) never
+    // links the guest that follows it.
+    void noGuestAtRequestMeansNoLinkAtVerify()
+    {
+        int calls = 0;
+        AnonymousOptions anonymous;
+        anonymous.onLink = [&](const AnonymousLink &, QString *) { ++calls; return true; };
+        MagicServer server({}, anonymous);
+        const QJsonObject signedOut = server.requestLink({{"email", "nina@example.com"}});
+        const QByteArray realUser = server.signUp(QStringLiteral("oscar@example.com"));
+        const QJsonObject asRealUser = server.requestLink({{"email", "nina@example.com"}}, realUser);
+        for (const QJsonObject &mail : {signedOut, asRealUser}) {
+            const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+            const Response r = server.get(QStringLiteral("/magic-link/verify?token=") + mail.value("token").toString(),
+                                          server.sessionCookie(guest));
+            QCOMPARE(r.status(), 200);
+            QCOMPARE(TestServer::json(r).value("user").toObject().value("email").toString(), QStringLiteral("nina@example.com"));
+            QCOMPARE(calls, 0);
+            QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", userIdOf(guest)}}), 1);
+        }
     }
 };
 

@@ -31,6 +31,15 @@ public:
     QJsonObject body;            // {} when the request had none
     bool hasBody = false;
 
+    // Which guest a session issued for this request may take in (the anonymous plugin's
+    // link). Unset: the caller's guest, whoever it is — its request passed the origin
+    // checks. An endpoint that a cross-site top-level navigation can reach (a GET that
+    // signs in: /magic-link/verify) sets it to the guest that started the sign-in, or to
+    // an empty string for none, so a link that someone else asked for cannot carry the
+    // browser's guest into their account (login CSRF). Another guest is then not linked:
+    // it keeps its data, and the browser's cookie is replaced by the new session's.
+    std::optional<QString> linkableGuestId;
+
     // The request cookies as endpoints see them (bearer injects the session cookie here).
     QMap<QByteArray, QByteArray> &cookies() { return m_cookies; }
     const QMap<QByteArray, QByteArray> &cookies() const { return m_cookies; }

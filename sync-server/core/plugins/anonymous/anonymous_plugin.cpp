@@ -106,6 +106,8 @@ void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWit
     const std::optional<User> guest = store.userById(guestSession->userId);
     if (!guest || !guest->isAnonymous)
         return;
+    if (context.linkableGuestId && *context.linkableGuestId != guest->id)
+        return;   // the sign-in was started by someone else (EndpointContext::linkableGuestId)
 
     const AnonymousLink link{{*guestSession, *guest}, issued, store, context.request(), context.path()};
     if (m_options.onLink) {

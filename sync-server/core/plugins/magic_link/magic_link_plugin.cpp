@@ -31,10 +31,12 @@ struct Record
 {
     QString email;   // as typed in the request
     QString name;
+    QString anonymousUserId;   // the guest that asked for the link; "" when none did
 };
 
 // The stored value: {"type":"magic-link","email":…,"name"?:…} (Better Auth 1.7.25; a value
-// without "type", as older servers wrote, is accepted too).
+// without "type", as older servers wrote, is accepted too), plus Kernia's
+// "anonymousUserId" when a guest asked for the link.
 std::optional<Record> parseRecord(const QString &value)
 {
     QJsonParseError error;
@@ -45,10 +47,12 @@ std::optional<Record> parseRecord(const QString &value)
     const QJsonValue type = object.value(QStringLiteral("type"));
     const QJsonValue email = object.value(QStringLiteral("email"));
     const QJsonValue name = object.value(QStringLiteral("name"));
+    const QJsonValue guest = object.value(QStringLiteral("anonymousUserId"));
     if ((!type.isUndefined() && type.toString() != QLatin1String("magic-link")) || !email.isString()
-        || !isValidEmail(email.toString()) || (!name.isUndefined() && !name.isString()))
+        || !isValidEmail(email.toString()) || (!name.isUndefined() && !name.isString())
+        || (!guest.isUndefined() && !guest.isString()))
         return std::nullopt;
-    return Record{email.toString(), name.toString()};
+    return Record{email.toString(), name.toString(), guest.toString()};
 }
 
 bool isLive(const std::optional<Verification> &verification)
@@ -117,6 +121,10 @@ Response MagicLinkPlugin::signInMagicLink(EndpointContext &context)
     QJsonObject record{{QStringLiteral("type"), QStringLiteral("magic-link")}, {QStringLiteral("email"), address}};
     if (body.contains(QStringLiteral("name")))
         record.insert(QStringLiteral("name"), body.value(QStringLiteral("name")));
+    // The link may take in only the guest that asks for it (see verify()). This request
+    // passed the login-CSRF rule, so a cookie here was sent by a trusted origin.
+    if (const std::optional<SessionWithUser> caller = context.callerSession(); caller && caller->user.isAnonymous)
+        record.insert(QStringLiteral("anonymousUserId"), caller->user.id);
     const QDateTime now = nowUtc();
     Verification verification;
     verification.id = Crypto::sortableId();
@@ -176,6 +184,11 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
         return redirectTo(withQueryItem(errorUrl, QStringLiteral("error"), code));
     };
 
+    // A GET: any site can navigate a browser here, and its SameSite=Lax guest cookie comes
+    // along. So only the guest that asked for the link is linked (set below from the
+    // stored record), never a guest that merely follows it.
+    context.linkableGuestId = QString();
+
     Store &store = context.store();
     const QString identifier = identifierFor(token);
     if (token.isEmpty() || !isLive(store.verificationByIdentifier(identifier))) {
@@ -198,6 +211,7 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
             const std::optional<Record> record = parseRecord(consumed->value);
             if (!record)
                 throw VerifyFailure(MagicLinkErrors::INVALID_TOKEN);
+            context.linkableGuestId = record->anonymousUserId;
 
             const QDateTime now = nowUtc();
             const QString email = record->email.toLower();
@@ -244,6 +258,12 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
         if (callbackParam.isEmpty() || error.code().isEmpty())
             throw;
         return redirectWithError(error.code());
+    }
+    if (const std::optional<SessionWithUser> caller = context.callerSession();
+        caller && caller->user.isAnonymous && caller->user.id != context.linkableGuestId.value_or(QString())
+        && caller->user.id != issued.user.id) {
+        qCInfo(lcMagicLink).nospace() << "guest " << caller->user.id << " followed a magic link it did not ask for; "
+                                      << "signed in as " << issued.user.id << " without linking the guest";
     }
     if (revokedSessions > 0 || removedAccounts > 0 || removedPasskeys > 0)
         qCInfo(lcMagicLink).nospace() << "magic link verified " << issued.user.id << "'s email; removed "
