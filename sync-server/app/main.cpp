@@ -116,6 +116,7 @@ int main(int argc, char *argv[])
     options.baseUrl = config.baseUrl.isEmpty() ? listenUrl : config.baseUrl; // known only after binding
     options.trustedOrigins = config.trustedOrigins;
     options.maxBodyBytes = config.maxBodyBytes;
+    options.revokeSessionsOnPasswordReset = config.revokeSessionsOnPasswordReset;
     AuthServer auth(options, store);
     auth.addPlugin(std::make_unique<BearerPlugin>());
     // Data sync under /api/sync; its built-in on_link moves a guest's records into the account,

@@ -103,6 +103,41 @@ test("password reset: requestPasswordReset → mailed link → 302 with token �
   expectOk(signIn, server);
 });
 
+/** A signed-up user who verified the address (cookie client). */
+async function verifiedUser(s, tag) {
+  const { client } = mlCookieClient(s);
+  const email = uniqueEmail(tag);
+  expectClientOk(await client.signUp.email({ name: tag, email, password: PASSWORD }), s);
+  expectClientOk(await client.sendVerificationEmail({ email }), s);
+  expectClientOk(await client.verifyEmail({ query: { token: s.lastMail("verify-email").token } }), s);
+  return { client, email };
+}
+
+async function resetPasswordOf(s, email, newPassword) {
+  const { client } = mlCookieClient(s);
+  expectClientOk(await client.requestPasswordReset({ email }), s);
+  expectClientOk(await client.resetPassword({ newPassword, token: s.lastMail("reset-password").token }), s);
+}
+
+test("password reset ends the user's sessions; --keep-sessions-on-password-reset keeps a verified user's (Better Auth's default)", T, async () => {
+  const user = await verifiedUser(server, "revoke");
+  await resetPasswordOf(server, user.email, "resetpass123");
+  assert.equal((await user.client.getSession()).data, null, "signed out by the reset");
+
+  const s = await startMailServer({ tag: "mail-keep", args: ["--keep-sessions-on-password-reset"] });
+  try {
+    const kept = await verifiedUser(s, "keep");
+    await resetPasswordOf(s, kept.email, "resetpass123");
+    assert.equal(expectClientOk(await kept.client.getSession(), s).user.email, kept.email, "still signed in");
+    // An unverified user's sessions end all the same: the reset proves the mailbox.
+    const { client } = mlCookieClient(s);
+    const email = uniqueEmail("unproven");
+    expectClientOk(await client.signUp.email({ name: "U", email, password: PASSWORD }), s);
+    await resetPasswordOf(s, email, "resetpass123");
+    assert.equal((await client.getSession()).data, null);
+  } finally { await s.stop(); }
+});
+
 test("password reset bad input: untrusted redirectTo → 403, no token → 400, missing callbackURL → 400", T, async () => {
   const { client } = mlCookieClient(server);
   expectClientError(await client.requestPasswordReset({ email: uniqueEmail("x"), redirectTo: "https://evil.example/" }),

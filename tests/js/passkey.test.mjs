@@ -16,6 +16,7 @@ import {
   T, PASSWORD, SESSION_COOKIE, CookieJar, startServer, raw, expectError, expectOk, expectClientOk, expectClientError,
   expectUser, expectSession, uniqueEmail, userRow, sessionsOf, sqlite, q, describe,
 } from "./harness.mjs";
+import { startMailServer } from "./mail-helpers.mjs";
 
 const CHALLENGE_COOKIE = "better-auth.better-auth-passkey";
 
@@ -278,6 +279,33 @@ async function ownerWithPasskey(s, alg = -7) {
   const added = expectClientOk(await owner.client.passkey.addPasskey(), s);
   return { owner, added };
 }
+
+test("pre-account hijack: the owner's password reset ends the passkey and session of whoever signed up with the address first", T, async () => {
+  const s = await startMailServer({ tag: "prehijack" });
+  try {
+    resetAuthenticator(s);
+    // The attacker signs up with the victim's address (unverified; sign-up signs in) and adds a passkey.
+    const attacker = await signedUpClient(s, "victim");
+    expectClientOk(await attacker.client.passkey.addPasskey(), s);
+    // The owner: "forgot password" → mailed link → new password.
+    expectOk(await raw(s, "POST", "/request-password-reset", { json: { email: attacker.email, redirectTo: "/reset" }, origin: true }), s);
+    const mail = s.lastMail("reset-password");
+    assert.equal(mail.email, attacker.email);
+    expectOk(await raw(s, "POST", "/reset-password", { json: { token: mail.token, newPassword: "ownerpassword123" }, origin: true }), s);
+    // The attacker's session and passkey no longer work.
+    assert.equal((await attacker.client.getSession()).data, null, "the attacker's session is revoked");
+    const stranger = passkeyCookieClient(s);
+    expectClientError(await stranger.client.signIn.passkey(), 401, "PASSKEY_NOT_FOUND");
+    assert.equal(s.sql(`SELECT count(*) AS n FROM passkey WHERE userId = ${q(attacker.user.id)}`)[0].n, 0);
+    // The owner signs in with the new password; the address counts as verified.
+    const owner = await raw(s, "POST", "/sign-in/email", { json: { email: attacker.email, password: "ownerpassword123" }, origin: true });
+    expectOk(owner, s);
+    assert.equal(owner.json.user.id, attacker.user.id);
+    assert.equal(owner.json.user.emailVerified, true);
+    expectError(await raw(s, "POST", "/sign-in/email", { json: { email: attacker.email, password: PASSWORD }, origin: true }),
+      401, "INVALID_EMAIL_OR_PASSWORD", undefined, s);
+  } finally { await s.stop(); }
+});
 
 test("replayed assertion: spent challenge → 400 CHALLENGE_NOT_FOUND; new challenge → 400 AUTHENTICATION_FAILED", T, async () => {
   await ownerWithPasskey(server);

@@ -698,6 +698,86 @@ private slots:
         QCOMPARE(server.post(QStringLiteral("/reset-password?token=") + token, {{"newPassword", "brandnew123"}}).status(), 200);
         QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "jo@example.com"}, {"password", "brandnew123"}}).status(), 200);
     }
+
+    // Account pre-hijacking (review 2026-11-25): someone signs up with the owner's address
+    // (unverified; sign-up signs them in) and adds a passkey. The owner's reset link proves
+    // the mailbox: every way in opened before it ends, as with a magic link.
+    void passwordResetOfAnUnverifiedUserEndsEveryWayInOpenedBeforeIt()
+    {
+        TestServer server;
+        const QString outbox = attachOutbox(server);
+        const Response up = server.post(QStringLiteral("/sign-up/email"),
+                                        {{"name", "Mallory"}, {"email", "vic@example.com"}, {"password", "attacker123"}});
+        const QByteArray attackerCookie = server.sessionCookie(up);
+        const QString userId = TestServer::json(up).value("user").toObject().value("id").toString();
+        Passkey planted;
+        planted.id = QStringLiteral("pk-planted");
+        planted.publicKey = QStringLiteral("AQID");
+        planted.userId = userId;
+        planted.credentialID = QStringLiteral("planted-credential");
+        planted.deviceType = QStringLiteral("singleDevice");
+        planted.createdAt = nowUtc();
+        server.store->createPasskey(planted);
+        Account social;
+        social.id = QStringLiteral("acct-social");
+        social.accountId = QStringLiteral("attacker-at-provider");
+        social.providerId = QStringLiteral("github");
+        social.userId = userId;
+        social.createdAt = social.updatedAt = nowUtc();
+        server.store->createAccount(social);
+
+        QCOMPARE(server.post(QStringLiteral("/request-password-reset"), {{"email", "vic@example.com"}}).status(), 200);
+        const QString token = readJsonLines(outbox).last().value("token").toString();
+        const Response reset = server.post(QStringLiteral("/reset-password"), {{"newPassword", "owner12345"}, {"token", token}});
+        QCOMPARE(reset.status(), 200);
+        QCOMPARE(TestServer::json(reset), (QJsonObject{{"status", true}}));
+
+        QCOMPARE(server.get(QStringLiteral("/get-session"), attackerCookie).body(), QByteArray("null"));
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM session WHERE \"userId\" = :u"), {{"u", userId}}), 0);
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM passkey WHERE \"userId\" = :u"), {{"u", userId}}), 0);
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM account WHERE \"userId\" = :u AND \"providerId\" <> 'credential'"),
+                               {{"u", userId}}), 0);
+        QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "vic@example.com"}, {"password", "attacker123"}}).status(), 401);
+        const Response owner = server.post(QStringLiteral("/sign-in/email"), {{"email", "vic@example.com"}, {"password", "owner12345"}});
+        QCOMPARE(owner.status(), 200);
+        const QJsonObject user = TestServer::json(owner).value("user").toObject();
+        QCOMPARE(user.value("id").toString(), userId);   // the same user: its data stays
+        QCOMPARE(user.value("emailVerified").toBool(), true);
+    }
+
+    // Any reset ends the user's sessions (Kernia's default; Better Auth's
+    // revokeSessionsOnPasswordReset is off by default) but keeps a verified user's passkeys.
+    void passwordResetOfAVerifiedUserRevokesItsSessions()
+    {
+        for (const bool revoke : {true, false}) {
+            AuthOptions options = TestServer::defaultOptions();
+            options.revokeSessionsOnPasswordReset = revoke;
+            TestServer server({}, options);
+            const QString outbox = attachOutbox(server);
+            const Response up = server.post(QStringLiteral("/sign-up/email"),
+                                            {{"name", "Una"}, {"email", "una@example.com"}, {"password", "password123"}});
+            const QString userId = TestServer::json(up).value("user").toObject().value("id").toString();
+            std::optional<User> user = server.store->userById(userId);
+            user->emailVerified = true;
+            server.store->updateUser(*user);
+            Passkey passkey;
+            passkey.id = QStringLiteral("pk-own");
+            passkey.publicKey = QStringLiteral("AQID");
+            passkey.userId = userId;
+            passkey.credentialID = QStringLiteral("own-credential");
+            passkey.deviceType = QStringLiteral("singleDevice");
+            passkey.createdAt = nowUtc();
+            server.store->createPasskey(passkey);
+
+            QCOMPARE(server.post(QStringLiteral("/request-password-reset"), {{"email", "una@example.com"}}).status(), 200);
+            const QString token = readJsonLines(outbox).last().value("token").toString();
+            QCOMPARE(server.post(QStringLiteral("/reset-password"), {{"newPassword", "newpass1234"}, {"token", token}}).status(), 200);
+            const QByteArray session = server.get(QStringLiteral("/get-session"), server.sessionCookie(up)).body();
+            QCOMPARE(session == "null", revoke);
+            QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM passkey WHERE \"userId\" = :u"), {{"u", userId}}), 1);
+            QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "una@example.com"}, {"password", "newpass1234"}}).status(), 200);
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(TestMail)

@@ -221,6 +221,7 @@ void OpsTest::commandLine()
     QCOMPARE(serve.config->shutdownTimeoutSeconds, 10);
     QCOMPARE(serve.config->idleSpinMicroseconds, 200);
     QCOMPARE(serve.config->hashPriority, ScryptHelper::Priority::Idle);
+    QVERIFY(serve.config->revokeSessionsOnPasswordReset);
 
     ConfigResult flags = parse({QStringLiteral("--secret"), secret, QStringLiteral("--no-rate-limit"),
                                 QStringLiteral("--rate-limit-window"), QStringLiteral("30"),
@@ -229,7 +230,8 @@ void OpsTest::commandLine()
                                 QStringLiteral("--anonymous-sign-ins-per-hour"), QStringLiteral("0"),
                                 QStringLiteral("--shutdown-timeout"), QStringLiteral("3"),
                                 QStringLiteral("--idle-spin-us"), QStringLiteral("0"),
-                                QStringLiteral("--hash-priority"), QStringLiteral("low")}, data);
+                                QStringLiteral("--hash-priority"), QStringLiteral("low"),
+                                QStringLiteral("--keep-sessions-on-password-reset")}, data);
     QVERIFY2(flags.config, qPrintable(flags.error));
     QVERIFY(!flags.config->rateLimit.enabled);
     QCOMPARE(flags.config->rateLimit.windowSeconds, 30);
@@ -239,6 +241,7 @@ void OpsTest::commandLine()
     QCOMPARE(flags.config->shutdownTimeoutSeconds, 3);
     QCOMPARE(flags.config->idleSpinMicroseconds, 0);
     QCOMPARE(flags.config->hashPriority, ScryptHelper::Priority::Low);
+    QVERIFY(!flags.config->revokeSessionsOnPasswordReset);
     const ConfigResult urgent = parse({QStringLiteral("--secret"), secret, QStringLiteral("--hash-priority"), QStringLiteral("urgent")}, data);
     QVERIFY(!urgent.config);
     QCOMPARE(urgent.error, QStringLiteral("--hash-priority must be idle, low or normal, got \"urgent\""));
@@ -260,7 +263,7 @@ void OpsTest::commandLine()
     const QString configPath = dir.filePath(QStringLiteral("c.json"));
     QFile file(configPath);
     QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}})");
+    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "revoke_sessions_on_password_reset": false, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}})");
     file.close();
     ConfigResult fromFile = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data);
     QVERIFY2(fromFile.config, qPrintable(fromFile.error));
@@ -268,6 +271,7 @@ void OpsTest::commandLine()
     QCOMPARE(fromFile.config->shutdownTimeoutSeconds, 4);
     QCOMPARE(fromFile.config->idleSpinMicroseconds, 50);
     QCOMPARE(fromFile.config->hashPriority, ScryptHelper::Priority::Normal);
+    QVERIFY(!fromFile.config->revokeSessionsOnPasswordReset);
     QCOMPARE(fromFile.config->rateLimit.customRules.size(), 1);
     QVERIFY(fromFile.config->rateLimit.customRules.first().disabled);
 

@@ -37,6 +37,10 @@ struct AuthOptions
     qint64 maxBodyBytes = 1024 * 1024; // Kernia's own limit: 413 PAYLOAD_TOO_LARGE
     bool requireBearerSignature = false;
     bool deleteUserEnabled = true;
+    // Better Auth's option (default false there): POST /reset-password ends every session
+    // of the user. Kernia's default is true. A user whose email was not verified loses
+    // its sessions either way (the reset proves the mailbox, docs/mail.md).
+    bool revokeSessionsOnPasswordReset = true;
 
     bool secureCookies() const
     {

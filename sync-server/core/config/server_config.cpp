@@ -77,7 +77,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("data_dir"), QStringLiteral("database"),
         QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
-        QStringLiteral("idle_spin_us"), QStringLiteral("hash_priority"),
+        QStringLiteral("idle_spin_us"), QStringLiteral("hash_priority"), QStringLiteral("revoke_sessions_on_password_reset"),
         QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey"),
         QStringLiteral("sync"), QStringLiteral("rate_limit"), QStringLiteral("shutdown_timeout")};
     for (const QString &key : root.keys()) {
@@ -108,6 +108,9 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         }
         config.hashPriority = *priority;
     }
+
+    config.revokeSessionsOnPasswordReset = root.value(QStringLiteral("revoke_sessions_on_password_reset"))
+                                               .toBool(config.revokeSessionsOnPasswordReset);
 
     const QJsonObject anonymous = root.value(QStringLiteral("anonymous")).toObject();
     AnonymousConfig &a = config.anonymous;
@@ -199,6 +202,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("anonymous-name"), QStringLiteral("Template for guest names, e.g. \"Guest {random:6}\"."), QStringLiteral("template")},
         {QStringLiteral("anonymous-email"), QStringLiteral("Template for guest emails, e.g. \"guest-{uuid}@example.com\"."), QStringLiteral("template")},
         {QStringLiteral("disable-delete-anonymous-user"), QStringLiteral("Keep guests after linking; refuse /delete-anonymous-user.")},
+        {QStringLiteral("keep-sessions-on-password-reset"), QStringLiteral("A password reset leaves a verified user's other sessions signed in (Better Auth's default); without it they end.")},
         {QStringLiteral("smtp-url"), QStringLiteral("Send mail over SMTP: smtp://host:port (STARTTLS) or smtps://host:port."), QStringLiteral("url")},
         {QStringLiteral("smtp-user"), QStringLiteral("SMTP AUTH user name."), QStringLiteral("user")},
         {QStringLiteral("smtp-password"), QStringLiteral("SMTP AUTH password (or KERNIA_SMTP_PASSWORD)."), QStringLiteral("password")},
@@ -351,6 +355,7 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         }
         config.hashPriority = *priority;
     }
+    if (isSet("keep-sessions-on-password-reset")) config.revokeSessionsOnPasswordReset = false;
     AnonymousConfig &anonymous = config.anonymous;
     if (isSet("anonymous-email-domain")) anonymous.emailDomainName = flag("anonymous-email-domain");
     if (isSet("anonymous-name")) anonymous.nameTemplate = flag("anonymous-name");

@@ -81,6 +81,8 @@ struct ServerConfig
     int idleSpinMicroseconds = 200;  // idle_spin_us / --idle-spin-us; 0 = a loop sleeps at once (http/idle_spin.h)
     // hash_priority / --hash-priority: the scrypt helper processes' CPU priority (crypto/scrypt_processes.h)
     ScryptHelper::Priority hashPriority = ScryptHelper::Priority::Idle;
+    // revoke_sessions_on_password_reset / --keep-sessions-on-password-reset (docs/mail.md)
+    bool revokeSessionsOnPasswordReset = true;
     AnonymousConfig anonymous;
     PasskeyConfig passkey;
     SmtpConfig smtp;

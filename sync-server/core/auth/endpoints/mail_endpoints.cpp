@@ -246,15 +246,31 @@ Response resetPassword(EndpointContext &context)
     // Hash outside the transaction: it is slow and must not hold the write lock.
     const QString passwordHash = context.server().passwords().hash(newPassword);
 
+    QString userId;
+    bool provedAddress = false;
+    UnprovenAccess removed;
     store.transaction([&] {
         // Consumed in the same transaction as the new password: of two concurrent resets
         // with one token exactly one wins, and a failed write leaves the token usable.
         const std::optional<Verification> consumed = store.consumeVerification(identifier);
         if (!isLive(consumed))
             throw ApiError(400, CoreErrors::INVALID_TOKEN);
-        const QString userId = consumed->value;
-        if (!store.userById(userId))
+        userId = consumed->value;
+        std::optional<User> user = store.userById(userId);
+        if (!user)
             throw ApiError(400, CoreErrors::USER_NOT_FOUND);
+        provedAddress = !user->emailVerified;
+        removed = UnprovenAccess();
+        if (provedAddress) {
+            // The mailed link proves the mailbox, like a magic link: whoever signed up with
+            // this address before its owner (account pre-hijacking) loses every session,
+            // account and passkey opened without that proof, and the email is verified.
+            removed = endUnprovenAccess(store, *user);
+        } else if (context.options().revokeSessionsOnPasswordReset) {
+            // A reset is how an owner takes an account back: nobody stays signed in with
+            // what the old password let in.
+            removed.sessions = store.deleteSessionsByUser(userId);
+        }
         const QDateTime now = nowUtc();
         if (std::optional<Account> existing = credentialAccount(store, userId)) {
             existing->password = passwordHash;
@@ -271,6 +287,11 @@ Response resetPassword(EndpointContext &context)
             store.createAccount(account);
         }
     });
+    if (provedAddress && (removed.sessions > 0 || removed.accounts > 0 || removed.passkeys > 0)) {
+        qCInfo(lcAuth).nospace() << "password reset verified " << userId << "'s email; removed " << removed.sessions
+                                 << " session(s), " << removed.accounts << " account(s) and " << removed.passkeys
+                                 << " passkey(s) opened before the proof";
+    }
     return Response::json(QJsonObject{{QStringLiteral("status"), true}});
 }
 

@@ -4,11 +4,24 @@
 #include "auth/endpoint_context.h"
 #include "auth/options.h"
 #include "mail/mailer.h"
+#include "store/store.h"
 
 #include <QUrl>
 #include <QUrlQuery>
 
 namespace Kernia::Server {
+
+UnprovenAccess endUnprovenAccess(Store &store, User &user)
+{
+    UnprovenAccess removed;
+    removed.sessions = store.deleteSessionsByUser(user.id);
+    removed.accounts = store.deleteAccountsByUser(user.id);
+    removed.passkeys = store.deletePasskeysByUser(user.id);
+    user.emailVerified = true;
+    user.updatedAt = nowUtc();
+    store.updateUser(user);
+    return removed;
+}
 
 QString authBaseUrl(const AuthOptions &options)
 {

@@ -12,8 +12,10 @@
 namespace Kernia::Server {
 
 class EndpointContext;
+class Store;
 struct AuthOptions;
 struct MailMessage;
+struct User;
 
 namespace MailErrors {
 // Kernia only: the configured mailer refused the message (logged with the reason).
@@ -46,6 +48,20 @@ Response redirectTo(const QString &location);
 // account exists). Both need a mailer to be configured.
 void deliverMail(EndpointContext &context, const MailMessage &message);
 bool deliverMailQuietly(EndpointContext &context, const MailMessage &message);
+
+// A followed password-reset or magic link proves the mailbox. For a user whose email was
+// not verified yet, whoever registered the address before its owner proved it (account
+// pre-hijacking) must lose every way in opened without that proof: this deletes the user's
+// sessions, accounts (the password included) and passkeys, and marks the email verified
+// (`user` is changed and written). Call it inside the transaction that acts on the proof;
+// it returns what went, for a log line after the commit. docs/mail.md, methods/magic-link.md.
+struct UnprovenAccess
+{
+    int sessions = 0;
+    int accounts = 0;
+    int passkeys = 0;
+};
+UnprovenAccess endUnprovenAccess(Store &store, User &user);
 
 // Holds `response` until `timer` shows at least `minimumMs`, so "no such account" and
 // "mail sent" answers take the same time (Better Auth's 500 ms floor). No thread sleeps:

@@ -197,9 +197,7 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
     }
 
     bool isNewUser = false;
-    int revokedSessions = 0;
-    int removedAccounts = 0;
-    int removedPasskeys = 0;
+    UnprovenAccess removed;
     SessionWithUser issued;
     try {
         issued = context.sessions().issue(context, [&] {
@@ -229,17 +227,13 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
                 isNewUser = true;
                 return created;
             }
+            removed = UnprovenAccess();
             if (!user->emailVerified) {
                 // Whoever registered this address before did not prove it (account
                 // pre-hijacking): every way in opened without that proof ends here, as in
                 // Better Auth (transcript 06) — sessions, accounts (the password included)
-                // and, beyond Better Auth, passkeys.
-                revokedSessions = store.deleteSessionsByUser(user->id);
-                removedAccounts = store.deleteAccountsByUser(user->id);
-                removedPasskeys = store.deletePasskeysByUser(user->id);
-                user->emailVerified = true;
-                user->updatedAt = now;
-                store.updateUser(*user);
+                // and, beyond Better Auth, passkeys. A password reset does the same.
+                removed = endUnprovenAccess(store, *user);
             }
             return *user;
         }, true);
@@ -265,10 +259,10 @@ Response MagicLinkPlugin::verify(EndpointContext &context)
         qCInfo(lcMagicLink).nospace() << "guest " << caller->user.id << " followed a magic link it did not ask for; "
                                       << "signed in as " << issued.user.id << " without linking the guest";
     }
-    if (revokedSessions > 0 || removedAccounts > 0 || removedPasskeys > 0)
+    if (removed.sessions > 0 || removed.accounts > 0 || removed.passkeys > 0)
         qCInfo(lcMagicLink).nospace() << "magic link verified " << issued.user.id << "'s email; removed "
-                                      << revokedSessions << " session(s), " << removedAccounts
-                                      << " account(s) and " << removedPasskeys
+                                      << removed.sessions << " session(s), " << removed.accounts
+                                      << " account(s) and " << removed.passkeys
                                       << " passkey(s) opened before the proof";
 
     Response response = callbackParam.isEmpty()
