@@ -20,6 +20,7 @@
 #include <QCoreApplication>
 #include <QHostAddress>
 #include <QLoggingCategory>
+#include <QTimer>
 #include <cstdio>
 #include <cstdlib>
 
@@ -147,6 +148,23 @@ int main(int argc, char *argv[])
     http.setClientAddressHeaders(config.rateLimit.ipAddressHeaders);
     http.setEngine(&auth);
 
+    // Housekeeping (ops/maintenance.h): at start-up, then about once a minute, on this
+    // thread, so no request waits for it.
+    QTimer housekeeping;
+    housekeeping.setInterval(kHousekeepingIntervalMs);
+    const auto keepHouse = [&] {
+        try {
+            const HousekeepingResult done = runHousekeeping(*store);
+            if (done.expiredVerifications > 0)
+                qCDebug(lcServer, "housekeeping: deleted %d expired verification row(s)", done.expiredVerifications);
+        } catch (const StoreError &failure) {
+            qCWarning(lcServer, "housekeeping failed (tried again in a minute): %s", failure.what());
+        }
+    };
+    QObject::connect(&housekeeping, &QTimer::timeout, &app, keepHouse);
+    housekeeping.start();
+    QTimer::singleShot(0, &app, keepHouse);
+
     bool shuttingDown = false;
     QObject::connect(&shutdownSignals, &ShutdownSignals::received, &app, [&](int signalNumber) {
         if (shuttingDown) {
@@ -156,6 +174,7 @@ int main(int argc, char *argv[])
             std::_Exit(1);
         }
         shuttingDown = true;
+        housekeeping.stop();
         qCInfo(lcServer, "%s: shutting down; no new connections, waiting up to %d s for %d request(s) in flight",
                ShutdownSignals::name(signalNumber), config.shutdownTimeoutSeconds, http.requestsInFlight());
         http.shutdown(config.shutdownTimeoutSeconds * 1000, [&](bool drained) {

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import {
   T, PASSWORD, startServer, runServerToExit, raw, makeTempDir, expectOk, describe, signUp, signInAnonymous,
-  getSession, uniqueEmail, sqlite, q, sleep,
+  getSession, uniqueEmail, sqlite, q, sleep, isPgUrl, dropPgDatabase,
 } from "./harness.mjs";
 
 const keep = () => !!process.env.KERNIA_KEEP_TMP;
@@ -289,6 +289,33 @@ test("kernia-server prune-anonymous --older-than: removes inactive guests with t
     const wrong = await runServerToExit([...base, "--older-than", "a while"], { cwd: s.dir });
     assert.equal(wrong.code, 2);
   } finally { await s.stop(); }
+});
+
+test("housekeeping: expired verification rows are deleted at start-up (and about once a minute), live ones kept", T, async () => {
+  const first = await startServer({ tag: "ops-verification" });
+  const dir = first.dir;
+  let second;
+  try {
+    // Each unauthenticated passkey ceremony start stores a challenge row (valid 5 minutes).
+    for (let i = 0; i < 3; i++) expectOk(await raw(first, "GET", "/passkey/generate-authenticate-options"), first);
+    const now = Date.now();
+    first.sql(`INSERT INTO verification (id, identifier, value, expiresAt, createdAt, updatedAt) VALUES
+      ('expired-1', 'passkey-old-1', '{}', ${now - 1000}, ${now - 301000}, ${now - 301000}),
+      ('expired-2', 'reset-password:old', 'u', ${now - 60000}, ${now - 3660000}, ${now - 3660000})`);
+    assert.equal(first.sql("SELECT count(*) AS n FROM verification")[0].n, 5);
+    await first.stop({ keep: true });
+    second = await startServer({ tag: "ops-verification", dir });
+    const expired = () => second.sql("SELECT count(*) AS n FROM verification WHERE id LIKE 'expired-%'")[0].n;
+    await eventually(() => expired() === 0, () => `expired rows still there: ${expired()}`, second);
+    assert.equal(second.sql("SELECT count(*) AS n FROM verification")[0].n, 3, "the live challenges stay");
+  } finally {
+    await second?.stop({ keep: true });
+    await first.stop({ keep: true });
+    if (!keep()) {
+      rmSync(dir, { recursive: true, force: true });
+      if (isPgUrl(first.dbPath)) dropPgDatabase(first.dbPath);
+    }
+  }
 });
 
 test("--help lists the commands and the new options", T, async () => {

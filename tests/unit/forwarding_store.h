@@ -64,6 +64,7 @@ public:
     {
         return m_inner.consumeVerification(identifier);
     }
+    int deleteExpiredVerifications(const QDateTime &now) override { return m_inner.deleteExpiredVerifications(now); }
 
     void createPasskey(const Passkey &passkey) override { m_inner.createPasskey(passkey); }
     std::optional<Passkey> passkeyById(const QString &id) override { return m_inner.passkeyById(id); }

@@ -884,6 +884,45 @@ private slots:
         QVERIFY(store->verificationByIdentifier(QStringLiteral("other")));
     }
 
+    // Rows nobody consumed are deleted once expired (Store::deleteExpiredVerifications, run
+    // by the server's housekeeping); live ones stay. More than one batch, through the index.
+    void expiredVerificationsAreDeleted()
+    {
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        const QDateTime now = ms(10000000);
+        const int expired = SqlStore::kExpiredVerificationBatch * 2 + 17;
+        store->transaction([&] {
+            for (int i = 0; i < expired; ++i) {
+                Verification v = makeVerification(QStringLiteral("old-%1").arg(i), QStringLiteral("passkey-%1").arg(i), 1000 + i);
+                v.expiresAt = now.addMSecs(-1 - i);
+                store->createVerification(v);
+            }
+        });
+        Verification exact = makeVerification(QStringLiteral("at-now"), QStringLiteral("magic-link:a"), 2000);
+        exact.expiresAt = now;   // not before now: kept (a lookup already treats it as dead)
+        store->createVerification(exact);
+        Verification live = makeVerification(QStringLiteral("live"), QStringLiteral("reset-password:b"), 3000);
+        live.expiresAt = now.addSecs(3600);
+        store->createVerification(live);
+
+        QCOMPARE(store->deleteExpiredVerifications(now), expired);
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM verification")).toInt(), 2);
+        QVERIFY(store->verificationByIdentifier(QStringLiteral("magic-link:a")));
+        QVERIFY(store->verificationByIdentifier(QStringLiteral("reset-password:b")));
+        QCOMPARE(store->deleteExpiredVerifications(now), 0);
+        QCOMPARE(store->deleteExpiredVerifications(now.addSecs(3601)), 2);
+        QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM verification")).toInt(), 0);
+
+        // The sweep reads expired rows through an index on "expiresAt".
+        const QString indexQuery = isPostgres()
+            ? QStringLiteral("SELECT count(*) FROM pg_indexes WHERE tablename = 'verification' AND indexdef LIKE '%(\"expiresAt\")%'")
+            : QStringLiteral("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'verification' "
+                             "AND sql LIKE '%(\"expiresAt\")%'");
+        QCOMPARE(rawScalar(path, indexQuery).toInt(), 1);
+    }
+
     void consumeVerificationFromEightThreads()
     {
         auto store = openMigrated();

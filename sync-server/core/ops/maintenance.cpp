@@ -48,4 +48,11 @@ PruneResult pruneAnonymous(SqlStore &store, qint64 olderThanSeconds, bool dryRun
     return result;
 }
 
+HousekeepingResult runHousekeeping(Store &store, const QDateTime &now)
+{
+    HousekeepingResult result;
+    result.expiredVerifications = store.deleteExpiredVerifications(now.toUTC());
+    return result;
+}
+
 } // namespace Kernia::Server

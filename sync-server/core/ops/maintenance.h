@@ -3,6 +3,10 @@
 //
 //   kernia-server migrate                                  applyMigrations()
 //   kernia-server prune-anonymous --older-than 30d [--dry-run]   pruneAnonymous()
+//
+// and the housekeeping a running server does on its own, runHousekeeping(): at start-up
+// and then every kHousekeepingIntervalMs, on a timer of kernia-server's main thread, so no
+// request waits for it. An application that embeds AuthServer calls it on a timer too.
 #pragma once
 
 #include <QDateTime>
@@ -13,6 +17,7 @@
 namespace Kernia::Server {
 
 class SqlStore;
+class Store;
 
 // "90s", "90m", "12h", "30d", "2w" (a bare number is seconds) → seconds; nullopt when the
 // text is not such a duration or is not positive.
@@ -30,5 +35,17 @@ struct PruneResult
 // now - olderThanSeconds (Store::pruneAnonymousUsers), or only counts them with dryRun.
 PruneResult pruneAnonymous(SqlStore &store, qint64 olderThanSeconds, bool dryRun,
                            const QDateTime &now = QDateTime::currentDateTimeUtc());
+
+inline constexpr int kHousekeepingIntervalMs = 60 * 1000;
+
+struct HousekeepingResult
+{
+    int expiredVerifications = 0;   // verification rows deleted (expired before `now`)
+};
+// Deletes what nobody will use again: verification rows that expired unconsumed (a
+// passkey challenge is stored for every unauthenticated GET
+// /passkey/generate-authenticate-options, a reset or magic link for every request). Better
+// Auth deletes them on lookups; once a minute costs less. Throws StoreError.
+HousekeepingResult runHousekeeping(Store &store, const QDateTime &now = QDateTime::currentDateTimeUtc());
 
 } // namespace Kernia::Server

@@ -145,6 +145,12 @@ QList<Migration> schemaMigrations(const SqlDialect &d)
             "CREATE UNIQUE INDEX \"user_username_key\" ON \"user\"(\"username\") "
             "WHERE \"username\" IS NOT NULL",
         }),
+        // The housekeeping deletes expired verification rows about once a minute
+        // (Store::deleteExpiredVerifications): through this index it reads only those,
+        // not every live row, while it holds the write lock.
+        make(d, "0008_verification_expires_at_index", "core", {
+            "CREATE INDEX \"verification_expiresAt_idx\" ON \"verification\"(\"expiresAt\")",
+        }),
     };
 }
 

@@ -170,6 +170,9 @@ public:
     RateLimitHit hitRateLimit(const QString &key, qint64 nowMs, qint64 windowMs, qint64 max,
                               bool sliding) override;
     int deleteRateLimitsBefore(qint64 cutoffMs, const QString &exceptKeyPrefix = QString()) override;
+    // Batches of kExpiredVerificationBatch rows, found through the "expiresAt" index.
+    int deleteExpiredVerifications(const QDateTime &now) override;
+    static constexpr int kExpiredVerificationBatch = 1000;
     QStringList inactiveAnonymousUsers(const QDateTime &cutoff) override;
     // Batches of 200 users per transaction; sync tables (sync_record, sync_client,
     // sync_user_version) are cleared when they exist.

@@ -1,4 +1,5 @@
-// SqlStore: rate-limit counters and operator maintenance (prune-anonymous). Kept apart from
+// SqlStore: rate-limit counters, expired verification rows and operator maintenance
+// (prune-anonymous). Kept apart from
 // sql_store.cpp so these statements read as one unit; same conventions (quoted
 // identifiers, ms-since-epoch timestamps, every query finished before the next write).
 #include "sql_store.h"
@@ -88,6 +89,30 @@ int SqlStore::deleteRateLimitsBefore(qint64 cutoffMs, const QString &exceptKeyPr
             .exec();
     }
     return qMax(0, q.rowsAffected());
+}
+
+// ---------------------------------------------------------------------------------------
+// Expired verification rows
+
+int SqlStore::deleteExpiredVerifications(const QDateTime &now)
+{
+    // A batch per transaction: a backlog (a server that never swept, a flood of passkey
+    // challenges) holds SQLite's write lock, or PostgreSQL's row locks, a batch at a time.
+    static const QString sql = QStringLiteral(
+        "DELETE FROM \"verification\" WHERE \"id\" IN (SELECT \"id\" FROM \"verification\" "
+        "WHERE \"expiresAt\" < :now LIMIT %1)").arg(kExpiredVerificationBatch);
+    int total = 0;
+    for (;;) {
+        int deleted = 0;
+        transaction([&] {
+            Query q(connection(), dialect(), QStringLiteral("deleteExpiredVerifications"));
+            q.prepare(sql).bind(QStringLiteral(":now"), qint64(now.toMSecsSinceEpoch())).exec();
+            deleted = qMax(0, q.rowsAffected());
+        });
+        total += deleted;
+        if (deleted < kExpiredVerificationBatch)
+            return total;
+    }
 }
 
 // ---------------------------------------------------------------------------------------
