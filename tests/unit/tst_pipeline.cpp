@@ -40,6 +40,9 @@ private slots:
     void crossSiteNavigationLoginIsBlocked();
     void trustedRefererIsAccepted();
     void untrustedCallbackUrlIsRejected();
+    void trustedOriginWildcards_data();
+    void trustedOriginWildcards();
+    void ipWildcardOriginIsNoCsrfBypass();
     void signUpSignInAndGetSession();
     void wrongPasswordAndUnknownEmailLookAlike();
     void duplicateEmailIs422();
@@ -329,6 +332,90 @@ void PipelineTest::untrustedCallbackUrlIsRejected()
     const Response protocolRelative = server.post(QStringLiteral("/sign-in/email"),
                                                   {{"email", "a@b.co"}, {"password", "x"}, {"callbackURL", "//evil.example"}});
     QCOMPARE(protocolRelative.status(), 403);
+}
+
+// --trusted-origin patterns, as Better Auth 1.7.25 matches them (trusted-origins.ts):
+// `*` any run of characters (dots included), `?` one character; a pattern with "://" is
+// matched against the URL's origin, one without against its host (and port); a wildcard
+// host of digits, dots and wildcards only admits an IPv4 address.
+void PipelineTest::trustedOriginWildcards_data()
+{
+    QTest::addColumn<QString>("pattern");
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<bool>("trusted");
+    const auto row = [](const char *name, const char *pattern, const char *url, bool trusted) {
+        QTest::newRow(name) << QString::fromLatin1(pattern) << QString::fromLatin1(url) << trusted;
+    };
+    // Review 2026-11-25: `*` used to cross dots into any host name.
+    row("ip range: address", "http://192.168.*.*:3000", "http://192.168.1.5:3000", true);
+    row("ip range: address, full URL", "http://192.168.*.*:3000", "http://192.168.1.5:3000/after?x=1", true);
+    row("ip range: host name", "http://192.168.*.*:3000", "http://192.168.attacker.com:3000", false);
+    row("ip range: longer name", "http://192.168.*.*:3000", "http://192.168.1.5.attacker.net:3000", false);
+    row("ip range: other port", "http://192.168.*.*:3000", "http://192.168.1.5:3001", false);
+    row("ip range: other scheme", "http://192.168.*.*:3000", "https://192.168.1.5:3000", false);
+    row("ip range: outside", "http://192.168.*.*:3000", "http://10.0.0.1:3000", false);
+    row("ip range, any port", "http://10.*:*", "http://10.1.2.3:8080", true);
+    row("ip range, any port: name", "http://10.*:*", "http://10.evil.com:8080", false);
+    row("ip range with ?", "http://10.0.0.?", "http://10.0.0.7", true);
+    row("ip range with ?: name", "http://10.0.0.?", "http://10.0.0.a", false);
+    // Host names keep Better Auth's subdomain matching (`*` crosses dots there too).
+    row("subdomain", "https://*.example.com", "https://app.example.com", true);
+    row("deeper subdomain", "https://*.example.com", "https://a.b.example.com", true);
+    row("subdomain: apex", "https://*.example.com", "https://example.com", false);
+    row("subdomain: suffix attack", "https://*.example.com", "https://app.example.com.evil.net", false);
+    row("subdomain: other scheme", "https://*.example.com", "http://app.example.com", false);
+    row("subdomain: other port", "https://*.example.com", "https://app.example.com:8443", false);
+    row("subdomain: other site", "https://*.example.com", "https://evil.com", false);
+    row("any port", "http://localhost:*", "http://localhost:5173", true);
+    row("any port: other host", "http://localhost:*", "http://localhost.evil.com", false);
+    row("one character", "https://app-?.example.com", "https://app-1.example.com", true);
+    row("one character: two", "https://app-?.example.com", "https://app-12.example.com", false);
+    row("brackets are literal", "https://[ab].example.com", "https://a.example.com", false);
+    // Without a scheme: matched against the host (with a non-default port), any scheme.
+    row("host only", "*.example.com", "https://app.example.com", true);
+    row("host only: http too", "*.example.com", "http://app.example.com/x", true);
+    row("host only: default port", "*.example.com", "https://app.example.com:443", true);
+    row("host only: other port", "*.example.com", "https://app.example.com:8443", false);
+    row("host only: apex", "*.example.com", "https://example.com", false);
+    row("host only: ip range", "192.168.*.*", "http://192.168.1.5", true);
+    row("host only: ip range, name", "192.168.*.*", "http://192.168.evil.com", false);
+    row("host only: ip range, any port", "192.168.*.*", "http://192.168.1.5:3000", true);   // `*` takes ":3000"
+    row("host only: ip range, port, name", "192.168.*.*", "http://192.168.1.evil.com:3000", false);
+    // Exact entries stay exact.
+    row("exact", "https://app.example.com", "https://app.example.com/x", true);
+    row("exact: subdomain", "https://app.example.com", "https://x.app.example.com", false);
+}
+
+void PipelineTest::trustedOriginWildcards()
+{
+    QFETCH(QString, pattern);
+    QFETCH(QString, url);
+    QFETCH(bool, trusted);
+    AuthOptions options = TestServer::defaultOptions();
+    options.trustedOrigins = {pattern};
+    const OriginPolicy policy(options);
+    QCOMPARE(policy.isTrusted(url), trusted);
+    QCOMPARE(policy.isSafeRedirect(url), trusted);
+    QVERIFY(policy.isTrusted(QString::fromLatin1(kOrigin)));   // the base URL's origin, always
+}
+
+// The same through the pipeline: the Origin check of a cookie request and a callbackURL.
+void PipelineTest::ipWildcardOriginIsNoCsrfBypass()
+{
+    AuthOptions options = TestServer::defaultOptions();
+    options.trustedOrigins = {QStringLiteral("http://192.168.*.*:3000")};
+    TestServer server({}, options);
+    Response r = server.auth->handle(TestServer::request(
+        "POST", QStringLiteral("/sign-out"), "{}", {{"cookie", "foo=bar"}, {"origin", "http://192.168.attacker.com:3000"}}));
+    QCOMPARE(r.status(), 403);
+    QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_ORIGIN"));
+    r = server.auth->handle(TestServer::request(
+        "POST", QStringLiteral("/sign-out"), "{}", {{"cookie", "foo=bar"}, {"origin", "http://192.168.1.5:3000"}}));
+    QCOMPARE(r.status(), 200);
+    r = server.post(QStringLiteral("/sign-in/email"), {{"email", "a@b.co"}, {"password", "x"},
+                                                       {"callbackURL", "http://192.168.1.5.attacker.net:3000/x"}});
+    QCOMPARE(r.status(), 403);
+    QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_CALLBACK_URL"));
 }
 
 void PipelineTest::signUpSignInAndGetSession()

@@ -22,7 +22,71 @@ bool isSafeRelativePath(const QString &url)
     return !path.contains(QLatin1String("%2f")) && !path.contains(QLatin1String("%5c"));
 }
 
+bool isWildcardPattern(const QString &entry)
+{
+    return entry.contains(QLatin1Char('*')) || entry.contains(QLatin1Char('?'));
+}
+
+// Better Auth's wildcardMatch without a separator: `*` any run of characters (dots and
+// colons included), `?` exactly one, `\x` the character x; everything else literally.
+QString wildcardToRegex(const QString &pattern)
+{
+    QString regex = QStringLiteral("\\A(?:");
+    for (qsizetype i = 0; i < pattern.size(); ++i) {
+        const QChar c = pattern.at(i);
+        if (c == QLatin1Char('\\') && i + 1 < pattern.size())
+            regex += QRegularExpression::escape(QString(pattern.at(++i)));
+        else if (c == QLatin1Char('*'))
+            regex += QStringLiteral(".*");
+        else if (c == QLatin1Char('?'))
+            regex += QLatin1Char('.');
+        else if (c != QLatin1Char('\\'))
+            regex += QRegularExpression::escape(QString(c));
+    }
+    return regex + QStringLiteral(")\\z");
+}
+
+// "host:port" -> "host" (Better Auth splits at the first ':' too; an IPv6 literal then
+// yields "[", which is no IPv4 address).
+QString hostPart(const QString &authority)
+{
+    return authority.section(QLatin1Char(':'), 0, 0);
+}
+
+// Dotted-quad IPv4 as zod's z.ipv4() accepts it: four decimal numbers 0-255, no leading zeros.
+bool isIPv4Address(const QString &host)
+{
+    static const QRegularExpression ipv4(QStringLiteral(
+        "\\A(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\\.){3}"
+        "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\\z"));
+    return ipv4.match(host).hasMatch();
+}
+
 } // namespace
+
+OriginPolicy::Pattern OriginPolicy::compilePattern(const QString &entry)
+{
+    Pattern pattern;
+    const qsizetype schemeEnd = entry.indexOf(QLatin1String("://"));
+    pattern.againstHost = schemeEnd < 0;
+    const QString authority = pattern.againstHost ? entry : entry.mid(schemeEnd + 3);
+    // Better Auth's isAllowedIPv4Host: a wildcard host of digits, dots and wildcards
+    // ("192.168.*.*", "10.*") names an address range, so it admits IPv4 addresses only;
+    // otherwise `*` would cross dots and "192.168.attacker.com" would match.
+    static const QRegularExpression ipWildcardHost(QStringLiteral("\\A(?=.*\\d)[\\d*?.]+\\z"));
+    pattern.ipv4Only = ipWildcardHost.match(hostPart(authority)).hasMatch();
+    pattern.regex = QRegularExpression(wildcardToRegex(entry));
+    return pattern;
+}
+
+bool OriginPolicy::matches(const Pattern &pattern, const QString &origin)
+{
+    // `origin` is originOf()'s: scheme://host[:port], lower-case, no default port.
+    const QString authority = origin.mid(origin.indexOf(QLatin1String("://")) + 3);
+    if (!pattern.regex.match(pattern.againstHost ? authority : origin).hasMatch())
+        return false;
+    return !pattern.ipv4Only || isIPv4Address(hostPart(authority));
+}
 
 OriginPolicy::OriginPolicy(const AuthOptions &options)
     : m_baseOrigin(originOf(options.baseUrl.toString()))
@@ -30,9 +94,8 @@ OriginPolicy::OriginPolicy(const AuthOptions &options)
     if (!m_baseOrigin.isEmpty())
         m_exact << m_baseOrigin;
     for (const QString &entry : options.trustedOrigins) {
-        if (entry.contains(QLatin1Char('*'))) {
-            m_patterns << QRegularExpression(QRegularExpression::wildcardToRegularExpression(
-                entry, QRegularExpression::UnanchoredWildcardConversion).prepend(QLatin1Char('^')).append(QLatin1Char('$')));
+        if (isWildcardPattern(entry)) {
+            m_patterns << compilePattern(entry);
         } else {
             const QString origin = originOf(entry);
             if (!origin.isEmpty())
@@ -62,8 +125,8 @@ bool OriginPolicy::isTrusted(const QString &url) const
         return false;
     if (m_exact.contains(origin))
         return true;
-    for (const QRegularExpression &pattern : m_patterns) {
-        if (pattern.match(origin).hasMatch())
+    for (const Pattern &pattern : m_patterns) {
+        if (matches(pattern, origin))
             return true;
     }
     return false;

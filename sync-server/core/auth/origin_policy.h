@@ -33,9 +33,21 @@ public:
 private:
     void checkOriginHeader(const Request &request) const;
 
+    // A trusted-origin entry with wildcards (`*`, `?`), matched as Better Auth 1.7.25
+    // does: against the whole origin when it names a scheme ("https://*.example.com"),
+    // else against the host and port ("*.example.com").
+    struct Pattern
+    {
+        QRegularExpression regex;
+        bool againstHost = false;   // no "://": the URL's host[:port], whatever its scheme
+        bool ipv4Only = false;      // host made of digits, dots and wildcards: an IPv4 range
+    };
+    static Pattern compilePattern(const QString &entry);
+    static bool matches(const Pattern &pattern, const QString &origin);
+
     QString m_baseOrigin;
     QStringList m_exact;
-    QList<QRegularExpression> m_patterns;
+    QList<Pattern> m_patterns;
 };
 
 } // namespace Kernia::Server
