@@ -20,6 +20,9 @@ void KerniaReply::complete(const Kernia::Error &error)
     setParent(nullptr);
     QQmlEngine::setObjectOwnership(this, QQmlEngine::JavaScriptOwnership);
     Q_EMIT completed();
+    // It fires once. A handler that refers to its reply (the documented pattern) is held
+    // by the connection and holds the reply: a cycle the collector cannot see through.
+    disconnect(this, &KerniaReply::completed, nullptr, nullptr);
 }
 
 QVariantMap KerniaReply::errorToMap(const Kernia::Error &error)

@@ -7,6 +7,8 @@
 //   })
 //
 // The reply belongs to the client until it completes, then to the QML engine.
+// completed fires once; its connections are dropped right after, so a handler that
+// refers to its reply does not keep it alive.
 #pragma once
 
 #include <QtCore/QObject>

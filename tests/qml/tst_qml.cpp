@@ -5,6 +5,22 @@
 #include <QtQml/QQmlEngine>
 #include <QtQuickTest/quicktest.h>
 
+// Counts destroyed objects for the QML tests, which cannot connect to QObject::destroyed.
+class DestructionWatch : public QObject
+{
+    Q_OBJECT
+
+public:
+    Q_INVOKABLE void watch(QObject *object)
+    {
+        if (object)
+            connect(object, &QObject::destroyed, this, [this] { ++m_destroyed; });
+    }
+    Q_INVOKABLE int destroyedCount() const { return m_destroyed; }
+
+private:
+    int m_destroyed = 0;
+};
 
 class Setup : public QObject
 {
@@ -28,6 +44,7 @@ public Q_SLOTS:
         ctx->setContextProperty(QStringLiteral("testDataRoot"), m_dir.path());
         ctx->setContextProperty(QStringLiteral("testKeychainPrefix"),
                                 QStringLiteral("kernia-qml-test:") + QUuid::createUuid().toString(QUuid::Id128) + QLatin1Char(':'));
+        ctx->setContextProperty(QStringLiteral("destructionWatch"), &m_watch);
     }
 
     void cleanupTestCase() { m_server.kill(); }
@@ -35,6 +52,7 @@ public Q_SLOTS:
 private:
     KerniaTest::TestServer m_server;
     QTemporaryDir m_dir;
+    DestructionWatch m_watch;
 };
 
 QUICK_TEST_MAIN_WITH_SETUP(kernia_qml, Setup)

@@ -119,4 +119,26 @@ TestCase {
         verify(reply.error.isTransient)
         compare(c.state, KerniaClient.Guest)
     }
+
+    // The documented pattern (a handler that refers to its reply) must not keep the reply
+    // alive: once completed it is JS-owned and the collector deletes it.
+    function test_6_completedReplyWithHandlerIsCollected() {
+        const n = 3
+        const destroyedBefore = destructionWatch.destroyedCount()
+        let completed = 0
+        function start() {
+            const reply = client.refreshSession()
+            destructionWatch.watch(reply)
+            reply.completed.connect(function () { if (reply.ok) completed++ })
+        }
+        for (let i = 0; i < n; ++i)
+            start()
+        tryVerify(function () { return completed === n }, timeout)
+        const destroyed = function () { return destructionWatch.destroyedCount() - destroyedBefore }
+        for (let i = 0; i < 50 && destroyed() < n; ++i) {
+            gc()
+            wait(20)   // runs the deferred deletes
+        }
+        compare(destroyed(), n)
+    }
 }
