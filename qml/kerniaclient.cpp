@@ -10,9 +10,9 @@ QString operationName(Kernia::Client::Operation op)
     return QString::fromLatin1(QMetaEnum::fromType<Kernia::Client::Operation>().valueToKey(int(op)));
 }
 
-KerniaReply *failed(const QString &name, QObject *parent)
+KerniaReply *failed(const QString &name)
 {
-    auto *reply = new KerniaReply(name, parent);
+    auto *reply = new KerniaReply(name);
     QMetaObject::invokeMethod(reply, [reply] {
         reply->complete(Kernia::Error::fromKind(Kernia::Error::Kind::InvalidState,
                                                 QStringLiteral("KerniaClient has no client yet (component not complete)")));
@@ -209,8 +209,9 @@ QVariantMap KerniaClient::userToMap(const Kernia::User &user)
 
 KerniaReply *KerniaClient::track(const QString &name, QFuture<Kernia::Error> future)
 {
-    // Parented while pending (so the QML garbage collector keeps it), JS-owned after.
-    auto *reply = new KerniaReply(name, this);
+    // Not parented: a KerniaClient destroyed first must not take the reply with it. Its
+    // Kernia::Client then finishes the future (CANCELLED when it goes too).
+    auto *reply = new KerniaReply(name);
     auto *watcher = new QFutureWatcher<Kernia::Error>(reply);
     connect(watcher, &QFutureWatcher<Kernia::Error>::finished, reply, [reply, watcher] {
         const QFuture<Kernia::Error> f = watcher->future();
@@ -225,7 +226,7 @@ KerniaReply *KerniaClient::track(const QString &name, QFuture<Kernia::Error> fut
 
 #define KERNIA_QML_CALL(NAME, CALL) \
     if (!m_client)                  \
-        return failed(QStringLiteral(NAME), this); \
+        return failed(QStringLiteral(NAME)); \
     return track(QStringLiteral(NAME), m_client->CALL)
 
 KerniaReply *KerniaClient::signInAsGuest() { KERNIA_QML_CALL("SignInAsGuest", signInAsGuest()); }

@@ -3,7 +3,12 @@
 #include <QtCore/QMetaEnum>
 #include <QtQml/QQmlEngine>
 
-KerniaReply::KerniaReply(const QString &operation, QObject *parent) : QObject(parent), m_operation(operation) { }
+KerniaReply::KerniaReply(const QString &operation) : m_operation(operation)
+{
+    // Ours while pending: the collector must not take a reply whose handler has yet to
+    // run, even if no script refers to it. No parent either: it outlives its KerniaClient.
+    QQmlEngine::setObjectOwnership(this, QQmlEngine::CppOwnership);
+}
 
 QVariantMap KerniaReply::error() const
 {
@@ -17,7 +22,6 @@ void KerniaReply::complete(const Kernia::Error &error)
     m_error = error;
     m_done = true;
     // From now on QML owns it: collected when no script refers to it any more.
-    setParent(nullptr);
     QQmlEngine::setObjectOwnership(this, QQmlEngine::JavaScriptOwnership);
     Q_EMIT completed();
     // It fires once. A handler that refers to its reply (the documented pattern) is held

@@ -6,7 +6,8 @@
 //       if (!reply.ok) errorLabel.text = reply.error.message
 //   })
 //
-// The reply belongs to the client until it completes, then to the QML engine.
+// The reply is C++-owned until it completes, then the QML engine's. It completes even if
+// its KerniaClient is destroyed first (CANCELLED when its Kernia::Client went with it).
 // completed fires once; its connections are dropped right after, so a handler that
 // refers to its reply does not keep it alive.
 #pragma once
@@ -28,7 +29,7 @@ class KerniaReply : public QObject
     Q_PROPERTY(QString operation READ operation CONSTANT)
 
 public:
-    explicit KerniaReply(const QString &operation, QObject *parent = nullptr);
+    explicit KerniaReply(const QString &operation);
 
     bool isDone() const { return m_done; }
     bool isOk() const { return m_done && !m_error.isError(); }

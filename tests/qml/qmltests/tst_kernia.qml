@@ -35,6 +35,16 @@ TestCase {
         }
     }
 
+    Component {
+        id: shortLivedClient
+        KerniaClient {
+            serverUrl: testServerUrl
+            dataDirectory: testDataRoot + "/short-lived"
+            keychainService: testKeychainPrefix + "short-lived"
+            useSystemNetworkInformation: false
+        }
+    }
+
     function uniqueEmail() {
         return "qml" + Date.now() + Math.floor(Math.random() * 1e6) + "@example.com"
     }
@@ -140,5 +150,21 @@ TestCase {
             wait(20)   // runs the deferred deletes
         }
         compare(destroyed(), n)
+    }
+
+    // A KerniaClient destroyed with an operation in flight: the reply still completes,
+    // once, with CANCELLED (its own Kernia::Client went with it).
+    function test_7_destroyedClientCancelsPendingReply() {
+        const c = shortLivedClient.createObject(root)
+        let completed = 0
+        const reply = c.signInEmail(uniqueEmail(), "password123")
+        reply.completed.connect(function () { completed++ })
+        verify(!reply.done)
+        c.destroy()
+        tryVerify(function () { return reply.done === true }, 5000)
+        compare(reply.error.code, "CANCELLED")
+        compare(reply.error.kind, "Cancelled")
+        wait(50)
+        compare(completed, 1)
     }
 }
