@@ -10,13 +10,17 @@ QString operationName(Kernia::Client::Operation op)
     return QString::fromLatin1(QMetaEnum::fromType<Kernia::Client::Operation>().valueToKey(int(op)));
 }
 
-KerniaReply *failed(const QString &name)
+Kernia::Error noClient(bool completed)
+{
+    return Kernia::Error::fromKind(Kernia::Error::Kind::InvalidState,
+                                   completed ? QStringLiteral("KerniaClient has no client (it was destroyed or unset)")
+                                             : QStringLiteral("KerniaClient has no client yet (component not complete)"));
+}
+
+KerniaReply *failed(const QString &name, const Kernia::Error &error)
 {
     auto *reply = new KerniaReply(name);
-    QMetaObject::invokeMethod(reply, [reply] {
-        reply->complete(Kernia::Error::fromKind(Kernia::Error::Kind::InvalidState,
-                                                QStringLiteral("KerniaClient has no client yet (component not complete)")));
-    }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(reply, [reply, error] { reply->complete(error); }, Qt::QueuedConnection);
     return reply;
 }
 } // namespace
@@ -25,7 +29,7 @@ KerniaClient::KerniaClient(QObject *parent) : QObject(parent) { }
 
 KerniaClient::~KerniaClient()
 {
-    detach();
+    detach(DeleteNow);
 }
 
 void KerniaClient::classBegin() { }
@@ -57,17 +61,23 @@ void KerniaClient::setClient(Kernia::Client *client)
 {
     if (m_client == client)
         return;
-    detach();
+    detach(DeleteLater);   // `client` may be set from a handler of one of its signals
     attach(client);
 }
 
-void KerniaClient::detach()
+void KerniaClient::detach(Deletion deletion)
 {
     if (!m_client)
         return;
     disconnect(m_client, nullptr, this, nullptr);
-    if (m_ownsClient)
-        delete m_client.data();
+    if (m_ownsClient && deletion == DeleteLater) {
+        // No longer our child: deleting it with this object as well would delete it twice
+        // (its destructor may spin an event loop that runs the deferred delete).
+        m_client->setParent(nullptr);
+        m_client->deleteLater();
+    } else if (m_ownsClient) {
+        delete m_client.data();   // while this object is still whole
+    }
     m_client = nullptr;
     m_ownsClient = false;
 }
@@ -78,6 +88,13 @@ void KerniaClient::attach(Kernia::Client *client)
     m_client = client;
     m_ownsClient = false;
     if (client) {
+        // A shared client destroyed by its owner: bindings must not keep showing it.
+        connect(client, &QObject::destroyed, this, [this] {
+            m_client = nullptr;
+            m_ownsClient = false;
+            Q_EMIT clientChanged();
+            emitAll();
+        });
         connect(client, &C::stateChanged, this, &KerniaClient::stateChanged);
         connect(client, &C::userChanged, this, [this] {
             Q_EMIT userChanged();
@@ -226,7 +243,7 @@ KerniaReply *KerniaClient::track(const QString &name, QFuture<Kernia::Error> fut
 
 #define KERNIA_QML_CALL(NAME, CALL) \
     if (!m_client)                  \
-        return failed(QStringLiteral(NAME)); \
+        return failed(QStringLiteral(NAME), noClient(m_completed)); \
     return track(QStringLiteral(NAME), m_client->CALL)
 
 KerniaReply *KerniaClient::signInAsGuest() { KERNIA_QML_CALL("SignInAsGuest", signInAsGuest()); }
@@ -264,16 +281,14 @@ KerniaReply *KerniaClient::syncNow() { KERNIA_QML_CALL("SyncNow", syncNow()); }
 
 QVariantMap KerniaClient::adoptLocalData(const QString &localId)
 {
-    const Kernia::Error e = m_client ? m_client->adoptLocalData(localId)
-                                     : Kernia::Error::fromKind(Kernia::Error::Kind::InvalidState, QStringLiteral("no client"));
+    const Kernia::Error e = m_client ? m_client->adoptLocalData(localId) : noClient(m_completed);
     Q_EMIT offeredLocalDataChanged();
     return KerniaReply::errorToMap(e);
 }
 
 QVariantMap KerniaClient::discardLocalData(const QString &localId)
 {
-    const Kernia::Error e = m_client ? m_client->discardLocalData(localId)
-                                     : Kernia::Error::fromKind(Kernia::Error::Kind::InvalidState, QStringLiteral("no client"));
+    const Kernia::Error e = m_client ? m_client->discardLocalData(localId) : noClient(m_completed);
     Q_EMIT offeredLocalDataChanged();
     return KerniaReply::errorToMap(e);
 }

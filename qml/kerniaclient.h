@@ -27,7 +27,8 @@
 // Options (serverUrl, appId, …) are read once, when the component is complete; the
 // client then starts (a guest at once on first launch). Alternatively assign an
 // existing C++ Kernia::Client to `client` (e.g. from a context property) and the
-// options are ignored. user, lastError and signal arguments are plain JS objects with
+// options are ignored; if the app destroys it, `client` becomes null and every property
+// notifies. user, lastError and signal arguments are plain JS objects with
 // the fields of Kernia::User / Kernia::Error (user.email, lastError.code, …).
 #pragma once
 
@@ -166,7 +167,8 @@ Q_SIGNALS:
 private:
     KerniaReply *track(const QString &name, QFuture<Kernia::Error> future);
     void attach(Kernia::Client *client);
-    void detach();
+    enum Deletion { DeleteNow, DeleteLater };   // of a client this object created
+    void detach(Deletion deletion);
     void emitAll();
 
     QUrl m_serverUrl;

@@ -45,6 +45,20 @@ TestCase {
         }
     }
 
+    Component {
+        id: viewClient
+        KerniaClient {
+            automaticGuest: false
+            serverUrl: testServerUrl
+            dataDirectory: testDataRoot + "/view"
+            keychainService: testKeychainPrefix + "view"
+            useSystemNetworkInformation: false
+            property int boundState: state
+            property string boundLocalId: user.localId || ""
+            property bool boundHasClient: client !== null
+        }
+    }
+
     function uniqueEmail() {
         return "qml" + Date.now() + Math.floor(Math.random() * 1e6) + "@example.com"
     }
@@ -166,5 +180,28 @@ TestCase {
         compare(reply.error.kind, "Cancelled")
         wait(50)
         compare(completed, 1)
+    }
+
+    // A shared client (`client`) destroyed elsewhere: the view's bindings follow, and its
+    // calls say that there is no client, not that the component is incomplete.
+    function test_8_sharedClientDestroyed() {
+        const owner = shortLivedClient.createObject(root, { dataDirectory: testDataRoot + "/owner",
+                                                            keychainService: testKeychainPrefix + "owner" })
+        tryVerify(function () { return owner.ready }, timeout)
+        const view = createTemporaryObject(viewClient, root)
+        view.client = owner.client
+        compare(view.boundState, KerniaClient.Guest)
+        compare(view.boundLocalId, owner.user.localId)
+        verify(view.boundHasClient)
+
+        owner.destroy()   // and its Kernia::Client with it
+        tryVerify(function () { return !view.boundHasClient }, 5000)
+        compare(view.boundState, KerniaClient.SignedOut)
+        compare(view.boundLocalId, "")
+        compare(view.collection("cart"), null)
+        const reply = view.signOut()
+        tryVerify(function () { return reply.done }, 5000)
+        compare(reply.error.code, "INVALID_STATE")
+        verify(reply.error.message.indexOf("not complete") < 0, reply.error.message)
     }
 }
