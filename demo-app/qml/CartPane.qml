@@ -1,8 +1,7 @@
-// The cart, straight from the Kernia collection through a CollectionModel.
+// The cart, straight from the Kernia collection through the store's CollectionModel.
 import QtQuick
 import QtQuick.Controls.Basic
 import QtQuick.Layouts
-import Kernia
 
 Rectangle {
     id: pane
@@ -36,10 +35,7 @@ Rectangle {
             Layout.fillHeight: true
             clip: true
             spacing: 6
-            model: CollectionModel {
-                collection: pane.cart.collection
-                fields: ["name", "price", "qty"]
-            }
+            model: pane.cart.lines
             delegate: CartRow {
                 width: ListView.view.width
                 onQuantityRequested: qty => pane.cart.setQuantity(model.id, qty)

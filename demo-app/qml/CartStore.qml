@@ -2,21 +2,31 @@
 //   id = product id, data = { name, price, qty }
 // Writes are local (offline, at once); the SDK syncs them in the background.
 import QtQuick
+import Kernia
 
 QtObject {
     id: store
 
     property var collection: null          // Kernia::Collection "cart"
-    property int revision: 0               // bumped on every change, for bindings below
+    // The cart's lines, for the cart view and the sums below. Not the catalog: a line of
+    // a product this catalog lacks (another device's catalog) carries its name and price.
+    readonly property CollectionModel lines: CollectionModel {
+        collection: store.collection
+        fields: ["name", "price", "qty"]
+    }
+    property int revision: 0               // bumped on every change of the lines, for bindings below
 
     readonly property int itemCount: revision, sum(function (line) { return line.qty })
     readonly property real total: revision, sum(function (line) { return line.qty * line.price })
 
+    // The model's own signals: it has taken the change in when they fire.
     property Connections watcher: Connections {
-        target: store.collection
-        function onChanged() { store.revision++ }
+        target: store.lines
+        function onModelReset() { store.revision++ }
+        function onRowsInserted() { store.revision++ }
+        function onRowsRemoved() { store.revision++ }
+        function onDataChanged() { store.revision++ }
     }
-    onCollectionChanged: revision++
 
     function line(id) {
         return collection ? collection.value(id) : ({})
@@ -52,10 +62,10 @@ QtObject {
 
     function sum(valueOf) {
         let result = 0
-        for (const product of Catalog.items) {
-            const data = line(product.id)
+        for (let row = 0; row < lines.count; ++row) {
+            const data = lines.recordAt(row).data
             if (data.qty)
-                result += valueOf({ qty: data.qty, price: data.price || product.price })
+                result += valueOf({ qty: data.qty, price: data.price || 0 })
         }
         return result
     }

@@ -4,8 +4,10 @@
 #include "demoapp.h"
 #include "testsupport.h"
 
+#include <Kernia/Client>
+#include <Kernia/Collection>
+
 #include <QtCore/QJsonArray>
-#include <QtCore/QScopeGuard>
 #include <QtGui/QGuiApplication>
 #include <QtGui/QImage>
 #include <QtQml/QQmlApplicationEngine>
@@ -13,6 +15,8 @@
 #include <QtQuick/QQuickItem>
 #include <QtQuick/QQuickWindow>
 #include <QtTest/QtTest>
+
+#include <memory>
 
 Q_IMPORT_QML_PLUGIN(KerniaDemoPlugin)
 
@@ -46,6 +50,7 @@ class tst_Demo : public QObject
 private Q_SLOTS:
     void initTestCase();
     void offlineFirstLaunch();
+    void cartCountsLinesNotInCatalog();
     void guestFillsCart();
     void signUpKeepsCart();
     void cartIsOnServer();
@@ -54,6 +59,7 @@ private Q_SLOTS:
     void cleanupTestCase();
 
 private:
+    struct SideWindow;
     void saveScreenshot(const QString &name);
     QObject *object(const QString &name) const
     {
@@ -108,6 +114,7 @@ private:
         return text(field) == value;
     }
     QVariant client(const char *property) const { return m_kernia->property(property); }
+    Kernia::Client *sdkClient() const { return m_kernia->property("client").value<Kernia::Client *>(); }
 
     TestServer m_server;
     QTemporaryDir m_dataDir;
@@ -118,20 +125,47 @@ private:
     const QString m_password = QStringLiteral("password123");
 };
 
+// Another window of the demo, e.g. another device; the helpers act on it while it lives.
+struct tst_Demo::SideWindow
+{
+    SideWindow(tst_Demo *test, const QUrl &serverUrl, const QString &dataDirectory = QString(),
+               const QString &keychainService = QString())
+        : test(test), mainWindow(test->m_window), mainKernia(test->m_kernia)
+    {
+        options.serverUrl = serverUrl;
+        options.dataDirectory = dataDirectory.isEmpty() ? dir.path() : dataDirectory;
+        options.keychainService = keychainService.isEmpty()
+                ? QStringLiteral("kernia-demo-test:") + QUuid::createUuid().toString(QUuid::Id128)
+                : keychainService;
+    }
+    ~SideWindow()
+    {
+        test->m_window = mainWindow;
+        test->m_kernia = mainKernia;
+    }
+    // Loads the window (again, e.g. for a restart) and waits until it is shown.
+    bool open()
+    {
+        engine.reset();   // the previous instance and its client go first
+        engine = std::make_unique<QQmlApplicationEngine>();
+        test->m_window = KerniaDemo::load(*engine, options);
+        test->m_kernia = test->m_window ? test->object(QStringLiteral("kernia")) : nullptr;
+        return test->m_kernia && QTest::qWaitForWindowExposed(test->m_window, Timeout);
+    }
+
+    tst_Demo *test;
+    QQuickWindow *mainWindow;
+    QObject *mainKernia;
+    QTemporaryDir dir;
+    KerniaDemo::Options options;
+    std::unique_ptr<QQmlApplicationEngine> engine;
+};
+
 // First launch with no server at all: a guest at once, and the cart works.
 void tst_Demo::offlineFirstLaunch()
 {
-    QTemporaryDir dir;
-    KerniaDemo::Options options;
-    options.serverUrl = QUrl(QStringLiteral("http://127.0.0.1:%1").arg(freePort()));   // nobody listens
-    options.dataDirectory = dir.path();
-    options.keychainService = QStringLiteral("kernia-demo-test:") + QUuid::createUuid().toString(QUuid::Id128);
-    QQmlApplicationEngine engine;
-    QQuickWindow *const mainWindow = m_window;   // the helpers below act on m_window
-    const auto restore = qScopeGuard([&] { m_window = mainWindow; });
-    m_window = KerniaDemo::load(engine, options);
-    QVERIFY(m_window);
-    QVERIFY(QTest::qWaitForWindowExposed(m_window, Timeout));
+    SideWindow side(this, QUrl(QStringLiteral("http://127.0.0.1:%1").arg(freePort())));   // nobody listens
+    QVERIFY(side.open());
     QVERIFY(text(QStringLiteral("identityChip")).startsWith(QStringLiteral("Guest")));
     QVERIFY(click(QStringLiteral("add_tea")));
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_tea")), QStringLiteral("1"), Timeout);
@@ -139,6 +173,24 @@ void tst_Demo::offlineFirstLaunch()
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("onlineChip")), QStringLiteral("Offline"), Timeout);
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("pendingChip")), QStringLiteral("1 pending change"), Timeout);
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("syncChip")), QStringLiteral("Not synced (offline)"), Timeout);
+}
+
+// A line of a product this catalog does not have (another device's catalog): shown, and
+// counted in the item count and the total with the name and price it carries.
+void tst_Demo::cartCountsLinesNotInCatalog()
+{
+    SideWindow side(this, QUrl(QStringLiteral("http://127.0.0.1:%1").arg(freePort())));
+    QVERIFY(side.open());
+    QVERIFY(click(QStringLiteral("add_tea")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_tea")), QStringLiteral("1"), Timeout);
+    Kernia::Collection *cart = sdkClient()->collection(QStringLiteral("cart"));
+    QCOMPARE(cart->put(QStringLiteral("bananas"), QJsonObject{ { QStringLiteral("name"), QStringLiteral("Bananas") },
+                                                              { QStringLiteral("price"), 1.5 },
+                                                              { QStringLiteral("qty"), 2 } }),
+             Kernia::Error());
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_bananas")), QStringLiteral("2"), Timeout);
+    QCOMPARE(text(QStringLiteral("cartSummary")), QStringLiteral("3 items"));
+    QCOMPARE(text(QStringLiteral("cartTotal")), QStringLiteral("€7.20"));   // 4.20 + 2 × 1.50
 }
 
 void tst_Demo::initTestCase()
