@@ -12,6 +12,11 @@ Rectangle {
     readonly property bool signedIn: client.state === KerniaClient.SignedIn
     readonly property bool signedOut: client.state === KerniaClient.SignedOut
     property string error: ""
+    property bool waiting: false           // a reply of this pane has yet to complete
+    readonly property bool idle: !client.busy && !waiting
+    // Enter in the password field: Sign in for a returning (signed-out) user, Create
+    // account for a guest. The default button is the highlighted one.
+    readonly property Button defaultButton: signedOut ? signIn : signUp
 
     radius: Theme.radius
     color: Theme.surface
@@ -23,8 +28,10 @@ Rectangle {
     // a password the user is already typing.
     function run(reply, clearPassword) {
         error = ""
+        waiting = true
         // Bound to the pane: a reply that completes after the window is gone (CANCELLED) is ignored.
         reply.completed.connect(pane, function () {
+            pane.waiting = false
             if (!reply.ok) {
                 const e = reply.error || {}
                 pane.error = e.message || e.code || qsTr("Something went wrong")
@@ -81,6 +88,7 @@ Rectangle {
             Layout.fillWidth: true
             placeholderText: qsTr("Email")
             inputMethodHints: Qt.ImhEmailCharactersOnly | Qt.ImhNoAutoUppercase
+            onAccepted: password.forceActiveFocus()
         }
         TextField {
             id: password
@@ -89,7 +97,8 @@ Rectangle {
             Layout.fillWidth: true
             placeholderText: qsTr("Password (8+ characters)")
             echoMode: TextInput.Password
-            onAccepted: signUp.clicked()
+            // As a click would: nothing while the button is disabled (busy, a field empty).
+            onAccepted: if (pane.defaultButton.enabled) pane.defaultButton.clicked()
         }
         RowLayout {
             visible: !pane.signedIn
@@ -98,14 +107,16 @@ Rectangle {
                 id: signUp
                 objectName: "signUpButton"
                 text: qsTr("Create account")
-                enabled: !pane.client.busy && email.text.length > 0 && password.text.length > 0
+                tint: pane.defaultButton === signUp ? Theme.accent : Theme.headerBg
+                enabled: pane.idle && email.text.length > 0 && password.text.length > 0
                 Layout.fillWidth: true
                 onClicked: pane.run(pane.client.signUpEmail(email.text, password.text, email.text.split("@")[0]), true)
             }
             PrimaryButton {
+                id: signIn
                 objectName: "signInButton"
                 text: qsTr("Sign in")
-                tint: Theme.headerBg
+                tint: pane.defaultButton === signIn ? Theme.accent : Theme.headerBg
                 enabled: signUp.enabled
                 Layout.fillWidth: true
                 onClicked: pane.run(pane.client.signInEmail(email.text, password.text), true)
@@ -116,7 +127,7 @@ Rectangle {
             visible: pane.signedOut
             text: qsTr("Continue as guest")
             tint: Theme.muted
-            enabled: !pane.client.busy
+            enabled: pane.idle
             onClicked: pane.run(pane.client.signInAsGuest(), false)
         }
         PrimaryButton {
@@ -124,7 +135,7 @@ Rectangle {
             visible: pane.signedIn
             text: qsTr("Sign out")
             tint: Theme.muted
-            enabled: !pane.client.busy
+            enabled: pane.idle
             onClicked: pane.run(pane.client.signOut(), false)
         }
         Label {

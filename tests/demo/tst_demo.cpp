@@ -114,6 +114,17 @@ private:
         return text(field) == value;
     }
     QVariant client(const char *property) const { return m_kernia->property(property); }
+    // The sign-in/up operations reported by KerniaClient::finished, in order.
+    static QStringList operations(const QSignalSpy &finished)
+    {
+        QStringList ops;
+        for (const QList<QVariant> &args : finished) {
+            const QString op = args.at(0).toString();
+            if (op.startsWith(QLatin1String("SignUp")) || op.startsWith(QLatin1String("SignIn")))
+                ops << op;
+        }
+        return ops;
+    }
     Kernia::Client *sdkClient() const { return m_kernia->property("client").value<Kernia::Client *>(); }
 
     TestServer m_server;
@@ -247,10 +258,18 @@ void tst_Demo::signUpKeepsCart()
     QVERIFY(type(QStringLiteral("emailField"), m_email));
     QVERIFY(type(QStringLiteral("passwordField"), m_password));
     saveScreenshot(QStringLiteral("demo-guest-cart-guest.png"));   // the guest, about to sign up
-    QVERIFY(click(QStringLiteral("signUpButton")));
+    // Enter in the password field is Create account for a guest. A second Enter while the
+    // first request is on its way does nothing (the button is disabled).
+    QSignalSpy finished(m_kernia, SIGNAL(finished(QString,QVariantMap)));
+    QVERIFY(item(QStringLiteral("passwordField"))->hasActiveFocus());
+    QTest::keyClick(m_window, Qt::Key_Return);
+    QTest::keyClick(m_window, Qt::Key_Return);
 
     QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 2 /* KerniaClient.SignedIn */, Timeout);
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("identityChip")), m_email, Timeout);
+    QTRY_VERIFY_WITH_TIMEOUT(!client("busy").toBool(), Timeout);
+    QTest::qWait(200);   // room for a second request's answer, were there one
+    QCOMPARE(operations(finished), QStringList{ QStringLiteral("SignUpEmail") });
     QCOMPARE(text(QStringLiteral("accountError")), QString());
 
     // The guest's cart is the account's cart now.
@@ -311,8 +330,20 @@ void tst_Demo::signOutAndBackIn()
     // meantime must survive it.
     QTRY_VERIFY_WITH_TIMEOUT(!client("busy").toBool(), Timeout);
     QCOMPARE(text(QStringLiteral("passwordField")), m_password);
-    QVERIFY(click(QStringLiteral("signInButton")));
+
+    // A returning user's Enter signs in (the highlighted default), not up; with the email
+    // empty it does nothing, as the disabled button would.
+    QTRY_VERIFY_WITH_TIMEOUT(item(QStringLiteral("signInButton"))->isEnabled(), Timeout);
+    QSignalSpy finished(m_kernia, SIGNAL(finished(QString,QVariantMap)));
+    object(QStringLiteral("emailField"))->setProperty("text", QString());
+    QVERIFY(item(QStringLiteral("passwordField"))->hasActiveFocus());
+    QTest::keyClick(m_window, Qt::Key_Return);
+    QTest::qWait(200);
+    QCOMPARE(operations(finished), QStringList());
+    object(QStringLiteral("emailField"))->setProperty("text", m_email);
+    QTest::keyClick(m_window, Qt::Key_Return);
     QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 2 /* KerniaClient.SignedIn */, Timeout);
+    QCOMPARE(operations(finished), QStringList{ QStringLiteral("SignInEmail") });
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_apples")), QStringLiteral("2"), Timeout);
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_coffee")), QStringLiteral("1"), Timeout);
     QCOMPARE(text(QStringLiteral("cartTotal")), QStringLiteral("€14.80"));
