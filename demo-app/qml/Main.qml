@@ -40,30 +40,40 @@ ApplicationWindow {
 
     header: StatusHeader { client: kernia }
 
-    RowLayout {
+    ColumnLayout {
         anchors.fill: parent
         anchors.margins: Theme.padding + 4
-        spacing: Theme.padding + 4
+        spacing: Theme.padding
 
-        CatalogPane {
-            cart: cartStore
-            enabled: kernia.state !== KerniaClient.SignedOut   // no user, no cart
-            Layout.fillHeight: true
-            Layout.fillWidth: false   // layouts fill by default
-            Layout.preferredWidth: 500
-        }
-        ColumnLayout {
-            Layout.fillHeight: true
+        SessionBanner {
+            client: kernia
             Layout.fillWidth: true
-            spacing: Theme.padding
-            CartPane {
+        }
+        RowLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            spacing: Theme.padding + 4
+
+            CatalogPane {
                 cart: cartStore
-                Layout.fillWidth: true
+                enabled: kernia.state !== KerniaClient.SignedOut   // no user, no cart
                 Layout.fillHeight: true
+                Layout.fillWidth: false   // layouts fill by default
+                Layout.preferredWidth: 500
             }
-            AccountPane {
-                client: kernia
+            ColumnLayout {
+                Layout.fillHeight: true
                 Layout.fillWidth: true
+                spacing: Theme.padding
+                CartPane {
+                    cart: cartStore
+                    Layout.fillWidth: true
+                    Layout.fillHeight: true
+                }
+                AccountPane {
+                    client: kernia
+                    Layout.fillWidth: true
+                }
             }
         }
     }

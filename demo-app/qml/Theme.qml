@@ -12,6 +12,7 @@ QtObject {
     readonly property color accentSoft: "#eef2ff"
     readonly property color good: "#16a34a"
     readonly property color warn: "#d97706"
+    readonly property color warnSoft: "#fffbeb"
     readonly property color bad: "#dc2626"
     readonly property color headerBg: "#1e1b4b"
     readonly property color headerText: "#e0e7ff"

@@ -51,16 +51,24 @@ private Q_SLOTS:
     void initTestCase();
     void offlineFirstLaunch();
     void cartCountsLinesNotInCatalog();
+    void lostGuestSessionOffersCart();
     void guestFillsCart();
     void signUpKeepsCart();
     void cartIsOnServer();
     void signOutAndBackIn();
     void screenshot();
+    void lostAccountSessionSaysSignIn();
     void cleanupTestCase();
 
 private:
     struct SideWindow;
     void saveScreenshot(const QString &name);
+    bool revokeSession(const QString &keychainService);
+    bool visible(const QString &name) const
+    {
+        QQuickItem *i = item(name);
+        return i && i->isVisible();
+    }
     QObject *object(const QString &name) const
     {
         QObject *o = findByName(m_window, name);
@@ -132,6 +140,7 @@ private:
     QQmlApplicationEngine *m_engine = nullptr;
     QQuickWindow *m_window = nullptr;
     QObject *m_kernia = nullptr;
+    QString m_keychainService;
     QString m_email;
     const QString m_password = QStringLiteral("password123");
 };
@@ -204,6 +213,45 @@ void tst_Demo::cartCountsLinesNotInCatalog()
     QCOMPARE(text(QStringLiteral("cartTotal")), QStringLiteral("€7.20"));   // 4.20 + 2 × 1.50
 }
 
+// The server forgets a guest's session (here: revoked while the app is closed). The app
+// starts as a new, empty guest and offers the old cart: Restore brings it back; the next
+// time, Discard drops it.
+void tst_Demo::lostGuestSessionOffersCart()
+{
+    SideWindow side(this, m_server.url());
+    QVERIFY(side.open());
+    QVERIFY(!visible(QStringLiteral("sessionBanner")));
+    QTRY_VERIFY_WITH_TIMEOUT(client("hasServerSession").toBool(), Timeout);
+    QVERIFY(click(QStringLiteral("add_apples")));
+    QVERIFY(click(QStringLiteral("add_tea")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("cartSummary")), QStringLiteral("2 items"), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(client("pendingChanges").toInt(), 0, Timeout);
+    QVERIFY(revokeSession(side.options.keychainService));
+
+    QVERIFY(side.open());   // a restart
+    QTRY_VERIFY_WITH_TIMEOUT(visible(QStringLiteral("sessionBanner")), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("sessionTitle")), QStringLiteral("Restore your previous cart?"), Timeout);
+    QVERIFY2(text(QStringLiteral("sessionMessage")).contains(QStringLiteral("no longer knows this session")),
+             qPrintable(text(QStringLiteral("sessionMessage"))));
+    QVERIFY(text(QStringLiteral("identityChip")).startsWith(QStringLiteral("Guest")));
+    QCOMPARE(text(QStringLiteral("cartSummary")), QStringLiteral("0 items"));   // the new guest's
+    QVERIFY(click(QStringLiteral("restoreButton")));
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_apples")), QStringLiteral("1"), Timeout);
+    QCOMPARE(text(QStringLiteral("qty_tea")), QStringLiteral("1"));
+    QCOMPARE(text(QStringLiteral("cartSummary")), QStringLiteral("2 items"));
+    QTRY_VERIFY_WITH_TIMEOUT(!visible(QStringLiteral("sessionBanner")), Timeout);
+    QTRY_VERIFY_WITH_TIMEOUT(client("hasServerSession").toBool(), Timeout);   // the new guest
+    QTRY_COMPARE_WITH_TIMEOUT(client("pendingChanges").toInt(), 0, Timeout);   // its cart synced
+
+    QVERIFY(revokeSession(side.options.keychainService));
+    QVERIFY(side.open());
+    QTRY_VERIFY_WITH_TIMEOUT(visible(QStringLiteral("discardButton")), Timeout);
+    QVERIFY(click(QStringLiteral("discardButton")));
+    QTRY_VERIFY_WITH_TIMEOUT(!visible(QStringLiteral("sessionBanner")), Timeout);
+    QVERIFY(client("offeredLocalData").toStringList().isEmpty());
+    QCOMPARE(text(QStringLiteral("cartSummary")), QStringLiteral("0 items"));
+}
+
 void tst_Demo::initTestCase()
 {
     QVERIFY2(m_server.start(), qPrintable(m_server.output()));
@@ -211,6 +259,7 @@ void tst_Demo::initTestCase()
     options.serverUrl = m_server.url();
     options.dataDirectory = m_dataDir.path();
     options.keychainService = QStringLiteral("kernia-demo-test:") + QUuid::createUuid().toString(QUuid::Id128);
+    m_keychainService = options.keychainService;
     m_engine = new QQmlApplicationEngine(this);
     m_window = KerniaDemo::load(*m_engine, options);
     QVERIFY(m_window);
@@ -353,6 +402,40 @@ void tst_Demo::signOutAndBackIn()
 void tst_Demo::screenshot()
 {
     saveScreenshot(QStringLiteral("demo-guest-cart.png"));   // signed in, same cart
+}
+
+// The server forgets the account's session: signed out, the banner says why and that
+// signing in again brings the cart back (nothing to restore into: no user).
+void tst_Demo::lostAccountSessionSaysSignIn()
+{
+    QCOMPARE(client("state").toInt(), 2 /* KerniaClient.SignedIn */);
+    QVERIFY(revokeSession(m_keychainService));
+    sdkClient()->refreshSession();
+    QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 0 /* KerniaClient.SignedOut */, Timeout);
+    QTRY_VERIFY_WITH_TIMEOUT(visible(QStringLiteral("sessionBanner")), Timeout);
+    QCOMPARE(text(QStringLiteral("sessionTitle")), QStringLiteral("You were signed out"));
+    const QString message = text(QStringLiteral("sessionMessage"));
+    QVERIFY2(message.contains(QStringLiteral("no longer knows this session"))
+                     && message.contains(QStringLiteral("Sign in again")), qPrintable(message));
+    QVERIFY(!visible(QStringLiteral("restoreButton")));
+
+    QVERIFY(type(QStringLiteral("passwordField"), m_password));
+    QCOMPARE(text(QStringLiteral("emailField")), m_email);
+    QTRY_VERIFY_WITH_TIMEOUT(item(QStringLiteral("signInButton"))->isEnabled(), Timeout);
+    QTest::keyClick(m_window, Qt::Key_Return);
+    QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 2 /* KerniaClient.SignedIn */, Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("qty_apples")), QStringLiteral("2"), Timeout);
+    QVERIFY(!visible(QStringLiteral("sessionBanner")));
+}
+
+// Ends the session of the token in keychainService on the server, as an expiry or a
+// sign-out elsewhere would.
+bool tst_Demo::revokeSession(const QString &keychainService)
+{
+    if (!QTest::qWaitFor([&] { return readToken(keychainService).error == QKeychain::NoError; }, Timeout))
+        return false;
+    const QByteArray token = readToken(keychainService).value.toUtf8();
+    return rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-out")), {}, token).status == 200;
 }
 
 void tst_Demo::saveScreenshot(const QString &name)
