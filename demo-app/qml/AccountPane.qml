@@ -55,6 +55,7 @@ Rectangle {
         background: Rectangle {
             implicitHeight: 36; radius: 8
             color: !button.enabled ? Theme.muted : button.down ? Qt.darker(button.tint, 1.2) : button.tint
+            FocusRing { visible: button.visualFocus; radius: 11 }
         }
     }
 

@@ -7,6 +7,8 @@ Rectangle {
     id: row
 
     required property var model          // CollectionModel roles: id, pending, name, price, qty
+    // "−", "+" and "×" on every line: a screen reader says what and which product.
+    readonly property string productName: model.name || model.id
     signal quantityRequested(int qty)
     signal removeRequested()
 
@@ -24,6 +26,7 @@ Rectangle {
         background: Rectangle {
             radius: 6
             color: button.down ? Theme.border : Theme.accentSoft
+            FocusRing { visible: button.visualFocus; radius: 9 }
         }
     }
 
@@ -37,7 +40,7 @@ Rectangle {
             Layout.fillWidth: true
             spacing: 0
             Label {
-                text: row.model.name || row.model.id
+                text: row.productName
                 font.pixelSize: Theme.body; font.bold: true; color: Theme.text
                 elide: Text.ElideRight; Layout.fillWidth: true
             }
@@ -51,6 +54,7 @@ Rectangle {
         SmallButton {
             objectName: "dec_" + row.model.id
             text: "−"
+            Accessible.name: qsTr("Decrease %1").arg(row.productName)
             onClicked: row.quantityRequested(row.model.qty - 1)
         }
         Label {
@@ -63,6 +67,7 @@ Rectangle {
         SmallButton {
             objectName: "inc_" + row.model.id
             text: "+"
+            Accessible.name: qsTr("Increase %1").arg(row.productName)
             onClicked: row.quantityRequested(row.model.qty + 1)
         }
         Label {
@@ -74,6 +79,7 @@ Rectangle {
         SmallButton {
             objectName: "remove_" + row.model.id
             text: "×"
+            Accessible.name: qsTr("Remove %1").arg(row.productName)
             onClicked: row.removeRequested()
         }
     }

@@ -40,11 +40,15 @@ Rectangle {
             Label { text: Theme.money(card.product.price); font.pixelSize: Theme.body; color: Theme.text }
         }
         Button {
+            id: add
             objectName: "add_" + card.product.id
             text: card.inCart > 0 ? qsTr("Add (%1)").arg(card.inCart) : qsTr("Add")
+            // One of eight "Add" buttons: a screen reader says which.
+            Accessible.name: card.inCart > 0 ? qsTr("Add %1, %2 in the cart").arg(card.product.name).arg(card.inCart)
+                                             : qsTr("Add %1").arg(card.product.name)
             onClicked: card.addClicked()
             contentItem: Label {
-                text: parent.text
+                text: add.text
                 color: "white"
                 font.pixelSize: Theme.small
                 font.bold: true
@@ -54,7 +58,8 @@ Rectangle {
             background: Rectangle {
                 implicitWidth: 64; implicitHeight: 32
                 radius: 8
-                color: parent.down ? Qt.darker(Theme.accent, 1.2) : Theme.accent
+                color: add.down ? Qt.darker(Theme.accent, 1.2) : Theme.accent
+                FocusRing { visible: add.visualFocus; radius: 11 }
             }
         }
     }

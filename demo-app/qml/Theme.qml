@@ -16,6 +16,7 @@ QtObject {
     readonly property color bad: "#dc2626"
     readonly property color headerBg: "#1e1b4b"
     readonly property color headerText: "#e0e7ff"
+    readonly property color focus: "#0284c7"   // keyboard focus rings
 
     readonly property int radius: 10
     readonly property int spacing: 12

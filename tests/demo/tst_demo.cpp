@@ -53,6 +53,7 @@ private Q_SLOTS:
     void cartCountsLinesNotInCatalog();
     void lostGuestSessionOffersCart();
     void guestFillsCart();
+    void buttonsSayWhatTheyDo();
     void signUpKeepsCart();
     void cartIsOnServer();
     void signOutAndBackIn();
@@ -300,6 +301,38 @@ void tst_Demo::guestFillsCart()
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("onlineChip")), QStringLiteral("Online"), Timeout);
     QTRY_COMPARE_WITH_TIMEOUT(client("pendingChanges").toInt(), 0, Timeout);
     QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("syncChip")), QStringLiteral("Synced"), Timeout);
+}
+
+// The repeated buttons (Add, −, +, ×) name their product for a screen reader, and the
+// custom buttons show keyboard focus.
+void tst_Demo::buttonsSayWhatTheyDo()
+{
+    QAccessible::setActive(true);   // as with a screen reader: the controls fill in their accessible names
+    const auto name = [this](const QString &objectName) {
+        QAccessibleInterface *a = QAccessible::queryAccessibleInterface(item(objectName));
+        return a ? a->text(QAccessible::Name) : QStringLiteral("<no accessible %1>").arg(objectName);
+    };
+    QCOMPARE(name(QStringLiteral("add_tea")), QStringLiteral("Add Green tea"));
+    QCOMPARE(name(QStringLiteral("add_apples")), QStringLiteral("Add Apples, 2 in the cart"));
+    QCOMPARE(name(QStringLiteral("dec_coffee")), QStringLiteral("Decrease Coffee"));
+    QCOMPARE(name(QStringLiteral("inc_coffee")), QStringLiteral("Increase Coffee"));
+    QCOMPARE(name(QStringLiteral("remove_coffee")), QStringLiteral("Remove Coffee"));
+
+    object(QStringLiteral("emailField"))->setProperty("text", QStringLiteral("x"));   // enables Create account
+    object(QStringLiteral("passwordField"))->setProperty("text", QStringLiteral("x"));
+    for (const QString &button : { QStringLiteral("add_tea"), QStringLiteral("inc_coffee"),
+                                   QStringLiteral("signUpButton") }) {
+        QQuickItem *control = item(button);
+        auto *background = control->property("background").value<QQuickItem *>();
+        QVERIFY(background && !background->childItems().isEmpty());
+        QQuickItem *ring = background->childItems().constLast();
+        QVERIFY2(!ring->isVisible(), qPrintable(button));
+        control->forceActiveFocus(Qt::TabFocusReason);   // as by Tab: visualFocus
+        QTRY_VERIFY2_WITH_TIMEOUT(ring->isVisible(), qPrintable(button), Timeout);
+    }
+    object(QStringLiteral("emailField"))->setProperty("text", QString());
+    object(QStringLiteral("passwordField"))->setProperty("text", QString());
+    QAccessible::setActive(false);
 }
 
 void tst_Demo::signUpKeepsCart()
