@@ -27,8 +27,8 @@ BUILD_DIR="${KERNIA_BUILD_DIR:-$ROOT/build}"
 BUILD_TYPE="${KERNIA_BUILD_TYPE:-RelWithDebInfo}"
 
 # --- 1. apt packages ---------------------------------------------------------
-# The line from shared/qt-notes.md §1, plus the sqlite3 CLI (used by tests) and
-# ca-certificates (npm over TLS).
+# The line from shared/qt-notes.md §1, plus the sqlite3 CLI (used by tests),
+# ca-certificates (npm over TLS) and the QtQml module's type files (qmllint_demo).
 APT_PACKAGES=(
   cmake g++ make
   qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qtkeychain-qt6-dev
@@ -36,6 +36,7 @@ APT_PACKAGES=(
   libqt6sql6-sqlite libqt6sql6-psql libssl-dev
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-templates
   qml6-module-qtquick-window qml6-module-qtquick-layouts qml6-module-qtqml-workerscript
+  qml6-module-qtqml qml6-module-qtqml-models
   qml6-module-qttest qt6-qpa-plugins
   gnome-keyring libsecret-1-0 dbus
   postgresql

@@ -9,6 +9,7 @@ Rectangle {
     id: pane
 
     required property KerniaClient client
+    readonly property var user: client.user   // var: qmllint (Qt 6.4) does not look into a QVariantMap
     readonly property bool signedIn: client.state === KerniaClient.SignedIn
     readonly property bool signedOut: client.state === KerniaClient.SignedOut
     property string error: ""
@@ -76,7 +77,7 @@ Rectangle {
             color: Theme.muted
             font.pixelSize: Theme.small
             text: pane.signedIn
-                  ? qsTr("Signed in as %1. Your cart syncs to every device you sign in on.").arg(pane.client.user.email)
+                  ? qsTr("Signed in as %1. Your cart syncs to every device you sign in on.").arg(pane.user.email)
                   : pane.signedOut
                     ? qsTr("You are signed out. Sign in to get your cart back, or continue as a guest.")
                     : qsTr("You are shopping as a guest. Create an account (or sign in) and this cart comes with you.")

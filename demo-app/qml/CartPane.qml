@@ -1,4 +1,5 @@
 // The cart, straight from the Kernia collection through the store's CollectionModel.
+pragma ComponentBehavior: Bound   // the delegate uses `pane`
 import QtQuick
 import QtQuick.Controls.Basic
 import QtQuick.Layouts

@@ -7,7 +7,7 @@ import Kernia
 QtObject {
     id: store
 
-    property var collection: null          // Kernia::Collection "cart"
+    property Collection collection: null   // the collection "cart"
     // The cart's lines, for the cart view and the sums below. Not the catalog: a line of
     // a product this catalog lacks (another device's catalog) carries its name and price.
     readonly property CollectionModel lines: CollectionModel {

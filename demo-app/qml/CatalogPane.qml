@@ -1,4 +1,5 @@
 // The catalog: a grid of products.
+pragma ComponentBehavior: Bound   // the delegate uses `pane`
 import QtQuick
 import QtQuick.Controls.Basic
 import QtQuick.Layouts

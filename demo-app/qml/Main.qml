@@ -31,12 +31,13 @@ ApplicationWindow {
         dataDirectory: window.dataDirectory
         keychainService: window.keychainService
         allowInsecurePlaintextTokenStorage: window.plaintextTokens
-        onClientChanged: cartStore.collection = kernia.collection("cart")
+        // collectionNamed(): the same as collection() (a function property, for bindings).
+        onClientChanged: cartStore.collection = kernia.collectionNamed("cart")
     }
 
     CartStore { id: cartStore }
     // The KerniaClient creates its Kernia::Client when it is complete, i.e. before this.
-    Component.onCompleted: cartStore.collection = kernia.collection("cart")
+    Component.onCompleted: cartStore.collection = kernia.collectionNamed("cart")
 
     header: StatusHeader { client: kernia }
 

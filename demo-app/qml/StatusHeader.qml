@@ -8,9 +8,10 @@ Rectangle {
     id: header
 
     required property KerniaClient client
+    readonly property var user: client.user   // var: qmllint (Qt 6.4) does not look into a QVariantMap
 
     readonly property bool signedIn: client.state === KerniaClient.SignedIn
-    readonly property string identity: signedIn ? (client.user.email || client.user.name || "account")
+    readonly property string identity: signedIn ? (user.email || user.name || "account")
                                                 : client.state === KerniaClient.Guest ? qsTr("Guest") : qsTr("Signed out")
     readonly property string syncText: {
         switch (client.syncState) {
@@ -70,7 +71,7 @@ Rectangle {
         Chip {
             objectName: "identityChip"
             text: header.signedIn ? header.identity : qsTr("%1 · local id %2").arg(header.identity)
-                                                        .arg(String(header.client.user.localId || "").slice(0, 8))
+                                                        .arg(String(header.user.localId || "").slice(0, 8))
             dot: header.signedIn ? Theme.good : "#a5b4fc"
         }
         Chip {
