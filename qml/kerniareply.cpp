@@ -29,12 +29,16 @@ void KerniaReply::complete(const Kernia::Error &error)
     disconnect(this, &KerniaReply::completed, nullptr, nullptr);
 }
 
+QString KerniaReply::kindName(Kernia::Error::Kind kind)
+{
+    return QString::fromLatin1(QMetaEnum::fromType<Kernia::Error::Kind>().valueToKey(int(kind)));
+}
+
 QVariantMap KerniaReply::errorToMap(const Kernia::Error &error)
 {
-    const QMetaEnum kinds = QMetaEnum::fromType<Kernia::Error::Kind>();
     return QVariantMap{
         { QStringLiteral("isError"), error.isError() },
-        { QStringLiteral("kind"), QString::fromLatin1(kinds.valueToKey(int(error.kind()))) },
+        { QStringLiteral("kind"), kindName(error.kind()) },
         { QStringLiteral("code"), error.code() },
         { QStringLiteral("message"), error.message() },
         { QStringLiteral("httpStatus"), error.httpStatus() },

@@ -39,6 +39,7 @@ public:
     void complete(const Kernia::Error &error);
 
     static QVariantMap errorToMap(const Kernia::Error &error);
+    static QString kindName(Kernia::Error::Kind kind);   // "InvalidArgument"
 
 Q_SIGNALS:
     void completed();

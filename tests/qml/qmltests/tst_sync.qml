@@ -50,7 +50,15 @@ TestCase {
         compare(cart.count, 2)
         compare(cart.value("a").qty, 3)
         compare(cart.value("a").name, "Apple")
-        verify(cart.put("", {}).isError)
+        // The error reads like KerniaReply.error and lastError: kind by name.
+        const bad = cart.put("", {})
+        verify(bad.isError)
+        compare(bad.kind, "InvalidArgument")
+        compare(bad.code, "INVALID_ARGUMENT")
+        verify(bad.message.length > 0)
+        compare(bad.httpStatus, 0)
+        verify(!bad.isTransient)
+        compare(cart.patch("a", { qty: 3 }).kind, "None")
 
         compare(rows.count, 2)
         compare(rows.itemAt(0).recordId, "a")
