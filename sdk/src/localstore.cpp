@@ -80,6 +80,17 @@ const QList<Migration> &migrations()
               // NULL: unknown (written by an older SDK); '': the token is not in the keychain.
               QStringLiteral("ALTER TABLE identity ADD COLUMN token_sha256 TEXT"),
           } },
+        { 4, "magic links this install's guest asked for",
+          {
+              // The server links a guest at a magic link's verification only if that guest
+              // asked for the link; the client must know the same (see Client::completeMagicLink).
+              // No owner_local_id: keyed by the server's guest id, never adopted.
+              QStringLiteral("CREATE TABLE magic_link_requests ("
+                             " user_id TEXT NOT NULL,"
+                             " email TEXT NOT NULL,"
+                             " requested_at TEXT NOT NULL,"
+                             " PRIMARY KEY (user_id, email))"),
+          } },
     };
     return list;
 }
@@ -508,6 +519,36 @@ Error LocalStore::setMeta(const QString &key, const QString &value)
     return write(QStringLiteral("INSERT INTO kernia_meta (key, value) VALUES (:key, :value)"
                                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
                  {{":key", key}, {":value", value}}, QStringLiteral("Cannot save a setting"));
+}
+
+Error LocalStore::noteMagicLinkRequest(const QString &guestUserId, const QString &email)
+{
+    return inTransaction([&](QSqlQuery &q) {
+        // A link another guest asked for can never link the current one: forget those.
+        if (const Error error = run(q, QStringLiteral("DELETE FROM magic_link_requests WHERE user_id <> :uid"),
+                                    {{":uid", guestUserId}}, QStringLiteral("Cannot forget earlier magic-link requests"));
+            error.isError())
+            return error;
+        return run(q, QStringLiteral("INSERT INTO magic_link_requests (user_id, email, requested_at) VALUES (:uid, :email, :now)"
+                                     " ON CONFLICT(user_id, email) DO UPDATE SET requested_at = excluded.requested_at"),
+                   {{":uid", guestUserId}, {":email", email.toLower()}, {":now", nowIso()}},
+                   QStringLiteral("Cannot note the magic-link request"));
+    });
+}
+
+bool LocalStore::magicLinkRequested(const QString &guestUserId, const QString &email) const
+{
+    if (guestUserId.isEmpty() || email.isEmpty())
+        return false;
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT 1 FROM magic_link_requests WHERE user_id = :uid AND email = :email"),
+                                      {{":uid", guestUserId}, {":email", email.toLower()}},
+                                      QStringLiteral("Cannot read the magic-link requests"));
+    return q && q->next();
+}
+
+Error LocalStore::forgetMagicLinkRequests()
+{
+    return write(QStringLiteral("DELETE FROM magic_link_requests"), {}, QStringLiteral("Cannot forget the magic-link requests"));
 }
 
 // --- data sync ---------------------------------------------------------------------------

@@ -129,6 +129,13 @@ public:
     // Deletes a profile and every row it owns.
     Error discard(const QString &localId);
 
+    // Magic links (schema 4): the server links a guest at verification only if that guest
+    // asked for the link, so the client notes which guest (server user id) asked for which
+    // address. Noting a request forgets those of any other guest (never linkable again).
+    Error noteMagicLinkRequest(const QString &guestUserId, const QString &email);
+    bool magicLinkRequested(const QString &guestUserId, const QString &email) const;
+    Error forgetMagicLinkRequests();
+
     QString meta(const QString &key) const;
     Error setMeta(const QString &key, const QString &value);
 

@@ -601,7 +601,7 @@ private Q_SLOTS:
             QVERIFY(db.open());
             QSqlQuery q(db);
             QVERIFY(q.exec(QStringLiteral("PRAGMA user_version")) && q.next());
-            QCOMPARE(q.value(0).toInt(), 3);   // 1: identity/profiles, 2: data sync, 3: token fingerprint
+            QCOMPARE(q.value(0).toInt(), 4);   // 1: identity/profiles, 2: data sync, 3: token fingerprint, 4: magic-link requests
             QVERIFY(q.exec(QStringLiteral("PRAGMA journal_mode")) && q.next());
             QCOMPARE(q.value(0).toString(), QStringLiteral("wal"));
             q.finish();
