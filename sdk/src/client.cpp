@@ -287,8 +287,13 @@ void ClientPrivate::onVaultRead(const VaultResult &r)
     // guest, so the guest's token is dead and its data is the account's now.
     const bool lostUpgrade = pending && !resume && state == Client::State::Guest
             && pending->identity.state == int(Client::State::SignedIn) && pending->user.localId() == user.localId();
-    if (pending && !resume && !r.error.isError())
+    if (pending && !resume && !r.error.isError()) {
         store->clearPending();   // otherwise the saved identity stands
+        // A sign-in that was to leave this profile behind (a magic link that did not link
+        // the guest) did not happen: it is the current one again.
+        if (!lostUpgrade && state != Client::State::SignedOut)
+            persist();
+    }
     Error unusable;   // the keychain answered, but not with this session's token
     const char *accountProfileStatus = LocalStore::ProfileOffered;
     if (r.error.isError()) {
@@ -373,9 +378,10 @@ void ClientPrivate::resumeSession(const QByteArray &storedToken, const PendingId
         return;   // a refreshed token of the same session
     if (previousState == Client::State::Guest && !hadSession && state == Client::State::Guest) {
         Q_EMIT q->guestRegistered(user);
-    } else if (previousState == Client::State::Guest) {
+    } else if (previousState == Client::State::Guest && previous.localId() == user.localId()) {
         Q_EMIT q->guestUpgraded(previous, user);
     } else {
+        // (A guest that a magic link did not link stays behind in its own profile, offered.)
         Q_EMIT q->signedIn(user);
         offerOrphans();
     }
@@ -622,7 +628,7 @@ void ClientPrivate::checkSession(bool explicitOp, Done done)
     });
 }
 
-void ClientPrivate::authenticate(Sender send, Done done)
+void ClientPrivate::authenticate(Sender send, Done done, GuestLinked guestLinked)
 {
     Q_Q(Client);
     if (state == Client::State::SignedIn)
@@ -632,8 +638,8 @@ void ClientPrivate::authenticate(Sender send, Done done)
                                     QStringLiteral("The guest's session token cannot be read from the keychain")));
     // A guest's unconfirmed token links nobody's data before get-session named this guest.
     if (state == Client::State::Guest && hasServerSession && !tokenConfirmed)
-        return withConfirmedToken(true, [this, send, done] { authenticate(send, done); }, done);
-    send(guestBearer(), [this, q, done](const HttpResult &r) {
+        return withConfirmedToken(true, [this, send, done, guestLinked] { authenticate(send, done, guestLinked); }, done);
+    send(guestBearer(), [this, q, done, guestLinked](const HttpResult &r) {
         if (r.error.isError())
             return done(r.error);   // the guest stays exactly as it was
         const QJsonObject body = r.body.toObject();
@@ -645,8 +651,11 @@ void ClientPrivate::authenticate(Sender send, Done done)
                               QStringLiteral("The server answered without a session token and user"), r.status));
         const User previous = user;
         const Client::State previousState = state;
+        // Not linked (a magic link this guest did not ask for): the server left the guest
+        // and its synced records where they were, so its local data is not the account's.
+        const bool linked = previousState == Client::State::Guest && (!guestLinked || guestLinked(userJson.toObject()));
         QString localId;
-        if (previousState == Client::State::Guest) {
+        if (linked) {
             localId = previous.localId();   // the guest's local data goes with it
         } else {
             // An account signing in again on this device gets back the data it left (at
@@ -662,11 +671,20 @@ void ClientPrivate::authenticate(Sender send, Done done)
                                                          .value(QLatin1String("expiresAt")).toString(),
                                                  Qt::ISODateWithMs);
         keeper->markDue();
+        if (previousState == Client::State::Guest && !linked) {
+            // Left behind like a guest whose session was lost: offered to the account, so
+            // its full pull (a profile of its own) drops none of it. Before the switch, as
+            // at a lost session: a restart in between finds it offered already.
+            qCInfo(lcClient) << "the magic link was requested elsewhere, not by" << previous
+                             << "- the server signed in" << account << "without linking the guest;"
+                             << "its local data is offered";
+            store->setProfileStatus(previous.localId(), QString::fromLatin1(LocalStore::ProfileOffered));
+        }
         // Same keychain entry: writing the new token replaces (removes) the guest's.
         commitSession(newToken, account.isAnonymous() ? Client::State::Guest : Client::State::SignedIn, account,
-                      [this, q, previous, previousState, account, done](const Error &keychainError) {
+                      [this, q, previous, linked, account, done](const Error &keychainError) {
             keeper->setActive(reachability->isOnline());
-            if (previousState == Client::State::Guest) {
+            if (linked) {
                 qCInfo(lcClient) << "guest upgraded" << previous << "->" << account;
                 Q_EMIT q->guestUpgraded(previous, account);
             } else {
@@ -701,6 +719,7 @@ void ClientPrivate::signOutNow(Done done)
     tokenFingerprint.reset();
     if (!previous.localId().isEmpty())
         store->setProfileStatus(previous.localId(), QString::fromLatin1(LocalStore::ProfileSignedOut));
+    store->forgetMagicLinkRequests();   // a guest that signs out never comes back
     sessionExpiresAt = QDateTime();
     setIdentity(Client::State::SignedOut, User(), false);
     keeper->setActive(false);
@@ -1290,11 +1309,27 @@ QFuture<Error> Client::requestMagicLink(const QString &email, const QString &cal
     QJsonObject body{ { QLatin1String("email"), email } };
     if (!callbackUrl.isEmpty())
         body.insert(QLatin1String("callbackURL"), callbackUrl);
-    return d->enqueue(Operation::RequestMagicLink, [d, body](ClientPrivate::Done done) {
-        d->withConfirmedToken(true, [d, body, done] {
-            d->transport->post(QStringLiteral("/sign-in/magic-link"), body, d->guestBearer(),
-                               [done](const HttpResult &r) { done(r.error); });
-        }, done);
+    return d->enqueue(Operation::RequestMagicLink, [d, body, email](ClientPrivate::Done done) {
+        auto request = [d, body, email, done] {
+            d->withConfirmedToken(true, [d, body, email, done] {
+                // The server links a guest at the link only if that guest asked for it
+                // (its bearer here); completeMagicLink() must know whether it did.
+                const QByteArray bearer = d->guestBearer();
+                const QString guestId = bearer.isEmpty() ? QString() : d->user.id();
+                d->transport->post(QStringLiteral("/sign-in/magic-link"), body, bearer,
+                                   [d, guestId, email, done](const HttpResult &r) {
+                    if (!r.error.isError() && !guestId.isEmpty()) {
+                        if (const Error e = d->store->noteMagicLinkRequest(guestId, email); e.isError())
+                            qCWarning(lcClient) << "cannot note the magic-link request:" << e.toString();
+                    }
+                    done(r.error);
+                });
+            }, done);
+        };
+        // A local-only guest registers first, so that the link can take it in.
+        if (d->state == State::Guest && !d->hasServerSession && d->reachability->isOnline())
+            return d->registerGuest([request](const Error &) { request(); });
+        request();
     });
 }
 
@@ -1315,7 +1350,14 @@ QFuture<Error> Client::completeMagicLink(const QUrl &linkUrl)
             QUrlQuery query;
             query.addQueryItem(QStringLiteral("token"), QString::fromLatin1(QUrl::toPercentEncoding(linkToken)));
             d->transport->get(QStringLiteral("/magic-link/verify"), query, bearer, std::move(cb));
-        }, std::move(done));
+        }, [d, done](const Error &error) {
+            if (!error.isError())
+                d->store->forgetMagicLinkRequests();   // whoever asked is no longer the current user
+            done(error);
+        }, [d](const QJsonObject &account) {
+            // The server links only the guest that asked for the link (docs/methods/magic-link.md).
+            return d->store->magicLinkRequested(d->user.id(), account.value(QLatin1String("email")).toString());
+        });
     });
 }
 

@@ -69,7 +69,10 @@ public:
     // fingerprint and finishes a move from an older keychain entry.
     void confirmToken(const QByteArray &checked);
     using Sender = std::function<void(const QByteArray &bearer, Transport::Callback)>;
-    void authenticate(Sender send, Done done);
+    // Whether the server linked the calling guest into the account it answered with
+    // (given the answer's user). Unset: it did, as every password sign-in does.
+    using GuestLinked = std::function<bool(const QJsonObject &account)>;
+    void authenticate(Sender send, Done done, GuestLinked guestLinked = {});
     void signOutNow(Done done);
     void deleteGuestNow(Done done);
     // The session cannot be used any more: a guest is replaced by a new guest (its data

@@ -1218,6 +1218,179 @@ private Q_SLOTS:
         QCOMPARE(client->state(), Client::State::SignedOut);
     }
 
+    // A guest with synced and pending records whose link was asked for elsewhere — signed
+    // out, or by another install's guest: the server signs this install in to the account
+    // without linking the guest, so its data must not be taken for the account's (the
+    // account's full pull would drop it). It is offered; adopting pushes all of it.
+    void magicLinkRequestedElsewhereOffersTheGuestData_data()
+    {
+        QTest::addColumn<bool>("byAnotherGuest");
+        QTest::addColumn<bool>("adopt");
+        QTest::newRow("signed out, adopted") << false << true;
+        QTest::newRow("another install's guest, discarded") << true << false;
+    }
+    void magicLinkRequestedElsewhereOffersTheGuestData()
+    {
+        QFETCH(bool, byAnotherGuest);
+        QFETCH(bool, adopt);
+        Install install;
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        const User guest = client->user();
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(cart->put(QStringLiteral("fig"), QJsonObject{ { QStringLiteral("qty"), 3 } }), Error());
+        QCOMPARE(client->pendingChanges(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QByteArray guestToken = readToken(install.service).value.toUtf8();
+
+        const QString email = uniqueEmail();
+        Install otherInstall;
+        std::unique_ptr<Client> other;
+        if (byAnotherGuest) {
+            other = makeClient(m_server.url(), otherInstall);
+            QTRY_VERIFY_WITH_TIMEOUT(other->hasServerSession(), Long);
+            QCOMPARE(await(other->requestMagicLink(email)), Error());
+        } else {
+            QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/magic-link")),
+                                { { "email", email } }).status, 200);
+        }
+        const QJsonObject mail = lastMail(QStringLiteral("magic-link"), email);
+        QVERIFY2(!mail.isEmpty(), "no magic-link mail in the outbox");
+
+        QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
+        QSignalSpy signedIn(client.get(), &Client::signedIn);
+        QSignalSpy offered(client.get(), &Client::localDataOffered);
+        QCOMPARE(await(client->completeMagicLink(QUrl(mail.value(QLatin1String("url")).toString()))), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().email(), email);
+        QCOMPARE(upgraded.count(), 0);
+        QCOMPARE(signedIn.count(), 1);
+        QVERIFY(client->user().localId() != guest.localId());
+        QCOMPARE(client->offeredLocalData(), QStringList{ guest.localId() });
+        QCOMPARE(offered.count(), 1);
+        QCOMPARE(offered.at(0).at(0).toString(), guest.localId());
+        QCOMPARE(client->offeredLocalDataUser(guest.localId()).id(), guest.id());
+        // The account's full pull leaves the guest's records alone.
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(cart->count(), 0);
+        QCOMPARE(client->offeredLocalData(), QStringList{ guest.localId() });
+        QCOMPARE(queryDatabase(install, QStringLiteral("SELECT COUNT(*) FROM sync_records WHERE owner_local_id = '%1'")
+                                                .arg(guest.localId())).toInt(), 3);
+        // The server did not link: the guest keeps what it synced, the account has nothing.
+        QCOMPARE(serverRecords(m_server.url(), guestToken).size(), 2);
+        const QByteArray accountToken = readToken(install.service).value.toUtf8();
+        QVERIFY(accountToken != guestToken);
+        QVERIFY(serverRecords(m_server.url(), accountToken).isEmpty());
+
+        if (adopt) {
+            QCOMPARE(client->adoptLocalData(guest.localId()), Error());
+            QCOMPARE(cart->count(), 3);
+            QCOMPARE(await(client->syncNow()), Error());
+            QCOMPARE(client->pendingChanges(), 0);
+            const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), accountToken);
+            QCOMPARE(server.size(), 3);
+            QCOMPARE(server.value(QStringLiteral("cart/apple")).value(QLatin1String("qty")).toInt(), 1);
+            QCOMPARE(server.value(QStringLiteral("cart/pear")).value(QLatin1String("qty")).toInt(), 2);
+            QCOMPARE(server.value(QStringLiteral("cart/fig")).value(QLatin1String("qty")).toInt(), 3);
+        } else {
+            QCOMPARE(client->discardLocalData(guest.localId()), Error());
+            QCOMPARE(await(client->syncNow()), Error());
+            QCOMPARE(cart->count(), 0);
+            QVERIFY(serverRecords(m_server.url(), accountToken).isEmpty());
+            QCOMPARE(queryDatabase(install, QStringLiteral("SELECT COUNT(*) FROM sync_records WHERE owner_local_id = '%1'")
+                                                    .arg(guest.localId())).toInt(), 0);
+        }
+        QVERIFY(client->offeredLocalData().isEmpty());
+        if (other) {
+            // The requesting guest was not at the click: it is still a guest.
+            QCOMPARE(other->state(), Client::State::Guest);
+        }
+    }
+
+    // The guest asked for the link, and the app restarted before the link came back: it
+    // is still this guest's link, so it upgrades as ever.
+    void magicLinkRequestedByThisGuestSurvivesARestart()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        User guest;
+        {
+            auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+            QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+            guest = client->user();
+            Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+            QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+            QCOMPARE(await(client->syncNow()), Error());
+            QCOMPARE(await(client->requestMagicLink(email)), Error());
+        }
+        const QJsonObject mail = lastMail(QStringLiteral("magic-link"), email);
+        QVERIFY2(!mail.isEmpty(), "no magic-link mail in the outbox");
+
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QCOMPARE(client->user().id(), guest.id());
+        QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
+        QSignalSpy signedIn(client.get(), &Client::signedIn);
+        QCOMPARE(await(client->completeMagicLink(QUrl(mail.value(QLatin1String("url")).toString()))), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().email(), email);
+        QCOMPARE(client->user().localId(), guest.localId());
+        QCOMPARE(upgraded.count(), 1);
+        QCOMPARE(signedIn.count(), 0);
+        QVERIFY(client->offeredLocalData().isEmpty());
+        QCOMPARE(await(client->syncNow()), Error());
+        QVERIFY(client->collection(QStringLiteral("cart"))->get(QStringLiteral("apple")));
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), readToken(install.service).value.toUtf8());
+        QCOMPARE(server.size(), 1);
+        QVERIFY(server.contains(QStringLiteral("cart/apple")));
+    }
+
+    // Guest A asked for the link, then lost its session and was replaced by guest B: the
+    // server links only A, so B completing the link is not linked and B's data is offered.
+    void magicLinkOfAReplacedGuestIsNotTheNewGuests()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        const User a = client->user();
+        QCOMPARE(await(client->requestMagicLink(email)), Error());
+        const QJsonObject mail = lastMail(QStringLiteral("magic-link"), email);
+        QVERIFY2(!mail.isEmpty(), "no magic-link mail in the outbox");
+        // A's session ends on the server (here: the guest is deleted); the client notices.
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/delete-anonymous-user")), {},
+                            readToken(install.service).value.toUtf8()).status, 200);
+        QSignalSpy lost(client.get(), &Client::sessionLost);
+        QVERIFY(await(client->refreshSession()).isError());
+        QCOMPARE(lost.count(), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        const User b = client->user();
+        QVERIFY(b.id() != a.id());
+        QCOMPARE(client->offeredLocalData(), QStringList{ a.localId() });
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+
+        QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
+        QSignalSpy signedIn(client.get(), &Client::signedIn);
+        QCOMPARE(await(client->completeMagicLink(QUrl(mail.value(QLatin1String("url")).toString()))), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->user().email(), email);
+        QCOMPARE(upgraded.count(), 0);
+        QCOMPARE(signedIn.count(), 1);
+        QVERIFY(client->user().localId() != b.localId());
+        QVERIFY(client->offeredLocalData().contains(b.localId()));
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(cart->count(), 0);
+        QCOMPARE(client->adoptLocalData(b.localId()), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), readToken(install.service).value.toUtf8());
+        QCOMPARE(server.value(QStringLiteral("cart/pear")).value(QLatin1String("qty")).toInt(), 2);
+    }
+
     void username()
     {
         Install install;

@@ -127,6 +127,14 @@ public:
     // Magic link: request a mail, then hand the link URL (from a deep link or pasted by
     // the user) to completeMagicLink(): the token is verified by this client, so the new
     // session reaches the app, not a browser.
+    // The server links a guest only if that guest asked for the link, so a guest's
+    // successful request is noted in the local database (it survives restarts; a
+    // local-only guest registers first). completeMagicLink() as the guest that asked for
+    // that address upgrades it (guestUpgraded()). As any other guest (the link was asked
+    // for elsewhere, signed out, or by a guest of this install that was replaced since)
+    // the server signs in without linking: the client signs in like from SignedOut
+    // (signedIn()) and offers the guest's local data (localDataOffered()); adopting it
+    // pushes all of its records into the account. See docs/sdk.md "Magic link inside the app".
     QFuture<Error> requestMagicLink(const QString &email, const QString &callbackUrl = QString());
     QFuture<Error> completeMagicLink(const QUrl &linkUrl);
 
@@ -143,8 +151,10 @@ public:
     // itself while online (ClientOptions::sessionRefreshInterval()).
     QFuture<Error> refreshSession();
 
-    // Local data left behind by a user whose session is definitely gone. Each id can be
-    // adopted by the current user (its rows are re-keyed) or discarded.
+    // Local data left behind by a user whose session is definitely gone, or by a guest that
+    // a magic link signed in without linking it (completeMagicLink()). Each id can be
+    // adopted by the current user (its rows are re-keyed; another server user's live
+    // records become pending changes of the current user) or discarded.
     QStringList offeredLocalData() const;
     User offeredLocalDataUser(const QString &localId) const;
     Error adoptLocalData(const QString &localId);
@@ -190,16 +200,18 @@ Q_SIGNALS:
 
     // A local guest got its server-side anonymous session.
     void guestRegistered(const Kernia::User &user);
-    // A guest became an account (sign-up, sign-in or magic link while a guest).
+    // A guest became an account (sign-up, sign-in, or a magic link this guest asked for).
     void guestUpgraded(const Kernia::User &guest, const Kernia::User &account);
-    // Signed in from the signed-out state (no guest to upgrade).
+    // Signed in from the signed-out state (no guest to upgrade), or by a magic link that
+    // the current guest did not ask for (the guest is not linked; its data is offered).
     void signedIn(const Kernia::User &user);
     void signedOut();
     // The server definitely no longer knows the session (not a network problem). A guest
     // is replaced by a new guest at once; an account becomes SignedOut.
     void sessionLost(const Kernia::User &previousUser, const Kernia::Error &reason);
     // The local data of previousUser stays on this device and is offered to the current
-    // user: call adoptLocalData(localId) or discardLocalData(localId).
+    // user (a lost guest or account session, or a guest a magic link did not link): call
+    // adoptLocalData(localId) or discardLocalData(localId).
     void localDataOffered(const QString &localId, const Kernia::User &previousUser);
 
 private:
