@@ -3,6 +3,7 @@
 #include "client_p.h"
 #include "logging_p.h"
 
+#include <QtCore/QCoreApplication>
 #include <QtCore/QCryptographicHash>
 #include <QtCore/QDir>
 #include <QtCore/QFileInfo>
@@ -122,6 +123,10 @@ ClientPrivate::~ClientPrivate()
     keeper.reset();
     reachability.reset();
     transport.reset();
+    // The vault may wait for a keychain job in a local event loop. Nothing queued for this
+    // client may run in there, least of all a deleteLater() the app posted: the client is
+    // half destroyed already.
+    QCoreApplication::removePostedEvents(q_ptr);
     vault.reset();
     store.reset();
 }

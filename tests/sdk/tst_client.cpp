@@ -6,6 +6,7 @@
 
 #include <QtCore/QJsonArray>
 #include <QtCore/QLoggingCategory>
+#include <QtCore/QPointer>
 #include <QtSql/QSqlDatabase>
 #include <QtSql/QSqlQuery>
 #include <QtTest/QSignalSpy>
@@ -185,6 +186,21 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(client->lastError().code(), QStringLiteral("NETWORK_ERROR"), Long);
         QVERIFY(!client->isOnline());
         QCOMPARE(client->state(), Client::State::Guest);
+    }
+
+    // Destroying a client waits (bounded) for its keychain job in a local event loop. A
+    // deleteLater() already posted for that client must not run in there: it would delete
+    // the client a second time, from inside its own destructor.
+    void destroyedWithItsDeleteLaterPending()
+    {
+        Install install;
+        QPointer<Client> client = makeClient(m_server.url(), install).release();
+        auto *owner = new QObject;
+        client->setParent(owner);   // its first keychain read is on its way now
+        client->deleteLater();
+        delete owner;   // the client with it, its own deleteLater still queued
+        QVERIFY(client.isNull());
+        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);   // nothing left to run
     }
 
     // 5: when the server comes up, the local guest gets its anonymous session by itself.
