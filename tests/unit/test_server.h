@@ -166,4 +166,17 @@ struct TestServer
     std::unique_ptr<AuthServer> auth;
 };
 
+// A stored passkey whose key is never used (tests that only count or delete passkeys).
+inline Passkey storedPasskey(const QString &id, const QString &userId, const QString &credentialId)
+{
+    Passkey passkey;
+    passkey.id = id;
+    passkey.publicKey = QStringLiteral("AQID");
+    passkey.userId = userId;
+    passkey.credentialID = credentialId;
+    passkey.deviceType = QStringLiteral("singleDevice");
+    passkey.createdAt = QDateTime::currentDateTimeUtc();
+    return passkey;
+}
+
 } // namespace Kernia::Server::Testing

@@ -288,13 +288,7 @@ private slots:
         const QByteArray oldCookie = server.signUp(QStringLiteral("bob@example.com"), QStringLiteral("Bob"));
         const QString bobId = TestServer::json(server.get(QStringLiteral("/get-session"), oldCookie))
                                   .value("user").toObject().value("id").toString();
-        Passkey planted;
-        planted.id = QStringLiteral("pk-planted");
-        planted.publicKey = QStringLiteral("AQID");
-        planted.userId = bobId;
-        planted.credentialID = QStringLiteral("planted-credential");
-        planted.deviceType = QStringLiteral("singleDevice");
-        planted.createdAt = QDateTime::currentDateTimeUtc();
+        const Passkey planted = storedPasskey(QStringLiteral("pk-planted"), bobId, QStringLiteral("planted-credential"));
         server.store->createPasskey(planted);
         const QJsonObject mail = server.requestLink({{"email", "bob@example.com"}});
         const Response r = server.get(QStringLiteral("/magic-link/verify?token=") + mail.value("token").toString());

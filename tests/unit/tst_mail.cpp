@@ -710,13 +710,7 @@ private slots:
                                         {{"name", "Mallory"}, {"email", "vic@example.com"}, {"password", "attacker123"}});
         const QByteArray attackerCookie = server.sessionCookie(up);
         const QString userId = TestServer::json(up).value("user").toObject().value("id").toString();
-        Passkey planted;
-        planted.id = QStringLiteral("pk-planted");
-        planted.publicKey = QStringLiteral("AQID");
-        planted.userId = userId;
-        planted.credentialID = QStringLiteral("planted-credential");
-        planted.deviceType = QStringLiteral("singleDevice");
-        planted.createdAt = nowUtc();
+        const Passkey planted = storedPasskey(QStringLiteral("pk-planted"), userId, QStringLiteral("planted-credential"));
         server.store->createPasskey(planted);
         Account social;
         social.id = QStringLiteral("acct-social");
@@ -760,13 +754,7 @@ private slots:
             std::optional<User> user = server.store->userById(userId);
             user->emailVerified = true;
             server.store->updateUser(*user);
-            Passkey passkey;
-            passkey.id = QStringLiteral("pk-own");
-            passkey.publicKey = QStringLiteral("AQID");
-            passkey.userId = userId;
-            passkey.credentialID = QStringLiteral("own-credential");
-            passkey.deviceType = QStringLiteral("singleDevice");
-            passkey.createdAt = nowUtc();
+            const Passkey passkey = storedPasskey(QStringLiteral("pk-own"), userId, QStringLiteral("own-credential"));
             server.store->createPasskey(passkey);
 
             QCOMPARE(server.post(QStringLiteral("/request-password-reset"), {{"email", "una@example.com"}}).status(), 200);
