@@ -425,7 +425,7 @@ private slots:
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", guestId}}), 0);
     }
 
-    // Login CSRF (review 2026-11-25): GET /magic-link/verify is reachable by a cross-site
+    // Login CSRF (review 2026-11-24): GET /magic-link/verify is reachable by a cross-site
     // top-level navigation, which carries the victim's SameSite=Lax guest cookie. A link
     // that someone else requested signs the browser in, but must not hand the victim's
     // guest (and its data) to that account.

@@ -699,7 +699,7 @@ private slots:
         QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "jo@example.com"}, {"password", "brandnew123"}}).status(), 200);
     }
 
-    // Account pre-hijacking (review 2026-11-25): someone signs up with the owner's address
+    // Account pre-hijacking (review 2026-11-24): someone signs up with the owner's address
     // (unverified; sign-up signs them in) and adds a passkey. The owner's reset link proves
     // the mailbox: every way in opened before it ends, as with a magic link.
     void passwordResetOfAnUnverifiedUserEndsEveryWayInOpenedBeforeIt()

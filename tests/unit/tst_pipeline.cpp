@@ -346,7 +346,7 @@ void PipelineTest::trustedOriginWildcards_data()
     const auto row = [](const char *name, const char *pattern, const char *url, bool trusted) {
         QTest::newRow(name) << QString::fromLatin1(pattern) << QString::fromLatin1(url) << trusted;
     };
-    // Review 2026-11-25: `*` used to cross dots into any host name.
+    // Review 2026-11-24: `*` used to cross dots into any host name.
     row("ip range: address", "http://192.168.*.*:3000", "http://192.168.1.5:3000", true);
     row("ip range: address, full URL", "http://192.168.*.*:3000", "http://192.168.1.5:3000/after?x=1", true);
     row("ip range: host name", "http://192.168.*.*:3000", "http://192.168.attacker.com:3000", false);
