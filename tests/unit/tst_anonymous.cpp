@@ -9,6 +9,8 @@
 #include <QRegularExpression>
 #include <QThread>
 
+#include <algorithm>
+
 using namespace Kernia::Server;
 using namespace Kernia::Server::Testing;
 
@@ -83,6 +85,7 @@ void AnonymousTest::signInWhileSignedInCreatesAnotherGuestWithoutLink()
     const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {}, server.sessionCookie(ada));
     QCOMPARE(guest.status(), 200);
     QCOMPARE(links, 0);
+    QVERIFY(guest.header("kernia-linked-guest").isEmpty());
     QVERIFY(server.store->userByEmail(QStringLiteral("ada@example.com")));
     QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), server.sessionCookie(ada)))
                  .value("user").toObject().value("email").toString(), QStringLiteral("ada@example.com"));
@@ -176,6 +179,10 @@ void AnonymousTest::signUpLinksAndDeletesGuest()
     const QString adaId = TestServer::json(signUp).value("user").toObject().value("id").toString();
     QCOMPARE(calls, (QList<QPair<QString, QString>>{{guestId, adaId}}));
     QVERIFY(payloadAsExpected);
+    // Kernia's extension: the answer names the guest it linked (a header, the JSON is Better Auth's).
+    QCOMPARE(signUp.header("kernia-linked-guest"), guestId.toUtf8());
+    QVERIFY(signUp.header("access-control-expose-headers").contains("kernia-linked-guest"));
+    QVERIFY(guest.header("kernia-linked-guest").isEmpty());
     QVERIFY(!server.store->userById(guestId));
     QVERIFY(server.store->sessionsByUser(guestId).isEmpty());
     // The old guest cookie is dead and cleared; the new one works.
@@ -206,6 +213,10 @@ void AnonymousTest::signInToExistingAccountLinksWithBearer()
     QCOMPARE(links, 1);
     QVERIFY(!server.store->userById(guestId));
     QVERIFY(!signIn.header("set-auth-token").isEmpty());
+    QCOMPARE(signIn.header("kernia-linked-guest"), guestId.toUtf8());
+    const QList<QByteArray> exposed = signIn.header("access-control-expose-headers").split(',');
+    QVERIFY(std::any_of(exposed.begin(), exposed.end(), [](const QByteArray &h) { return h.trimmed() == "set-auth-token"; }));
+    QVERIFY(std::any_of(exposed.begin(), exposed.end(), [](const QByteArray &h) { return h.trimmed() == "kernia-linked-guest"; }));
 }
 
 void AnonymousTest::disableDeleteKeepsGuest()
@@ -216,8 +227,11 @@ void AnonymousTest::disableDeleteKeepsGuest()
     options.onLink = [&](const AnonymousLink &, QString *) { ++links; return true; };
     TestServer server(options);
     const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
-    QCOMPARE(server.post(QStringLiteral("/sign-up/email"), kAda, server.sessionCookie(guest)).status(), 200);
+    const Response signUp = server.post(QStringLiteral("/sign-up/email"), kAda, server.sessionCookie(guest));
+    QCOMPARE(signUp.status(), 200);
     QCOMPARE(links, 1);
+    // Linked (on_link ran), though the guest was kept.
+    QCOMPARE(signUp.header("kernia-linked-guest"), TestServer::json(guest).value("user").toObject().value("id").toString().toUtf8());
     QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), server.sessionCookie(guest)))
                  .value("user").toObject().value("isAnonymous").toBool(), true);
 }
@@ -234,6 +248,7 @@ void AnonymousTest::failedSignInLeavesGuestIntact()
                                        {{"email", "ada@example.com"}, {"password", "wrong-password"}},
                                        server.sessionCookie(guest));
     QCOMPARE(wrong.status(), 401);
+    QVERIFY(wrong.header("kernia-linked-guest").isEmpty());
     const Response duplicate = server.post(QStringLiteral("/sign-up/email"), kAda, server.sessionCookie(guest));
     QCOMPARE(duplicate.status(), 422);
     QCOMPARE(links, 0);
@@ -262,6 +277,7 @@ void AnonymousTest::failingOnLinkRollsEverythingBack()
     QCOMPARE(TestServer::json(signUp).value("code").toString(), QStringLiteral("ACCOUNT_LINK_FAILED"));
     QVERIFY(signUp.cookies().isEmpty());
     QVERIFY(signUp.header("set-auth-token").isEmpty());
+    QVERIFY(signUp.header("kernia-linked-guest").isEmpty());
     // No half-made account, the guest and its session are intact, and so is its cart.
     QVERIFY(!server.store->userByEmail(QStringLiteral("ada@example.com")));
     QVERIFY(server.store->userById(guestId));
@@ -282,6 +298,7 @@ void AnonymousTest::throwingOnLinkRollsEverythingBack()
     const Response signIn = server.post(QStringLiteral("/sign-in/email"), kAdaSignIn, server.sessionCookie(guest));
     QCOMPARE(signIn.status(), 500);
     QCOMPARE(TestServer::json(signIn).value("code").toString(), QStringLiteral("ACCOUNT_LINK_FAILED"));
+    QVERIFY(signIn.header("kernia-linked-guest").isEmpty());
     QVERIFY(server.store->userById(guestId));
     const QString adaId = server.store->userByEmail(QStringLiteral("ada@example.com"))->id;
     QCOMPARE(server.store->sessionsByUser(adaId).size(), 1); // only the sign-up's session

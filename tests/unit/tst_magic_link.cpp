@@ -161,6 +161,7 @@ private slots:
         QCOMPARE(body.value("session").toObject().value("userId").toString(), user.value("id").toString());
         QVERIFY(!server.sessionCookie(r).isEmpty());
         QCOMPARE(r.header("set-auth-token"), Cookies::sign(body.value("token").toString().toUtf8(), kSecret));
+        QVERIFY(r.header("kernia-linked-guest").isEmpty());   // no guest at the sign-in
         QCOMPARE(server.count(QStringLiteral("verification")), 0); // consumed
         // A user without a name gets "".
         const QString t2 = server.requestLink({{"email", "noname@example.com"}}).value("token").toString();
@@ -337,6 +338,8 @@ private slots:
         QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/done"));
         QCOMPARE(calls, 1);
         QCOMPARE(linkedGuest, guestId);
+        // The redirect says which guest it linked (Kernia's header; native clients read it).
+        QCOMPARE(r.header("kernia-linked-guest"), guestId.toUtf8());
         QCOMPARE(linkedPath, QStringLiteral("/magic-link/verify"));
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", guestId}}), 0);
         QCOMPARE(server.count(QStringLiteral("session"), QStringLiteral("userId = :id"), {{"id", guestId}}), 0);
@@ -362,6 +365,8 @@ private slots:
         const QByteArray newToken = r.header("set-auth-token");
         QVERIFY(!newToken.isEmpty());
         QVERIFY(r.header("access-control-expose-headers").contains("set-auth-token"));
+        QVERIFY(r.header("access-control-expose-headers").contains("kernia-linked-guest"));
+        QCOMPARE(r.header("kernia-linked-guest"), guestId.toUtf8());
         QCOMPARE(calls, 1);
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", guestId}}), 0);
         QCOMPARE(server.count(QStringLiteral("user")), 1); // only Carol is left
@@ -385,6 +390,7 @@ private slots:
                                       server.sessionCookie(guest));
         QCOMPARE(r.status(), 200);
         QCOMPARE(calls, 1);
+        QCOMPARE(r.header("kernia-linked-guest"), guestId.toUtf8());   // linked, though kept
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", guestId}}), 1);
         QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), server.sessionCookie(guest))).value("user").toObject().value("id").toString(),
                  guestId);
@@ -411,6 +417,7 @@ private slots:
         QCOMPARE(r.status(), 302);
         QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/err?error=ACCOUNT_LINK_FAILED"));
         QVERIFY(r.cookies().isEmpty());
+        QVERIFY(r.header("kernia-linked-guest").isEmpty());
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("email = 'lea@example.com'")), 0);
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", guestId}}), 1);
         QCOMPARE(server.count(QStringLiteral("verification")), 1);
@@ -418,9 +425,11 @@ private slots:
         r = server.get(QStringLiteral("/magic-link/verify?token=") + mail.value("token").toString(), guestCookie);
         QCOMPARE(r.status(), 500);
         QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("ACCOUNT_LINK_FAILED"));
+        QVERIFY(r.header("kernia-linked-guest").isEmpty());
         fail = false;
         r = server.follow(mail.value("url").toString(), {{"cookie", guestCookie}});
         QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/in"));
+        QCOMPARE(r.header("kernia-linked-guest"), guestId.toUtf8());
         QCOMPARE(calls, 3);
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", guestId}}), 0);
     }
@@ -451,6 +460,7 @@ private slots:
         // Signed in (the cookie is replaced), but nothing was linked and the guest is intact.
         const QByteArray accountCookie = server.sessionCookie(r);
         QVERIFY(!accountCookie.isEmpty());
+        QCOMPARE(r.header("kernia-linked-guest"), QByteArray("none"));   // the answer says so
         QCOMPARE(TestServer::json(server.get(QStringLiteral("/get-session"), accountCookie))
                      .value("user").toObject().value("email").toString(), QStringLiteral("mallory@example.com"));
         QCOMPARE(calls, 0);
@@ -466,6 +476,8 @@ private slots:
         const Response viaBearer = server.follow(second.value("url").toString(),
                                                  {{"authorization", "Bearer " + bearerGuest.header("set-auth-token")}});
         QCOMPARE(viaBearer.status(), 302);
+        QVERIFY(!viaBearer.header("set-auth-token").isEmpty());
+        QCOMPARE(viaBearer.header("kernia-linked-guest"), QByteArray("none"));
         QCOMPARE(calls, 0);
         QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", userIdOf(bearerGuest)}}), 1);
     }
@@ -488,6 +500,7 @@ private slots:
             QCOMPARE(r.status(), 200);
             QCOMPARE(TestServer::json(r).value("user").toObject().value("email").toString(), QStringLiteral("nina@example.com"));
             QCOMPARE(calls, 0);
+            QCOMPARE(r.header("kernia-linked-guest"), QByteArray("none"));
             QCOMPARE(server.count(QStringLiteral("user"), QStringLiteral("id = :id"), {{"id", userIdOf(guest)}}), 1);
         }
     }

@@ -40,6 +40,12 @@ public:
     // it keeps its data, and the browser's cookie is replaced by the new session's.
     std::optional<QString> linkableGuestId;
 
+    // Set by the anonymous plugin once a session issued for this request has committed
+    // while the request's credentials named a live guest: that guest's id when it was
+    // linked, an empty string when it was not (linkableGuestId). Unset: no guest was at the
+    // sign-in. The plugin answers a success with `kernia-linked-guest` from it.
+    std::optional<QString> linkedGuestId;
+
     // The request cookies as endpoints see them (bearer injects the session cookie here).
     QMap<QByteArray, QByteArray> &cookies() { return m_cookies; }
     const QMap<QByteArray, QByteArray> &cookies() const { return m_cookies; }

@@ -96,6 +96,7 @@ void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWit
     // The guest is whoever the *incoming* credentials name. Read it again inside this
     // transaction: writers are serialised, so of two concurrent links from one guest the
     // second finds the guest already gone and signs in without linking.
+    context.linkedGuestId.reset();   // PostgreSQL may run the sign-in transaction again
     const std::optional<QString> token = context.sessions().tokenFromCookies(context.cookies());
     if (!token || *token == issued.session.token)
         return;
@@ -106,8 +107,11 @@ void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWit
     const std::optional<User> guest = store.userById(guestSession->userId);
     if (!guest || !guest->isAnonymous)
         return;
-    if (context.linkableGuestId && *context.linkableGuestId != guest->id)
-        return;   // the sign-in was started by someone else (EndpointContext::linkableGuestId)
+    if (context.linkableGuestId && *context.linkableGuestId != guest->id) {
+        // The sign-in was started by someone else (EndpointContext::linkableGuestId).
+        store.afterCommit([&context] { context.linkedGuestId = QString(); });
+        return;
+    }
 
     const AnonymousLink link{{*guestSession, *guest}, issued, store, context.request(), context.path()};
     if (m_options.onLink) {
@@ -130,10 +134,27 @@ void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWit
                            || issued.user.isAnonymous;
     if (!keepGuest)
         store.deleteUser(guest->id);
-    store.afterCommit([guestId = guest->id, userId = issued.user.id, path = context.path(), keepGuest] {
+    store.afterCommit([&context, guestId = guest->id, userId = issued.user.id, path = context.path(), keepGuest] {
+        context.linkedGuestId = guestId;   // runs before the sign-in's transaction() returns
         qCInfo(lcAnonymous).nospace() << "linked anonymous user " << guestId << " into " << userId << " via "
                                       << path << (keepGuest ? " (guest kept)" : "");
     });
+}
+
+void AnonymousPlugin::onResponse(EndpointContext &context, Response &response)
+{
+    // A header, not a JSON field: Better Auth's answers keep their shape. A native client
+    // reads it to know whether its guest's data now belongs to the account (a magic link
+    // links only the guest that asked for it): the linked guest's id, or `none` when the
+    // guest at the sign-in was not linked.
+    if (!context.linkedGuestId || response.status() >= 400)
+        return;
+    response.setHeader("kernia-linked-guest", context.linkedGuestId->isEmpty()
+                                                  ? QByteArray("none") : context.linkedGuestId->toUtf8());
+    QByteArray exposed = response.header("access-control-expose-headers");
+    if (!exposed.contains("kernia-linked-guest"))
+        exposed = exposed.isEmpty() ? QByteArray("kernia-linked-guest") : exposed + ", kernia-linked-guest";
+    response.setHeader("access-control-expose-headers", exposed);
 }
 
 } // namespace Kernia::Server

@@ -21,6 +21,8 @@ public:
     QString id() const override { return QStringLiteral("anonymous"); }
     void registerEndpoints(Router &router) override;
     void onSessionIssued(EndpointContext &context, const SessionWithUser &issued) override;
+    // A success that linked a guest says which: `kernia-linked-guest: <guest id>`.
+    void onResponse(EndpointContext &context, Response &response) override;
 
     const AnonymousOptions &options() const { return m_options; }
 
