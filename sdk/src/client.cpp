@@ -658,7 +658,7 @@ void ClientPrivate::authenticate(Sender send, Done done, GuestLinked guestLinked
         const Client::State previousState = state;
         // Not linked (a magic link this guest did not ask for): the server left the guest
         // and its synced records where they were, so its local data is not the account's.
-        const bool linked = previousState == Client::State::Guest && (!guestLinked || guestLinked(userJson.toObject()));
+        const bool linked = previousState == Client::State::Guest && (!guestLinked || guestLinked(userJson.toObject(), r));
         QString localId;
         if (linked) {
             localId = previous.localId();   // the guest's local data goes with it
@@ -1359,8 +1359,14 @@ QFuture<Error> Client::completeMagicLink(const QUrl &linkUrl)
             if (!error.isError())
                 d->store->forgetMagicLinkRequests();   // whoever asked is no longer the current user
             done(error);
-        }, [d](const QJsonObject &account) {
+        }, [d](const QJsonObject &account, const HttpResult &answer) {
             // The server links only the guest that asked for the link (docs/methods/magic-link.md).
+            // kernia-server says which guest it linked, if any (kernia-linked-guest): that
+            // settles it, also when this guest and someone else asked for links to one address.
+            if (!answer.linkedGuest.isEmpty())
+                return answer.linkedGuest == d->user.id().toUtf8();
+            // A plain Better Auth server does not say: linked if this guest asked for a link
+            // to the account's address (wrong when someone else asked for one too).
             return d->store->magicLinkRequested(d->user.id(), account.value(QLatin1String("email")).toString());
         });
     });

@@ -71,7 +71,7 @@ public:
     using Sender = std::function<void(const QByteArray &bearer, Transport::Callback)>;
     // Whether the server linked the calling guest into the account it answered with
     // (given the answer's user). Unset: it did, as every password sign-in does.
-    using GuestLinked = std::function<bool(const QJsonObject &account)>;
+    using GuestLinked = std::function<bool(const QJsonObject &account, const HttpResult &answer)>;
     void authenticate(Sender send, Done done, GuestLinked guestLinked = {});
     void signOutNow(Done done);
     void deleteGuestNow(Done done);

@@ -177,6 +177,7 @@ HttpResult Transport::classify(QNetworkReply *reply) const
     }
 
     result.setAuthToken = reply->rawHeader("set-auth-token").trimmed();
+    result.linkedGuest = reply->rawHeader("kernia-linked-guest").trimmed();
 
     // Parse the body. Only a literal `null` is JSON null (get-session without a session);
     // an empty body is no JSON at all, so a 2xx with one (a proxy's empty 200) is refused

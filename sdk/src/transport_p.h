@@ -25,6 +25,10 @@ struct HttpResult
     int status = 0;                // HTTP status, 0 when no HTTP answer arrived
     QJsonValue body{ QJsonValue::Undefined };   // parsed JSON; Null only for a literal "null"
     QByteArray setAuthToken;       // the set-auth-token header (signed session token)
+    // kernia-server's kernia-linked-guest header on a sign-in from a guest: the id of the
+    // guest it linked, or "none" when it did not link it. Empty: no such header (a plain
+    // Better Auth server never sends it).
+    QByteArray linkedGuest;
     QUrl location;                 // Location of a 3xx answer
     // Classified failure; none for a 2xx with a JSON body (an empty one is BadResponse).
     // A 3xx is Rejected with the server's code for its own error redirect (?error=CODE),

@@ -1242,13 +1242,19 @@ private Q_SLOTS:
     {
         QTest::addColumn<bool>("byAnotherGuest");
         QTest::addColumn<bool>("adopt");
-        QTest::newRow("signed out, adopted") << false << true;
-        QTest::newRow("another install's guest, discarded") << true << false;
+        QTest::addColumn<bool>("thisGuestAskedToo");
+        QTest::newRow("signed out, adopted") << false << true << false;
+        QTest::newRow("another install's guest, discarded") << true << false << false;
+        // This guest asked for a link to the same address too, but follows the other one:
+        // the server says it linked nobody (kernia-linked-guest), the address alone would not.
+        QTest::newRow("also by this guest, signed out, adopted") << false << true << true;
+        QTest::newRow("also by this guest, another install's guest, discarded") << true << false << true;
     }
     void magicLinkRequestedElsewhereOffersTheGuestData()
     {
         QFETCH(bool, byAnotherGuest);
         QFETCH(bool, adopt);
+        QFETCH(bool, thisGuestAskedToo);
         Install install;
         auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
         QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
@@ -1263,6 +1269,12 @@ private Q_SLOTS:
         const QByteArray guestToken = readToken(install.service).value.toUtf8();
 
         const QString email = uniqueEmail();
+        QJsonObject ownMail;
+        if (thisGuestAskedToo) {
+            QCOMPARE(await(client->requestMagicLink(email)), Error());
+            ownMail = lastMail(QStringLiteral("magic-link"), email);
+            QVERIFY(!ownMail.isEmpty());
+        }
         Install otherInstall;
         std::unique_ptr<Client> other;
         if (byAnotherGuest) {
@@ -1275,6 +1287,7 @@ private Q_SLOTS:
         }
         const QJsonObject mail = lastMail(QStringLiteral("magic-link"), email);
         QVERIFY2(!mail.isEmpty(), "no magic-link mail in the outbox");
+        QVERIFY(mail.value(QLatin1String("url")) != ownMail.value(QLatin1String("url")));
 
         QSignalSpy upgraded(client.get(), &Client::guestUpgraded);
         QSignalSpy signedIn(client.get(), &Client::signedIn);
