@@ -181,12 +181,14 @@ public:
     LogCapture(const LogCapture &) = delete;
     LogCapture &operator=(const LogCapture &) = delete;
 
-    // How many messages so far start with `text`.
-    int count(const QString &text) const
+    // How many messages so far start with `text`; warnings only with `WarningsOnly`.
+    enum Types { Any, WarningsOnly };
+    int count(const QString &text, Types types = Any) const
     {
         QMutexLocker locker(&s_mutex);
-        return int(std::count_if(m_messages.cbegin(), m_messages.cend(),
-                                 [&](const QString &message) { return message.startsWith(text); }));
+        return int(std::count_if(m_messages.cbegin(), m_messages.cend(), [&](const Message &message) {
+            return message.text.startsWith(text) && (types == Any || message.type == QtWarningMsg);
+        }));
     }
 
 private:
@@ -197,7 +199,7 @@ private:
             QMutexLocker locker(&s_mutex);
             previous = s_previous;
             if (s_active && context.category && s_active->m_categories.contains(QLatin1String(context.category)))
-                s_active->m_messages.append(message);
+                s_active->m_messages.append({type, message});
         }
         if (previous)
             previous(type, context, message);
@@ -206,15 +208,20 @@ private:
     static inline QMutex s_mutex;
     static inline LogCapture *s_active = nullptr;
     static inline QtMessageHandler s_previous = nullptr;
+    struct Message
+    {
+        QtMsgType type;
+        QString text;
+    };
     const QStringList m_categories;
-    QStringList m_messages;
+    QList<Message> m_messages;
 };
 
 // The log lines (their start) of a link of guest -> account whose guest record notes/n1
 // did not merge (it went to the conflict collection) and whose notes/n2 moved.
 struct LinkLogLines
 {
-    QString conflict, summary, linked;
+    QString conflict, summary, linked, failed;
 
     LinkLogLines(const QString &guest, const QString &account, qint64 mergedBytes, const SyncOptions &options)
     {
@@ -225,6 +232,7 @@ struct LinkLogLines
         summary = QStringLiteral("guest \"%1\" -> \"%2\": 1 moved, 0 merged, 0 kept, 0 tombstones, 0 dropped, "
                                  "1 conflicts, 1 client marks").arg(guest, account);
         linked = QStringLiteral("linked anonymous user \"%1\" into \"%2\" via \"/sign-in/email\"").arg(guest, account);
+        failed = QStringLiteral("on_link failed for guest %1 -> %2 on /sign-in/email; rolled back: ").arg(guest, account);
     }
 };
 
@@ -268,6 +276,7 @@ private slots:
     void failingOnLinkRollsBackMovedRecords();
     void throwingMergeHookRollsBack();
     void linkLogsOnlyWhatCommitted();
+    void linkRunAgainOnPostgresLogsOnce_data();
     void linkRunAgainOnPostgresLogsOnce();
     void deletedUserLosesSyncData();
     void mergeRecordsUnit();
@@ -1454,6 +1463,7 @@ void SyncTest::linkLogsOnlyWhatCommitted()
         QCOMPARE(log.count(lines.conflict), 0);
         QCOMPARE(log.count(lines.summary), 0);
         QCOMPARE(log.count(lines.linked), 0);
+        QCOMPARE(log.count(lines.failed + QStringLiteral("app refused"), LogCapture::WarningsOnly), 1);
     }
     QCOMPARE(s.live(account.token).size(), 1);   // nothing of the link was stored
 
@@ -1463,27 +1473,40 @@ void SyncTest::linkLogsOnlyWhatCommitted()
     QCOMPARE(log.count(lines.conflict), 1);
     QCOMPARE(log.count(lines.summary), 1);
     QCOMPARE(log.count(lines.linked), 1);
+    QCOMPARE(log.count(lines.failed), 0);
     QCOMPARE(s.live(account.token).size(), 3);   // n1, n2 and the conflict record
 }
 
+void SyncTest::linkRunAgainOnPostgresLogsOnce_data()
+{
+    QTest::addColumn<bool>("failsInOnLink");
+    QTest::newRow("serialization failure after on_link") << false;
+    QTest::newRow("serialization failure in on_link") << true;
+}
+
 // PostgreSQL runs a sign-in again after a serialization failure; the link's lines are
-// written for the attempt that committed only. The failure here comes after on_link, when
-// the guest's sessions are deleted: another connection (another server process) changed
-// one of them meanwhile. (The lines used to be written once per attempt.)
+// written for the attempt that committed only. Another connection (another server
+// process) changes one of the guest's sessions while the first attempt runs; the failure
+// comes when the link deletes the guest's sessions, or in on_link when it writes that
+// session itself. (The lines used to be written once per attempt, and an on_link failed
+// this way was logged as "on_link failed ...; rolled back" although the sign-in linked.)
 void SyncTest::linkRunAgainOnPostgresLogsOnce()
 {
+    QFETCH(bool, failsInOnLink);
     if (!TestServer::usePostgres())
         QSKIP("PostgreSQL only: SQLite serialises writers and never runs a transaction again");
     SqlStore *otherProcess = nullptr;
-    QString otherSessionToken;
+    Session otherSession;   // a second session of the guest, which the link deletes with the guest
     std::atomic<int> links{0};
     SyncOptions options;
     options.maxRecordBytes = 100;
-    SyncServer s(options, [&](const AnonymousLink &, QString *) {
+    SyncServer s(options, [&](const AnonymousLink &link, QString *) {
         if (++links == 1) {   // the first attempt only: after its snapshot, before it deletes the guest
             otherProcess->execTemplate(QStringLiteral("UPDATE \"session\" SET \"updatedAt\" = \"updatedAt\" + 1 "
                                                       "WHERE \"token\" = :token"),
-                                       {{QStringLiteral("token"), otherSessionToken}});
+                                       {{QStringLiteral("token"), otherSession.token}});
+            if (failsInOnLink)
+                link.store.updateSession(otherSession);   // throws: serialization failure
         }
         return true;
     });
@@ -1496,10 +1519,8 @@ void SyncTest::linkRunAgainOnPostgresLogsOnce()
     s.pushOk(account.token, "laptop", {put(1, "notes", "n1", {{"a", QString(60, 'a')}})});
     const auto g = s.guest();
     s.pushOk(g.token, "phone", {put(1, "notes", "n1", {{"g", QString(60, 'g')}}), put(2, "notes", "n2", {})});
-    // A second session of the guest, which the link deletes with the guest.
-    Session otherSession;
     otherSession.id = QStringLiteral("other-session");
-    otherSession.token = otherSessionToken = QStringLiteral("other-session-token");
+    otherSession.token = QStringLiteral("other-session-token");
     otherSession.userId = g.userId;
     otherSession.createdAt = otherSession.updatedAt = QDateTime::currentDateTimeUtc();
     otherSession.expiresAt = otherSession.createdAt.addDays(1);
@@ -1513,6 +1534,7 @@ void SyncTest::linkRunAgainOnPostgresLogsOnce()
     QCOMPARE(log.count(lines.conflict), 1);
     QCOMPARE(log.count(lines.summary), 1);
     QCOMPARE(log.count(lines.linked), 1);
+    QCOMPARE(log.count(lines.failed, LogCapture::WarningsOnly), 0);
     QCOMPARE(s.live(account.token).size(), 3);
     QVERIFY(!s.server->store->userById(g.userId));
 }

@@ -45,6 +45,9 @@ public:
     // linked, an empty string when it was not (linkableGuestId). Unset: no guest was at the
     // sign-in. The plugin answers a success with `kernia-linked-guest` from it.
     std::optional<QString> linkedGuestId;
+    // Why the last attempt's on_link failed, if it did. PostgreSQL may run the sign-in
+    // again and link then, so the plugin logs it only when the request fails.
+    std::optional<QString> linkFailure;
 
     // The request cookies as endpoints see them (bearer injects the session cookie here).
     QMap<QByteArray, QByteArray> &cookies() { return m_cookies; }

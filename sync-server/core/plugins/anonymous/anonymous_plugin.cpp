@@ -97,6 +97,7 @@ void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWit
     // transaction: writers are serialised, so of two concurrent links from one guest the
     // second finds the guest already gone and signs in without linking.
     context.linkedGuestId.reset();   // PostgreSQL may run the sign-in transaction again
+    context.linkFailure.reset();
     const std::optional<QString> token = context.sessions().tokenFromCookies(context.cookies());
     if (!token || *token == issued.session.token)
         return;
@@ -123,9 +124,11 @@ void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWit
             failure = QString::fromUtf8(error.what());
         }
         if (!linked) {
-            qCWarning(lcAnonymous).nospace() << "on_link failed for guest " << guest->id << " -> "
-                                             << issued.user.id << " on " << context.path()
-                                             << "; rolled back: " << failure;
+            // Logged by onResponse if the sign-in fails: an attempt PostgreSQL runs again
+            // after a serialization failure usually links.
+            context.linkFailure = QStringLiteral("on_link failed for guest %1 -> %2 on %3; rolled back: %4")
+                                      .arg(guest->id, issued.user.id, context.path(), failure);
+            qCDebug(lcAnonymous).noquote() << *context.linkFailure;
             throw ApiError(500, AnonymousErrors::ACCOUNT_LINK_FAILED);
         }
     }
@@ -147,7 +150,12 @@ void AnonymousPlugin::onResponse(EndpointContext &context, Response &response)
     // reads it to know whether its guest's data now belongs to the account (a magic link
     // links only the guest that asked for it): the linked guest's id, or `none` when the
     // guest at the sign-in was not linked.
-    if (!context.linkedGuestId || response.status() >= 400)
+    if (response.status() >= 400) {
+        if (context.linkFailure)
+            qCWarning(lcAnonymous).noquote() << *context.linkFailure;
+        return;
+    }
+    if (!context.linkedGuestId)
         return;
     response.setHeader("kernia-linked-guest", context.linkedGuestId->isEmpty()
                                                   ? QByteArray("none") : context.linkedGuestId->toUtf8());

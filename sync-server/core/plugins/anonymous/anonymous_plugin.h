@@ -21,7 +21,8 @@ public:
     QString id() const override { return QStringLiteral("anonymous"); }
     void registerEndpoints(Router &router) override;
     void onSessionIssued(EndpointContext &context, const SessionWithUser &issued) override;
-    // A success that linked a guest says which: `kernia-linked-guest: <guest id>`.
+    // A success that linked a guest says which: `kernia-linked-guest: <guest id>`; a
+    // failed sign-in whose on_link failed logs why.
     void onResponse(EndpointContext &context, Response &response) override;
 
     const AnonymousOptions &options() const { return m_options; }
