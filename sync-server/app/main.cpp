@@ -154,9 +154,11 @@ int main(int argc, char *argv[])
     housekeeping.setInterval(kHousekeepingIntervalMs);
     const auto keepHouse = [&] {
         try {
-            const HousekeepingResult done = runHousekeeping(*store);
+            const HousekeepingResult done = runHousekeeping(auth);
             if (done.expiredVerifications > 0)
                 qCDebug(lcServer, "housekeeping: deleted %d expired verification row(s)", done.expiredVerifications);
+            if (done.staleRateLimitCounters > 0)
+                qCDebug(lcServer, "housekeeping: deleted %d stale rate-limit counter(s)", done.staleRateLimitCounters);
         } catch (const StoreError &failure) {
             qCWarning(lcServer, "housekeeping failed (tried again in a minute): %s", failure.what());
         }

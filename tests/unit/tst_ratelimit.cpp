@@ -3,6 +3,7 @@
 // anonymous sign-in cap and the failure mode. Time is driven by a fake clock.
 #include "test_server.h"
 
+#include "ops/maintenance.h"
 #include "plugins/magic_link/magic_link_plugin.h"
 #include "ratelimit/rate_limit_config.h"
 #include "ratelimit/rate_limiter.h"
@@ -46,6 +47,12 @@ struct Limited
         Request r = TestServer::request(method, path, {}, headers);
         r.peerAddress = QStringLiteral("127.0.0.1");
         return server.auth->handle(r);
+    }
+    // The server's housekeeping (ops/maintenance.h): where stale counters go.
+    int sweep() { return runHousekeeping(*server.auth).staleRateLimitCounters; }
+    int rows(const QString &key)
+    {
+        return server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = :k"), {{"k", key}});
     }
 
     TestServer server;
@@ -277,36 +284,35 @@ void RateLimitTest::parameterisedPathsShareTheirRoutesCounter()
 
 // A counter is swept once it is older than twice the longest window a path rule can have
 // (here Better Auth's 60 s rules: 2 minutes), not after two hours; the anonymous sign-in
-// cap's hourly counters stay for twice their hour.
+// cap's hourly counters stay for twice their hour. The housekeeping sweeps, not a request.
 void RateLimitTest::countersExpireByTheirOwnWindow()
 {
     Limited t;
-    const auto rows = [&](const char *key) {
-        return t.server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = :k"), {{"k", key}});
-    };
     QCOMPARE(t.send("GET", QStringLiteral("/get-session")).status(), 200);
     QCOMPARE(t.send("POST", QStringLiteral("/sign-in/anonymous")).status(), 200);
     QCOMPARE(t.send("GET", QStringLiteral("/no-such-endpoint")).status(), 404);
-    QCOMPARE(rows("127.0.0.1/get-session"), 1);
-    QCOMPARE(rows("127.0.0.1/sign-in/anonymous"), 1);
-    QCOMPARE(rows("anonymous-sign-in|127.0.0.1"), 1);
-    QCOMPARE(rows("unknown-path|127.0.0.1"), 1);
+    QCOMPARE(t.rows(QStringLiteral("127.0.0.1/get-session")), 1);
+    QCOMPARE(t.rows(QStringLiteral("127.0.0.1/sign-in/anonymous")), 1);
+    QCOMPARE(t.rows(QStringLiteral("anonymous-sign-in|127.0.0.1")), 1);
+    QCOMPARE(t.rows(QStringLiteral("unknown-path|127.0.0.1")), 1);
 
     t.now += 100 * 1000;   // within twice the longest path window: nothing goes yet
-    QCOMPARE(t.send("GET", QStringLiteral("/ok")).status(), 200);
-    QCOMPARE(rows("127.0.0.1/get-session"), 1);
+    QCOMPARE(t.sweep(), 0);
+    QCOMPARE(t.rows(QStringLiteral("127.0.0.1/get-session")), 1);
 
     t.now += 60 * 1000;    // 160 s: past it
     QCOMPARE(t.send("GET", QStringLiteral("/ok")).status(), 200);
-    QCOMPARE(rows("127.0.0.1/get-session"), 0);
-    QCOMPARE(rows("127.0.0.1/sign-in/anonymous"), 0);
-    QCOMPARE(rows("unknown-path|127.0.0.1"), 0);
-    QCOMPARE(rows("anonymous-sign-in|127.0.0.1"), 1);   // its window is an hour
-    QCOMPARE(rows("127.0.0.1/ok"), 1);
+    QCOMPARE(t.rows(QStringLiteral("127.0.0.1/get-session")), 1);   // a request sweeps nothing
+    QCOMPARE(t.sweep(), 3);
+    QCOMPARE(t.rows(QStringLiteral("127.0.0.1/get-session")), 0);
+    QCOMPARE(t.rows(QStringLiteral("127.0.0.1/sign-in/anonymous")), 0);
+    QCOMPARE(t.rows(QStringLiteral("unknown-path|127.0.0.1")), 0);
+    QCOMPARE(t.rows(QStringLiteral("anonymous-sign-in|127.0.0.1")), 1);   // its window is an hour
+    QCOMPARE(t.rows(QStringLiteral("127.0.0.1/ok")), 1);
 
     t.now += 2 * 3600 * 1000;
-    QCOMPARE(t.send("GET", QStringLiteral("/ok")).status(), 200);
-    QCOMPARE(rows("anonymous-sign-in|127.0.0.1"), 0);
+    QCOMPARE(t.sweep(), 2);   // the hourly counter and /ok
+    QCOMPARE(t.rows(QStringLiteral("anonymous-sign-in|127.0.0.1")), 0);
 
     // A longer custom rule keeps counters that long.
     RateLimitOptions options;
@@ -314,8 +320,11 @@ void RateLimitTest::countersExpireByTheirOwnWindow()
     Limited c(options);
     QCOMPARE(c.send("GET", QStringLiteral("/ok")).status(), 200);
     c.now += 1000 * 1000;   // 1000 s < 2 x 600 s
-    QCOMPARE(c.send("GET", QStringLiteral("/get-session")).status(), 200);
-    QCOMPARE(c.server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = '127.0.0.1/ok'")), 1);
+    QCOMPARE(c.sweep(), 0);
+    QCOMPARE(c.rows(QStringLiteral("127.0.0.1/ok")), 1);
+    c.now += 201 * 1000;    // 1201 s
+    QCOMPARE(c.sweep(), 1);
+    QCOMPARE(c.rows(QStringLiteral("127.0.0.1/ok")), 0);
 }
 
 void RateLimitTest::anonymousCapIsAFixedHourlyWindow()
@@ -412,11 +421,26 @@ void RateLimitTest::staleCountersAreRemoved()
     QCOMPARE(server.store->deleteRateLimitsBefore(kT0 + 1, QStringLiteral("a%_")), 2);   // a%x|c and anonymous-…
     QCOMPARE(server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = 'a%_|b'")), 1);
 
-    // The limiter sweeps counters older than twice its longest window (at most once a minute).
+    // The limiter sweeps counters older than twice its longest window when the housekeeping
+    // asks it to; requests leave them alone, however many come.
     Limited t;
     t.server.store->hitRateLimit(QStringLiteral("ancient"), kT0 - 3 * 3600 * 1000, 10000, 5, true);
-    QCOMPARE(t.send("GET", QStringLiteral("/get-session")).status(), 200);
-    QCOMPARE(t.server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\" WHERE \"key\" = 'ancient'")), 0);
+    for (int i = 0; i < 3; ++i) {
+        QCOMPARE(t.send("GET", QStringLiteral("/get-session")).status(), 200);
+        t.now += 61 * 1000;
+    }
+    QCOMPARE(t.rows(QStringLiteral("ancient")), 1);
+    QCOMPARE(t.limiter->removeStaleCounters(t.server.auth->plugins()), 1);
+    QCOMPARE(t.rows(QStringLiteral("ancient")), 0);
+    t.server.store->hitRateLimit(QStringLiteral("ancient"), kT0 - 3 * 3600 * 1000, 10000, 5, true);
+    QCOMPARE(t.sweep(), 1);
+    QCOMPARE(t.rows(QStringLiteral("ancient")), 0);
+
+    // Without a rate limiter the housekeeping leaves the table alone.
+    TestServer plain;
+    plain.store->hitRateLimit(QStringLiteral("ancient"), kT0 - 3 * 3600 * 1000, 10000, 5, true);
+    QCOMPARE(runHousekeeping(*plain.auth).staleRateLimitCounters, 0);
+    QCOMPARE(plain.scalar(QStringLiteral("SELECT COUNT(*) FROM \"rateLimit\"")), 1);
 }
 
 void RateLimitTest::disabledLetsEverythingThrough()

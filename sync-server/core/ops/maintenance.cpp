@@ -1,5 +1,7 @@
 #include "maintenance.h"
 
+#include "auth/auth_server.h"
+#include "ratelimit/rate_limiter.h"
 #include "store/migrations.h"
 #include "store/sql_store.h"
 
@@ -48,10 +50,12 @@ PruneResult pruneAnonymous(SqlStore &store, qint64 olderThanSeconds, bool dryRun
     return result;
 }
 
-HousekeepingResult runHousekeeping(Store &store, const QDateTime &now)
+HousekeepingResult runHousekeeping(AuthServer &auth, const QDateTime &now)
 {
     HousekeepingResult result;
-    result.expiredVerifications = store.deleteExpiredVerifications(now.toUTC());
+    result.expiredVerifications = auth.store().deleteExpiredVerifications(now.toUTC());
+    if (RateLimiter *limiter = auth.rateLimiter())
+        result.staleRateLimitCounters = limiter->removeStaleCounters(auth.plugins());
     return result;
 }
 

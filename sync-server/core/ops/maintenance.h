@@ -6,7 +6,8 @@
 //
 // and the housekeeping a running server does on its own, runHousekeeping(): at start-up
 // and then every kHousekeepingIntervalMs, on a timer of kernia-server's main thread, so no
-// request waits for it. An application that embeds AuthServer calls it on a timer too.
+// request waits for it (this is also where stale rate-limit counters go, not on a
+// request). An application that embeds AuthServer calls it on a timer too.
 #pragma once
 
 #include <QDateTime>
@@ -16,8 +17,8 @@
 
 namespace Kernia::Server {
 
+class AuthServer;
 class SqlStore;
-class Store;
 
 // "90s", "90m", "12h", "30d", "2w" (a bare number is seconds) → seconds; nullopt when the
 // text is not such a duration or is not positive.
@@ -41,11 +42,15 @@ inline constexpr int kHousekeepingIntervalMs = 60 * 1000;
 struct HousekeepingResult
 {
     int expiredVerifications = 0;   // verification rows deleted (expired before `now`)
+    int staleRateLimitCounters = 0; // rateLimit rows deleted (RateLimiter::removeStaleCounters)
 };
-// Deletes what nobody will use again: verification rows that expired unconsumed (a
-// passkey challenge is stored for every unauthenticated GET
-// /passkey/generate-authenticate-options, a reset or magic link for every request). Better
-// Auth deletes them on lookups; once a minute costs less. Throws StoreError.
-HousekeepingResult runHousekeeping(Store &store, const QDateTime &now = QDateTime::currentDateTimeUtc());
+// Deletes what nobody will use again:
+// - verification rows that expired unconsumed (a passkey challenge is stored for every
+//   unauthenticated GET /passkey/generate-authenticate-options, a reset or magic link for
+//   every request). Better Auth deletes them on lookups; once a minute costs less.
+// - when `auth` has a rate limiter, its stale counters (by the limiter's own clock and the
+//   windows of auth's plugins' rules).
+// Throws StoreError.
+HousekeepingResult runHousekeeping(AuthServer &auth, const QDateTime &now = QDateTime::currentDateTimeUtc());
 
 } // namespace Kernia::Server

@@ -14,7 +14,6 @@ namespace Kernia::Server {
 namespace {
 
 constexpr qint64 kHourMs = 3600 * 1000;
-constexpr qint64 kCleanupEveryMs = 60 * 1000;
 constexpr int kMaxPathInKey = 512;   // unknown paths count too; keep keys bounded
 
 QRegularExpression compileWildcard(const QString &pattern)
@@ -206,7 +205,6 @@ std::optional<Response> RateLimiter::check(const Request &request, const QString
                 return tooManyRequests(retryAfter(hit, now, kHourMs), kAnonymousCapCode, kAnonymousCapMessage);
             }
         }
-        removeStaleCounters(now, plugins);
     } catch (const StoreError &error) {
         qCWarning(lcRateLimit) << "rate-limit storage failed, letting the request through:" << error.what();
     }
@@ -227,20 +225,16 @@ qint64 RateLimiter::longestPathWindowMs(const QList<Plugin *> &plugins) const
     return qint64(longest) * 1000;
 }
 
-void RateLimiter::removeStaleCounters(qint64 now, const QList<Plugin *> &plugins)
+int RateLimiter::removeStaleCounters(const QList<Plugin *> &plugins)
 {
-    // At most once a minute per process, by whichever request gets here first.
-    qint64 due = m_nextCleanup.loadRelaxed();
-    if (now < due || !m_nextCleanup.testAndSetOrdered(due, now + kCleanupEveryMs))
-        return;
     // A counter older than its window can only ever start over: drop it, each kind by its
     // own window, twice over (for the clocks of several processes). Path counters (the
     // unknown-path ones included) first, then the anonymous cap's hourly ones.
+    const qint64 now = m_now();
     const qint64 pathWindow = longestPathWindowMs(plugins);
     const int paths = m_store->deleteRateLimitsBefore(now - 2 * pathWindow, QLatin1String(kAnonymousKeyPrefix));
     const int hourly = m_store->deleteRateLimitsBefore(now - 2 * qMax(pathWindow, kHourMs));
-    if (paths + hourly > 0)
-        qCDebug(lcRateLimit) << "removed" << paths + hourly << "stale counters";
+    return paths + hourly;
 }
 
 } // namespace Kernia::Server

@@ -23,9 +23,12 @@
 // Kernia adds a cap on POST /sign-in/anonymous per client address and hour (fixed window
 // from the first sign-in): 429 TOO_MANY_ANONYMOUS_SIGN_INS.
 //
-// Counters are swept about once a minute, each by its own kind of window: path counters
-// once older than twice the longest window a path rule has (default, Better Auth's 60 s
-// rules, plugin and custom rules), the anonymous cap's once older than two hours.
+// Stale counters are swept by removeStaleCounters(), which the server's housekeeping calls
+// (ops/maintenance.h runHousekeeping: at start-up, then about once a minute, off the
+// request path; an application embedding AuthServer runs it on its own timer), each by
+// its own kind of window: path counters once older than twice the longest window a path
+// rule has (default, Better Auth's 60 s rules, plugin and custom rules), the anonymous
+// cap's once older than two hours.
 //
 // Client address: the first valid address in the configured headers (default
 // x-forwarded-for; first entry of a list), else the socket's peer address. Better Auth
@@ -41,7 +44,6 @@
 #include "ratelimit/rate_limit_options.h"
 #include "ratelimit/rate_limit_rule.h"
 
-#include <QAtomicInteger>
 #include <QList>
 #include <QLoggingCategory>
 #include <QRegularExpression>
@@ -79,6 +81,11 @@ public:
 
     const RateLimitOptions &options() const { return m_options; }
 
+    // Deletes the counters that can only start over (see above), by this limiter's clock;
+    // returns how many. `plugins` give their rules' windows (AuthServer::plugins()). For the
+    // housekeeping (ops/maintenance.h), not the request path. Throws StoreError.
+    int removeStaleCounters(const QList<Plugin *> &plugins = {});
+
     // Milliseconds since the epoch; tests move time by replacing it.
     void setClock(std::function<qint64()> nowMs) { m_now = std::move(nowMs); }
 
@@ -99,7 +106,6 @@ public:
         "Too many anonymous sign-ins from this address. Please try again later.";
 
 private:
-    void removeStaleCounters(qint64 now, const QList<Plugin *> &plugins);
     // The longest window of any rule a path can get, in ms.
     qint64 longestPathWindowMs(const QList<Plugin *> &plugins) const;
 
@@ -107,7 +113,6 @@ private:
     QList<QRegularExpression> m_customPatterns;   // one per custom rule, same order
     std::shared_ptr<Store> m_store;
     std::function<qint64()> m_now;
-    QAtomicInteger<qint64> m_nextCleanup{0};
 };
 
 } // namespace Kernia::Server
