@@ -149,23 +149,28 @@ int main(int argc, char *argv[])
     http.setEngine(&auth);
 
     // Housekeeping (ops/maintenance.h): at start-up, then about once a minute, on this
-    // thread, so no request waits for it.
+    // thread, so no request waits for it. A pass is bounded: while a backlog is left the next
+    // one follows after kHousekeepingFollowUpMs, and signals are handled in between.
     QTimer housekeeping;
-    housekeeping.setInterval(kHousekeepingIntervalMs);
+    housekeeping.setSingleShot(true);
     const auto keepHouse = [&] {
+        int nextMs = kHousekeepingIntervalMs;
         try {
             const HousekeepingResult done = runHousekeeping(auth);
             if (done.expiredVerifications > 0)
-                qCDebug(lcServer, "housekeeping: deleted %d expired verification row(s)", done.expiredVerifications);
+                qCDebug(lcServer, "housekeeping: deleted %d expired verification row(s)%s", done.expiredVerifications,
+                        done.moreLeft ? ", more left" : "");
             if (done.staleRateLimitCounters > 0)
                 qCDebug(lcServer, "housekeeping: deleted %d stale rate-limit counter(s)", done.staleRateLimitCounters);
+            if (done.moreLeft)
+                nextMs = kHousekeepingFollowUpMs;
         } catch (const StoreError &failure) {
             qCWarning(lcServer, "housekeeping failed (tried again in a minute): %s", failure.what());
         }
+        housekeeping.start(nextMs);
     };
     QObject::connect(&housekeeping, &QTimer::timeout, &app, keepHouse);
-    housekeeping.start();
-    QTimer::singleShot(0, &app, keepHouse);
+    housekeeping.start(0);   // stop() at shutdown cancels this first pass too
 
     bool shuttingDown = false;
     QObject::connect(&shutdownSignals, &ShutdownSignals::received, &app, [&](int signalNumber) {

@@ -318,6 +318,39 @@ test("housekeeping: expired verification rows are deleted at start-up (and about
   }
 });
 
+test("housekeeping: a backlog of expired verification rows goes in bounded passes a second apart, not a minute", T, async () => {
+  const first = await startServer({ tag: "ops-backlog" });
+  const dir = first.dir;
+  let second;
+  try {
+    await first.stop({ keep: true });
+    // 45,000 expired rows: more than two passes of 20,000 (ops/maintenance.h).
+    const now = Date.now();
+    sqlite(first.dbPath, `INSERT INTO verification (id, identifier, value, expiresAt, createdAt, updatedAt)
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 45000)
+      SELECT 'backlog-' || i, 'passkey-backlog-' || i, '{}', ${now - 60000}, ${now - 360000}, ${now - 360000} FROM n`);
+    assert.equal(sqlite(first.dbPath, "SELECT count(*) AS n FROM verification")[0].n, 45000);
+    second = await startServer({
+      tag: "ops-backlog", dir,
+      env: { KERNIA_LOG_RULES: "kernia.http.info=false\nkernia.ratelimit.info=false\nkernia.server.debug=true" },
+    });
+    const left = () => second.sql("SELECT count(*) AS n FROM verification")[0].n;
+    // Three passes (start-up, +1 s, +2 s); with a minute between passes this times out.
+    await eventually(() => left() === 0, () => `rows still there: ${left()}`, second, 15000);
+    const passes = () => [...second.stderr().matchAll(/deleted (\d+) expired verification row\(s\)(, more left)?/g)]
+      .map((m) => `${m[1]}${m[2] ? "+" : ""}`);
+    await eventually(() => passes().length >= 3, () => `passes logged: ${passes()}`, second);
+    assert.deepEqual(passes(), ["20000+", "20000+", "5000"]);
+  } finally {
+    await second?.stop({ keep: true });
+    await first.stop({ keep: true });
+    if (!keep()) {
+      rmSync(dir, { recursive: true, force: true });
+      if (isPgUrl(first.dbPath)) dropPgDatabase(first.dbPath);
+    }
+  }
+});
+
 test("--help lists the commands and the new options", T, async () => {
   const r = await runServerToExit(["--help"]);
   assert.equal(r.code, 0);

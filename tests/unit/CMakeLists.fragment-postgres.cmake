@@ -14,3 +14,5 @@ endfunction()
 
 kernia_unit_test_postgres(tst_anonymous)
 kernia_unit_test_postgres(tst_pipeline)
+# The housekeeping and prune-anonymous are SQL of both dialects too.
+kernia_unit_test_postgres(tst_ops)

@@ -64,7 +64,10 @@ public:
     {
         return m_inner.consumeVerification(identifier);
     }
-    int deleteExpiredVerifications(const QDateTime &now) override { return m_inner.deleteExpiredVerifications(now); }
+    int deleteExpiredVerifications(const QDateTime &now, int maxRows) override
+    {
+        return m_inner.deleteExpiredVerifications(now, maxRows);
+    }
 
     void createPasskey(const Passkey &passkey) override { m_inner.createPasskey(passkey); }
     std::optional<Passkey> passkeyById(const QString &id) override { return m_inner.passkeyById(id); }

@@ -1,5 +1,6 @@
 // Operations without sockets: the maintenance commands (migrate, prune-anonymous), the
-// health answer, request-log lines and the command line that selects them.
+// server's housekeeping, the health answer, request-log lines and the command line that
+// selects them.
 #include "test_server.h"
 
 #include "config/server_config.h"
@@ -42,6 +43,18 @@ void addSession(Store &store, const QString &userId, const QDateTime &updatedAt)
     store.createSession(s);
 }
 
+void addVerification(Store &store, const QDateTime &expiresAt)
+{
+    Verification v;
+    v.id = Crypto::randomId();
+    v.identifier = QStringLiteral("passkey-") + v.id;
+    v.value = QStringLiteral("{}");
+    v.createdAt = expiresAt.addSecs(-300);
+    v.updatedAt = v.createdAt;
+    v.expiresAt = expiresAt;
+    store.createVerification(v);
+}
+
 ConfigResult parse(const QStringList &args, const QString &dataDir)
 {
     return loadServerConfig(QStringList{QStringLiteral("kernia-server")} + args
@@ -59,6 +72,7 @@ private slots:
     void durations();
     void migrateReportsWhatItApplied();
     void pruneAnonymous();
+    void housekeepingPassIsBounded();
     void health();
     void requestLogLines();
     void requestIds();
@@ -134,6 +148,35 @@ void OpsTest::pruneAnonymous()
         store.createUser(makeUser(true, old));
     QCOMPARE(Kernia::Server::pruneAnonymous(*server.store, 30 * 86400, false, kNow).users, 450);
     QCOMPARE(server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"user\"")), 4);
+}
+
+// A backlog of expired verification rows larger than one pass: the pass stops at
+// kHousekeepingMaxVerificationRows and says more is left; the next pass takes the rest.
+void OpsTest::housekeepingPassIsBounded()
+{
+    TestServer server;
+    const int backlog = kHousekeepingMaxVerificationRows + 250;
+    server.store->transaction([&] {
+        for (int i = 0; i < backlog; ++i)
+            addVerification(*server.store, kNow.addSecs(-60 - i));
+    });
+    addVerification(*server.store, kNow.addSecs(3600));   // live: stays
+    const auto rows = [&] { return server.scalar(QStringLiteral("SELECT COUNT(*) FROM \"verification\"")); };
+
+    const HousekeepingResult first = runHousekeeping(*server.auth, kNow);
+    QCOMPARE(first.expiredVerifications, kHousekeepingMaxVerificationRows);
+    QVERIFY(first.moreLeft);
+    QCOMPARE(rows(), 251);
+
+    const HousekeepingResult second = runHousekeeping(*server.auth, kNow);
+    QCOMPARE(second.expiredVerifications, 250);
+    QVERIFY(!second.moreLeft);
+    QCOMPARE(rows(), 1);
+
+    const HousekeepingResult idle = runHousekeeping(*server.auth, kNow);
+    QCOMPARE(idle.expiredVerifications, 0);
+    QVERIFY(!idle.moreLeft);
+    QCOMPARE(idle.staleRateLimitCounters, 0);   // no rate limiter on this server
 }
 
 void OpsTest::health()

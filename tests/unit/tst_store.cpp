@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <unistd.h>
@@ -907,12 +908,13 @@ private slots:
         live.expiresAt = now.addSecs(3600);
         store->createVerification(live);
 
-        QCOMPARE(store->deleteExpiredVerifications(now), expired);
+        constexpr int kAll = std::numeric_limits<int>::max();
+        QCOMPARE(store->deleteExpiredVerifications(now, kAll), expired);
         QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM verification")).toInt(), 2);
         QVERIFY(store->verificationByIdentifier(QStringLiteral("magic-link:a")));
         QVERIFY(store->verificationByIdentifier(QStringLiteral("reset-password:b")));
-        QCOMPARE(store->deleteExpiredVerifications(now), 0);
-        QCOMPARE(store->deleteExpiredVerifications(now.addSecs(3601)), 2);
+        QCOMPARE(store->deleteExpiredVerifications(now, kAll), 0);
+        QCOMPARE(store->deleteExpiredVerifications(now.addSecs(3601), kAll), 2);
         QCOMPARE(rawScalar(path, QStringLiteral("SELECT count(*) FROM verification")).toInt(), 0);
 
         // The sweep reads expired rows through an index on "expiresAt".
@@ -921,6 +923,42 @@ private slots:
             : QStringLiteral("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'verification' "
                              "AND sql LIKE '%(\"expiresAt\")%'");
         QCOMPARE(rawScalar(path, indexQuery).toInt(), 1);
+    }
+
+    // One call deletes at most maxRows (whole batches, then part of one) and leaves the rest
+    // for the next call: the housekeeping bounds how long one pass holds its thread.
+    void expiredVerificationsGoAtMostMaxRowsACall()
+    {
+        QString path;
+        auto store = openMigrated(&path);
+        QVERIFY(store);
+        const auto rows = [&] { return rawScalar(path, QStringLiteral("SELECT count(*) FROM verification")).toInt(); };
+        const QDateTime now = ms(10000000);
+        const int expired = SqlStore::kExpiredVerificationBatch * 2 + 17;
+        store->transaction([&] {
+            for (int i = 0; i < expired; ++i) {
+                Verification v = makeVerification(QStringLiteral("old-%1").arg(i), QStringLiteral("passkey-%1").arg(i), 1000 + i);
+                v.expiresAt = now.addMSecs(-1 - i);
+                store->createVerification(v);
+            }
+        });
+        Verification live = makeVerification(QStringLiteral("live"), QStringLiteral("reset-password:b"), 3000);
+        live.expiresAt = now.addSecs(3600);
+        store->createVerification(live);
+
+        const int bound = SqlStore::kExpiredVerificationBatch * 3 / 2;   // a batch and a half
+        QCOMPARE(store->deleteExpiredVerifications(now, bound), bound);   // as many as allowed: maybe more left
+        QCOMPARE(rows(), expired - bound + 1);
+        QCOMPARE(store->deleteExpiredVerifications(now, bound), expired - bound);   // the rest: fewer
+        QCOMPARE(rows(), 1);
+        QCOMPARE(store->deleteExpiredVerifications(now, bound), 0);
+        QVERIFY(store->verificationByIdentifier(QStringLiteral("reset-password:b")));
+
+        const QDateTime later = now.addSecs(3601);
+        QCOMPARE(store->deleteExpiredVerifications(later, 0), 0);   // no rows allowed: none go
+        QCOMPARE(rows(), 1);
+        QCOMPARE(store->deleteExpiredVerifications(later, 1), 1);
+        QCOMPARE(rows(), 0);
     }
 
     void consumeVerificationFromEightThreads()

@@ -53,7 +53,9 @@ PruneResult pruneAnonymous(SqlStore &store, qint64 olderThanSeconds, bool dryRun
 HousekeepingResult runHousekeeping(AuthServer &auth, const QDateTime &now)
 {
     HousekeepingResult result;
-    result.expiredVerifications = auth.store().deleteExpiredVerifications(now.toUTC());
+    result.expiredVerifications =
+        auth.store().deleteExpiredVerifications(now.toUTC(), kHousekeepingMaxVerificationRows);
+    result.moreLeft = result.expiredVerifications >= kHousekeepingMaxVerificationRows;
     if (RateLimiter *limiter = auth.rateLimiter())
         result.staleRateLimitCounters = limiter->removeStaleCounters(auth.plugins());
     return result;

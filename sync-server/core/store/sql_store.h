@@ -171,7 +171,7 @@ public:
                               bool sliding) override;
     int deleteRateLimitsBefore(qint64 cutoffMs, const QString &exceptKeyPrefix = QString()) override;
     // Batches of kExpiredVerificationBatch rows, found through the "expiresAt" index.
-    int deleteExpiredVerifications(const QDateTime &now) override;
+    int deleteExpiredVerifications(const QDateTime &now, int maxRows) override;
     static constexpr int kExpiredVerificationBatch = 1000;
     QStringList inactiveAnonymousUsers(const QDateTime &cutoff) override;
     // Batches of 200 users per transaction; sync tables (sync_record, sync_client,

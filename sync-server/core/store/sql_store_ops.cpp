@@ -94,25 +94,30 @@ int SqlStore::deleteRateLimitsBefore(qint64 cutoffMs, const QString &exceptKeyPr
 // ---------------------------------------------------------------------------------------
 // Expired verification rows
 
-int SqlStore::deleteExpiredVerifications(const QDateTime &now)
+int SqlStore::deleteExpiredVerifications(const QDateTime &now, int maxRows)
 {
     // A batch per transaction: a backlog (a server that never swept, a flood of passkey
     // challenges) holds SQLite's write lock, or PostgreSQL's row locks, a batch at a time.
     static const QString sql = QStringLiteral(
         "DELETE FROM \"verification\" WHERE \"id\" IN (SELECT \"id\" FROM \"verification\" "
-        "WHERE \"expiresAt\" < :now LIMIT %1)").arg(kExpiredVerificationBatch);
+        "WHERE \"expiresAt\" < :now LIMIT :limit)");
     int total = 0;
-    for (;;) {
+    while (total < maxRows) {
+        const int limit = qMin(kExpiredVerificationBatch, maxRows - total);
         int deleted = 0;
         transaction([&] {
             Query q(connection(), dialect(), QStringLiteral("deleteExpiredVerifications"));
-            q.prepare(sql).bind(QStringLiteral(":now"), qint64(now.toMSecsSinceEpoch())).exec();
+            q.prepare(sql)
+                .bind(QStringLiteral(":now"), qint64(now.toMSecsSinceEpoch()))
+                .bind(QStringLiteral(":limit"), qint64(limit))
+                .exec();
             deleted = qMax(0, q.rowsAffected());
         });
         total += deleted;
-        if (deleted < kExpiredVerificationBatch)
-            return total;
+        if (deleted < limit)
+            break;
     }
+    return total;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -106,10 +106,12 @@ public:
     virtual std::optional<Verification> verificationByIdentifier(const QString &identifier) = 0;
     // Deletes and returns the row in one step, so two requests can never both use it.
     virtual std::optional<Verification> consumeVerification(const QString &identifier) = 0;
-    // Deletes every row whose expiresAt is before `now` (any kind: magic links, reset
-    // tokens, passkey challenges), a batch per transaction so a backlog never holds the
-    // write lock for long; returns how many (the server's housekeeping, ops/maintenance.h).
-    virtual int deleteExpiredVerifications(const QDateTime &now) = 0;
+    // Deletes rows whose expiresAt is before `now` (any kind: magic links, reset tokens,
+    // passkey challenges), at most `maxRows` of them, a batch per transaction so a backlog
+    // never holds the write lock for long; returns how many. When that is `maxRows`, more
+    // may be left: the caller bounds how long one call takes and comes back for the rest
+    // (the server's housekeeping, ops/maintenance.h).
+    virtual int deleteExpiredVerifications(const QDateTime &now, int maxRows) = 0;
 
     // Passkeys (passkey plugin). Lists are in creation order.
     virtual void createPasskey(const Passkey &passkey) = 0;
