@@ -177,6 +177,8 @@ private slots:
         Response r = server.get(QStringLiteral("/magic-link/verify?token=") + token);
         QCOMPARE(r.status(), 302);
         QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/?error=INVALID_TOKEN"));
+        QCOMPARE(r.contentType(), QByteArray("application/json"));
+        QVERIFY(r.body().isEmpty());
         QVERIFY(r.cookies().isEmpty());
         QVERIFY(r.header("set-auth-token").isEmpty());
         r = server.get(QStringLiteral("/magic-link/verify?token=nope&callbackURL=/after"));
@@ -227,6 +229,7 @@ private slots:
         QCOMPARE(r.status(), 302);
         QCOMPARE(r.header("location"), QByteArray("http://127.0.0.1:3100/welcome-new"));
         QVERIFY(r.body().isEmpty());
+        QCOMPARE(r.contentType(), QByteArray("application/json")); // Better Auth's 302s say so (transcript 06)
         QVERIFY(!server.sessionCookie(r).isEmpty());
         QVERIFY(!r.header("set-auth-token").isEmpty()); // bearer clients get the token on the 302
         // Same address again: an existing user goes to callbackURL.

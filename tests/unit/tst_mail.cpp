@@ -575,6 +575,8 @@ private slots:
         r = server.get(QStringLiteral("/verify-email?token=abc&callbackURL=/x"));
         QCOMPARE(r.status(), 302);
         QCOMPARE(r.header("location"), QByteArray("/x?error=INVALID_TOKEN"));
+        QCOMPARE(r.contentType(), QByteArray("application/json")); // as Better Auth's redirects (transcript 07)
+        QVERIFY(r.body().isEmpty());
         const QByteArray expired = Jwt::signHs256({{"email", "gina@example.com"}, {"userId", userId}}, kSecret, 3600,
                                                   QDateTime::currentDateTimeUtc().addSecs(-7200));
         r = server.get(QStringLiteral("/verify-email?token=") + QString::fromLatin1(expired));
@@ -658,6 +660,8 @@ private slots:
         r = server.get(QStringLiteral("/reset-password/%1?callbackURL=%2Freset").arg(token));
         QCOMPARE(r.status(), 302);
         QCOMPARE(r.header("location"), QStringLiteral("http://127.0.0.1:3100/reset?token=%1").arg(token).toUtf8());
+        QCOMPARE(r.contentType(), QByteArray("application/json"));
+        QVERIFY(r.body().isEmpty());
         r = server.get(QStringLiteral("/reset-password/%1?callbackURL=%2Freset").arg(token));
         QCOMPARE(r.status(), 302);
         r = server.get(QStringLiteral("/reset-password/unknown?callbackURL=/reset"));

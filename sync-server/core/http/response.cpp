@@ -36,6 +36,15 @@ Response Response::empty(int status)
     return response;
 }
 
+Response Response::redirect(const QByteArray &location)
+{
+    Response response;
+    response.m_status = 302;
+    response.m_contentType = "application/json";
+    response.setHeader("location", location);
+    return response;
+}
+
 Response Response::html(const QByteArray &page, int status)
 {
     Response response;

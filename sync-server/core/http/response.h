@@ -26,6 +26,9 @@ public:
     static Response json(const QJsonValue &value, int status = 200);
     static Response jsonText(const QByteArray &json, int status = 200);   // already serialised
     static Response empty(int status);
+    // A 302 to `location` with an empty body. Better Auth labels it application/json (its
+    // redirects are thrown API responses), so Kernia does too (transcripts 06, 07, 09).
+    static Response redirect(const QByteArray &location);
     static Response html(const QByteArray &page, int status = 200);
 
     int status() const { return m_status; }

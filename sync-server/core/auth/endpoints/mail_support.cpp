@@ -80,9 +80,7 @@ QString withQueryItem(const QString &url, const QString &key, const QString &val
 
 Response redirectTo(const QString &location)
 {
-    Response response = Response::empty(302);
-    response.setHeader("location", location.toUtf8());
-    return response;
+    return Response::redirect(location.toUtf8());
 }
 
 void throwMissingQueryField(const QString &field)

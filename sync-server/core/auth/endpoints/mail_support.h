@@ -37,7 +37,7 @@ QString withQueryItem(const QString &url, const QString &key, const QString &val
 // application/x-www-form-urlencoded, as URLSearchParams writes it.
 QByteArray formEncode(const QString &text);
 
-// 302 to `location`, empty body.
+// 302 to `location`, empty body, content-type application/json (as Better Auth).
 Response redirectTo(const QString &location);
 
 // 400 VALIDATION_ERROR "[query.<field>] Invalid input: expected string, received undefined".
