@@ -186,6 +186,9 @@ void PipelineTest::postGetSessionIs405()
     const Response r = server.post(QStringLiteral("/get-session"), {});
     QCOMPARE(r.status(), 405);
     QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"));
+    // as every get-session answer (transcript 12)
+    QCOMPARE(r.header("cache-control"), QByteArray("no-store"));
+    QCOMPARE(r.header("pragma"), QByteArray("no-cache"));
 }
 
 void PipelineTest::okEndpoint()

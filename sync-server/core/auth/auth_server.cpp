@@ -119,8 +119,13 @@ Response AuthServer::handle(const Request &request, const Route &route)
     }
 
     if (!endpoint) {
-        if (mount.isEmpty() && request.method == "POST" && path == QLatin1String("/get-session"))
-            return errorResponse(ApiError(405, CoreErrors::METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED));
+        if (mount.isEmpty() && request.method == "POST" && path == QLatin1String("/get-session")) {
+            // Better Auth's get-session endpoint answers it, with its no-cache headers (transcript 12)
+            Response response = errorResponse(ApiError(405, CoreErrors::METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED));
+            response.setHeader("cache-control", "no-store");
+            response.setHeader("pragma", "no-cache");
+            return response;
+        }
         return Response::empty(404); // Better Auth: unknown path and wrong method alike
     }
 
