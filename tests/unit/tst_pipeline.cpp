@@ -26,6 +26,7 @@ private slots:
     void unknownPathWrongMethodAndTrailingSlashAre404();
     void postGetSessionIs405();
     void okEndpoint();
+    void errorPageIsHtml();
     void malformedJsonIs400();
     void arrayBodyIsValidationError();
     void missingBodyIsValidationError();
@@ -197,6 +198,18 @@ void PipelineTest::okEndpoint()
     const Response r = server.get(QStringLiteral("/ok"));
     QCOMPARE(r.status(), 200);
     QCOMPARE(r.body(), QByteArray(R"({"ok":true})"));
+}
+
+void PipelineTest::errorPageIsHtml()
+{
+    TestServer server;
+    const Response r = server.get(QStringLiteral("/error?error=%3Cb%3E"));
+    QCOMPARE(r.status(), 200);
+    // exactly Better Auth's content type (transcript 12); the page names its charset itself
+    QCOMPARE(r.contentType(), QByteArray("text/html"));
+    QVERIFY(r.body().startsWith("<!DOCTYPE html>"));
+    QVERIFY(r.body().contains("<meta charset=\"utf-8\">"));
+    QVERIFY(r.body().contains("&lt;b&gt;"));
 }
 
 void PipelineTest::malformedJsonIs400()

@@ -49,7 +49,8 @@ Response Response::html(const QByteArray &page, int status)
 {
     Response response;
     response.m_status = status;
-    response.m_contentType = "text/html; charset=utf-8";
+    // Better Auth's exact type (its /error page); pages declare <meta charset="utf-8">
+    response.m_contentType = "text/html";
     response.m_body = page;
     return response;
 }

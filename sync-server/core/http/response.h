@@ -29,7 +29,7 @@ public:
     // A 302 to `location` with an empty body. Better Auth labels it application/json (its
     // redirects are thrown API responses), so Kernia does too (transcripts 06, 07, 09).
     static Response redirect(const QByteArray &location);
-    static Response html(const QByteArray &page, int status = 200);
+    static Response html(const QByteArray &page, int status = 200);   // page must declare its charset
 
     int status() const { return m_status; }
     void setStatus(int status) { m_status = status; }
