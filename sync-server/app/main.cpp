@@ -118,6 +118,9 @@ int main(int argc, char *argv[])
     options.trustedOrigins = config.trustedOrigins;
     options.maxBodyBytes = config.maxBodyBytes;
     options.revokeSessionsOnPasswordReset = config.revokeSessionsOnPasswordReset;
+    options.sessionExpiresIn = config.session.expiresIn;
+    options.sessionUpdateAge = config.session.updateAge;
+    options.sessionFreshAge = config.session.freshAge;
     AuthServer auth(options, store);
     auth.addPlugin(std::make_unique<BearerPlugin>());
     // Data sync under /api/sync; its built-in on_link moves a guest's records into the account,

@@ -265,6 +265,10 @@ void OpsTest::commandLine()
     QCOMPARE(serve.config->idleSpinMicroseconds, 200);
     QCOMPARE(serve.config->hashPriority, ScryptHelper::Priority::Idle);
     QVERIFY(serve.config->revokeSessionsOnPasswordReset);
+    // session lifetimes default to Better Auth's (AuthOptions)
+    QCOMPARE(serve.config->session.expiresIn, AuthOptions().sessionExpiresIn);
+    QCOMPARE(serve.config->session.updateAge, AuthOptions().sessionUpdateAge);
+    QCOMPARE(serve.config->session.freshAge, AuthOptions().sessionFreshAge);
 
     ConfigResult flags = parse({QStringLiteral("--secret"), secret, QStringLiteral("--no-rate-limit"),
                                 QStringLiteral("--rate-limit-window"), QStringLiteral("30"),
@@ -306,7 +310,7 @@ void OpsTest::commandLine()
     const QString configPath = dir.filePath(QStringLiteral("c.json"));
     QFile file(configPath);
     QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "revoke_sessions_on_password_reset": false, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}})");
+    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "revoke_sessions_on_password_reset": false, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}, "session": {"expires_in": 60, "update_age": 3, "fresh_age": 0}})");
     file.close();
     ConfigResult fromFile = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data);
     QVERIFY2(fromFile.config, qPrintable(fromFile.error));
@@ -317,12 +321,25 @@ void OpsTest::commandLine()
     QVERIFY(!fromFile.config->revokeSessionsOnPasswordReset);
     QCOMPARE(fromFile.config->rateLimit.customRules.size(), 1);
     QVERIFY(fromFile.config->rateLimit.customRules.first().disabled);
+    QCOMPARE(fromFile.config->session.expiresIn, 60);
+    QCOMPARE(fromFile.config->session.updateAge, 3);
+    QCOMPARE(fromFile.config->session.freshAge, 0);
+    // prune-anonymous goes by the configured update age
+    QVERIFY(parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("5s"),
+                   QStringLiteral("--config"), configPath}, data).config);
+    const ConfigResult belowUpdateAge = parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("2s"),
+                                               QStringLiteral("--config"), configPath}, data);
+    QVERIFY(!belowUpdateAge.config);
+    QVERIFY2(belowUpdateAge.error.contains(QStringLiteral("at least 3s")), qPrintable(belowUpdateAge.error));
 
     // Values from the file are held to the same ranges as the flags.
     for (const QByteArray &bad : {QByteArray(R"({"worker_threads": 0})"), QByteArray(R"({"idle_spin_us": -1})"),
                                   QByteArray(R"({"idle_spin_us": 20000})"), QByteArray(R"({"hash_priority": "low "})"),
                                   QByteArray(R"({"hash_priority": 1})"), QByteArray(R"({"worker_threads": 257})"),
-                                  QByteArray(R"({"shutdown_timeout": 3601})"), QByteArray(R"({"shutdown_timeout": -1})")}) {
+                                  QByteArray(R"({"shutdown_timeout": 3601})"), QByteArray(R"({"shutdown_timeout": -1})"),
+                                  QByteArray(R"({"session": {"expires_in": 0}})"), QByteArray(R"({"session": {"update_age": -1}})"),
+                                  QByteArray(R"({"session": {"fresh_age": "5"}})"), QByteArray(R"({"session": {"expires_in": 1.5}})"),
+                                  QByteArray(R"({"session": {"ttl": 5}})"), QByteArray(R"({"session": 60})")}) {
         QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
         file.write(bad);
         file.close();

@@ -1,6 +1,5 @@
 #include "server_config.h"
 
-#include "auth/options.h"
 #include "config/templates.h"
 #include "crypto/crypto.h"
 #include "mail/smtp_mailer.h"
@@ -38,6 +37,11 @@ constexpr IntegerSetting kWorkerThreads{"worker-threads", "worker_threads", 1, 2
 // by then is not in a tight request chain.
 constexpr IntegerSetting kIdleSpin{"idle-spin-us", "idle_spin_us", 0, 10000, " microseconds"};
 constexpr IntegerSetting kShutdownTimeout{"shutdown-timeout", "shutdown_timeout", 0, 3600, " seconds"};
+// Session lifetimes: config file only (no flags).
+constexpr qint64 kTenYears = qint64(10) * 365 * 24 * 3600;
+constexpr IntegerSetting kSessionExpiresIn{"", "session.expires_in", 1, kTenYears, " seconds"};
+constexpr IntegerSetting kSessionUpdateAge{"", "session.update_age", 0, kTenYears, " seconds"};
+constexpr IntegerSetting kSessionFreshAge{"", "session.fresh_age", 0, kTenYears, " seconds"};
 
 // The check for a value that came from the config file (a flag's value is checked as it is
 // parsed, and may have replaced it).
@@ -79,7 +83,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
         QStringLiteral("idle_spin_us"), QStringLiteral("hash_priority"), QStringLiteral("revoke_sessions_on_password_reset"),
         QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey"),
-        QStringLiteral("sync"), QStringLiteral("rate_limit"), QStringLiteral("shutdown_timeout")};
+        QStringLiteral("sync"), QStringLiteral("rate_limit"), QStringLiteral("shutdown_timeout"), QStringLiteral("session")};
     for (const QString &key : root.keys()) {
         if (!known.contains(key)) {
             *error = QStringLiteral("unknown key \"%1\" in config file %2").arg(key, path);
@@ -111,6 +115,31 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
 
     config.revokeSessionsOnPasswordReset = root.value(QStringLiteral("revoke_sessions_on_password_reset"))
                                                .toBool(config.revokeSessionsOnPasswordReset);
+
+    const QJsonValue session = root.value(QStringLiteral("session"));
+    if (!session.isUndefined() && !session.isObject()) {
+        *error = QStringLiteral("session must be an object in config file %1").arg(path);
+        return false;
+    }
+    const QJsonObject sessionObject = session.toObject();
+    for (const QString &key : sessionObject.keys()) {
+        static const QStringList sessionKeys = {QStringLiteral("expires_in"), QStringLiteral("update_age"),
+                                                QStringLiteral("fresh_age")};
+        if (!sessionKeys.contains(key)) {
+            *error = QStringLiteral("unknown key \"session.%1\" in config file %2").arg(key, path);
+            return false;
+        }
+        // whole seconds; the ranges are checked with the other settings
+        const QJsonValue value = sessionObject.value(key);
+        if (!value.isDouble() || value.toDouble() != double(qint64(value.toDouble()))) {
+            *error = QStringLiteral("session.%1 in config file %2 must be a whole number of seconds").arg(key, path);
+            return false;
+        }
+        qint64 &target = key == QLatin1String("expires_in") ? config.session.expiresIn
+            : key == QLatin1String("update_age")            ? config.session.updateAge
+                                                             : config.session.freshAge;
+        target = qint64(value.toDouble());
+    }
 
     const QJsonObject anonymous = root.value(QStringLiteral("anonymous")).toObject();
     AnonymousConfig &a = config.anonymous;
@@ -426,7 +455,10 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
     }
     if (!inRange(kWorkerThreads, config.workerThreads, &result.error)
         || !inRange(kIdleSpin, config.idleSpinMicroseconds, &result.error)
-        || !inRange(kShutdownTimeout, config.shutdownTimeoutSeconds, &result.error))
+        || !inRange(kShutdownTimeout, config.shutdownTimeoutSeconds, &result.error)
+        || !inRange(kSessionExpiresIn, config.session.expiresIn, &result.error)
+        || !inRange(kSessionUpdateAge, config.session.updateAge, &result.error)
+        || !inRange(kSessionFreshAge, config.session.freshAge, &result.error))
         return result;
     if (config.command == QLatin1String("prune-anonymous")) {
         const std::optional<qint64> olderThan = parseDurationSeconds(flag("older-than"));
@@ -437,12 +469,14 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         }
         // A guest's activity shows as its session's refresh, at most once per update age:
         // a shorter duration would delete guests that are in use right now.
-        const qint64 updateAge = AuthOptions::kDefaultSessionUpdateAge;
+        const qint64 updateAge = config.session.updateAge;
         if (*olderThan < updateAge) {
-            result.error = QStringLiteral("prune-anonymous --older-than must be at least %1h (got \"%2\"): a guest's "
+            result.error = QStringLiteral("prune-anonymous --older-than must be at least %1 (got \"%2\"): a guest's "
                                           "activity is seen when its session is refreshed, at most once in that time, "
                                           "so a shorter duration would delete guests in use")
-                               .arg(updateAge / 3600).arg(flag("older-than"));
+                               .arg(updateAge % 3600 == 0 ? QStringLiteral("%1h").arg(updateAge / 3600)
+                                                          : QStringLiteral("%1s").arg(updateAge))
+                               .arg(flag("older-than"));
             return result;
         }
         config.olderThanSeconds = *olderThan;

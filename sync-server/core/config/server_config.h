@@ -66,6 +66,15 @@ struct SyncConfig
     qint64 maxPullBytes = 4 * 1024 * 1024; // max_pull_bytes
 };
 
+// Session lifetimes in seconds (Better Auth's session.expiresIn / updateAge / freshAge;
+// defaults: AuthOptions'). Config-file object "session".
+struct SessionConfig
+{
+    qint64 expiresIn = 7 * 24 * 3600;  // expires_in: lifetime, the session cookie's Max-Age
+    qint64 updateAge = 24 * 3600;      // update_age: get-session extends a session this old
+    qint64 freshAge = 24 * 3600;       // fresh_age: "fresh" below this age; 0 = always fresh
+};
+
 struct ServerConfig
 {
     QString host = QStringLiteral("127.0.0.1");
@@ -83,6 +92,7 @@ struct ServerConfig
     ScryptHelper::Priority hashPriority = ScryptHelper::Priority::Idle;
     // revoke_sessions_on_password_reset / --keep-sessions-on-password-reset (docs/mail.md)
     bool revokeSessionsOnPasswordReset = true;
+    SessionConfig session;
     AnonymousConfig anonymous;
     PasskeyConfig passkey;
     SmtpConfig smtp;
