@@ -26,10 +26,16 @@
 // software authenticator for the reference's challenge) are made again by a software
 // authenticator for Kernia's challenge.
 //
+// The recorder's notes are checked too: a mail the reference sent must have a Kernia
+// counterpart of the same kind, and where the reference's onLinkAccount log shows a link
+// (or none), Kernia's kernia-linked-guest header must name the same guest (or be absent /
+// `none`). Pauses ("waited N seconds") are waited.
+//
 // Where Kernia differs on purpose, the difference is an entry of ADJUSTMENTS (the expected
-// answer is changed, naming the document that says so) or of SKIPS (the exchange is not
-// replayed, with the reason). An exchange that cannot be replayed and is not listed fails
-// the test, and so does an entry that no longer matches an exchange.
+// answer is changed, naming the document that says so), CHECKS (the same for the notes) or
+// SKIPS (the exchange is not replayed, with the reason). An exchange that cannot be
+// replayed and is not listed fails the test, and so does an entry that no longer matches
+// an exchange.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from "node:crypto";
@@ -170,8 +176,6 @@ const NULL_FOR_ABSENT = {
   // protocol README §1 ("Fields that were never set are omitted by the reference … Kernia
   // may emit null (recommended for SQL storage) or omit"): user.image
   image: "protocol README §1",
-  // docs/methods/passkey.md, "Deviations": a passkey name never set is null
-  name: "docs/methods/passkey.md",
 };
 
 const titlesOf = (entry) => entry.titles ?? [entry.title];
