@@ -162,6 +162,18 @@ protected:
     const Backend m_backend;
 
 private:
+    // `count` passkey challenges that expired 1, 2, ... ms before `now`, in one transaction.
+    static void addExpiredVerifications(SqlStore &store, int count, const QDateTime &now)
+    {
+        store.transaction([&] {
+            for (int i = 0; i < count; ++i) {
+                Verification v = makeVerification(QStringLiteral("old-%1").arg(i), QStringLiteral("passkey-%1").arg(i), 1000 + i);
+                v.expiresAt = now.addMSecs(-1 - i);
+                store.createVerification(v);
+            }
+        });
+    }
+
     QTemporaryDir m_dir;
     int m_counter = 0;
     std::vector<std::unique_ptr<PgTestDatabase>> m_databases;   // PostgreSQL: one per store
@@ -894,13 +906,7 @@ private slots:
         QVERIFY(store);
         const QDateTime now = ms(10000000);
         const int expired = SqlStore::kExpiredVerificationBatch * 2 + 17;
-        store->transaction([&] {
-            for (int i = 0; i < expired; ++i) {
-                Verification v = makeVerification(QStringLiteral("old-%1").arg(i), QStringLiteral("passkey-%1").arg(i), 1000 + i);
-                v.expiresAt = now.addMSecs(-1 - i);
-                store->createVerification(v);
-            }
-        });
+        addExpiredVerifications(*store, expired, now);
         Verification exact = makeVerification(QStringLiteral("at-now"), QStringLiteral("magic-link:a"), 2000);
         exact.expiresAt = now;   // not before now: kept (a lookup already treats it as dead)
         store->createVerification(exact);
@@ -935,13 +941,7 @@ private slots:
         const auto rows = [&] { return rawScalar(path, QStringLiteral("SELECT count(*) FROM verification")).toInt(); };
         const QDateTime now = ms(10000000);
         const int expired = SqlStore::kExpiredVerificationBatch * 2 + 17;
-        store->transaction([&] {
-            for (int i = 0; i < expired; ++i) {
-                Verification v = makeVerification(QStringLiteral("old-%1").arg(i), QStringLiteral("passkey-%1").arg(i), 1000 + i);
-                v.expiresAt = now.addMSecs(-1 - i);
-                store->createVerification(v);
-            }
-        });
+        addExpiredVerifications(*store, expired, now);
         Verification live = makeVerification(QStringLiteral("live"), QStringLiteral("reset-password:b"), 3000);
         live.expiresAt = now.addSecs(3600);
         store->createVerification(live);
