@@ -504,6 +504,16 @@ private slots:
         QCOMPARE(Jwt::verifyHs256(none, secret, now).status, Jwt::Status::Invalid);
         for (const QByteArray &bad : {QByteArray(), QByteArray("abc"), QByteArray("a.b.c"), QByteArray("...")})
             QCOMPARE(Jwt::verifyHs256(bad, secret, now).status, Jwt::Status::Invalid);
+        // signHs256Ordered keeps the caller's order (a QJsonObject would sort the keys).
+        const QByteArray ordered = Jwt::signHs256Ordered({{QStringLiteral("userId"), QStringLiteral("u1")},
+                                                          {QStringLiteral("email"), QStringLiteral("a@example.com")},
+                                                          {QStringLiteral("n"), 2}},
+                                                         secret, 60, now);
+        QCOMPARE(QByteArray::fromBase64(ordered.split('.').at(1), QByteArray::Base64UrlEncoding),
+                 QByteArray("{\"userId\":\"u1\",\"email\":\"a@example.com\",\"n\":2,\"iat\":1795432907,\"exp\":1795432967}"));
+        v = Jwt::verifyHs256(ordered, secret, now);
+        QCOMPARE(v.status, Jwt::Status::Valid);
+        QCOMPARE(v.payload.value(QStringLiteral("email")).toString(), QStringLiteral("a@example.com"));
     }
 
     void routerPrefixRoutes()

@@ -43,12 +43,22 @@ std::optional<QJsonObject> jsonObject(const QByteArray &part)
 QByteArray signHs256(const QJsonObject &claims, const QByteArray &secret, qint64 expiresInSeconds,
                      const QDateTime &now)
 {
+    OrderedClaims ordered;
+    for (auto it = claims.begin(); it != claims.end(); ++it)
+        ordered.append({it.key(), it.value()});
+    return signHs256Ordered(ordered, secret, expiresInSeconds, now);
+}
+
+QByteArray signHs256Ordered(const OrderedClaims &claims, const QByteArray &secret, qint64 expiresInSeconds,
+                            const QDateTime &now)
+{
     // QJsonObject sorts its keys; write the JSON by hand to keep jose's order:
     // the caller's claims first, then iat, then exp.
-    QByteArray payload = QJsonDocument(claims).toJson(QJsonDocument::Compact);
-    payload.chop(1); // drop '}'
-    if (payload.size() > 1)
-        payload += ',';
+    QByteArray payload = "{";
+    for (const auto &[key, value] : claims) {
+        QByteArray member = QJsonDocument(QJsonObject{{key, value}}).toJson(QJsonDocument::Compact);
+        payload += member.mid(1, member.size() - 2) + ','; // without the braces
+    }
     const qint64 iat = now.toSecsSinceEpoch();
     payload += "\"iat\":" + QByteArray::number(iat) + ",\"exp\":" + QByteArray::number(iat + expiresInSeconds) + '}';
 

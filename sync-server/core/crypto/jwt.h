@@ -9,6 +9,9 @@
 #include <QByteArray>
 #include <QDateTime>
 #include <QJsonObject>
+#include <QList>
+
+#include <utility>
 
 namespace Kernia::Server::Jwt {
 
@@ -20,9 +23,17 @@ struct Verified
     QJsonObject payload;        // only set when Valid
 };
 
-// `now` defaults to the current time; tests pass their own.
+// `now` defaults to the current time; tests pass their own. A QJsonObject keeps its keys
+// sorted, so the payload lists the claims in that order.
 QByteArray signHs256(const QJsonObject &claims, const QByteArray &secret, qint64 expiresInSeconds,
                      const QDateTime &now = QDateTime::currentDateTimeUtc());
+
+// The same with the claims in the given order, for tokens whose payload must be
+// byte-identical to Better Auth's (the change-email token lists email, updateTo,
+// requestType, userId). Keys must be distinct.
+using OrderedClaims = QList<std::pair<QString, QJsonValue>>;
+QByteArray signHs256Ordered(const OrderedClaims &claims, const QByteArray &secret, qint64 expiresInSeconds,
+                            const QDateTime &now = QDateTime::currentDateTimeUtc());
 
 // Accepts only alg HS256 (never "none"), a matching signature (constant-time) and, when
 // present, an exp in the future and an nbf in the past.
