@@ -64,6 +64,10 @@ public:
     {
         return m_inner.consumeVerification(identifier);
     }
+    int deleteVerificationsByValue(const QString &identifierPrefix, const QString &value) override
+    {
+        return m_inner.deleteVerificationsByValue(identifierPrefix, value);
+    }
     int deleteExpiredVerifications(const QDateTime &now, int maxRows) override
     {
         return m_inner.deleteExpiredVerifications(now, maxRows);

@@ -897,6 +897,34 @@ private slots:
         QVERIFY(store->verificationByIdentifier(QStringLiteral("other")));
     }
 
+    // A user's pending tokens of one kind go together (an email change ends the reset links
+    // mailed to the old address): the prefix is matched literally, the value exactly.
+    void verificationsDeletedByValue()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        auto row = [&](const QString &id, const QString &identifier, const QString &value) {
+            Verification v = makeVerification(id, identifier, 1000);
+            v.value = value;
+            store->createVerification(v);
+        };
+        row(QStringLiteral("r1"), QStringLiteral("reset-password:aaa"), QStringLiteral("u1"));
+        row(QStringLiteral("r2"), QStringLiteral("reset-password:bbb"), QStringLiteral("u1"));
+        row(QStringLiteral("r3"), QStringLiteral("reset-password:ccc"), QStringLiteral("u2"));
+        row(QStringLiteral("c1"), QStringLiteral("change-email:ddd"), QStringLiteral("u1"));
+        row(QStringLiteral("x1"), QStringLiteral("reset-passwordXeee"), QStringLiteral("u1"));
+        row(QStringLiteral("x2"), QStringLiteral("reset_password:fff"), QStringLiteral("u1"));
+
+        QCOMPARE(store->deleteVerificationsByValue(QStringLiteral("reset-password:"), QStringLiteral("u1")), 2);
+        QVERIFY(!store->verificationByIdentifier(QStringLiteral("reset-password:aaa")));
+        QVERIFY(!store->verificationByIdentifier(QStringLiteral("reset-password:bbb")));
+        for (const char *kept : {"reset-password:ccc", "change-email:ddd", "reset-passwordXeee", "reset_password:fff"})
+            QVERIFY2(store->verificationByIdentifier(QString::fromLatin1(kept)), kept);
+        QCOMPARE(store->deleteVerificationsByValue(QStringLiteral("reset-password:"), QStringLiteral("u1")), 0);
+        QCOMPARE(store->deleteVerificationsByValue(QStringLiteral("change-email:"), QStringLiteral("u1")), 1);
+        QCOMPARE(store->deleteVerificationsByValue(QStringLiteral("reset-password:"), QStringLiteral("u2")), 1);
+    }
+
     // Rows nobody consumed are deleted once expired (Store::deleteExpiredVerifications, run
     // by the server's housekeeping); live ones stay. More than one batch, through the index.
     void expiredVerificationsAreDeleted()

@@ -1177,6 +1177,19 @@ std::optional<Verification> SqlStore::consumeVerification(const QString &identif
     return result;
 }
 
+int SqlStore::deleteVerificationsByValue(const QString &identifierPrefix, const QString &value)
+{
+    // substr, not LIKE: the prefix is matched as it is, whatever characters it holds.
+    Query q(connection(), dialect(), QStringLiteral("deleteVerificationsByValue"));
+    q.prepare(QStringLiteral("DELETE FROM \"verification\" WHERE \"value\" = :value "
+                             "AND substr(\"identifier\", 1, :length) = :prefix"))
+        .bind(QStringLiteral(":value"), value)
+        .bind(QStringLiteral(":length"), qint64(identifierPrefix.size()))
+        .bind(QStringLiteral(":prefix"), identifierPrefix)
+        .exec();
+    return qMax(0, q.rowsAffected());
+}
+
 // ---------------------------------------------------------------------------------------
 // Passkeys
 

@@ -133,6 +133,7 @@ public:
     std::optional<Verification> verificationByIdentifier(const QString &identifier) override;
     // Deletes exactly that newest row and returns it (one DELETE ... RETURNING).
     std::optional<Verification> consumeVerification(const QString &identifier) override;
+    int deleteVerificationsByValue(const QString &identifierPrefix, const QString &value) override;
 
     void createPasskey(const Passkey &passkey) override;
     std::optional<Passkey> passkeyById(const QString &id) override;

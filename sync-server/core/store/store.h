@@ -106,6 +106,9 @@ public:
     virtual std::optional<Verification> verificationByIdentifier(const QString &identifier) = 0;
     // Deletes and returns the row in one step, so two requests can never both use it.
     virtual std::optional<Verification> consumeVerification(const QString &identifier) = 0;
+    // Deletes every row whose identifier starts with `identifierPrefix` and whose value is
+    // `value` (a user's pending reset-password or change-email tokens); returns how many.
+    virtual int deleteVerificationsByValue(const QString &identifierPrefix, const QString &value) = 0;
     // Deletes rows whose expiresAt is before `now` (any kind: magic links, reset tokens,
     // passkey challenges), at most `maxRows` of them, a batch per transaction so a backlog
     // never holds the write lock for long; returns how many. When that is `maxRows`, more
