@@ -118,6 +118,7 @@ int main(int argc, char *argv[])
     options.trustedOrigins = config.trustedOrigins;
     options.maxBodyBytes = config.maxBodyBytes;
     options.revokeSessionsOnPasswordReset = config.revokeSessionsOnPasswordReset;
+    options.changeEmailEnabled = config.changeEmailEnabled;
     options.sessionExpiresIn = config.session.expiresIn;
     options.sessionUpdateAge = config.session.updateAge;
     options.sessionFreshAge = config.session.freshAge;

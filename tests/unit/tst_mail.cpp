@@ -1,9 +1,11 @@
 // Mail: the JSON-lines outbox, the SMTP mailer against a real local SMTP server
 // (tests/tools/smtp_sink.py over Debian's python3-aiosmtpd: plain, STARTTLS + AUTH, SMTPS),
-// the email-verification and password-reset endpoints, HS256 tokens and prefix routes.
+// the email-verification, change-email and password-reset endpoints, HS256 tokens and
+// prefix routes.
 #include "test_server.h"
 
 #include "auth/endpoint_context.h"
+#include "auth/endpoints/mail_support.h"
 #include "crypto/jwt.h"
 #include "mail/mailer_group.h"
 #include "mail/outbox_mailer.h"
@@ -634,6 +636,326 @@ private slots:
         const QList<QJsonObject> mails = readJsonLines(outbox);
         QCOMPARE(mails.size(), 1);
         QCOMPARE(mails.first().value("email").toString(), QStringLiteral("hal@example.com"));
+    }
+
+    // --- change-email ---------------------------------------------------------------------
+
+private:
+    struct Signed
+    {
+        QString id;
+        QString token;
+        QByteArray cookie;
+    };
+
+    static Signed signUp(TestServer &server, const QString &name, const QString &email)
+    {
+        const Response up = server.post(QStringLiteral("/sign-up/email"), {{"name", name}, {"email", email}, {"password", "password123"}});
+        if (up.status() != 200)
+            qFatal("sign-up of %s failed: %s", qPrintable(email), up.body().constData());
+        const QJsonObject body = TestServer::json(up);
+        return {body.value("user").toObject().value("id").toString(), body.value("token").toString(), server.sessionCookie(up)};
+    }
+
+    static Signed signIn(TestServer &server, const QString &email)
+    {
+        const Response in = server.post(QStringLiteral("/sign-in/email"), {{"email", email}, {"password", "password123"}});
+        if (in.status() != 200)
+            qFatal("sign-in of %s failed: %s", qPrintable(email), in.body().constData());
+        const QJsonObject body = TestServer::json(in);
+        return {body.value("user").toObject().value("id").toString(), body.value("token").toString(), server.sessionCookie(in)};
+    }
+
+    static QString emailOf(TestServer &server, const QString &userId)
+    {
+        return server.store->userById(userId).value_or(User()).email;
+    }
+
+    // change-email, then the token of the mail it sent (fails the test when there is none).
+    static QString requestChange(TestServer &server, const QString &outbox, const QByteArray &cookie,
+                                 const QString &newEmail)
+    {
+        const int before = int(readJsonLines(outbox).size());
+        const Response r = server.post(QStringLiteral("/change-email"), {{"newEmail", newEmail}}, cookie);
+        if (r.status() != 200 || TestServer::json(r) != QJsonObject{{"status", true}})
+            qFatal("change-email to %s: %d %s", qPrintable(newEmail), r.status(), r.body().constData());
+        const QList<QJsonObject> mails = readJsonLines(outbox);
+        if (mails.size() != before + 1)
+            qFatal("change-email to %s sent %d mails", qPrintable(newEmail), int(mails.size() - before));
+        return mails.last().value("token").toString();
+    }
+
+    static QJsonObject jwtPayload(const QString &token)
+    {
+        return QJsonDocument::fromJson(QByteArray::fromBase64(token.toLatin1().split('.').at(1), QByteArray::Base64UrlEncoding)).object();
+    }
+
+private slots:
+    // The token is byte-for-byte the one Better Auth 1.7.25 mailed in transcript 07
+    // ("change-email", shown in the outbox note of "send-verification-email").
+    void changeEmailTokenIsBetterAuths()
+    {
+        const QByteArray token = changeEmailToken("kernia-reference-secret-0123456789ABCDEF", QStringLiteral("gina@example.com"),
+                                                  QStringLiteral("Gina2@Example.com"), QStringLiteral("mIh2hsawNmcGlLVKScihetXNuCAnfFs3"),
+                                                  3600, QDateTime::fromSecsSinceEpoch(1795432907, Qt::UTC));
+        QCOMPARE(token, QByteArray("eyJhbGciOiJIUzI1NiJ9.eyJlbWFpbCI6ImdpbmFAZXhhbXBsZS5jb20iLCJ1cGRhdGVUbyI6ImdpbmEyQGV4YW1wbGUuY29tIiwi"
+                                   "cmVxdWVzdFR5cGUiOiJjaGFuZ2UtZW1haWwtdmVyaWZpY2F0aW9uIiwidXNlcklkIjoibUloMmhzYXdObWNHbExWS1NjaWhl"
+                                   "dFhOdUNBbmZGczMiLCJpYXQiOjE3OTU0MzI5MDcsImV4cCI6MTc5NTQzNjUwN30.b4w1ZwoduesL2Yifm2-HIboObl6foZ_zNtb9yZprV5E"));
+    }
+
+    void changeEmailFlow()
+    {
+        TestServer server;
+        const QString outbox = attachOutbox(server);
+        const Signed gina = signUp(server, QStringLiteral("Gina"), QStringLiteral("gina@example.com"));
+        const Signed other = signIn(server, QStringLiteral("gina@example.com")); // another device
+
+        Response r = server.post(QStringLiteral("/change-email"), {{"newEmail", "Gina2@Example.com"}, {"callbackURL", "/changed"}}, gina.cookie);
+        QCOMPARE(r.status(), 200);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"status", true}}));
+        QVERIFY(!r.cookie(server.auth->sessions().sessionTokenCookie())); // no cookie: nothing changed yet
+        QCOMPARE(emailOf(server, gina.id), QStringLiteral("gina@example.com"));
+        QList<QJsonObject> mails = readJsonLines(outbox);
+        QCOMPARE(mails.size(), 1);
+        const QJsonObject mail = mails.last();
+        QCOMPARE(mail.value("kind").toString(), QStringLiteral("verify-email"));
+        QCOMPARE(mail.value("email").toString(), QStringLiteral("gina2@example.com")); // the new address, lower-cased
+        QCOMPARE(mail.value("userId").toString(), gina.id);
+        QCOMPARE(mail.value("subject").toString(), QStringLiteral("Confirm your new email address"));
+        QVERIFY(!mail.value("text").toString().contains(QStringLiteral("gina@example.com"))); // the old address is not told
+        const QString token = mail.value("token").toString();
+        QCOMPARE(mail.value("url").toString(),
+                 QStringLiteral("http://127.0.0.1:3100/api/auth/verify-email?token=%1&callbackURL=%2Fchanged").arg(token));
+        const QJsonObject payload = jwtPayload(token);
+        QCOMPARE(payload.keys().size(), 6);
+        QCOMPARE(payload.value("email").toString(), QStringLiteral("gina@example.com"));
+        QCOMPARE(payload.value("updateTo").toString(), QStringLiteral("gina2@example.com"));
+        QCOMPARE(payload.value("requestType").toString(), QStringLiteral("change-email-verification"));
+        QCOMPARE(payload.value("userId").toString(), gina.id);
+        QCOMPARE(payload.value("exp").toInteger() - payload.value("iat").toInteger(), 3600);
+        // The payload's claims are in Better Auth's order.
+        const QByteArray rawPayload = QByteArray::fromBase64(token.toLatin1().split('.').at(1), QByteArray::Base64UrlEncoding);
+        const QByteArray expectedStart = "{\"email\":\"gina@example.com\",\"updateTo\":\"gina2@example.com\","
+                                         "\"requestType\":\"change-email-verification\",\"userId\":\"";
+        QVERIFY2(rawPayload.startsWith(expectedStart), rawPayload.constData());
+
+        // The link, from the signed-in browser: JSON with the changed user; the caller's
+        // session cookie is set again (same session).
+        r = server.get(QStringLiteral("/verify-email?token=") + token, gina.cookie);
+        QCOMPARE(r.status(), 200);
+        QJsonObject body = TestServer::json(r);
+        QCOMPARE(body.value("status").toBool(), true);
+        QCOMPARE(body.value("user").toObject().value("email").toString(), QStringLiteral("gina2@example.com"));
+        QCOMPARE(body.value("user").toObject().value("emailVerified").toBool(), false); // as it was (Better Auth)
+        QCOMPARE(body.value("user").toObject().value("id").toString(), gina.id);
+        QCOMPARE(server.sessionCookie(r), gina.cookie);
+        QCOMPARE(emailOf(server, gina.id), QStringLiteral("gina2@example.com"));
+        // Both sessions still work and show the new address.
+        for (const QByteArray &cookie : {gina.cookie, other.cookie}) {
+            const QJsonObject session = TestServer::json(server.get(QStringLiteral("/get-session"), cookie));
+            QCOMPARE(session.value("user").toObject().value("email").toString(), QStringLiteral("gina2@example.com"));
+        }
+        // The password now goes with the new address.
+        QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "gina2@example.com"}, {"password", "password123"}}).status(), 200);
+        QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "gina@example.com"}, {"password", "password123"}}).status(), 401);
+
+        // Replayed: refused, in both forms.
+        r = server.get(QStringLiteral("/verify-email?token=") + token);
+        QCOMPARE(r.status(), 401);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Invalid token"}, {"code", "INVALID_TOKEN"}}));
+        r = server.get(QStringLiteral("/verify-email?token=%1&callbackURL=%2Fchanged").arg(token));
+        QCOMPARE(r.status(), 302);
+        QCOMPARE(r.header("location"), QByteArray("/changed?error=INVALID_TOKEN"));
+
+        // A verified user stays verified; the mailed link, followed without a session,
+        // redirects to the callback and sets no cookie.
+        std::optional<User> user = server.store->userById(gina.id);
+        user->emailVerified = true;
+        server.store->updateUser(*user);
+        const QString second = requestChange(server, outbox, gina.cookie, QStringLiteral("gina3@example.com"));
+        r = server.get(QStringLiteral("/verify-email?token=%1&callbackURL=%2Fdone").arg(second));
+        QCOMPARE(r.status(), 302);
+        QCOMPARE(r.header("location"), QByteArray("/done"));
+        QVERIFY(!r.cookie(server.auth->sessions().sessionTokenCookie()));
+        QCOMPARE(emailOf(server, gina.id), QStringLiteral("gina3@example.com"));
+        QVERIFY(server.store->userById(gina.id)->emailVerified);
+    }
+
+    void changeEmailRefusals()
+    {
+        AuthOptions disabledOptions = TestServer::defaultOptions();
+        disabledOptions.changeEmailEnabled = false;
+        TestServer disabled({}, disabledOptions);
+        attachOutbox(disabled);
+        const Signed dora = signUp(disabled, QStringLiteral("Dora"), QStringLiteral("dora@example.com"));
+        Response r = disabled.post(QStringLiteral("/change-email"), {{"newEmail", "dora2@example.com"}}, dora.cookie);
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Change email is disabled"}, {"code", "CHANGE_EMAIL_DISABLED"}}));
+
+        TestServer server;
+        const Signed hal = signUp(server, QStringLiteral("Hal"), QStringLiteral("hal@example.com"));
+        // No mailer: Better Auth's message, no code (checked after "same email").
+        r = server.post(QStringLiteral("/change-email"), {{"newEmail", "hal2@example.com"}}, hal.cookie);
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Verification email isn't enabled"}}));
+        const QString outbox = attachOutbox(server);
+
+        // Body validation comes first (Better Auth validates before its session middleware).
+        r = server.auth->handle(TestServer::request("POST", QStringLiteral("/change-email"), {}, {{"origin", kOrigin}}));
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r).value("message").toString(), QStringLiteral("[body] Invalid input: expected object, received undefined"));
+        r = server.post(QStringLiteral("/change-email"), {}, hal.cookie);
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "[body.newEmail] Invalid input: expected string, received undefined"}, {"code", "VALIDATION_ERROR"}}));
+        for (const QJsonValue &bad : {QJsonValue(QStringLiteral("not-an-email")), QJsonValue(42), QJsonValue(QJsonValue::Null)}) {
+            r = server.post(QStringLiteral("/change-email"), {{"newEmail", bad}}, hal.cookie);
+            QCOMPARE(r.status(), 400);
+            QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("VALIDATION_ERROR"));
+        }
+        r = server.post(QStringLiteral("/change-email"), {{"newEmail", "x@example.com"}, {"callbackURL", 5}}, hal.cookie);
+        QCOMPARE(r.status(), 400);
+        r = server.post(QStringLiteral("/change-email"), {{"newEmail", "x@example.com"}, {"callbackURL", "https://evil.example/"}}, hal.cookie);
+        QCOMPARE(r.status(), 403);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_CALLBACK_URL"));
+        // No session; a foreign origin with the cookie.
+        r = server.post(QStringLiteral("/change-email"), {{"newEmail", "x@example.com"}});
+        QCOMPARE(r.status(), 401);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Unauthorized"}, {"code", "UNAUTHORIZED"}}));
+        r = server.auth->handle(TestServer::request("POST", QStringLiteral("/change-email"), R"({"newEmail":"x@example.com"})",
+                                                    {{"origin", "https://evil.example"}, {"cookie", hal.cookie}}));
+        QCOMPARE(r.status(), 403);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_ORIGIN"));
+        // The same address, in any case: Better Auth's message without a code.
+        r = server.post(QStringLiteral("/change-email"), {{"newEmail", "HAL@example.com"}}, hal.cookie);
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Email is the same"}}));
+        // A guest has no address to change.
+        const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+        QCOMPARE(guest.status(), 200);
+        r = server.post(QStringLiteral("/change-email"), {{"newEmail", "guest@example.com"}}, server.sessionCookie(guest));
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Anonymous users cannot change their email. Sign up instead."},
+                                                   {"code", "ANONYMOUS_USERS_CANNOT_CHANGE_EMAIL"}}));
+        // A session signed in more than freshAge ago.
+        std::optional<Session> session = server.store->sessionByToken(hal.token);
+        QVERIFY(session);
+        session->createdAt = session->createdAt.addSecs(-2 * 24 * 3600);
+        server.store->updateSession(*session);
+        r = server.post(QStringLiteral("/change-email"), {{"newEmail", "hal2@example.com"}}, hal.cookie);
+        QCOMPARE(r.status(), 403);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Session is not fresh"}, {"code", "SESSION_NOT_FRESH"}}));
+
+        QCOMPARE(readJsonLines(outbox).size(), 0);
+        QCOMPARE(emailOf(server, hal.id), QStringLiteral("hal@example.com"));
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM verification")), 0);
+    }
+
+    // A taken address: the same answer after the same time, no mail, nothing changes; and,
+    // like any request, it voids the previous request's link (else that link would tell
+    // whether the address is taken).
+    void changeEmailToATakenAddressRevealsNothing()
+    {
+        TestServer server;
+        const QString outbox = attachOutbox(server);
+        const Signed ivo = signUp(server, QStringLiteral("Ivo"), QStringLiteral("ivo@example.com"));
+        signUp(server, QStringLiteral("Jo"), QStringLiteral("jo@example.com"));
+        const QString free = requestChange(server, outbox, ivo.cookie, QStringLiteral("ivo2@example.com"));
+        for (const char *email : {"JO@example.com", "ivo3@example.com"}) {
+            QElapsedTimer timer;
+            timer.start();
+            const Response r = server.post(QStringLiteral("/change-email"), {{"newEmail", email}}, ivo.cookie);
+            QCOMPARE(r.status(), 200);
+            QCOMPARE(TestServer::json(r), (QJsonObject{{"status", true}}));
+            QVERIFY2(timer.elapsed() >= 490, "the answer takes at least 500 ms either way");
+            if (qstrcmp(email, "JO@example.com") == 0) {
+                QCOMPARE(readJsonLines(outbox).size(), 1); // no mail for the taken address
+                const Response old = server.get(QStringLiteral("/verify-email?token=") + free);
+                QCOMPARE(old.status(), 401);
+                QCOMPARE(TestServer::json(old).value("code").toString(), QStringLiteral("INVALID_TOKEN"));
+            }
+        }
+        QCOMPARE(readJsonLines(outbox).size(), 2);
+        QCOMPARE(emailOf(server, ivo.id), QStringLiteral("ivo@example.com"));
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM \"user\" WHERE email = 'jo@example.com'")), 1);
+    }
+
+    void changeEmailLinkIsRefusedWhenItNoLongerApplies()
+    {
+        TestServer server;
+        const QString outbox = attachOutbox(server);
+        const Signed kim = signUp(server, QStringLiteral("Kim"), QStringLiteral("kim@example.com"));
+        const Signed lou = signUp(server, QStringLiteral("Lou"), QStringLiteral("lou@example.com"));
+
+        // Only the newest request's link works.
+        const QString first = requestChange(server, outbox, kim.cookie, QStringLiteral("kim-typo@example.com"));
+        const QString second = requestChange(server, outbox, kim.cookie, QStringLiteral("kim2@example.com"));
+        Response r = server.get(QStringLiteral("/verify-email?token=") + first);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_TOKEN"));
+        QCOMPARE(emailOf(server, kim.id), QStringLiteral("kim@example.com"));
+
+        // Someone else's session at the click: INVALID_USER, nothing changes.
+        r = server.get(QStringLiteral("/verify-email?token=") + second, lou.cookie);
+        QCOMPARE(r.status(), 401);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "Invalid user"}, {"code", "INVALID_USER"}}));
+
+        // The new address was taken since the request: refused, nothing changes, the link
+        // stays pending (a failed click changes nothing).
+        signUp(server, QStringLiteral("Kim's rival"), QStringLiteral("kim2@example.com"));
+        r = server.get(QStringLiteral("/verify-email?token=") + second);
+        QCOMPARE(r.status(), 401);
+        QCOMPARE(TestServer::json(r), (QJsonObject{{"message", "User already exists. Use another email."},
+                                                   {"code", "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"}}));
+        r = server.get(QStringLiteral("/verify-email?token=%1&callbackURL=/s").arg(second));
+        QCOMPARE(r.status(), 302);
+        QCOMPARE(r.header("location"), QByteArray("/s?error=USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"));
+        QCOMPARE(emailOf(server, kim.id), QStringLiteral("kim@example.com"));
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM \"user\" WHERE email = 'kim2@example.com'")), 1);
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM verification WHERE identifier LIKE 'change-email:%'")), 1);
+
+        // A password-reset link mailed to the old address dies with the change.
+        QCOMPARE(server.post(QStringLiteral("/request-password-reset"), {{"email", "kim@example.com"}}).status(), 200);
+        const QString resetToken = readJsonLines(outbox).last().value("token").toString();
+        // A -> B -> A: the first link, once used, does not work again, even though the
+        // email is back to the one it was made for.
+        const QString toB = requestChange(server, outbox, kim.cookie, QStringLiteral("kim3@example.com"));
+        QCOMPARE(server.get(QStringLiteral("/verify-email?token=") + toB).status(), 200);
+        QCOMPARE(emailOf(server, kim.id), QStringLiteral("kim3@example.com"));
+        r = server.post(QStringLiteral("/reset-password"), {{"newPassword", "another-pass-1"}, {"token", resetToken}});
+        QCOMPARE(r.status(), 400);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_TOKEN"));
+        const QString toA = requestChange(server, outbox, kim.cookie, QStringLiteral("kim@example.com"));
+        QCOMPARE(server.get(QStringLiteral("/verify-email?token=") + toA).status(), 200);
+        QCOMPARE(emailOf(server, kim.id), QStringLiteral("kim@example.com"));
+        r = server.get(QStringLiteral("/verify-email?token=") + toB);
+        QCOMPARE(r.status(), 401);
+        QCOMPARE(TestServer::json(r).value("code").toString(), QStringLiteral("INVALID_TOKEN"));
+        QCOMPARE(emailOf(server, kim.id), QStringLiteral("kim@example.com"));
+
+        // Signed with the secret but never issued by this server (Better Auth's
+        // confirmation and legacy kinds, a token for an email the user no longer has, an
+        // unknown user), or expired.
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        auto signedToken = [&](const QJsonObject &claims, const QDateTime &at = QDateTime::currentDateTimeUtc()) {
+            return QString::fromLatin1(Jwt::signHs256(claims, kSecret, 3600, at));
+        };
+        const QList<QPair<QString, QByteArray>> refused{
+            {QString::fromLatin1(changeEmailToken(kSecret, QStringLiteral("kim@example.com"), QStringLiteral("kim9@example.com"), kim.id, 3600)), "INVALID_TOKEN"},
+            {QString::fromLatin1(changeEmailToken(kSecret, QStringLiteral("kim3@example.com"), QStringLiteral("kim9@example.com"), kim.id, 3600)), "INVALID_TOKEN"},
+            {QString::fromLatin1(changeEmailToken(kSecret, QStringLiteral("kim@example.com"), QStringLiteral("kim9@example.com"), QStringLiteral("nobody"), 3600)), "USER_NOT_FOUND"},
+            {signedToken({{"email", "kim@example.com"}, {"updateTo", "kim9@example.com"}, {"requestType", "change-email-confirmation"}, {"userId", kim.id}}), "INVALID_TOKEN"},
+            {signedToken({{"email", "kim@example.com"}, {"updateTo", "kim9@example.com"}, {"userId", kim.id}}), "INVALID_TOKEN"},
+            {signedToken({{"email", "kim@example.com"}, {"updateTo", "kim9@example.com"}, {"requestType", "change-email-verification"}}), "INVALID_TOKEN"},
+            {signedToken({{"email", "kim@example.com"}, {"updateTo", "not-an-email"}, {"requestType", "change-email-verification"}, {"userId", kim.id}}), "INVALID_TOKEN"},
+            {signedToken({{"email", "kim@example.com"}, {"updateTo", 7}, {"requestType", "change-email-verification"}, {"userId", kim.id}}), "INVALID_TOKEN"},
+            {QString::fromLatin1(changeEmailToken(kSecret, QStringLiteral("kim@example.com"), QStringLiteral("kim9@example.com"), kim.id, 3600, now.addSecs(-7200))), "TOKEN_EXPIRED"},
+        };
+        for (const auto &[token, code] : refused) {
+            r = server.get(QStringLiteral("/verify-email?token=") + token);
+            QCOMPARE(r.status(), 401);
+            QCOMPARE(TestServer::json(r).value("code").toString().toLatin1(), code);
+        }
+        QCOMPARE(emailOf(server, kim.id), QStringLiteral("kim@example.com"));
+        QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM \"user\" WHERE email = 'kim9@example.com'")), 0);
     }
 
     // --- password reset -------------------------------------------------------------------

@@ -265,6 +265,7 @@ void OpsTest::commandLine()
     QCOMPARE(serve.config->idleSpinMicroseconds, 200);
     QCOMPARE(serve.config->hashPriority, ScryptHelper::Priority::Idle);
     QVERIFY(serve.config->revokeSessionsOnPasswordReset);
+    QVERIFY(serve.config->changeEmailEnabled);                     // on, as in the reference configuration
     // session lifetimes default to Better Auth's (AuthOptions)
     QCOMPARE(serve.config->session.expiresIn, AuthOptions().sessionExpiresIn);
     QCOMPARE(serve.config->session.updateAge, AuthOptions().sessionUpdateAge);
@@ -278,7 +279,8 @@ void OpsTest::commandLine()
                                 QStringLiteral("--shutdown-timeout"), QStringLiteral("3"),
                                 QStringLiteral("--idle-spin-us"), QStringLiteral("0"),
                                 QStringLiteral("--hash-priority"), QStringLiteral("low"),
-                                QStringLiteral("--keep-sessions-on-password-reset")}, data);
+                                QStringLiteral("--keep-sessions-on-password-reset"),
+                                QStringLiteral("--disable-change-email")}, data);
     QVERIFY2(flags.config, qPrintable(flags.error));
     QVERIFY(!flags.config->rateLimit.enabled);
     QCOMPARE(flags.config->rateLimit.windowSeconds, 30);
@@ -289,6 +291,7 @@ void OpsTest::commandLine()
     QCOMPARE(flags.config->idleSpinMicroseconds, 0);
     QCOMPARE(flags.config->hashPriority, ScryptHelper::Priority::Low);
     QVERIFY(!flags.config->revokeSessionsOnPasswordReset);
+    QVERIFY(!flags.config->changeEmailEnabled);
     const ConfigResult urgent = parse({QStringLiteral("--secret"), secret, QStringLiteral("--hash-priority"), QStringLiteral("urgent")}, data);
     QVERIFY(!urgent.config);
     QCOMPARE(urgent.error, QStringLiteral("--hash-priority must be idle, low or normal, got \"urgent\""));
@@ -310,7 +313,7 @@ void OpsTest::commandLine()
     const QString configPath = dir.filePath(QStringLiteral("c.json"));
     QFile file(configPath);
     QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "revoke_sessions_on_password_reset": false, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}, "session": {"expires_in": 60, "update_age": 3, "fresh_age": 0}})");
+    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "revoke_sessions_on_password_reset": false, "change_email_enabled": false, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}, "session": {"expires_in": 60, "update_age": 3, "fresh_age": 0}})");
     file.close();
     ConfigResult fromFile = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data);
     QVERIFY2(fromFile.config, qPrintable(fromFile.error));
@@ -319,6 +322,7 @@ void OpsTest::commandLine()
     QCOMPARE(fromFile.config->idleSpinMicroseconds, 50);
     QCOMPARE(fromFile.config->hashPriority, ScryptHelper::Priority::Normal);
     QVERIFY(!fromFile.config->revokeSessionsOnPasswordReset);
+    QVERIFY(!fromFile.config->changeEmailEnabled);
     QCOMPARE(fromFile.config->rateLimit.customRules.size(), 1);
     QVERIFY(fromFile.config->rateLimit.customRules.first().disabled);
     QCOMPARE(fromFile.config->session.expiresIn, 60);

@@ -9,6 +9,6 @@ void registerCoreEndpoints(Router &router);
 void registerSessionEndpoints(Router &router);
 void registerUserEndpoints(Router &router);
 void registerEmailPasswordEndpoints(Router &router);
-void registerMailEndpoints(Router &router); // verification + password reset (endpoints/mail_endpoints.cpp)
+void registerMailEndpoints(Router &router); // verification, change-email, password reset (endpoints/mail_endpoints.cpp)
 
 } // namespace Kernia::Server

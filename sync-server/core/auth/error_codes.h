@@ -19,6 +19,7 @@ inline constexpr ErrorCode PASSWORD_TOO_SHORT{"PASSWORD_TOO_SHORT", "Password to
 inline constexpr ErrorCode PASSWORD_TOO_LONG{"PASSWORD_TOO_LONG", "Password too long"};
 inline constexpr ErrorCode USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL{"USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email."};
 inline constexpr ErrorCode EMAIL_CAN_NOT_BE_UPDATED{"EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated"};
+inline constexpr ErrorCode CHANGE_EMAIL_DISABLED{"CHANGE_EMAIL_DISABLED", "Change email is disabled"};
 inline constexpr ErrorCode CREDENTIAL_ACCOUNT_NOT_FOUND{"CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found"};
 inline constexpr ErrorCode SESSION_EXPIRED{"SESSION_EXPIRED", "Session expired. Re-authenticate to perform this action."};
 inline constexpr ErrorCode CROSS_SITE_NAVIGATION_LOGIN_BLOCKED{"CROSS_SITE_NAVIGATION_LOGIN_BLOCKED", "Cross-site navigation login blocked. This request appears to be a CSRF attack."};
@@ -38,5 +39,8 @@ inline constexpr ErrorCode INTERNAL_SERVER_ERROR{"INTERNAL_SERVER_ERROR", "Inter
 
 // Kernia's own (not in Better Auth): see docs/server.md.
 inline constexpr ErrorCode PAYLOAD_TOO_LARGE{"PAYLOAD_TOO_LARGE", "Request body is too large"};
+// Kernia's own: a guest's email is a placeholder; it gets a real one by signing up, which
+// links its data (docs/mail.md, "Changing the email address"; docs/anonymous.md).
+inline constexpr ErrorCode ANONYMOUS_USERS_CANNOT_CHANGE_EMAIL{"ANONYMOUS_USERS_CANNOT_CHANGE_EMAIL", "Anonymous users cannot change their email. Sign up instead."};
 
 } // namespace Kernia::Server::CoreErrors

@@ -82,6 +82,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
         QStringLiteral("idle_spin_us"), QStringLiteral("hash_priority"), QStringLiteral("revoke_sessions_on_password_reset"),
+        QStringLiteral("change_email_enabled"),
         QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey"),
         QStringLiteral("sync"), QStringLiteral("rate_limit"), QStringLiteral("shutdown_timeout"), QStringLiteral("session")};
     for (const QString &key : root.keys()) {
@@ -115,6 +116,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
 
     config.revokeSessionsOnPasswordReset = root.value(QStringLiteral("revoke_sessions_on_password_reset"))
                                                .toBool(config.revokeSessionsOnPasswordReset);
+    config.changeEmailEnabled = root.value(QStringLiteral("change_email_enabled")).toBool(config.changeEmailEnabled);
 
     const QJsonValue session = root.value(QStringLiteral("session"));
     if (!session.isUndefined() && !session.isObject()) {
@@ -232,6 +234,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("anonymous-email"), QStringLiteral("Template for guest emails, e.g. \"guest-{uuid}@example.com\"."), QStringLiteral("template")},
         {QStringLiteral("disable-delete-anonymous-user"), QStringLiteral("Keep guests after linking; refuse /delete-anonymous-user.")},
         {QStringLiteral("keep-sessions-on-password-reset"), QStringLiteral("A password reset leaves a verified user's other sessions signed in (Better Auth's default); without it they end.")},
+        {QStringLiteral("disable-change-email"), QStringLiteral("Refuse POST /change-email (400 CHANGE_EMAIL_DISABLED); without it users change their email through a link mailed to the new address.")},
         {QStringLiteral("smtp-url"), QStringLiteral("Send mail over SMTP: smtp://host:port (STARTTLS) or smtps://host:port."), QStringLiteral("url")},
         {QStringLiteral("smtp-user"), QStringLiteral("SMTP AUTH user name."), QStringLiteral("user")},
         {QStringLiteral("smtp-password"), QStringLiteral("SMTP AUTH password (or KERNIA_SMTP_PASSWORD)."), QStringLiteral("password")},
@@ -385,6 +388,7 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         config.hashPriority = *priority;
     }
     if (isSet("keep-sessions-on-password-reset")) config.revokeSessionsOnPasswordReset = false;
+    if (isSet("disable-change-email")) config.changeEmailEnabled = false;
     AnonymousConfig &anonymous = config.anonymous;
     if (isSet("anonymous-email-domain")) anonymous.emailDomainName = flag("anonymous-email-domain");
     if (isSet("anonymous-name")) anonymous.nameTemplate = flag("anonymous-name");

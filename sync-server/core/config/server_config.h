@@ -92,6 +92,8 @@ struct ServerConfig
     ScryptHelper::Priority hashPriority = ScryptHelper::Priority::Idle;
     // revoke_sessions_on_password_reset / --keep-sessions-on-password-reset (docs/mail.md)
     bool revokeSessionsOnPasswordReset = true;
+    // change_email_enabled / --disable-change-email: POST /change-email (docs/mail.md)
+    bool changeEmailEnabled = true;
     SessionConfig session;
     AnonymousConfig anonymous;
     PasskeyConfig passkey;

@@ -1,5 +1,6 @@
-// Email verification and password reset (endpoints.md §14, §15; transcript 07):
-//   POST /send-verification-email, GET /verify-email,
+// Email verification, email change and password reset (endpoints.md §12, §14, §15;
+// transcript 07):
+//   POST /send-verification-email, GET /verify-email, POST /change-email,
 //   POST /request-password-reset, GET /reset-password/:token, POST /reset-password.
 // Without a mailer the sending endpoints answer Better Auth's "not enabled" errors.
 // docs/mail.md describes the flows and where Kernia differs.
@@ -9,6 +10,7 @@
 #include "auth/endpoints/credentials.h"
 #include "auth/endpoints/mail_support.h"
 #include "auth/error_codes.h"
+#include "auth/session_manager.h"
 #include "auth/validation.h"
 #include "crypto/crypto.h"
 #include "crypto/jwt.h"
@@ -16,6 +18,8 @@
 #include "store/store.h"
 
 #include <QElapsedTimer>
+
+#include <functional>
 
 namespace Kernia::Server {
 
@@ -35,6 +39,10 @@ constexpr qint64 kResetTokenExpiresIn = 3600;     // resetPasswordTokenExpiresIn
 const QString kResetPrefix = QStringLiteral("/reset-password/");
 const QString kResetIdentifier = QStringLiteral("reset-password:");
 const QString kResetMessage = QStringLiteral("If this email exists in our system, check your email for the reset link");
+// A change-email request's row: identifier "change-email:<SHA-256 of its token>", value
+// the user's id. One per user: a new request replaces the previous one.
+const QString kChangeEmailIdentifier = QStringLiteral("change-email:");
+const QString kChangeEmailRequestType = QStringLiteral("change-email-verification");
 
 QString queryValue(const EndpointContext &context, const QString &name)
 {
@@ -45,6 +53,18 @@ QString queryValue(const EndpointContext &context, const QString &name)
 void checkQueryRedirects(EndpointContext &context)
 {
     context.server().origins().checkRedirectFields(QJsonObject(), context.request().query);
+}
+
+bool isLive(const std::optional<Verification> &verification)
+{
+    return verification && verification->expiresAt > nowUtc();
+}
+
+QString changeEmailIdentifier(const QString &token)
+{
+    return kChangeEmailIdentifier
+           + QString::fromLatin1(Crypto::sha256(token.toUtf8())
+                                     .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
 }
 
 // --- email verification -------------------------------------------------------------------
@@ -106,6 +126,157 @@ Response sendVerificationEmail(EndpointContext &context)
     return ok;
 }
 
+// --- email change -------------------------------------------------------------------------
+
+Response changeEmail(EndpointContext &context)
+{
+    BodySchema().email(QStringLiteral("newEmail"))
+        .string(QStringLiteral("callbackURL"), BodySchema::Presence::Optional)
+        .validate(context.body);
+    const SessionWithUser caller = context.requireSession();
+    if (!context.options().changeEmailEnabled)
+        throw ApiError(400, CoreErrors::CHANGE_EMAIL_DISABLED);
+    // A guest's email is a placeholder. Given a real one it would stay a guest (pruned when
+    // idle, deleted when it signs in elsewhere) while holding the address against its owner's
+    // sign-up; a guest gets an address by signing up, which links its data.
+    if (caller.user.isAnonymous)
+        throw ApiError(400, CoreErrors::ANONYMOUS_USERS_CANNOT_CHANGE_EMAIL);
+    // Who holds a session can point the account at a mailbox of their own and then reset the
+    // password: a stolen session must not be old.
+    if (!context.isFresh(caller.session))
+        throw ApiError(403, CoreErrors::SESSION_NOT_FRESH);
+    const QString newEmail = context.body.value(QStringLiteral("newEmail")).toString().toLower();
+    if (newEmail == caller.user.email)
+        throw ApiError(400, QString(), QStringLiteral("Email is the same"));
+    if (!context.server().mailer())
+        throw ApiError(400, QString(), QStringLiteral("Verification email isn't enabled"));
+
+    // From here on a taken address and a free one get the same answer, after the same
+    // time, and the same bookkeeping: only the mail differs, and it goes to the new address.
+    QElapsedTimer timer;
+    timer.start();
+    const QString token = QString::fromLatin1(
+        changeEmailToken(context.options().secret, caller.user.email, newEmail, caller.user.id, kVerificationExpiresIn));
+    Store &store = context.store();
+    store.transaction([&] {
+        // Only the newest request's link works: an earlier one (a mistyped address) is void.
+        store.deleteVerificationsByValue(kChangeEmailIdentifier, caller.user.id);
+        const QDateTime now = nowUtc();
+        Verification pending;
+        pending.id = Crypto::sortableId();
+        pending.identifier = changeEmailIdentifier(token);
+        pending.value = caller.user.id;
+        pending.expiresAt = now.addSecs(kVerificationExpiresIn);
+        pending.createdAt = pending.updatedAt = now;
+        store.createVerification(pending);
+    });
+    if (store.userByEmail(newEmail)) {
+        qCInfo(lcAuth).nospace().noquote() << "change-email for user " << caller.user.id
+                                 << ": the new address belongs to another user; nothing mailed";
+    } else {
+        const QString callbackUrl = context.body.value(QStringLiteral("callbackURL")).toString();
+        const QString url = authBaseUrl(context.options()) + QStringLiteral("/verify-email?token=") + token
+                            + QStringLiteral("&callbackURL=")
+                            + QString::fromLatin1(Cookies::encodeURIComponent(
+                                (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
+        MailMessage message;
+        message.kind = QStringLiteral("verify-email"); // Better Auth sends it through sendVerificationEmail
+        message.email = newEmail;
+        message.url = url;
+        message.token = token;
+        message.subject = QStringLiteral("Confirm your new email address");
+        // Neither the name nor the current address: a mistyped address reaches a stranger.
+        message.text = QStringLiteral("Hello,\n\nopen this link to make this address the email address of your "
+                                      "account:\n\n%1\n\nThe link is valid for one hour. If you did not ask for "
+                                      "it, ignore this mail: nothing changes.\n")
+                           .arg(url);
+        message.extra.insert(QStringLiteral("userId"), caller.user.id);
+        deliverMailQuietly(context, message); // a failure is logged; the answer must not differ
+    }
+    return padResponseTime(Response::json(QJsonObject{{QStringLiteral("status"), true}}), timer);
+}
+
+// Why a change-email link was refused, thrown out of its transaction to roll it back.
+struct ChangeRefused
+{
+    ErrorCode error;
+};
+
+// GET /verify-email with a token that carries updateTo (endpoints.md §12): the link
+// /change-email mailed to the new address. It works once, only while it is its user's
+// newest request and the user's email is still the one it was made for; the new address
+// must still be free.
+Response verifyEmailChange(EndpointContext &context, const QString &token, const QJsonObject &claims,
+                           const std::function<Response(const ErrorCode &)> &fail)
+{
+    const QString email = claims.value(QStringLiteral("email")).toString();
+    const QJsonValue updateTo = claims.value(QStringLiteral("updateTo"));
+    const QJsonValue userId = claims.value(QStringLiteral("userId"));
+    const QJsonValue requestType = claims.value(QStringLiteral("requestType"));
+    if (!updateTo.isString() || !isValidEmail(updateTo.toString()) || !userId.isString()
+        || (!requestType.isUndefined() && !requestType.isString()))
+        return fail(CoreErrors::INVALID_TOKEN);
+    const QString newEmail = updateTo.toString().toLower();
+
+    Store &store = context.store();
+    const std::optional<User> bound = store.userById(userId.toString());
+    if (!bound)
+        return fail(CoreErrors::USER_NOT_FOUND);
+    if (bound->email.toLower() != email)
+        return fail(CoreErrors::INVALID_TOKEN); // the email changed since: the link is spent
+    const std::optional<SessionWithUser> caller = context.callerSession();
+    if (caller && caller->user.id != bound->id)
+        return fail(Errors::INVALID_USER);
+    // Kernia makes only this kind (not Better Auth's sendChangeEmailConfirmation step, nor
+    // its legacy tokens without a requestType, which changed the email at once).
+    if (requestType.toString() != kChangeEmailRequestType)
+        return fail(CoreErrors::INVALID_TOKEN);
+
+    User updated;
+    try {
+        store.transaction([&] {
+            const std::optional<Verification> pending = store.consumeVerification(changeEmailIdentifier(token));
+            if (!isLive(pending) || pending->value != bound->id)
+                throw ChangeRefused{CoreErrors::INVALID_TOKEN}; // used, replaced by a newer request, or not ours
+            std::optional<User> user = store.userById(bound->id);
+            if (!user)
+                throw ChangeRefused{CoreErrors::USER_NOT_FOUND};
+            if (user->email != email)
+                throw ChangeRefused{CoreErrors::INVALID_TOKEN};
+            // Someone signed up with the address since the request: one address, one user.
+            const std::optional<User> holder = store.userByEmail(newEmail);
+            if (holder && holder->id != user->id)
+                throw ChangeRefused{CoreErrors::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL};
+            user->email = newEmail; // emailVerified stays as it was (Better Auth)
+            user->updatedAt = nowUtc();
+            store.updateUser(*user);
+            // Reset links mailed to the old address must not outlive the change.
+            store.deleteVerificationsByValue(kResetIdentifier, user->id);
+            updated = *user;
+        });
+    } catch (const ChangeRefused &refused) {
+        return fail(refused.error);
+    } catch (const StoreError &error) {
+        if (!error.isUniqueViolation())
+            throw;
+        return fail(CoreErrors::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL); // a sign-up won the race
+    }
+    qCInfo(lcAuth).nospace().noquote() << "user " << updated.id << " changed its email through a change-email link";
+
+    const bool hasCallback = context.request().query.hasQueryItem(QStringLiteral("callbackURL"));
+    const QString callbackUrl = queryValue(context, QStringLiteral("callbackURL"));
+    Response response = hasCallback && !callbackUrl.isEmpty()
+        ? redirectTo(callbackUrl)
+        : Response::json(QJsonObject{{QStringLiteral("status"), true}, {QStringLiteral("user"), userJson(updated)}});
+    if (caller) {
+        // As Better Auth: the caller's session cookie is set again (bearer clients get
+        // set-auth-token); the session itself is unchanged, and so are the user's others.
+        const bool rememberMe = !context.sessions().hasValidDontRemember(context.cookies());
+        context.sessions().setSessionCookie(response, caller->session, rememberMe, context.cookies());
+    }
+    return response;
+}
+
 Response verifyEmail(EndpointContext &context)
 {
     if (!context.request().query.hasQueryItem(QStringLiteral("token")))
@@ -138,12 +309,10 @@ Response verifyEmail(EndpointContext &context)
     const QJsonValue userIdClaim = claims.value(QStringLiteral("userId"));
     if (!isValidEmail(email) || (!userIdClaim.isUndefined() && !userIdClaim.isString()))
         return fail(CoreErrors::INVALID_TOKEN);
-    // Change-email tokens (updateTo) belong to /change-email, which this server does not
-    // offer: refuse them rather than guess.
-    if (claims.contains(QStringLiteral("updateTo")))
-        return fail(CoreErrors::INVALID_TOKEN);
-
     Store &store = context.store();
+    if (claims.contains(QStringLiteral("updateTo")))
+        return verifyEmailChange(context, token, claims, fail);
+
     std::optional<User> user = store.userByEmail(email.toLower());
     if (!user)
         return fail(CoreErrors::USER_NOT_FOUND);
@@ -200,11 +369,6 @@ Response requestPasswordReset(EndpointContext &context)
     }
     return padResponseTime(
         Response::json(QJsonObject{{QStringLiteral("status"), true}, {QStringLiteral("message"), kResetMessage}}), timer);
-}
-
-bool isLive(const std::optional<Verification> &verification)
-{
-    return verification && verification->expiresAt > nowUtc();
 }
 
 Response resetPasswordCallback(EndpointContext &context)
@@ -302,6 +466,8 @@ void registerMailEndpoints(Router &router)
     router.add({"POST", QStringLiteral("/send-verification-email"), Endpoint::Body::Required, false, false,
                 sendVerificationEmail, Endpoint::Work::SendsMail});
     router.add({"GET", QStringLiteral("/verify-email"), Endpoint::Body::Ignored, false, false, verifyEmail});
+    router.add({"POST", QStringLiteral("/change-email"), Endpoint::Body::Required, false, false, changeEmail,
+                Endpoint::Work::SendsMail});
     router.add({"POST", QStringLiteral("/request-password-reset"), Endpoint::Body::Required, false, false,
                 requestPasswordReset, Endpoint::Work::SendsMail});
     router.addPrefix({"GET", kResetPrefix, Endpoint::Body::Ignored, false, false, resetPasswordCallback});

@@ -3,6 +3,7 @@
 #include "auth/auth_server.h"
 #include "auth/endpoint_context.h"
 #include "auth/options.h"
+#include "crypto/jwt.h"
 #include "mail/mailer.h"
 #include "store/store.h"
 
@@ -112,6 +113,16 @@ void deliverMail(EndpointContext &context, const MailMessage &message)
 {
     if (!deliverMailQuietly(context, message))
         throw ApiError(500, MailErrors::FAILED_TO_SEND_EMAIL);
+}
+
+QByteArray changeEmailToken(const QByteArray &secret, const QString &email, const QString &newEmail,
+                            const QString &userId, qint64 expiresInSeconds, const QDateTime &now)
+{
+    return Jwt::signHs256Ordered({{QStringLiteral("email"), email.toLower()},
+                                  {QStringLiteral("updateTo"), newEmail.toLower()},
+                                  {QStringLiteral("requestType"), QStringLiteral("change-email-verification")},
+                                  {QStringLiteral("userId"), userId}},
+                                 secret, expiresInSeconds, now);
 }
 
 Response padResponseTime(Response response, const QElapsedTimer &timer, int minimumMs)

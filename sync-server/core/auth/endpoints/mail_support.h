@@ -6,6 +6,8 @@
 #include "http/api_error.h"
 #include "http/response.h"
 
+#include <QByteArray>
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QString>
 
@@ -62,6 +64,14 @@ struct UnprovenAccess
     int passkeys = 0;
 };
 UnprovenAccess endUnprovenAccess(Store &store, User &user);
+
+// Better Auth's change-email verification token, mailed to the new address: a JWT (HS256,
+// the server secret) with the payload {email: <current, lower-case>, updateTo: <new,
+// lower-case>, requestType: "change-email-verification", userId, iat, exp}, claims in
+// Better Auth's order, so the same inputs give the same bytes. docs/mail.md.
+QByteArray changeEmailToken(const QByteArray &secret, const QString &email, const QString &newEmail,
+                            const QString &userId, qint64 expiresInSeconds,
+                            const QDateTime &now = QDateTime::currentDateTimeUtc());
 
 // Holds `response` until `timer` shows at least `minimumMs`, so "no such account" and
 // "mail sent" answers take the same time (Better Auth's 500 ms floor). No thread sleeps:
