@@ -1,5 +1,6 @@
-// Email verification and password reset with the official client (sendVerificationEmail,
-// verifyEmail, requestPasswordReset, resetPassword), tokens read from --mail-outbox;
+// Email verification, email change and password reset with the official client
+// (sendVerificationEmail, verifyEmail, changeEmail, requestPasswordReset, resetPassword),
+// tokens read from --mail-outbox;
 // "not enabled" answers without a mailer; SMTP delivery to a real local SMTP server
 // together with the outbox; start-up refusal of bad SMTP settings.
 import { test, before, after } from "node:test";
@@ -7,9 +8,9 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import {
   T, PASSWORD, startServer, runServerToExit, raw, makeTempDir, expectOk, expectError, expectClientOk,
-  expectClientError, signUp, uniqueEmail, userByEmail, asBool, describe, sleep,
+  expectClientError, signUp, signInAnonymous, uniqueEmail, userByEmail, asBool, describe, sleep,
 } from "./harness.mjs";
-import { startMailServer, mlCookieClient, relative, startSmtpSink } from "./mail-helpers.mjs";
+import { startMailServer, mlCookieClient, mlBearerClient, relative, startSmtpSink } from "./mail-helpers.mjs";
 
 const RESET_MESSAGE = "If this email exists in our system, check your email for the reset link";
 
@@ -69,6 +70,165 @@ test("verifyEmail bad input: garbage → 401 INVALID_TOKEN; with callbackURL →
   expectError(res, 403, "INVALID_CALLBACK_URL", "Invalid callbackURL", server);
   res = await raw(server, "GET", "/verify-email");
   expectError(res, 400, "VALIDATION_ERROR", "[query.token] Invalid input: expected string, received undefined", server);
+});
+
+/** The latest change-email link mailed to `email` (kind verify-email, its token carries updateTo). */
+function changeMail(s, email) {
+  const mails = s.mails().filter((m) => m.kind === "verify-email" && m.email === email.toLowerCase());
+  assert.ok(mails.length > 0, `expected a change-email mail to ${email}`);
+  const mail = mails[mails.length - 1];
+  return { ...mail, payload: JSON.parse(Buffer.from(mail.token.split(".")[1], "base64url").toString()) };
+}
+
+test("change-email: changeEmail → link mailed to the new address → followed → get-session shows the new email", T, async () => {
+  const { client, jar } = mlCookieClient(server);
+  const email = uniqueEmail("lena");
+  const up = expectClientOk(await client.signUp.email({ name: "Lena", email, password: PASSWORD }), server);
+  const newEmail = uniqueEmail("lena-new");
+  const before = server.mails().length;
+  assert.deepEqual(expectClientOk(await client.changeEmail({ newEmail: newEmail.toUpperCase() }), server), { status: true });
+  assert.equal(server.mails().length, before + 1, "one mail");
+  const mail = changeMail(server, newEmail);
+  assert.equal(mail.userId, up.user.id);
+  assert.equal(mail.url, `${server.base}/verify-email?token=${mail.token}&callbackURL=%2F`);
+  assert.deepEqual(Object.keys(mail.payload), ["email", "updateTo", "requestType", "userId", "iat", "exp"]);
+  assert.equal(mail.payload.email, email);
+  assert.equal(mail.payload.updateTo, newEmail);
+  assert.equal(mail.payload.requestType, "change-email-verification");
+  assert.equal(mail.payload.userId, up.user.id);
+  assert.equal(mail.payload.exp - mail.payload.iat, 3600);
+  // Nothing changes until the link is followed.
+  assert.equal(expectClientOk(await client.getSession(), server).user.email, email);
+
+  // Followed from a mail app (no cookie): 302 to the callback, the address changes.
+  const res = await raw(server, "GET", relative(mail.url));
+  assert.equal(res.status, 302, describe(res, server));
+  assert.equal(res.headers.location, "/");
+  assert.equal(res.setCookies.length, 0, "no session, no cookie");
+  const session = expectClientOk(await client.getSession(), server);
+  assert.equal(session.user.email, newEmail);
+  assert.equal(session.user.emailVerified, false, "emailVerified stays as it was");
+  assert.equal(userByEmail(server, email), undefined);
+  // The password goes with the new address; the old one signs no one in.
+  expectOk(await raw(server, "POST", "/sign-in/email", { json: { email: newEmail, password: PASSWORD }, origin: true }), server);
+  expectError(await raw(server, "POST", "/sign-in/email", { json: { email, password: PASSWORD }, origin: true }), 401, "INVALID_EMAIL_OR_PASSWORD", undefined, server);
+  // Replayed: refused (401 for the client, ?error= for the mail link).
+  expectClientError(await client.verifyEmail({ query: { token: mail.token } }), 401, "INVALID_TOKEN", "Invalid token");
+  const again = await raw(server, "GET", relative(mail.url));
+  assert.equal(again.headers.location, "/?error=INVALID_TOKEN");
+
+  // A verified user, callbackURL, the link followed with the client (its own session):
+  // JSON with the changed user, the session cookie set again, still verified.
+  expectClientOk(await client.sendVerificationEmail({ email: newEmail }), server);
+  expectClientOk(await client.verifyEmail({ query: { token: server.lastMail("verify-email").token } }), server);
+  const third = uniqueEmail("lena-third");
+  expectClientOk(await client.changeEmail({ newEmail: third, callbackURL: "/settings" }), server);
+  const mail3 = changeMail(server, third);
+  assert.equal(mail3.url, `${server.base}/verify-email?token=${mail3.token}&callbackURL=%2Fsettings`);
+  const cookieBefore = jar.header();
+  const data = expectClientOk(await client.verifyEmail({ query: { token: mail3.token } }), server);
+  assert.equal(data.status, true);
+  assert.equal(data.user.email, third);
+  assert.equal(data.user.emailVerified, true);
+  assert.equal(data.user.id, up.user.id);
+  assert.equal(jar.header(), cookieBefore, "the same session");
+  assert.equal(expectClientOk(await client.getSession(), server).user.email, third);
+});
+
+test("change-email with a bearer client (a native app): same flow, get-session shows the new email", T, async () => {
+  const bearer = mlBearerClient(server, { origin: server.origin });
+  const email = uniqueEmail("nia");
+  expectClientOk(await bearer.client.signUp.email({ name: "Nia", email, password: PASSWORD }), server);
+  assert.ok(bearer.token, "set-auth-token");
+  const newEmail = uniqueEmail("nia-new");
+  assert.deepEqual(expectClientOk(await bearer.client.changeEmail({ newEmail }), server), { status: true });
+  const data = expectClientOk(await bearer.client.verifyEmail({ query: { token: changeMail(server, newEmail).token } }), server);
+  assert.equal(data.user.email, newEmail);
+  assert.equal(expectClientOk(await bearer.client.getSession(), server).user.email, newEmail);
+});
+
+test("change-email bad input: no/invalid newEmail → 400, no session → 401, foreign origin → 403, same email → 400 without code, guest → 400", T, async () => {
+  const { client, jar } = mlCookieClient(server);
+  const email = uniqueEmail("omar");
+  expectClientOk(await client.signUp.email({ name: "Omar", email, password: PASSWORD }), server);
+  const before = server.mails().length;
+  // (the client sends a call without arguments as a GET, a 404 like Better Auth's: raw POST)
+  expectError(await raw(server, "POST", "/change-email", { json: {}, origin: true, cookie: jar.header() }),
+    400, "VALIDATION_ERROR", "[body.newEmail] Invalid input: expected string, received undefined", server);
+  expectClientError(await client.changeEmail({ newEmail: "not-an-email" }), 400, "VALIDATION_ERROR", "[body.newEmail] Invalid email address");
+  expectClientError(await client.changeEmail({ newEmail: uniqueEmail("x"), callbackURL: "https://evil.example/" }), 403, "INVALID_CALLBACK_URL");
+  expectClientError(await client.changeEmail({ newEmail: email.toUpperCase() }), 400, undefined, "Email is the same");
+  let res = await raw(server, "POST", "/change-email", { json: { newEmail: email }, origin: true, cookie: (await signUp(server, { email: uniqueEmail("p") })).cookie });
+  assert.equal(res.status, 200, "someone else's address: the same 200");
+  res = await raw(server, "POST", "/change-email", { json: { newEmail: uniqueEmail("x") }, origin: true });
+  expectError(res, 401, "UNAUTHORIZED", "Unauthorized", server);
+  res = await raw(server, "POST", "/change-email", { origin: true });
+  expectError(res, 400, "VALIDATION_ERROR", "[body] Invalid input: expected object, received undefined", server);
+  const owner = await signUp(server, { email: uniqueEmail("q") });
+  res = await raw(server, "POST", "/change-email", { json: { newEmail: uniqueEmail("x") }, origin: "https://evil.example", cookie: owner.cookie });
+  expectError(res, 403, "INVALID_ORIGIN", "Invalid origin", server);
+  res = await raw(server, "POST", "/change-email", { json: { newEmail: owner.email }, origin: true, cookie: owner.cookie });
+  expectError(res, 400, null, "Email is the same", server);
+  const guest = await signInAnonymous(server);
+  res = await raw(server, "POST", "/change-email", { json: { newEmail: uniqueEmail("guest") }, origin: true, cookie: guest.cookie });
+  expectError(res, 400, "ANONYMOUS_USERS_CANNOT_CHANGE_EMAIL", "Anonymous users cannot change their email. Sign up instead.", server);
+  assert.equal(server.mails().length, before, "none of these sent a mail");
+  assert.equal(userByEmail(server, email).name, "Omar", "the taken address still belongs to its owner");
+});
+
+test("change-email links that no longer apply: taken address, address taken before the click, email changed meanwhile, older request, another user's session", T, async () => {
+  const { client } = mlCookieClient(server);
+  const email = uniqueEmail("pia");
+  const pia = expectClientOk(await client.signUp.email({ name: "Pia", email, password: PASSWORD }), server);
+  const other = await signUp(server, { email: uniqueEmail("quinn") });
+
+  // A taken address: 200 after ~500 ms like a free one, no mail.
+  for (const target of [other.email, uniqueEmail("pia-free")]) {
+    const before = server.mails().length;
+    const started = Date.now();
+    assert.deepEqual(expectClientOk(await client.changeEmail({ newEmail: target }), server), { status: true });
+    assert.ok(Date.now() - started >= 450, "answers take at least ~500 ms either way");
+    assert.equal(server.mails().length - before, target === other.email ? 0 : 1);
+  }
+
+  // The address is taken between the request and the click: refused, nothing changes.
+  const wanted = uniqueEmail("pia-wanted");
+  expectClientOk(await client.changeEmail({ newEmail: wanted }), server);
+  const taken = changeMail(server, wanted);
+  await signUp(server, { email: wanted });
+  expectClientError(await client.verifyEmail({ query: { token: taken.token } }), 401, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.");
+  let res = await raw(server, "GET", `${relative(taken.url).replace("callbackURL=%2F", "callbackURL=%2Fdone")}`);
+  assert.equal(res.headers.location, "/done?error=USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL");
+  assert.equal(expectClientOk(await client.getSession(), server).user.email, email);
+
+  // Only the newest request's link works; another user's session cannot use it.
+  const first = uniqueEmail("pia-first");
+  const second = uniqueEmail("pia-second");
+  expectClientOk(await client.changeEmail({ newEmail: first }), server);
+  expectClientOk(await client.changeEmail({ newEmail: second }), server);
+  expectClientError(await client.verifyEmail({ query: { token: changeMail(server, first).token } }), 401, "INVALID_TOKEN");
+  res = await raw(server, "GET", `/verify-email?token=${changeMail(server, second).token}`, { cookie: other.cookie });
+  expectError(res, 401, "INVALID_USER", "Invalid user", server);
+  expectClientOk(await client.verifyEmail({ query: { token: changeMail(server, second).token } }), server);
+  assert.equal(expectClientOk(await client.getSession(), server).user.email, second);
+
+  // A link made for an email the user no longer has; a reset link mailed to the old
+  // address before the change.
+  const third = uniqueEmail("pia-third");
+  expectClientOk(await client.requestPasswordReset({ email: second }), server);
+  const reset = server.lastMail("reset-password");
+  expectClientOk(await client.changeEmail({ newEmail: third }), server);
+  const toThird = changeMail(server, third);
+  expectClientOk(await client.verifyEmail({ query: { token: toThird.token } }), server);
+  expectClientError(await client.resetPassword({ newPassword: "resetpass123", token: reset.token }), 400, "INVALID_TOKEN");
+  // Back to `second`, then the spent link to `third` again: refused although the email
+  // is once more the one it was made for.
+  expectClientOk(await client.changeEmail({ newEmail: second }), server);
+  expectClientOk(await client.verifyEmail({ query: { token: changeMail(server, second).token } }), server);
+  expectClientError(await client.verifyEmail({ query: { token: toThird.token } }), 401, "INVALID_TOKEN");
+  const user = expectClientOk(await client.getSession(), server).user;
+  assert.equal(user.email, second);
+  assert.equal(user.id, pia.user.id);
 });
 
 test("password reset: requestPasswordReset → mailed link → 302 with token → resetPassword; single use", T, async () => {
@@ -147,13 +307,27 @@ test("password reset bad input: untrusted redirectTo → 403, no token → 400, 
   expectError(res, 400, "VALIDATION_ERROR", "[query.callbackURL] Invalid input: expected string, received undefined", server);
 });
 
-test("without a mailer: verification, reset and magic link answer 'not enabled'", T, async () => {
+test("without a mailer: verification, change-email, reset and magic link answer 'not enabled'", T, async () => {
   const s = await startServer({ tag: "nomail" });
   try {
     const { client } = mlCookieClient(s);
     expectClientError(await client.sendVerificationEmail({ email: uniqueEmail("a") }), 400, "VERIFICATION_EMAIL_NOT_ENABLED", "Verification email isn't enabled");
     expectClientError(await client.requestPasswordReset({ email: uniqueEmail("a") }), 400, "RESET_PASSWORD_DISABLED", "Reset password isn't enabled");
     expectClientError(await client.signIn.magicLink({ email: uniqueEmail("a") }), 400, "MAGIC_LINK_NOT_ENABLED");
+    expectClientOk(await client.signUp.email({ name: "A", email: uniqueEmail("a"), password: PASSWORD }), s);
+    const res = await client.changeEmail({ newEmail: uniqueEmail("b") });
+    expectClientError(res, 400, undefined, "Verification email isn't enabled");
+    assert.equal(res.error.code, undefined, "Better Auth's answer has no code");
+  } finally { await s.stop(); }
+});
+
+test("--disable-change-email: 400 CHANGE_EMAIL_DISABLED", T, async () => {
+  const s = await startMailServer({ tag: "mail-nochange", args: ["--disable-change-email"] });
+  try {
+    const { client } = mlCookieClient(s);
+    expectClientOk(await client.signUp.email({ name: "A", email: uniqueEmail("a"), password: PASSWORD }), s);
+    expectClientError(await client.changeEmail({ newEmail: uniqueEmail("b") }), 400, "CHANGE_EMAIL_DISABLED", "Change email is disabled");
+    assert.equal(s.mails().length, 0);
   } finally { await s.stop(); }
 });
 

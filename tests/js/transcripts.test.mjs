@@ -130,12 +130,6 @@ const CHECKS = [
     doc: "docs/methods/magic-link.md, “Guests (anonymous users)”; docs/anonymous.md",
     why: "the link was asked for without the guest's cookie: Kernia signs the browser in without linking that guest (login-CSRF protection), Better Auth links any guest the click carries",
   },
-  {
-    file: "07-account-management.txt", title: "send-verification-email",
-    noMail: true,
-    doc: "docs/mail.md, “Differences from Better Auth” (no /change-email yet)",
-    why: "the outbox entry shown here is the change-email verification mail (updateTo gina2@example.com, requestType change-email-verification) that the skipped /change-email sent; for an address no user has, neither server mails anything",
-  },
 ];
 
 /**
@@ -143,19 +137,7 @@ const CHECKS = [
  * Kernia server into the state the exchange left the reference in, the Kernia way, so that
  * the later exchanges stay meaningful.
  */
-const SKIPS = [
-  {
-    file: "07-account-management.txt", title: "change-email",
-    why: "Kernia has no /change-email endpoint yet (404; docs/mail.md, “Differences from Better Auth”: change-email tokens are refused until /change-email exists)",
-  },
-  {
-    file: "07-account-management.txt", title: "verify-email (no callbackURL)",
-    why: "its token is the change-email verification (updateTo) the skipped /change-email mailed; Kernia made none",
-    // the reference's verification changed gina's email to gina2@example.com; the rest of
-    // the transcript (password reset, sign-ins) uses that address
-    instead: (replay) => replay.server.sql(`UPDATE "user" SET email = 'gina2@example.com' WHERE email = 'gina@example.com'`),
-  },
-];
+const SKIPS = [];
 
 /** Kernia-only response headers, tolerated by name (with the shape of their value). */
 const KERNIA_EXTRA_HEADERS = {
