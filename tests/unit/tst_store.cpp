@@ -162,6 +162,11 @@ protected:
     const Backend m_backend;
 
 private:
+    // The write-ahead-log tests write until this many checkpoint rounds held the writers off
+    // (one round per checkpointer every 200 ms), or until the deadline.
+    static constexpr int kWalRounds = 10;
+    static constexpr qint64 kWalDeadlineMs = 60 * 1000;
+
     // `count` passkey challenges that expired 1, 2, ... ms before `now`, in one transaction.
     static void addExpiredVerifications(SqlStore &store, int count, const QDateTime &now)
     {
@@ -1232,10 +1237,13 @@ private slots:
         const QString padding(1500, QLatin1Char('x'));
         QAtomicInteger<int> commits{0};
         const int roundsBefore = store->walLockedCheckpoints();
+        const auto rounds = [&] { return store->walLockedCheckpoints() - roundsBefore; };
         QElapsedTimer clock;
         clock.start();
         runConcurrently(4, [&](int i) {
-            for (int n = 0; clock.elapsed() < 3000; ++n) {   // up to fifteen checkpoint rounds
+            // Until enough checkpoint rounds ran (one per 200 ms: ~2 s), however long a
+            // loaded machine takes for them; the deadline only ends a checkpointer that stalls.
+            for (int n = 0; rounds() < kWalRounds && clock.elapsed() < kWalDeadlineMs; ++n) {
                 const QString id = QStringLiteral("s%1-%2").arg(i).arg(n);
                 User user = makeUser(id, id + QStringLiteral("@example.com"));
                 user.name = padding;
@@ -1244,15 +1252,15 @@ private slots:
             }
         });
         const quint32 rewinds = walRewindSalt(path) - saltBefore;
-        const int rounds = store->walLockedCheckpoints() - roundsBefore;
+        const int ran = rounds();
         const qint64 size = QFileInfo(path + QStringLiteral("-wal")).size();
-        qInfo("%d commits in 3 s; %d checkpoint rounds; the log was rewound %u times and is %lld bytes",
-              commits.loadRelaxed(), rounds, rewinds, size);
-        // Counted against the rounds that ran (fewer on a loaded machine), not the clock.
-        QVERIFY2(rounds >= 3, qPrintable(QStringLiteral("only %1 checkpoint rounds in 3 s").arg(rounds)));
-        QVERIFY2(rewinds * 3 >= quint32(rounds) * 2,
+        qInfo("%d commits in %lld ms; %d checkpoint rounds; the log was rewound %u times and is %lld bytes",
+              commits.loadRelaxed(), clock.elapsed(), ran, rewinds, size);
+        QVERIFY2(ran >= kWalRounds, qPrintable(QStringLiteral("only %1 checkpoint rounds in %2 s")
+                                                   .arg(ran).arg(kWalDeadlineMs / 1000)));
+        QVERIFY2(rewinds * 3 >= quint32(ran) * 2,
                  qPrintable(QStringLiteral("the write-ahead log was rewound %1 times in %2 rounds while the "
-                                           "writes went on").arg(rewinds).arg(rounds)));
+                                           "writes went on").arg(rewinds).arg(ran)));
     }
 
     // Two processes on one file (here: two stores, each with its own writer lock on its own
@@ -1271,13 +1279,16 @@ private slots:
         const quint32 saltBefore = walRewindSalt(path);
         QVERIFY(saltBefore != 0);
         const int roundsBefore = first->walLockedCheckpoints() + second->walLockedCheckpoints();
+        const auto rounds = [&] {
+            return first->walLockedCheckpoints() + second->walLockedCheckpoints() - roundsBefore;
+        };
 
         const QString padding(1500, QLatin1Char('x'));
         QElapsedTimer clock;
         clock.start();
         runConcurrently(4, [&](int i) {
             SqlStore *store = (i % 2 ? first : second).get();
-            for (int n = 0; clock.elapsed() < 3000; ++n) {
+            for (int n = 0; rounds() < kWalRounds && clock.elapsed() < kWalDeadlineMs; ++n) {
                 const QString id = QStringLiteral("t%1-%2").arg(i).arg(n);
                 User user = makeUser(id, id + QStringLiteral("@example.com"));
                 user.name = padding;
@@ -1285,18 +1296,18 @@ private slots:
             }
         });
         const quint32 rewinds = walRewindSalt(path) - saltBefore;
-        const int rounds = first->walLockedCheckpoints() + second->walLockedCheckpoints() - roundsBefore;
+        const int ran = rounds();
         const qint64 walBytes = QFileInfo(path + QStringLiteral("-wal")).size();
-        qInfo("%d checkpoint rounds held the writers off; the log was rewound %u times, is %lld bytes",
-              rounds, rewinds, walBytes);
-        // Two checkpointers, one round each every 200 ms: ~30 rounds, fewer on a loaded
-        // machine. Each round copies the whole log, so the next commit rewinds it: nearly
-        // one rewind per round. Without the shared writer lock a round rarely finishes the
-        // copy (5 rewinds in ~30 rounds here), so count against the rounds, not the clock.
-        QVERIFY2(rounds >= 4, qPrintable(QStringLiteral("only %1 checkpoint rounds in 3 s").arg(rounds)));
-        QVERIFY2(rewinds * 3 >= quint32(rounds) * 2,
+        qInfo("%d checkpoint rounds in %lld ms held the writers off; the log was rewound %u times, is %lld bytes",
+              ran, clock.elapsed(), rewinds, walBytes);
+        // Two checkpointers, one round each every 200 ms. Each round copies the whole log, so
+        // the next commit rewinds it: nearly one rewind per round. Without the shared writer
+        // lock a round rarely finishes the copy (5 rewinds in ~30 rounds here).
+        QVERIFY2(ran >= kWalRounds, qPrintable(QStringLiteral("only %1 checkpoint rounds in %2 s")
+                                                   .arg(ran).arg(kWalDeadlineMs / 1000)));
+        QVERIFY2(rewinds * 3 >= quint32(ran) * 2,
                  qPrintable(QStringLiteral("the write-ahead log was rewound %1 times in %2 rounds while two "
-                                           "processes wrote").arg(rewinds).arg(rounds)));
+                                           "processes wrote").arg(rewinds).arg(ran)));
         // No bound on walBytes itself: the file keeps the size of the longest stretch
         // between two rewinds, which a loaded machine stretches (163 MB once with 8 rounds).
     }
