@@ -270,6 +270,7 @@ private slots:
     void linkMergeHook();
     void linkMergeAboveRecordLimitKeepsBoth_data();
     void linkMergeAboveRecordLimitKeepsBoth();
+    void recordAboveLimitTakesPatchesThatDoNotGrowIt();
     void linkClientMarksKeepTheHigher();
     void linkManyGuestRecords();
     void linkReadsOnlySharedRecords();
@@ -1097,6 +1098,74 @@ void SyncTest::linkMergeAboveRecordLimitKeepsBoth()
     QVERIFY2(patched.status() == 200, patched.body().constData());
     QCOMPARE(s.live(account.token).value("notes/n1").value("more").toString(), QStringLiteral("text"));
     QCOMPARE(s.rows("sync_record", g.userId), 0);
+}
+
+// A record can be above max_record_bytes: a conflict record wraps a guest record of up to
+// the limit, and an operator may lower the limit. Patches that shrink it or keep its size
+// apply; one that would grow it is refused (every patch of such a record used to be).
+void SyncTest::recordAboveLimitTakesPatchesThatDoNotGrowIt()
+{
+    SyncOptions options;
+    options.maxRecordBytes = 1000;
+    SyncServer s(options);
+    const auto account = s.signUp(QStringLiteral("zoe@example.com"));
+    s.pushOk(account.token, "laptop", {put(1, "notes", "n1", {{"a", QString(600, 'a')}, {"b", QString(50, 'b')}})});
+    QTest::qWait(5);
+    const auto g = s.guest();
+    const QJsonObject guestNote{{"g", QString(1000 - 8, 'g')}};   // exactly at the limit
+    s.pushOk(g.token, "phone", {put(1, "notes", "n1", guestNote)});
+    s.signIn(QStringLiteral("zoe@example.com"), g.token);
+
+    QString conflictId;
+    for (const auto &[key, value] : s.live(account.token).asKeyValueRange()) {
+        if (key.startsWith(QLatin1String("_conflicts/")))
+            conflictId = key.mid(int(qstrlen("_conflicts/")));
+    }
+    QVERIFY(!conflictId.isEmpty());
+    const auto bytes = [&] {
+        const QJsonObject c = s.live(account.token).value(QStringLiteral("_conflicts/") + conflictId);
+        return QJsonDocument(c).toJson(QJsonDocument::Compact).size();
+    };
+    const qsizetype wrapped = bytes();
+    QVERIFY2(wrapped > 1000, QByteArray::number(wrapped));
+
+    // Growing it: refused, nothing applied.
+    Response r = s.push(account.token, "laptop", {patch(2, "_conflicts", conflictId, {{"seen", true}})});
+    QCOMPARE(r.status(), 400);
+    QCOMPARE(code(r), QStringLiteral("RECORD_TOO_LARGE"));
+    QCOMPARE(bytes(), wrapped);
+    // The same size (a field replaced by one as long): applied, still above the limit.
+    r = s.push(account.token, "laptop", {patch(2, "_conflicts", conflictId, {{"reason", "RECORD_TOO_LARGF"}})});
+    QVERIFY2(r.status() == 200, r.body().constData());
+    QCOMPARE(bytes(), wrapped);
+    // Shrinking it, still above the limit: applied.
+    r = s.push(account.token, "laptop", {patch(3, "_conflicts", conflictId, {{"reason", QJsonValue::Null}})});
+    QVERIFY2(r.status() == 200, r.body().constData());
+    QVERIFY(bytes() < wrapped && bytes() > 1000);
+    // Below the limit again, it grows only up to the limit.
+    r = s.push(account.token, "laptop", {patch(4, "_conflicts", conflictId, {{"data", QJsonValue::Null}})});
+    QVERIFY2(r.status() == 200, r.body().constData());
+    QVERIFY(bytes() < 1000);
+    r = s.push(account.token, "laptop", {patch(5, "_conflicts", conflictId, {{"note", QString(1000, 'n')}})});
+    QCOMPARE(code(r), QStringLiteral("RECORD_TOO_LARGE"));
+
+    // A limit lowered after a record was written: the service of the lower limit on the
+    // same store takes a patch that shrinks the record and refuses one that grows it.
+    SyncOptions lowered;
+    lowered.maxRecordBytes = 100;
+    const SyncService tight(lowered);
+    const auto pushTight = [&](const QJsonObject &mutation) {
+        return tight.push(*s.server->store, account.userId,
+                          tight.parsePush(QJsonObject{{"clientId", "tool"}, {"mutations", QJsonArray{mutation}}}));
+    };
+    try {
+        pushTight(patch(1, "notes", "n1", {{"more", "x"}}));
+        QFAIL("a patch that grows a record above the lowered limit was applied");
+    } catch (const SyncError &error) {
+        QCOMPARE(error.code(), QStringLiteral("RECORD_TOO_LARGE"));
+    }
+    QCOMPARE(pushTight(patch(1, "notes", "n1", {{"b", QJsonValue::Null}})).applied, 1);
+    QCOMPARE(s.live(account.token).value("notes/n1"), (QJsonObject{{"a", QString(600, 'a')}}));
 }
 
 void SyncTest::linkClientMarksKeepTheHigher()

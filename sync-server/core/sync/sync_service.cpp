@@ -211,7 +211,12 @@ SyncPushResult SyncService::push(Store &store, const QString &userId, const Sync
                         merged.insert(it.key(), it.value());
                 }
                 record.data = compact(merged);
-                if (record.data.size() > m_options.maxRecordBytes) {
+                // A record can already be above the limit (a conflict record wraps one of
+                // up to the limit; the limit may have been lowered since): patches may
+                // shrink it or leave its size, never grow it, so it never becomes a record
+                // nobody can change.
+                const qint64 sizeBefore = existing && !existing->deleted ? existing->data.size() : 0;
+                if (record.data.size() > m_options.maxRecordBytes && record.data.size() > sizeBefore) {
                     throw SyncError(SyncErrors::RECORD_TOO_LARGE,
                                     QStringLiteral("patch mid %1 makes %2/%3 %4 bytes; a record may have at most %5")
                                         .arg(mutation->mid).arg(record.collection, record.recordId)
