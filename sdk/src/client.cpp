@@ -1134,14 +1134,19 @@ Error ClientPrivate::writeRecord(const QString &collection, const QString &op, c
     else if (owner().isEmpty())
         e = invalidState(QStringLiteral("Nobody is signed in: become a guest or sign in first"));
     if (!e.isError() && op != QLatin1String("delete")) {
-        // The record as it would be after this write must fit the server's limit.
+        // The record as it would be after this write must fit the server's limit, or, for
+        // a patch of a record already above it (a server's conflict record), not grow: the
+        // server applies the same rule.
+        const auto compactSize = [](const std::optional<QJsonObject> &record) {
+            return QJsonDocument(record.value_or(QJsonObject())).toJson(QJsonDocument::Compact).size();
+        };
         std::optional<QJsonObject> base;
         if (op == QLatin1String("patch")) {
             if (const auto current = store->record(owner(), collection, id))
                 base = current->data;
         }
-        const std::optional<QJsonObject> result = LocalStore::applyOp(base, op, data);
-        if (QJsonDocument(result.value_or(QJsonObject())).toJson(QJsonDocument::Compact).size() > MaxRecordBytes)
+        const qsizetype after = compactSize(LocalStore::applyOp(base, op, data));
+        if (after > MaxRecordBytes && after > (base ? compactSize(base) : 0))
             e = Error::fromKind(Error::Kind::InvalidArgument,
                                 QStringLiteral("The record would be larger than %1 bytes").arg(MaxRecordBytes));
     }

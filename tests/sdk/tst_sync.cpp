@@ -580,6 +580,64 @@ private Q_SLOTS:
         QCOMPARE(ca->get(QStringLiteral("y"))->data, obj({ { QStringLiteral("after"), true } }));
     }
 
+    // A guest's 64 KiB note meets the account's own version of it at sign-in: too large to
+    // merge, so the server files the guest's note whole in "_conflicts", wrapped, a few
+    // hundred bytes above 64 KiB. The device pulls it and can change it as the server
+    // allows (patches that do not grow it), and remove it; before, every local write to
+    // it was refused (the limit applied to records already above it).
+    void conflictRecordAboveTheLimitCanBeChanged()
+    {
+        const QString email = uniqueEmail();
+        Install laptopInstall, phoneInstall;
+        auto laptop = makeClient(m_server.url(), laptopInstall, [](ClientOptions &o) { o.setAutomaticGuest(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(laptop->isReady(), Long);
+        QCOMPARE(await(laptop->signUpEmail(email, Password)), Error());
+        QVERIFY(!laptop->collection(QStringLiteral("notes"))->put(QStringLiteral("n1"),
+                    obj({ { QStringLiteral("a"), QString(40000, QLatin1Char('a')) } })).isError());
+        QCOMPARE(await(laptop->syncNow()), Error());
+
+        auto phone = makeClient(m_server.url(), phoneInstall);
+        QTRY_VERIFY_WITH_TIMEOUT(phone->hasServerSession(), Long);
+        const QJsonObject guestNote = obj({ { QStringLiteral("g"), QString(65536 - 8, QLatin1Char('g')) } });   // exactly 64 KiB
+        QVERIFY(!phone->collection(QStringLiteral("notes"))->put(QStringLiteral("n1"), guestNote).isError());
+        QCOMPARE(await(phone->syncNow()), Error());
+        QCOMPARE(await(phone->signInEmail(email, Password)), Error());
+        QTRY_VERIFY_WITH_TIMEOUT(settled(phone.get()), Long);
+        QCOMPARE(await(phone->syncNow()), Error());
+
+        Collection *conflicts = phone->collection(QStringLiteral("_conflicts"));
+        QCOMPARE(conflicts->count(), 1);
+        const Record conflict = conflicts->list().constFirst();
+        QCOMPARE(conflict.data.value(QStringLiteral("data")).toObject(), guestNote);
+        const auto bytes = [&] {
+            return QJsonDocument(conflicts->get(conflict.id)->data).toJson(QJsonDocument::Compact).size();
+        };
+        const qsizetype wrapped = bytes();
+        QVERIFY2(wrapped > 65536, QByteArray::number(wrapped));
+
+        // Growing it is refused on the device, as the server would.
+        QCOMPARE(conflicts->patch(conflict.id, obj({ { QStringLiteral("seen"), true } })).kind(),
+                 Error::Kind::InvalidArgument);
+        QCOMPARE(phone->pendingChanges(), 0);
+        // A patch that shrinks it is written, pushed and accepted (no changeRejected).
+        QSignalSpy rejected(phone.get(), &Client::changeRejected);
+        QVERIFY(!conflicts->patch(conflict.id, obj({ { QStringLiteral("reason"), QJsonValue::Null } })).isError());
+        QVERIFY(bytes() < wrapped);
+        QCOMPARE(await(phone->syncNow()), Error());
+        QCOMPARE(phone->pendingChanges(), 0);
+        QCOMPARE(rejected.count(), 0);
+        QCOMPARE(await(laptop->syncNow()), Error());
+        const auto onLaptop = laptop->collection(QStringLiteral("_conflicts"))->get(conflict.id);
+        QVERIFY(onLaptop);
+        QVERIFY(!onLaptop->data.contains(QStringLiteral("reason")));
+        QCOMPARE(onLaptop->data.value(QStringLiteral("data")).toObject(), guestNote);
+        // And the user removes it once decided.
+        QVERIFY(!conflicts->remove(conflict.id).isError());
+        QCOMPARE(await(phone->syncNow()), Error());
+        QCOMPARE(await(laptop->syncNow()), Error());
+        QCOMPARE(laptop->collection(QStringLiteral("_conflicts"))->count(), 0);
+    }
+
     // An account larger than one sync's page budget (here 1 page of 500): each sync pulls
     // its part and ends normally, and the next part follows by itself shortly after (also
     // without autoSync); synced() comes once, at the end. A full pull split over several
