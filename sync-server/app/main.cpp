@@ -117,6 +117,7 @@ int main(int argc, char *argv[])
     options.baseUrl = config.baseUrl.isEmpty() ? listenUrl : config.baseUrl; // known only after binding
     options.trustedOrigins = config.trustedOrigins;
     options.maxBodyBytes = config.maxBodyBytes;
+    options.deleteUserConfirmationEnabled = config.deleteUserConfirmationEnabled;
     options.revokeSessionsOnPasswordReset = config.revokeSessionsOnPasswordReset;
     options.changeEmailEnabled = config.changeEmailEnabled;
     options.sessionExpiresIn = config.session.expiresIn;

@@ -729,6 +729,8 @@ for (const file of files) {
       config: {
         base_url: transcript.baseURL,
         passkey: { rp_name: "Kernia Reference" }, // the reference's passkey({ rpName })
+        // The reference has no sendDeleteAccountVerification: delete-user deletes at once.
+        delete_user_confirmation_enabled: false,
         ...(setup.config ?? {}),
       },
     });

@@ -14,5 +14,6 @@ endfunction()
 
 kernia_unit_test_postgres(tst_anonymous)
 kernia_unit_test_postgres(tst_pipeline)
+kernia_unit_test_postgres(tst_delete_user)
 # The housekeeping and prune-anonymous are SQL of both dialects too.
 kernia_unit_test_postgres(tst_ops)

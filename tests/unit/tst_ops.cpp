@@ -328,6 +328,20 @@ void OpsTest::commandLine()
     QCOMPARE(fromFile.config->session.expiresIn, 60);
     QCOMPARE(fromFile.config->session.updateAge, 3);
     QCOMPARE(fromFile.config->session.freshAge, 0);
+    // delete-user's mailed confirmation: on by default, off by the flag or the file.
+    QVERIFY(parse({QStringLiteral("--secret"), secret}, data).config->deleteUserConfirmationEnabled);
+    QVERIFY(!parse({QStringLiteral("--secret"), secret, QStringLiteral("--disable-delete-user-confirmation")}, data)
+                 .config->deleteUserConfirmationEnabled);
+    {
+        const QString noConfirmation = dir.filePath(QStringLiteral("no-confirmation.json"));
+        QFile noConfirmationFile(noConfirmation);
+        QVERIFY(noConfirmationFile.open(QIODevice::WriteOnly));
+        noConfirmationFile.write(R"({"delete_user_confirmation_enabled": false})");
+        noConfirmationFile.close();
+        const ConfigResult parsed = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), noConfirmation}, data);
+        QVERIFY2(parsed.config, qPrintable(parsed.error));
+        QVERIFY(!parsed.config->deleteUserConfirmationEnabled);
+    }
     // prune-anonymous goes by the configured update age
     QVERIFY(parse({QStringLiteral("prune-anonymous"), QStringLiteral("--older-than"), QStringLiteral("5s"),
                    QStringLiteral("--config"), configPath}, data).config);

@@ -21,6 +21,7 @@ inline constexpr ErrorCode USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL{"USER_ALREADY_E
 inline constexpr ErrorCode EMAIL_CAN_NOT_BE_UPDATED{"EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated"};
 inline constexpr ErrorCode CHANGE_EMAIL_DISABLED{"CHANGE_EMAIL_DISABLED", "Change email is disabled"};
 inline constexpr ErrorCode CREDENTIAL_ACCOUNT_NOT_FOUND{"CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found"};
+inline constexpr ErrorCode FAILED_TO_GET_USER_INFO{"FAILED_TO_GET_USER_INFO", "Failed to get user info"};
 inline constexpr ErrorCode SESSION_EXPIRED{"SESSION_EXPIRED", "Session expired. Re-authenticate to perform this action."};
 inline constexpr ErrorCode CROSS_SITE_NAVIGATION_LOGIN_BLOCKED{"CROSS_SITE_NAVIGATION_LOGIN_BLOCKED", "Cross-site navigation login blocked. This request appears to be a CSRF attack."};
 inline constexpr ErrorCode SESSION_NOT_FRESH{"SESSION_NOT_FRESH", "Session is not fresh"};

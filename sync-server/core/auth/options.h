@@ -37,6 +37,10 @@ struct AuthOptions
     qint64 maxBodyBytes = 1024 * 1024; // Kernia's own limit: 413 PAYLOAD_TOO_LARGE
     bool requireBearerSignature = false;
     bool deleteUserEnabled = true;
+    // With a mailer, POST /delete-user of a user with a verified email mails a link to
+    // confirm (Better Auth's sendDeleteAccountVerification, off there) instead of deleting;
+    // the user is deleted when it opens the link signed in. docs/mail.md.
+    bool deleteUserConfirmationEnabled = true;
     // Better Auth's user.changeEmail.enabled (off by default there, on in the reference
     // configuration the client is tested against): POST /change-email. Off, it answers
     // 400 CHANGE_EMAIL_DISABLED. Kernia's default is on; the address only changes through

@@ -80,6 +80,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     static const QStringList known = {
         QStringLiteral("host"), QStringLiteral("port"), QStringLiteral("data_dir"), QStringLiteral("database"),
         QStringLiteral("secret"), QStringLiteral("base_url"), QStringLiteral("trusted_origins"),
+        QStringLiteral("delete_user_confirmation_enabled"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
         QStringLiteral("idle_spin_us"), QStringLiteral("hash_priority"), QStringLiteral("revoke_sessions_on_password_reset"),
         QStringLiteral("change_email_enabled"),
@@ -114,6 +115,8 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         config.hashPriority = *priority;
     }
 
+    config.deleteUserConfirmationEnabled = root.value(QStringLiteral("delete_user_confirmation_enabled"))
+                                               .toBool(config.deleteUserConfirmationEnabled);
     config.revokeSessionsOnPasswordReset = root.value(QStringLiteral("revoke_sessions_on_password_reset"))
                                                .toBool(config.revokeSessionsOnPasswordReset);
     config.changeEmailEnabled = root.value(QStringLiteral("change_email_enabled")).toBool(config.changeEmailEnabled);
@@ -233,6 +236,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("anonymous-name"), QStringLiteral("Template for guest names, e.g. \"Guest {random:6}\"."), QStringLiteral("template")},
         {QStringLiteral("anonymous-email"), QStringLiteral("Template for guest emails, e.g. \"guest-{uuid}@example.com\"."), QStringLiteral("template")},
         {QStringLiteral("disable-delete-anonymous-user"), QStringLiteral("Keep guests after linking; refuse /delete-anonymous-user.")},
+        {QStringLiteral("disable-delete-user-confirmation"), QStringLiteral("POST /delete-user deletes at once (with a password or a fresh session, as Better Auth by default); without it, with a mailer, a user with a verified email is deleted only through a link mailed to it.")},
         {QStringLiteral("keep-sessions-on-password-reset"), QStringLiteral("A password reset leaves a verified user's other sessions signed in (Better Auth's default); without it they end.")},
         {QStringLiteral("disable-change-email"), QStringLiteral("Refuse POST /change-email (400 CHANGE_EMAIL_DISABLED); without it users change their email through a link mailed to the new address.")},
         {QStringLiteral("smtp-url"), QStringLiteral("Send mail over SMTP: smtp://host:port (STARTTLS) or smtps://host:port."), QStringLiteral("url")},
@@ -387,6 +391,7 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         }
         config.hashPriority = *priority;
     }
+    if (isSet("disable-delete-user-confirmation")) config.deleteUserConfirmationEnabled = false;
     if (isSet("keep-sessions-on-password-reset")) config.revokeSessionsOnPasswordReset = false;
     if (isSet("disable-change-email")) config.changeEmailEnabled = false;
     AnonymousConfig &anonymous = config.anonymous;

@@ -90,6 +90,9 @@ struct ServerConfig
     int idleSpinMicroseconds = 200;  // idle_spin_us / --idle-spin-us; 0 = a loop sleeps at once (http/idle_spin.h)
     // hash_priority / --hash-priority: the scrypt helper processes' CPU priority (crypto/scrypt_processes.h)
     ScryptHelper::Priority hashPriority = ScryptHelper::Priority::Idle;
+    // delete_user_confirmation_enabled / --disable-delete-user-confirmation: with a mailer,
+    // POST /delete-user mails a confirmation link to a verified address (docs/mail.md)
+    bool deleteUserConfirmationEnabled = true;
     // revoke_sessions_on_password_reset / --keep-sessions-on-password-reset (docs/mail.md)
     bool revokeSessionsOnPasswordReset = true;
     // change_email_enabled / --disable-change-email: POST /change-email (docs/mail.md)

@@ -1,12 +1,16 @@
-// update-user, change-password, delete-user, list-accounts, ok, error
-// (endpoints.md §9, §11, §13, §16, §17).
+// update-user, change-password, delete-user (with its mailed confirmation link,
+// /delete-user/callback), list-accounts, ok, error (endpoints.md §9, §11, §13, §16, §17).
 #include "auth/auth_server.h"
 #include "auth/core_endpoints.h"
 #include "auth/endpoint_context.h"
 #include "auth/endpoints/credentials.h"
+#include "auth/endpoints/mail_support.h"
 #include "auth/error_codes.h"
 #include "auth/plugin.h"
+#include "auth/session_manager.h"
 #include "auth/validation.h"
+#include "crypto/crypto.h"
+#include "mail/mailer.h"
 #include "store/store.h"
 
 #include <QJsonArray>
@@ -103,30 +107,145 @@ Response changePassword(EndpointContext &context)
     return response;
 }
 
+// --- delete-user ---------------------------------------------------------------------------
+
+constexpr qint64 kDeleteTokenExpiresIn = 86400;   // Better Auth's deleteUser.deleteTokenExpiresIn
+// A deletion link's row: identifier "delete-account-<SHA-256 of its token>" (Better Auth
+// stores the token itself), value the user's id. One per user: a new request replaces it.
+const QString kDeleteAccountIdentifier = QStringLiteral("delete-account-");
+const QString kTokenAlphabet = QStringLiteral("0123456789abcdefghijklmnopqrstuvwxyz");
+
+QString deleteAccountIdentifier(const QString &token)
+{
+    return kDeleteAccountIdentifier
+           + QString::fromLatin1(Crypto::sha256(token.toUtf8())
+                                     .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+}
+
+// Better Auth asks the mailbox (sendDeleteAccountVerification) where that is configured;
+// Kernia does whenever a mailer is, unless turned off. A guest has no mailbox, and a link to
+// an address never proven may never arrive: those users delete as Better Auth does without
+// the option (a password, or a fresh session).
+bool confirmsByMail(EndpointContext &context, const User &user)
+{
+    return context.options().deleteUserConfirmationEnabled && context.server().mailer() && !user.isAnonymous
+           && user.emailVerified;
+}
+
+Response userDeleted(EndpointContext &context)
+{
+    Response response = Response::json(QJsonObject{{QStringLiteral("success"), true},
+                                                   {QStringLiteral("message"), QStringLiteral("User deleted")}});
+    context.sessions().clearSessionCookies(response, context.cookies());
+    return response;
+}
+
+// Deletes `user` with its mailed link: the link must be the user's newest, live and not
+// used yet; otherwise 404 INVALID_TOKEN (Better Auth) and nothing changes.
+void deleteWithToken(EndpointContext &context, const User &user, const QString &token)
+{
+    struct Refused {};
+    Store &store = context.store();
+    try {
+        store.transaction([&] {
+            const std::optional<Verification> link = store.consumeVerification(deleteAccountIdentifier(token));
+            if (!link || link->expiresAt <= nowUtc() || link->value != user.id)
+                throw Refused{};   // rolled back: someone else's link stays theirs
+            store.deleteUser(user.id);
+        });
+    } catch (const Refused &) {
+        throw ApiError(404, CoreErrors::INVALID_TOKEN);
+    }
+    qCInfo(lcAuth).noquote() << "user" << user.id << "deleted itself with the link mailed to it";
+}
+
+Response mailDeletionLink(EndpointContext &context, const User &user)
+{
+    const QString token = Crypto::randomString(32, kTokenAlphabet);
+    Store &store = context.store();
+    store.transaction([&] {
+        store.deleteVerificationsByValue(kDeleteAccountIdentifier, user.id);   // only the newest link works
+        const QDateTime now = nowUtc();
+        Verification link;
+        link.id = Crypto::sortableId();
+        link.identifier = deleteAccountIdentifier(token);
+        link.value = user.id;
+        link.expiresAt = now.addSecs(kDeleteTokenExpiresIn);
+        link.createdAt = link.updatedAt = now;
+        store.createVerification(link);
+    });
+    const QString callbackUrl = context.body.value(QStringLiteral("callbackURL")).toString();
+    const QString url = authBaseUrl(context.options()) + QStringLiteral("/delete-user/callback?token=") + token
+                        + QStringLiteral("&callbackURL=")
+                        + QString::fromLatin1(Cookies::encodeURIComponent(
+                            (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
+    MailMessage message;
+    message.kind = QStringLiteral("delete-account");
+    message.email = user.email;
+    message.url = url;
+    message.token = token;
+    message.subject = QStringLiteral("Confirm deleting your account");
+    message.text = QStringLiteral("Hello%1,\n\nsomeone signed in to your account asked to delete it, with all its "
+                                  "data. If that was you, open this link while signed in to confirm:\n\n%2\n\n"
+                                  "The link is valid for 24 hours. If it was not you, ignore this mail and "
+                                  "change your password: nothing is deleted without the link.\n")
+                       .arg(user.name.isEmpty() ? QString() : QLatin1Char(' ') + user.name, url);
+    message.extra.insert(QStringLiteral("userId"), user.id);
+    deliverMail(context, message);   // 500 FAILED_TO_SEND_EMAIL: the user asks again
+    return Response::json(QJsonObject{{QStringLiteral("success"), true},
+                                      {QStringLiteral("message"), QStringLiteral("Verification email sent")}});
+}
+
 Response deleteUser(EndpointContext &context)
 {
     if (!context.options().deleteUserEnabled)
         return Response::empty(404);
     const SessionWithUser caller = context.requireSession();
     BodySchema().string(QStringLiteral("password"), BodySchema::Presence::Optional)
+        .string(QStringLiteral("token"), BodySchema::Presence::Optional)
         .string(QStringLiteral("callbackURL"), BodySchema::Presence::Optional)
         .validate(context.body);
 
-    Store &store = context.store();
-    if (context.body.contains(QStringLiteral("password"))) {
-        const std::optional<Account> account = credentialAccount(store, caller.user.id);
+    const bool hasPassword = context.body.contains(QStringLiteral("password"));
+    if (hasPassword) {
+        const std::optional<Account> account = credentialAccount(context.store(), caller.user.id);
         if (!account)
             throw ApiError(400, CoreErrors::CREDENTIAL_ACCOUNT_NOT_FOUND);
         if (!context.server().passwords().verify(*account->password,
                                                  context.body.value(QStringLiteral("password")).toString()))
             throw ApiError(400, CoreErrors::INVALID_PASSWORD);
-    } else if (!context.isFresh(caller.session)) {
-        throw ApiError(400, CoreErrors::SESSION_EXPIRED);
     }
+    if (context.body.contains(QStringLiteral("token"))) {
+        deleteWithToken(context, caller.user, context.body.value(QStringLiteral("token")).toString());
+        return userDeleted(context);
+    }
+    if (confirmsByMail(context, caller.user))
+        return mailDeletionLink(context, caller.user);
+    if (!hasPassword && !context.isFresh(caller.session))
+        throw ApiError(400, CoreErrors::SESSION_EXPIRED);
 
-    store.deleteUser(caller.user.id);
-    Response response = Response::json(QJsonObject{{QStringLiteral("success"), true},
-                                                   {QStringLiteral("message"), QStringLiteral("User deleted")}});
+    context.store().deleteUser(caller.user.id);
+    return userDeleted(context);
+}
+
+// GET /delete-user/callback?token=…&callbackURL=…: the link mailed by /delete-user, opened
+// by the signed-in user. Errors are JSON (404), as Better Auth's; success redirects.
+Response deleteUserCallback(EndpointContext &context)
+{
+    if (!context.options().deleteUserEnabled)
+        throw ApiError(404, QStringLiteral("NOT_FOUND"), QStringLiteral("Not found"));
+    const QUrlQuery &query = context.request().query;
+    if (!query.hasQueryItem(QStringLiteral("token")))
+        throwMissingQueryField(QStringLiteral("token"));
+    context.server().origins().checkRedirectFields(QJsonObject(), query);
+    const std::optional<SessionWithUser> caller = context.callerSession();
+    if (!caller)
+        throw ApiError(404, CoreErrors::FAILED_TO_GET_USER_INFO);
+    deleteWithToken(context, caller->user, query.queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
+    const QString callbackUrl = query.queryItemValue(QStringLiteral("callbackURL"), QUrl::FullyDecoded);
+    if (callbackUrl.isEmpty())
+        return userDeleted(context);
+    Response response = redirectTo(callbackUrl);
     context.sessions().clearSessionCookies(response, context.cookies());
     return response;
 }
@@ -174,8 +293,12 @@ void registerUserEndpoints(Router &router)
     router.add({"POST", QStringLiteral("/update-user"), Endpoint::Body::Ignored, false, false, updateUser});
     router.add({"POST", QStringLiteral("/change-password"), Endpoint::Body::Required, false, false, changePassword,
                 Endpoint::Work::HashesPassword});
+    // It may mail the confirmation link, so it runs where mail may wait for the SMTP server;
+    // its password check waits for a hash helper like any other.
     router.add({"POST", QStringLiteral("/delete-user"), Endpoint::Body::Optional, false, false, deleteUser,
-                Endpoint::Work::HashesPassword});
+                Endpoint::Work::SendsMail});
+    router.add({"GET", QStringLiteral("/delete-user/callback"), Endpoint::Body::Ignored, false, false,
+                deleteUserCallback});
     router.add({"GET", QStringLiteral("/list-accounts"), Endpoint::Body::Ignored, false, false, listAccounts});
     router.add({"GET", QStringLiteral("/ok"), Endpoint::Body::Ignored, false, false, ok});
     router.add({"GET", QStringLiteral("/error"), Endpoint::Body::Ignored, false, false, errorPage});
