@@ -122,6 +122,8 @@ void KerniaClient::attach(Kernia::Client *client)
         });
         connect(client, &C::signedIn, this, [this](const Kernia::User &u) { Q_EMIT signedIn(userToMap(u)); });
         connect(client, &C::signedOut, this, &KerniaClient::signedOut);
+        connect(client, &C::accountDeletionMailed, this, [this](const Kernia::User &u) { Q_EMIT accountDeletionMailed(userToMap(u)); });
+        connect(client, &C::accountDeleted, this, [this](const Kernia::User &u) { Q_EMIT accountDeleted(userToMap(u)); });
         connect(client, &C::sessionLost, this, [this](const Kernia::User &u, const Kernia::Error &e) {
             Q_EMIT sessionLost(userToMap(u), KerniaReply::errorToMap(e));
         });
@@ -274,6 +276,14 @@ KerniaReply *KerniaClient::completeMagicLink(const QUrl &linkUrl)
 }
 KerniaReply *KerniaClient::signOut() { KERNIA_QML_CALL("SignOut", signOut()); }
 KerniaReply *KerniaClient::deleteGuest() { KERNIA_QML_CALL("DeleteGuest", deleteGuest()); }
+KerniaReply *KerniaClient::deleteAccount(const QString &password)
+{
+    KERNIA_QML_CALL("DeleteAccount", deleteAccount(password));
+}
+KerniaReply *KerniaClient::completeAccountDeletion(const QUrl &linkUrl)
+{
+    KERNIA_QML_CALL("CompleteAccountDeletion", completeAccountDeletion(linkUrl));
+}
 KerniaReply *KerniaClient::refreshSession() { KERNIA_QML_CALL("RefreshSession", refreshSession()); }
 KerniaReply *KerniaClient::syncNow() { KERNIA_QML_CALL("SyncNow", syncNow()); }
 

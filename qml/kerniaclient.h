@@ -127,6 +127,8 @@ public:
     Q_INVOKABLE KerniaReply *completeMagicLink(const QUrl &linkUrl);
     Q_INVOKABLE KerniaReply *signOut();
     Q_INVOKABLE KerniaReply *deleteGuest();
+    Q_INVOKABLE KerniaReply *deleteAccount(const QString &password = QString());
+    Q_INVOKABLE KerniaReply *completeAccountDeletion(const QUrl &linkUrl);
     Q_INVOKABLE KerniaReply *refreshSession();
     Q_INVOKABLE QVariantMap adoptLocalData(const QString &localId);
     Q_INVOKABLE QVariantMap discardLocalData(const QString &localId);
@@ -161,6 +163,8 @@ Q_SIGNALS:
     void guestUpgraded(const QVariantMap &guest, const QVariantMap &account);
     void signedIn(const QVariantMap &user);
     void signedOut();
+    void accountDeletionMailed(const QVariantMap &user);
+    void accountDeleted(const QVariantMap &user);
     void sessionLost(const QVariantMap &previousUser, const QVariantMap &reason);
     void localDataOffered(const QString &localId, const QVariantMap &previousUser);
 

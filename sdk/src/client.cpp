@@ -737,21 +737,7 @@ void ClientPrivate::deleteGuestNow(Done done)
     Q_Q(Client);
     if (state != Client::State::Guest)
         return done(invalidState(QStringLiteral("Only a guest can be deleted")));
-    auto finishLocally = [this, q, done] {
-        const QString localId = user.localId();
-        token.clear();
-        tokenConfirmed = false;
-        unconfirmedOldEntry.reset();
-        tokenUnreadable = false;
-        tokenFingerprint.reset();
-        sessionExpiresAt = QDateTime();
-        setIdentity(Client::State::SignedOut, User(), false);
-        if (!localId.isEmpty())
-            store->discard(localId);
-        keeper->setActive(false);
-        Q_EMIT q->signedOut();
-        vault->remove([done](const VaultResult &) { done(Error()); });
-    };
+    auto finishLocally = [this, done] { forgetDeletedUser(done); };
     if (!hasServerSession)
         return finishLocally();
     if (token.isEmpty())
@@ -766,6 +752,56 @@ void ClientPrivate::deleteGuestNow(Done done)
             if (r.error.isError() && !(r.error.kind() == Error::Kind::Rejected && r.status == 401))
                 return done(r.error);
             finishLocally();
+        });
+    }, done);
+}
+
+void ClientPrivate::forgetDeletedUser(Done done)
+{
+    Q_Q(Client);
+    const QString localId = user.localId();
+    token.clear();
+    tokenConfirmed = false;
+    unconfirmedOldEntry.reset();
+    tokenUnreadable = false;
+    tokenFingerprint.reset();
+    sessionExpiresAt = QDateTime();
+    setIdentity(Client::State::SignedOut, User(), false);
+    if (!localId.isEmpty())
+        store->discard(localId);
+    keeper->setActive(false);
+    Q_EMIT q->signedOut();
+    vault->remove([done](const VaultResult &) { done(Error()); });
+}
+
+void ClientPrivate::deleteAccountNow(const QJsonObject &body, Done done)
+{
+    Q_Q(Client);
+    if (state != Client::State::SignedIn)
+        return done(invalidState(state == Client::State::Guest
+                                     ? QStringLiteral("A guest is deleted with deleteGuest()")
+                                     : QStringLiteral("Nobody is signed in")));
+    if (token.isEmpty())
+        return done(Error::fromKind(Error::Kind::KeychainUnavailable,
+                                    QStringLiteral("The session token cannot be read from the keychain")));
+    withConfirmedToken(true, [this, q, body, done] {
+        if (state != Client::State::SignedIn || token.isEmpty())
+            return done(invalidState(QStringLiteral("The session was lost; nothing was deleted")));
+        const User account = user;
+        transport->post(QStringLiteral("/delete-user"), body, token, [this, q, account, done](const HttpResult &r) {
+            if (r.error.isError())
+                return done(r.error);
+            if (user.id() != account.id())   // signed out or switched meanwhile
+                return done(invalidState(QStringLiteral("The account changed while it was being deleted")));
+            const QString message = r.body.toObject().value(QLatin1String("message")).toString();
+            if (message == QLatin1String("Verification email sent")) {
+                qCInfo(lcClient) << "the server mailed a link to confirm deleting" << account;
+                Q_EMIT q->accountDeletionMailed(account);
+                return done(Error());
+            }
+            qCInfo(lcClient) << "account deleted on the server:" << account;
+            Q_EMIT q->accountDeleted(account);
+            forgetDeletedUser(done);
         });
     }, done);
 }
@@ -1387,6 +1423,28 @@ QFuture<Error> Client::deleteGuest()
 {
     Q_D(Client);
     return d->enqueue(Operation::DeleteGuest, [d](ClientPrivate::Done done) { d->deleteGuestNow(std::move(done)); });
+}
+
+QFuture<Error> Client::deleteAccount(const QString &password)
+{
+    Q_D(Client);
+    QJsonObject body;
+    if (!password.isEmpty())
+        body.insert(QStringLiteral("password"), password);
+    return d->enqueue(Operation::DeleteAccount, [d, body](ClientPrivate::Done done) {
+        d->deleteAccountNow(body, std::move(done));
+    });
+}
+
+QFuture<Error> Client::completeAccountDeletion(const QUrl &linkUrl)
+{
+    Q_D(Client);
+    const QString linkToken = QUrlQuery(linkUrl).queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
+    return d->enqueue(Operation::CompleteAccountDeletion, [d, linkToken](ClientPrivate::Done done) {
+        if (linkToken.isEmpty())
+            return done(Error::fromKind(Error::Kind::InvalidArgument, QStringLiteral("The link carries no token")));
+        d->deleteAccountNow(QJsonObject{{QStringLiteral("token"), linkToken}}, std::move(done));
+    });
 }
 
 QFuture<Error> Client::refreshSession()

@@ -75,6 +75,10 @@ public:
     void authenticate(Sender send, Done done, GuestLinked guestLinked = {});
     void signOutNow(Done done);
     void deleteGuestNow(Done done);
+    // POST /delete-user with `body` ({password} or {token}) as the signed-in account.
+    void deleteAccountNow(const QJsonObject &body, Done done);
+    // The current user is gone from the server: token, identity and local data go here too.
+    void forgetDeletedUser(Done done);
     // The session cannot be used any more: a guest is replaced by a new guest (its data
     // offered), an account signs out and its profile gets `accountProfileStatus`.
     void handleSessionGone(const Error &reason, const char *accountProfileStatus = LocalStore::ProfileOffered);

@@ -447,6 +447,81 @@ private Q_SLOTS:
         QCOMPARE(await(client->deleteGuest()).code(), QStringLiteral("INVALID_STATE"));
     }
 
+    // The account deletes itself; the server's mailer is on, but the address is not
+    // verified, so the server deletes at once. Token, identity and local data go too.
+    void deleteAccount()
+    {
+        Install install;
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutomaticGuest(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        QCOMPARE(await(client->deleteAccount()).code(), QStringLiteral("INVALID_STATE"));   // nobody signed in
+        const QString email = uniqueEmail(QLatin1Char('x'));
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        QVERIFY(!client->collection(QStringLiteral("notes"))->put(QStringLiteral("n"), QJsonObject{ { QStringLiteral("t"), 1 } }).isError());
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QString token = readToken(install.service).value;
+        QSignalSpy deleted(client.get(), &Client::accountDeleted);
+        QSignalSpy signedOut(client.get(), &Client::signedOut);
+
+        QCOMPARE(await(client->deleteAccount(QStringLiteral("wrong-password"))).code(), QStringLiteral("INVALID_PASSWORD"));
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(deleted.count(), 0);
+        QCOMPARE(await(client->deleteAccount()), Error());
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QCOMPARE(deleted.count(), 1);
+        QCOMPARE(deleted.at(0).at(0).value<User>().email(), email.toLower());
+        QCOMPARE(signedOut.count(), 1);
+        QCOMPARE(readToken(install.service).error, QKeychain::EntryNotFound);
+        QVERIFY(rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {}, token.toUtf8()).body.isNull());
+        QCOMPARE(queryDatabase(install, QStringLiteral("SELECT COUNT(*) FROM sync_records")).toInt(), 0);
+        QCOMPARE(queryDatabase(install, QStringLiteral("SELECT COUNT(*) FROM sync_outbox")).toInt(), 0);
+        const RawReply again = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                          { { QStringLiteral("email"), email }, { QStringLiteral("password"), Password } });
+        QCOMPARE(again.status, 401);
+    }
+
+    // A verified address: deleteAccount() only gets a link mailed (accountDeletionMailed);
+    // the account goes when the app hands that link to completeAccountDeletion().
+    void deleteAccountConfirmedByMail()
+    {
+        Install install;
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutomaticGuest(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        const QString email = uniqueEmail(QLatin1Char('y')).toLower();
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        QTRY_COMPARE_WITH_TIMEOUT(readToken(install.service).error, QKeychain::NoError, Long);
+        const QByteArray bearer = readToken(install.service).value.toUtf8();
+        const RawReply sent = rawRequest("POST", api(m_server.url(), QStringLiteral("/send-verification-email")),
+                                         { { QStringLiteral("email"), email } }, bearer);
+        QCOMPARE(sent.status, 200);
+        QUrl verify = api(m_server.url(), QStringLiteral("/verify-email"));
+        verify.setQuery(QStringLiteral("token=") + lastMail(QStringLiteral("verify-email"), email).value(QLatin1String("token")).toString());
+        QCOMPARE(rawRequest("GET", verify).status, 200);
+
+        QSignalSpy mailed(client.get(), &Client::accountDeletionMailed);
+        QSignalSpy deleted(client.get(), &Client::accountDeleted);
+        QCOMPARE(await(client->deleteAccount()), Error());
+        QCOMPARE(mailed.count(), 1);
+        QCOMPARE(deleted.count(), 0);
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        const QJsonObject mail = lastMail(QStringLiteral("delete-account"), email);
+        const QUrl link(mail.value(QLatin1String("url")).toString());
+        QVERIFY2(link.path().endsWith(QLatin1String("/delete-user/callback")), qPrintable(link.toString()));
+
+        QCOMPARE(await(client->completeAccountDeletion(QUrl(QStringLiteral("myapp://delete")))).code(),
+                 QStringLiteral("INVALID_ARGUMENT"));
+        QCOMPARE(await(client->completeAccountDeletion(QUrl(QStringLiteral("myapp://delete?token=0123456789abcdefghijklmnopqrstuv")))).code(),
+                 QStringLiteral("INVALID_TOKEN"));
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(deleted.count(), 0);
+        QCOMPARE(await(client->completeAccountDeletion(link)), Error());
+        QCOMPARE(client->state(), Client::State::SignedOut);
+        QCOMPARE(deleted.count(), 1);
+        QCOMPARE(readToken(install.service).error, QKeychain::EntryNotFound);
+        QVERIFY(rawRequest("GET", api(m_server.url(), QStringLiteral("/get-session")), {}, bearer).body.isNull());
+        QCOMPARE(await(client->completeAccountDeletion(link)).code(), QStringLiteral("INVALID_STATE"));
+    }
+
     // 8: a wrong token in the keychain is a definite "session gone": a new guest at once,
     // the old local data stays and is offered to it, the error is visible.
     void wrongTokenInKeychainReplacesGuest()

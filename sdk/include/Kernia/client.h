@@ -79,7 +79,9 @@ public:
         CompleteMagicLink,
         SignOut,
         DeleteGuest,
-        RefreshSession
+        RefreshSession,
+        DeleteAccount,
+        CompleteAccountDeletion
     };
     Q_ENUM(Operation)
 
@@ -147,6 +149,19 @@ public:
     // the server cannot be reached.
     QFuture<Error> deleteGuest();
 
+    // Deletes the signed-in account on the server, then its data on this device; the
+    // state becomes SignedOut (accountDeleted(), then signedOut()). The server wants the
+    // password or a session signed in less than a day ago (else SESSION_EXPIRED: sign in
+    // again). A server that asks the mailbox first (kernia-server with a mailer, for a
+    // verified address; docs/mail.md) mails a link instead: the future succeeds,
+    // accountDeletionMailed() is emitted, and nothing is deleted until
+    // completeAccountDeletion() gets that link. Fails, changing nothing, offline.
+    QFuture<Error> deleteAccount(const QString &password = QString());
+    // Finishes a deletion confirmed by mail with the mailed link
+    // (…/delete-user/callback?token=…, e.g. opened as a deep link into the app) or any URL
+    // carrying ?token=: the account must still be the signed-in one here.
+    QFuture<Error> completeAccountDeletion(const QUrl &linkUrl);
+
     // Validates and slides the session now (GET /get-session). Happens periodically by
     // itself while online (ClientOptions::sessionRefreshInterval()).
     QFuture<Error> refreshSession();
@@ -206,6 +221,11 @@ Q_SIGNALS:
     // the current guest did not ask for (the guest is not linked; its data is offered).
     void signedIn(const Kernia::User &user);
     void signedOut();
+    // deleteAccount() reached a server that mailed a confirmation link to the account's
+    // address; see completeAccountDeletion().
+    void accountDeletionMailed(const Kernia::User &user);
+    // The server deleted the account; its data on this device is gone too.
+    void accountDeleted(const Kernia::User &user);
     // The server definitely no longer knows the session (not a network problem). A guest
     // is replaced by a new guest at once; an account becomes SignedOut.
     void sessionLost(const Kernia::User &previousUser, const Kernia::Error &reason);

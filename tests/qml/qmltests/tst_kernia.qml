@@ -204,4 +204,35 @@ TestCase {
         compare(reply.error.code, "INVALID_STATE")
         verify(reply.error.message.indexOf("not complete") < 0, reply.error.message)
     }
+
+    // An account deletes itself from QML (the test server mails, but this address is not
+    // verified, so it deletes at once): accountDeleted, SignedOut, "DeleteAccount".
+    function test_9_deleteAccount() {
+        const c = createTemporaryObject(viewClient, root, { dataDirectory: testDataRoot + "/deleting",
+                                                            keychainService: testKeychainPrefix + "deleting" })
+        tryVerify(function () { return c.ready }, timeout)
+        const deleted = createTemporaryObject(spyComponent, root, { target: c, signalName: "accountDeleted" })
+        const finished = createTemporaryObject(spyComponent, root, { target: c, signalName: "finished" })
+        const email = uniqueEmail()
+        const up = c.signUpEmail(email, "password123", "Leaving")
+        tryVerify(function () { return up.done }, timeout)
+        verify(up.ok, JSON.stringify(up.error))
+
+        const wrong = c.deleteAccount("wrong-password")
+        tryVerify(function () { return wrong.done }, timeout)
+        compare(wrong.error.code, "INVALID_PASSWORD")
+        compare(c.state, KerniaClient.SignedIn)
+        const reply = c.deleteAccount("password123")
+        tryVerify(function () { return reply.done }, timeout)
+        verify(reply.ok, JSON.stringify(reply.error))
+        compare(c.state, KerniaClient.SignedOut)
+        compare(deleted.count, 1)
+        compare(deleted.signalArguments[0][0].email, email)
+        compare(finished.signalArguments[finished.count - 1][0], "DeleteAccount")
+        const link = c.completeAccountDeletion("myapp://delete")
+        tryVerify(function () { return link.done }, timeout)
+        compare(link.error.code, "INVALID_ARGUMENT")
+    }
+
+    Component { id: spyComponent; SignalSpy {} }
 }
