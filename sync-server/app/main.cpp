@@ -120,6 +120,7 @@ int main(int argc, char *argv[])
     options.deleteUserConfirmationEnabled = config.deleteUserConfirmationEnabled;
     options.revokeSessionsOnPasswordReset = config.revokeSessionsOnPasswordReset;
     options.changeEmailEnabled = config.changeEmailEnabled;
+    options.changeEmailConfirmationEnabled = config.changeEmailConfirmationEnabled;
     options.sessionExpiresIn = config.session.expiresIn;
     options.sessionUpdateAge = config.session.updateAge;
     options.sessionFreshAge = config.session.freshAge;

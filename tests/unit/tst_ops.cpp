@@ -266,6 +266,7 @@ void OpsTest::commandLine()
     QCOMPARE(serve.config->hashPriority, ScryptHelper::Priority::Idle);
     QVERIFY(serve.config->revokeSessionsOnPasswordReset);
     QVERIFY(serve.config->changeEmailEnabled);                     // on, as in the reference configuration
+    QVERIFY(serve.config->changeEmailConfirmationEnabled);         // on: a verified address confirms a change first
     // session lifetimes default to Better Auth's (AuthOptions)
     QCOMPARE(serve.config->session.expiresIn, AuthOptions().sessionExpiresIn);
     QCOMPARE(serve.config->session.updateAge, AuthOptions().sessionUpdateAge);
@@ -280,7 +281,8 @@ void OpsTest::commandLine()
                                 QStringLiteral("--idle-spin-us"), QStringLiteral("0"),
                                 QStringLiteral("--hash-priority"), QStringLiteral("low"),
                                 QStringLiteral("--keep-sessions-on-password-reset"),
-                                QStringLiteral("--disable-change-email")}, data);
+                                QStringLiteral("--disable-change-email"),
+                                QStringLiteral("--disable-change-email-confirmation")}, data);
     QVERIFY2(flags.config, qPrintable(flags.error));
     QVERIFY(!flags.config->rateLimit.enabled);
     QCOMPARE(flags.config->rateLimit.windowSeconds, 30);
@@ -292,6 +294,12 @@ void OpsTest::commandLine()
     QCOMPARE(flags.config->hashPriority, ScryptHelper::Priority::Low);
     QVERIFY(!flags.config->revokeSessionsOnPasswordReset);
     QVERIFY(!flags.config->changeEmailEnabled);
+    QVERIFY(!flags.config->changeEmailConfirmationEnabled);
+    // Each flag alone.
+    const ConfigResult noConfirmation = parse({QStringLiteral("--secret"), secret, QStringLiteral("--disable-change-email-confirmation")}, data);
+    QVERIFY2(noConfirmation.config, qPrintable(noConfirmation.error));
+    QVERIFY(noConfirmation.config->changeEmailEnabled);
+    QVERIFY(!noConfirmation.config->changeEmailConfirmationEnabled);
     const ConfigResult urgent = parse({QStringLiteral("--secret"), secret, QStringLiteral("--hash-priority"), QStringLiteral("urgent")}, data);
     QVERIFY(!urgent.config);
     QCOMPARE(urgent.error, QStringLiteral("--hash-priority must be idle, low or normal, got \"urgent\""));
@@ -313,7 +321,7 @@ void OpsTest::commandLine()
     const QString configPath = dir.filePath(QStringLiteral("c.json"));
     QFile file(configPath);
     QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "revoke_sessions_on_password_reset": false, "change_email_enabled": false, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}, "session": {"expires_in": 60, "update_age": 3, "fresh_age": 0}})");
+    file.write(R"({"shutdown_timeout": 4, "idle_spin_us": 50, "hash_priority": "normal", "revoke_sessions_on_password_reset": false, "change_email_enabled": false, "change_email_confirmation_enabled": false, "rate_limit": {"max": 9, "custom_rules": {"/get-session": false}}, "session": {"expires_in": 60, "update_age": 3, "fresh_age": 0}})");
     file.close();
     ConfigResult fromFile = parse({QStringLiteral("--secret"), secret, QStringLiteral("--config"), configPath}, data);
     QVERIFY2(fromFile.config, qPrintable(fromFile.error));
@@ -323,6 +331,7 @@ void OpsTest::commandLine()
     QCOMPARE(fromFile.config->hashPriority, ScryptHelper::Priority::Normal);
     QVERIFY(!fromFile.config->revokeSessionsOnPasswordReset);
     QVERIFY(!fromFile.config->changeEmailEnabled);
+    QVERIFY(!fromFile.config->changeEmailConfirmationEnabled);
     QCOMPARE(fromFile.config->rateLimit.customRules.size(), 1);
     QVERIFY(fromFile.config->rateLimit.customRules.first().disabled);
     QCOMPARE(fromFile.config->session.expiresIn, 60);

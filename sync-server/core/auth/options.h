@@ -46,6 +46,12 @@ struct AuthOptions
     // 400 CHANGE_EMAIL_DISABLED. Kernia's default is on; the address only changes through
     // the link mailed to the new address (docs/mail.md, "Changing the email address").
     bool changeEmailEnabled = true;
+    // Better Auth's user.changeEmail.sendChangeEmailConfirmation (off there and in the
+    // reference configuration): for a user whose email is verified, POST /change-email
+    // mails a confirmation link to the current address first, and only following it mails
+    // the link to the new one. Kernia's default is on, so that a stolen session cannot move
+    // the account to another mailbox (docs/mail.md, "Changing the email address").
+    bool changeEmailConfirmationEnabled = true;
     // Better Auth's option (default false there): POST /reset-password ends every session
     // of the user. Kernia's default is true. A user whose email was not verified loses
     // its sessions either way (the reset proves the mailbox, docs/mail.md).

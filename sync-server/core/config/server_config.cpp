@@ -83,7 +83,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
         QStringLiteral("delete_user_confirmation_enabled"),
         QStringLiteral("mail_outbox"), QStringLiteral("max_body_bytes"), QStringLiteral("worker_threads"),
         QStringLiteral("idle_spin_us"), QStringLiteral("hash_priority"), QStringLiteral("revoke_sessions_on_password_reset"),
-        QStringLiteral("change_email_enabled"),
+        QStringLiteral("change_email_enabled"), QStringLiteral("change_email_confirmation_enabled"),
         QStringLiteral("anonymous"), QStringLiteral("smtp"), QStringLiteral("magic_link"), QStringLiteral("passkey"),
         QStringLiteral("sync"), QStringLiteral("rate_limit"), QStringLiteral("shutdown_timeout"), QStringLiteral("session")};
     for (const QString &key : root.keys()) {
@@ -120,6 +120,8 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     config.revokeSessionsOnPasswordReset = root.value(QStringLiteral("revoke_sessions_on_password_reset"))
                                                .toBool(config.revokeSessionsOnPasswordReset);
     config.changeEmailEnabled = root.value(QStringLiteral("change_email_enabled")).toBool(config.changeEmailEnabled);
+    config.changeEmailConfirmationEnabled = root.value(QStringLiteral("change_email_confirmation_enabled"))
+                                                .toBool(config.changeEmailConfirmationEnabled);
 
     const QJsonValue session = root.value(QStringLiteral("session"));
     if (!session.isUndefined() && !session.isObject()) {
@@ -239,6 +241,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("disable-delete-user-confirmation"), QStringLiteral("POST /delete-user deletes at once (with a password or a fresh session, as Better Auth by default); without it, with a mailer, a user with a verified email is deleted only through a link mailed to it.")},
         {QStringLiteral("keep-sessions-on-password-reset"), QStringLiteral("A password reset leaves a verified user's other sessions signed in (Better Auth's default); without it they end.")},
         {QStringLiteral("disable-change-email"), QStringLiteral("Refuse POST /change-email (400 CHANGE_EMAIL_DISABLED); without it users change their email through a link mailed to the new address.")},
+        {QStringLiteral("disable-change-email-confirmation"), QStringLiteral("POST /change-email mails the link straight to the new address; without it a user with a verified email first confirms through a link mailed to the current one.")},
         {QStringLiteral("smtp-url"), QStringLiteral("Send mail over SMTP: smtp://host:port (STARTTLS) or smtps://host:port."), QStringLiteral("url")},
         {QStringLiteral("smtp-user"), QStringLiteral("SMTP AUTH user name."), QStringLiteral("user")},
         {QStringLiteral("smtp-password"), QStringLiteral("SMTP AUTH password (or KERNIA_SMTP_PASSWORD)."), QStringLiteral("password")},
@@ -394,6 +397,7 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
     if (isSet("disable-delete-user-confirmation")) config.deleteUserConfirmationEnabled = false;
     if (isSet("keep-sessions-on-password-reset")) config.revokeSessionsOnPasswordReset = false;
     if (isSet("disable-change-email")) config.changeEmailEnabled = false;
+    if (isSet("disable-change-email-confirmation")) config.changeEmailConfirmationEnabled = false;
     AnonymousConfig &anonymous = config.anonymous;
     if (isSet("anonymous-email-domain")) anonymous.emailDomainName = flag("anonymous-email-domain");
     if (isSet("anonymous-name")) anonymous.nameTemplate = flag("anonymous-name");

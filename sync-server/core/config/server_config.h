@@ -97,6 +97,9 @@ struct ServerConfig
     bool revokeSessionsOnPasswordReset = true;
     // change_email_enabled / --disable-change-email: POST /change-email (docs/mail.md)
     bool changeEmailEnabled = true;
+    // change_email_confirmation_enabled / --disable-change-email-confirmation: a verified
+    // address confirms a change before the new one is asked (docs/mail.md)
+    bool changeEmailConfirmationEnabled = true;
     SessionConfig session;
     AnonymousConfig anonymous;
     PasskeyConfig passkey;

@@ -5,16 +5,20 @@
 #pragma once
 
 #include <QJsonObject>
+#include <QLoggingCategory>
 #include <QString>
+
+// kernia.mail: deliveries that failed (mailer.cpp).
+Q_DECLARE_LOGGING_CATEGORY(lcMail)
 
 namespace Kernia::Server {
 
 struct MailMessage
 {
-    QString kind;      // "magic-link", "verify-email", "reset-password", ...
+    QString kind;      // "magic-link", "verify-email", "reset-password", "email-changed", ... (docs/mail.md)
     QString email;     // recipient
-    QString url;       // the link the user follows
-    QString token;     // the token inside the link
+    QString url;       // the link the user follows (empty for a notice without one)
+    QString token;     // the token inside the link (empty likewise)
     QString subject;
     QString text;      // plain-text body
     // More fields for the outbox line, e.g. {"userId": ...} or {"metadata": {...}}; the

@@ -1,5 +1,5 @@
 // Email verification, email change and password reset (endpoints.md §12, §14, §15;
-// transcript 07):
+// transcript 07; Better Auth's change-email confirmation step):
 //   POST /send-verification-email, GET /verify-email, POST /change-email,
 //   POST /request-password-reset, GET /reset-password/:token, POST /reset-password.
 // Without a mailer the sending endpoints answer Better Auth's "not enabled" errors.
@@ -40,9 +40,9 @@ const QString kResetPrefix = QStringLiteral("/reset-password/");
 const QString kResetIdentifier = QStringLiteral("reset-password:");
 const QString kResetMessage = QStringLiteral("If this email exists in our system, check your email for the reset link");
 // A change-email request's row: identifier "change-email:<SHA-256 of its token>", value
-// the user's id. One per user: a new request replaces the previous one.
+// the user's id. One per user, whichever step its link is for (confirmation or
+// verification): a new request, or the next step, replaces it.
 const QString kChangeEmailIdentifier = QStringLiteral("change-email:");
-const QString kChangeEmailRequestType = QStringLiteral("change-email-verification");
 
 QString queryValue(const EndpointContext &context, const QString &name)
 {
@@ -74,21 +74,14 @@ void sendVerificationMail(EndpointContext &context, const User &user, bool quiet
     const QByteArray token = Jwt::signHs256(QJsonObject{{QStringLiteral("email"), user.email.toLower()},
                                                         {QStringLiteral("userId"), user.id}},
                                             context.options().secret, kVerificationExpiresIn);
-    const QString callbackUrl = context.body.value(QStringLiteral("callbackURL")).toString();
-    const QString url = authBaseUrl(context.options()) + QStringLiteral("/verify-email?token=")
-                        + QString::fromLatin1(token) + QStringLiteral("&callbackURL=")
-                        + QString::fromLatin1(Cookies::encodeURIComponent(
-                            (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
-    MailMessage message;
-    message.kind = QStringLiteral("verify-email");
-    message.email = user.email;
-    message.url = url;
-    message.token = QString::fromLatin1(token);
-    message.subject = QStringLiteral("Verify your email address");
-    message.text = QStringLiteral("Hello%1,\n\nopen this link to verify your email address:\n\n%2\n\n"
-                                  "The link is valid for one hour. If you did not ask for it, ignore this mail.\n")
-                       .arg(user.name.isEmpty() ? QString() : QLatin1Char(' ') + user.name, url);
-    message.extra.insert(QStringLiteral("userId"), user.id);
+    const QString url = verifyEmailUrl(context.options(), QString::fromLatin1(token),
+                                       context.body.value(QStringLiteral("callbackURL")).toString());
+    const MailMessage message = accountMail(
+        QStringLiteral("verify-email"), user.email, user.id, QStringLiteral("Verify your email address"),
+        QStringLiteral("Hello%1,\n\nopen this link to verify your email address:\n\n%2\n\n"
+                       "The link is valid for one hour. If you did not ask for it, ignore this mail.\n")
+            .arg(user.name.isEmpty() ? QString() : QLatin1Char(' ') + user.name, url),
+        url, QString::fromLatin1(token));
     if (quietly) {
         const bool ok = deliverMailQuietly(context, message);
         if (sent)
@@ -128,6 +121,68 @@ Response sendVerificationEmail(EndpointContext &context)
 
 // --- email change -------------------------------------------------------------------------
 
+// Makes `token` the user's only pending change-email link (any step). Inside a transaction.
+void storeChangeRequest(Store &store, const QString &userId, const QString &token)
+{
+    // Only the newest request's link works: an earlier one (a mistyped address) is void.
+    store.deleteVerificationsByValue(kChangeEmailIdentifier, userId);
+    const QDateTime now = nowUtc();
+    Verification pending;
+    pending.id = Crypto::sortableId();
+    pending.identifier = changeEmailIdentifier(token);
+    pending.value = userId;
+    pending.expiresAt = now.addSecs(kVerificationExpiresIn);
+    pending.createdAt = pending.updatedAt = now;
+    store.createVerification(pending);
+}
+
+// The change-email-verification link, to the new address; failures are logged only (the
+// answer must not tell whether the address is taken, and those get no mail).
+void mailChangeVerification(EndpointContext &context, const QString &userId, const QString &newEmail,
+                            const QString &token, const QString &callbackUrl)
+{
+    const QString url = verifyEmailUrl(context.options(), token, callbackUrl);
+    // Neither the name nor the current address: a mistyped address reaches a stranger.
+    deliverMailQuietly(context, accountMail(
+        QStringLiteral("verify-email"), // Better Auth sends it through sendVerificationEmail
+        newEmail, userId, QStringLiteral("Confirm your new email address"),
+        QStringLiteral("Hello,\n\nopen this link to make this address the email address of your account:\n\n%1\n\n"
+                       "The link is valid for one hour. If you did not ask for it, ignore this mail: nothing changes.\n")
+            .arg(url),
+        url, token));
+}
+
+// The change-email-confirmation link, to the current address (a verified one: its owner
+// must agree before the new address is even asked).
+void mailChangeConfirmation(EndpointContext &context, const User &user, const QString &newEmail,
+                            const QString &token, const QString &callbackUrl)
+{
+    const QString url = verifyEmailUrl(context.options(), token, callbackUrl);
+    deliverMailQuietly(context, accountMail(
+        QStringLiteral("change-email-confirmation"), user.email, user.id, QStringLiteral("Confirm the change of your email address"),
+        QStringLiteral("Hello%1,\n\nsomeone signed in to your account asked to change its email address from this "
+                       "one to %2. If it was you, open this link to confirm:\n\n%3\n\nA second link then goes to the "
+                       "new address; the email changes once that one is followed too. The link is valid for one hour.\n\n"
+                       "If it was not you, do not open the link: nothing changes. But someone can use your account: "
+                       "change your password and sign out your other sessions.\n")
+            .arg(user.name.isEmpty() ? QString() : QLatin1Char(' ') + user.name, maskEmail(newEmail), url),
+        url, token));
+}
+
+// After a committed change, to the old address: no link (nothing that signs anyone in),
+// the new address masked (the old mailbox may no longer be the owner's). A failure is
+// logged (kernia.mail) and changes nothing: the change stands.
+void mailEmailChangedNotice(EndpointContext &context, const User &updated, const QString &oldEmail)
+{
+    deliverMailQuietly(context, accountMail(
+        QStringLiteral("email-changed"), oldEmail, updated.id, QStringLiteral("Your email address was changed"),
+        QStringLiteral("Hello,\n\nthe sign-in email of your account was changed from this address to %1 on %2.\n\n"
+                       "If this was you, there is nothing to do. If it was not, someone else controls your account: "
+                       "this address no longer signs you in and receives no password reset links. Contact the "
+                       "service's support at once.\n")
+            .arg(maskEmail(updated.email), updated.updatedAt.toUTC().toString(QStringLiteral("yyyy-MM-dd HH:mm 'UTC'")))));
+}
+
 Response changeEmail(EndpointContext &context)
 {
     BodySchema().email(QStringLiteral("newEmail"))
@@ -152,46 +207,26 @@ Response changeEmail(EndpointContext &context)
         throw ApiError(400, QString(), QStringLiteral("Verification email isn't enabled"));
 
     // From here on a taken address and a free one get the same answer, after the same
-    // time, and the same bookkeeping: only the mail differs, and it goes to the new address.
+    // time, and the same bookkeeping: only the mail to the new address differs.
     QElapsedTimer timer;
     timer.start();
-    const QString token = QString::fromLatin1(
-        changeEmailToken(context.options().secret, caller.user.email, newEmail, caller.user.id, kVerificationExpiresIn));
+    // A verified address confirms first (Better Auth's sendChangeEmailConfirmation): a
+    // stolen session alone can no longer move the account to another mailbox.
+    const bool confirmFirst = context.options().changeEmailConfirmationEnabled && caller.user.emailVerified;
+    const QString token = QString::fromLatin1(changeEmailToken(
+        context.options().secret, confirmFirst ? ChangeEmailStep::Confirmation : ChangeEmailStep::Verification,
+        caller.user.email, newEmail, caller.user.id, kVerificationExpiresIn));
     Store &store = context.store();
-    store.transaction([&] {
-        // Only the newest request's link works: an earlier one (a mistyped address) is void.
-        store.deleteVerificationsByValue(kChangeEmailIdentifier, caller.user.id);
-        const QDateTime now = nowUtc();
-        Verification pending;
-        pending.id = Crypto::sortableId();
-        pending.identifier = changeEmailIdentifier(token);
-        pending.value = caller.user.id;
-        pending.expiresAt = now.addSecs(kVerificationExpiresIn);
-        pending.createdAt = pending.updatedAt = now;
-        store.createVerification(pending);
-    });
-    if (store.userByEmail(newEmail)) {
+    store.transaction([&] { storeChangeRequest(store, caller.user.id, token); });
+    const QString callbackUrl = context.body.value(QStringLiteral("callbackURL")).toString();
+    if (confirmFirst) {
+        // Whether or not the new address is taken: the current mailbox must not tell.
+        mailChangeConfirmation(context, caller.user, newEmail, token, callbackUrl);
+    } else if (store.userByEmail(newEmail)) {
         qCInfo(lcAuth).nospace().noquote() << "change-email for user " << caller.user.id
                                  << ": the new address belongs to another user; nothing mailed";
     } else {
-        const QString callbackUrl = context.body.value(QStringLiteral("callbackURL")).toString();
-        const QString url = authBaseUrl(context.options()) + QStringLiteral("/verify-email?token=") + token
-                            + QStringLiteral("&callbackURL=")
-                            + QString::fromLatin1(Cookies::encodeURIComponent(
-                                (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
-        MailMessage message;
-        message.kind = QStringLiteral("verify-email"); // Better Auth sends it through sendVerificationEmail
-        message.email = newEmail;
-        message.url = url;
-        message.token = token;
-        message.subject = QStringLiteral("Confirm your new email address");
-        // Neither the name nor the current address: a mistyped address reaches a stranger.
-        message.text = QStringLiteral("Hello,\n\nopen this link to make this address the email address of your "
-                                      "account:\n\n%1\n\nThe link is valid for one hour. If you did not ask for "
-                                      "it, ignore this mail: nothing changes.\n")
-                           .arg(url);
-        message.extra.insert(QStringLiteral("userId"), caller.user.id);
-        deliverMailQuietly(context, message); // a failure is logged; the answer must not differ
+        mailChangeVerification(context, caller.user.id, newEmail, token, callbackUrl);
     }
     return padResponseTime(Response::json(QJsonObject{{QStringLiteral("status"), true}}), timer);
 }
@@ -202,12 +237,57 @@ struct ChangeRefused
     ErrorCode error;
 };
 
-// GET /verify-email with a token that carries updateTo (endpoints.md §12): the link
-// /change-email mailed to the new address. It works once, only while it is its user's
-// newest request and the user's email is still the one it was made for; the new address
-// must still be free.
+using Fail = std::function<Response(const ErrorCode &)>;
+
+// The confirmation link, mailed to the current address: it works once, only while it is
+// its user's newest request and the email is still the one it was made for. Following it
+// mails the verification link to the new address (which becomes the newest request), as
+// Better Auth; a taken address gets the same answer, after the same time, without it.
+Response confirmEmailChange(EndpointContext &context, const QString &token, const QString &email,
+                            const QString &newEmail, const QString &userId, const Fail &fail)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const QString next = QString::fromLatin1(changeEmailToken(context.options().secret, ChangeEmailStep::Verification,
+                                                              email, newEmail, userId, kVerificationExpiresIn));
+    Store &store = context.store();
+    try {
+        store.transaction([&] {
+            const std::optional<Verification> pending = store.consumeVerification(changeEmailIdentifier(token));
+            if (!isLive(pending) || pending->value != userId)
+                throw ChangeRefused{CoreErrors::INVALID_TOKEN}; // used, replaced by a newer request, or not ours
+            const std::optional<User> user = store.userById(userId);
+            if (!user)
+                throw ChangeRefused{CoreErrors::USER_NOT_FOUND};
+            if (user->email != email)
+                throw ChangeRefused{CoreErrors::INVALID_TOKEN};
+            storeChangeRequest(store, userId, next);
+        });
+    } catch (const ChangeRefused &refused) {
+        return fail(refused.error);
+    }
+    const bool hasCallback = context.request().query.hasQueryItem(QStringLiteral("callbackURL"));
+    const QString callbackUrl = queryValue(context, QStringLiteral("callbackURL"));
+    if (store.userByEmail(newEmail)) {
+        qCInfo(lcAuth).nospace().noquote() << "change-email confirmed by user " << userId
+                                 << ": the new address belongs to another user; nothing mailed";
+    } else {
+        mailChangeVerification(context, userId, newEmail, next, callbackUrl);
+    }
+    // Better Auth: {status:true} or the callback; no session cookie.
+    return padResponseTime(hasCallback && !callbackUrl.isEmpty()
+                               ? redirectTo(callbackUrl)
+                               : Response::json(QJsonObject{{QStringLiteral("status"), true}}),
+                           timer);
+}
+
+// GET /verify-email with a token that carries updateTo (endpoints.md §12): a link that
+// /change-email mailed, to the current address (confirmation) or to the new one
+// (verification). The verification link works once, only while it is its user's newest
+// request and the user's email is still the one it was made for; the new address must
+// still be free. The change is told to the old address.
 Response verifyEmailChange(EndpointContext &context, const QString &token, const QJsonObject &claims,
-                           const std::function<Response(const ErrorCode &)> &fail)
+                           const Fail &fail)
 {
     const QString email = claims.value(QStringLiteral("email")).toString();
     const QJsonValue updateTo = claims.value(QStringLiteral("updateTo"));
@@ -227,9 +307,10 @@ Response verifyEmailChange(EndpointContext &context, const QString &token, const
     const std::optional<SessionWithUser> caller = context.callerSession();
     if (caller && caller->user.id != bound->id)
         return fail(Errors::INVALID_USER);
-    // Kernia makes only this kind (not Better Auth's sendChangeEmailConfirmation step, nor
-    // its legacy tokens without a requestType, which changed the email at once).
-    if (requestType.toString() != kChangeEmailRequestType)
+    if (requestType.toString() == changeEmailRequestType(ChangeEmailStep::Confirmation))
+        return confirmEmailChange(context, token, email, newEmail, bound->id, fail);
+    // Not Better Auth's legacy tokens without a requestType, which changed the email at once.
+    if (requestType.toString() != changeEmailRequestType(ChangeEmailStep::Verification))
         return fail(CoreErrors::INVALID_TOKEN);
 
     User updated;
@@ -262,6 +343,7 @@ Response verifyEmailChange(EndpointContext &context, const QString &token, const
         return fail(CoreErrors::USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL); // a sign-up won the race
     }
     qCInfo(lcAuth).nospace().noquote() << "user " << updated.id << " changed its email through a change-email link";
+    mailEmailChangedNotice(context, updated, email);
 
     const bool hasCallback = context.request().query.hasQueryItem(QStringLiteral("callbackURL"));
     const QString callbackUrl = queryValue(context, QStringLiteral("callbackURL"));
@@ -354,18 +436,14 @@ Response requestPasswordReset(EndpointContext &context)
 
         const QString url = authBaseUrl(context.options()) + kResetPrefix + token + QStringLiteral("?callbackURL=")
                             + QString::fromLatin1(Cookies::encodeURIComponent(redirect.toUtf8()));
-        MailMessage message;
-        message.kind = QStringLiteral("reset-password");
-        message.email = user->email;
-        message.url = url;
-        message.token = token;
-        message.subject = QStringLiteral("Reset your password");
-        message.text = QStringLiteral("Hello%1,\n\nopen this link to choose a new password:\n\n%2\n\n"
-                                      "The link is valid for one hour and works once. If you did not ask for it, "
-                                      "ignore this mail: your password stays as it is.\n")
-                           .arg(user->name.isEmpty() ? QString() : QLatin1Char(' ') + user->name, url);
-        message.extra.insert(QStringLiteral("userId"), user->id);
-        deliverMailQuietly(context, message); // a failure is logged; the answer must not differ
+        // A failure is logged; the answer must not differ.
+        deliverMailQuietly(context, accountMail(
+            QStringLiteral("reset-password"), user->email, user->id, QStringLiteral("Reset your password"),
+            QStringLiteral("Hello%1,\n\nopen this link to choose a new password:\n\n%2\n\n"
+                           "The link is valid for one hour and works once. If you did not ask for it, "
+                           "ignore this mail: your password stays as it is.\n")
+                .arg(user->name.isEmpty() ? QString() : QLatin1Char(' ') + user->name, url),
+            url, token));
     }
     return padResponseTime(
         Response::json(QJsonObject{{QStringLiteral("status"), true}, {QStringLiteral("message"), kResetMessage}}), timer);
@@ -465,7 +543,10 @@ void registerMailEndpoints(Router &router)
 {
     router.add({"POST", QStringLiteral("/send-verification-email"), Endpoint::Body::Required, false, false,
                 sendVerificationEmail, Endpoint::Work::SendsMail});
-    router.add({"GET", QStringLiteral("/verify-email"), Endpoint::Body::Ignored, false, false, verifyEmail});
+    // A change-email link mails: the confirmation sends the verification link, the change
+    // a notice to the old address.
+    router.add({"GET", QStringLiteral("/verify-email"), Endpoint::Body::Ignored, false, false, verifyEmail,
+                Endpoint::Work::SendsMail});
     router.add({"POST", QStringLiteral("/change-email"), Endpoint::Body::Required, false, false, changeEmail,
                 Endpoint::Work::SendsMail});
     router.add({"POST", QStringLiteral("/request-password-reset"), Endpoint::Body::Required, false, false,

@@ -1,6 +1,7 @@
 #include "mail_support.h"
 
 #include "auth/auth_server.h"
+#include "auth/cookies.h"
 #include "auth/endpoint_context.h"
 #include "auth/options.h"
 #include "crypto/jwt.h"
@@ -104,7 +105,7 @@ bool deliverMailQuietly(EndpointContext &context, const MailMessage &message)
             error = QString::fromUtf8(e.what());
         }
     }
-    qCWarning(lcAuth).nospace().noquote() << "could not send the " << message.kind << " mail for " << context.path()
+    qCWarning(lcMail).nospace().noquote() << "could not send the " << message.kind << " mail for " << context.path()
                                 << ": " << error;
     return false;
 }
@@ -115,14 +116,52 @@ void deliverMail(EndpointContext &context, const MailMessage &message)
         throw ApiError(500, MailErrors::FAILED_TO_SEND_EMAIL);
 }
 
-QByteArray changeEmailToken(const QByteArray &secret, const QString &email, const QString &newEmail,
-                            const QString &userId, qint64 expiresInSeconds, const QDateTime &now)
+QString changeEmailRequestType(ChangeEmailStep step)
+{
+    return step == ChangeEmailStep::Confirmation ? QStringLiteral("change-email-confirmation")
+                                                 : QStringLiteral("change-email-verification");
+}
+
+QByteArray changeEmailToken(const QByteArray &secret, ChangeEmailStep step, const QString &email,
+                            const QString &newEmail, const QString &userId, qint64 expiresInSeconds,
+                            const QDateTime &now)
 {
     return Jwt::signHs256Ordered({{QStringLiteral("email"), email.toLower()},
                                   {QStringLiteral("updateTo"), newEmail.toLower()},
-                                  {QStringLiteral("requestType"), QStringLiteral("change-email-verification")},
+                                  {QStringLiteral("requestType"), changeEmailRequestType(step)},
                                   {QStringLiteral("userId"), userId}},
                                  secret, expiresInSeconds, now);
+}
+
+QString verifyEmailUrl(const AuthOptions &options, const QString &token, const QString &callbackUrl)
+{
+    return authBaseUrl(options) + QStringLiteral("/verify-email?token=") + token + QStringLiteral("&callbackURL=")
+           + QString::fromLatin1(Cookies::encodeURIComponent(
+               (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
+}
+
+MailMessage accountMail(const QString &kind, const QString &to, const QString &userId, const QString &subject,
+                        const QString &text, const QString &url, const QString &token)
+{
+    MailMessage message;
+    message.kind = kind;
+    message.email = to;
+    message.url = url;
+    message.token = token;
+    message.subject = subject;
+    message.text = text;
+    message.extra.insert(QStringLiteral("userId"), userId);
+    return message;
+}
+
+QString maskEmail(const QString &email)
+{
+    const qsizetype at = email.lastIndexOf(QLatin1Char('@'));
+    if (at <= 0)
+        return QStringLiteral("***");
+    // The first character (a whole surrogate pair if it is one), then the domain.
+    const qsizetype first = email.at(0).isHighSurrogate() && at > 1 ? 2 : 1;
+    return email.left(first) + QStringLiteral("***") + email.mid(at);
 }
 
 Response padResponseTime(Response response, const QElapsedTimer &timer, int minimumMs)

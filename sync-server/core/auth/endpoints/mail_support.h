@@ -1,10 +1,11 @@
-// What the mail-based endpoints (email verification, password reset, magic link) share:
-// the links they put in mails, redirects with an error code, delivery through the
-// configured Mailer, and the anti-enumeration response-time floor. docs/mail.md.
+// What the mail-based endpoints (email verification, email change, password reset, magic
+// link) share: the links and mails they send, redirects with an error code, delivery
+// through the configured Mailer, and the anti-enumeration response-time floor. docs/mail.md.
 #pragma once
 
 #include "http/api_error.h"
 #include "http/response.h"
+#include "mail/mailer.h"
 
 #include <QByteArray>
 #include <QDateTime>
@@ -16,7 +17,6 @@ namespace Kernia::Server {
 class EndpointContext;
 class Store;
 struct AuthOptions;
-struct MailMessage;
 struct User;
 
 namespace MailErrors {
@@ -65,13 +65,32 @@ struct UnprovenAccess
 };
 UnprovenAccess endUnprovenAccess(Store &store, User &user);
 
-// Better Auth's change-email verification token, mailed to the new address: a JWT (HS256,
-// the server secret) with the payload {email: <current, lower-case>, updateTo: <new,
-// lower-case>, requestType: "change-email-verification", userId, iat, exp}, claims in
-// Better Auth's order, so the same inputs give the same bytes. docs/mail.md.
-QByteArray changeEmailToken(const QByteArray &secret, const QString &email, const QString &newEmail,
-                            const QString &userId, qint64 expiresInSeconds,
+// The two steps of Better Auth's email change, named by the token's requestType claim:
+// "change-email-confirmation" (mailed to the current address; following it mails the
+// verification link) and "change-email-verification" (mailed to the new address;
+// following it changes the email). docs/mail.md.
+enum class ChangeEmailStep { Confirmation, Verification };
+QString changeEmailRequestType(ChangeEmailStep step);
+
+// Better Auth's change-email token: a JWT (HS256, the server secret) with the payload
+// {email: <current, lower-case>, updateTo: <new, lower-case>, requestType, userId, iat, exp},
+// claims in Better Auth's order, so the same inputs give the same bytes. docs/mail.md.
+QByteArray changeEmailToken(const QByteArray &secret, ChangeEmailStep step, const QString &email,
+                            const QString &newEmail, const QString &userId, qint64 expiresInSeconds,
                             const QDateTime &now = QDateTime::currentDateTimeUtc());
+
+// <base>/verify-email?token=<token>&callbackURL=<callbackUrl, or "/" when empty, encoded>:
+// the link of the email-verification and change-email mails, as Better Auth writes it.
+QString verifyEmailUrl(const AuthOptions &options, const QString &token, const QString &callbackUrl);
+
+// A mail about user `userId`'s account (the outbox line gets "userId"). `url` is the link
+// to follow and `token` the token in it; a notice has neither.
+MailMessage accountMail(const QString &kind, const QString &to, const QString &userId, const QString &subject,
+                        const QString &text, const QString &url = QString(), const QString &token = QString());
+
+// "nina@example.com" -> "n***@example.com": enough for the owner to recognise an address
+// in a mail that may reach someone else, not enough to learn it.
+QString maskEmail(const QString &email);
 
 // Holds `response` until `timer` shows at least `minimumMs`, so "no such account" and
 // "mail sent" answers take the same time (Better Auth's 500 ms floor). No thread sleeps:

@@ -1,0 +1,3 @@
+#include "mailer.h"
+
+Q_LOGGING_CATEGORY(lcMail, "kernia.mail")
