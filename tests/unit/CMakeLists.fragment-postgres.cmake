@@ -17,3 +17,5 @@ kernia_unit_test_postgres(tst_pipeline)
 kernia_unit_test_postgres(tst_delete_user)
 # The housekeeping and prune-anonymous are SQL of both dialects too.
 kernia_unit_test_postgres(tst_ops)
+# The mail endpoints' transactions (change-email's single-use links, password reset).
+kernia_unit_test_postgres(tst_mail)
