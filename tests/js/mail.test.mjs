@@ -1,4 +1,5 @@
-// Email verification, email change and password reset with the official client
+// Email verification, email change (the confirmation step for a verified address, the
+// notice to the old address) and password reset with the official client
 // (sendVerificationEmail, verifyEmail, changeEmail, requestPasswordReset, resetPassword),
 // tokens read from --mail-outbox;
 // "not enabled" answers without a mailer; SMTP delivery to a real local SMTP server
@@ -6,8 +7,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { createHmac } from "node:crypto";
 import {
-  T, PASSWORD, startServer, runServerToExit, raw, makeTempDir, expectOk, expectError, expectClientOk,
+  T, PASSWORD, SECRET, q, startServer, runServerToExit, raw, makeTempDir, expectOk, expectError, expectClientOk,
   expectClientError, signUp, signInAnonymous, uniqueEmail, userByEmail, asBool, describe, sleep,
 } from "./harness.mjs";
 import { startMailServer, mlCookieClient, mlBearerClient, relative, startSmtpSink } from "./mail-helpers.mjs";
@@ -74,10 +76,44 @@ test("verifyEmail bad input: garbage → 401 INVALID_TOKEN; with callbackURL →
 
 /** The latest change-email link mailed to `email` (kind verify-email, its token carries updateTo). */
 function changeMail(s, email) {
-  const mails = s.mails().filter((m) => m.kind === "verify-email" && m.email === email.toLowerCase());
-  assert.ok(mails.length > 0, `expected a change-email mail to ${email}`);
+  return latestMail(s, "verify-email", email);
+}
+
+/** The latest confirmation link mailed to the current address `email`. */
+function confirmationMail(s, email) {
+  return latestMail(s, "change-email-confirmation", email);
+}
+
+function latestMail(s, kind, email) {
+  const mails = s.mails().filter((m) => m.kind === kind && m.email === email.toLowerCase());
+  assert.ok(mails.length > 0, `expected a ${kind} mail to ${email}`);
   const mail = mails[mails.length - 1];
-  return { ...mail, payload: JSON.parse(Buffer.from(mail.token.split(".")[1], "base64url").toString()) };
+  return { ...mail, payload: mail.token ? JSON.parse(Buffer.from(mail.token.split(".")[1], "base64url").toString()) : null };
+}
+
+/** "nina@example.com" -> "n***@example.com", as the mails show the new address. */
+function masked(email) {
+  return `${email[0]}***${email.slice(email.lastIndexOf("@"))}`;
+}
+
+/** The notice of a committed change: to the old address, no link, the new address masked. */
+function expectNotice(s, oldEmail, newEmail, userId) {
+  const notice = latestMail(s, "email-changed", oldEmail);
+  assert.equal(notice.userId, userId);
+  assert.equal(notice.url, "");
+  assert.equal(notice.token, "");
+  assert.equal(notice.subject, "Your email address was changed");
+  assert.ok(notice.text.includes(`to ${masked(newEmail)} on ${new Date().toISOString().slice(0, 10)}`), notice.text);
+  assert.ok(!notice.text.includes(newEmail), "the new address is masked");
+  assert.doesNotMatch(notice.text, /http/, "no link");
+  return notice;
+}
+
+/** An HS256 token signed with the server's secret, as Better Auth's verify-email reads it. */
+function signedToken(payload, secret = SECRET) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = `${part({ alg: "HS256" })}.${part(payload)}`;
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
 }
 
 test("change-email: changeEmail → link mailed to the new address → followed → get-session shows the new email", T, async () => {
@@ -88,6 +124,8 @@ test("change-email: changeEmail → link mailed to the new address → followed 
   const before = server.mails().length;
   assert.deepEqual(expectClientOk(await client.changeEmail({ newEmail: newEmail.toUpperCase() }), server), { status: true });
   assert.equal(server.mails().length, before + 1, "one mail");
+  assert.equal(server.mails().filter((m) => m.kind === "change-email-confirmation").filter((m) => m.email === email).length, 0,
+    "an unverified address is not asked to confirm: the link goes straight to the new address");
   const mail = changeMail(server, newEmail);
   assert.equal(mail.userId, up.user.id);
   assert.equal(mail.url, `${server.base}/verify-email?token=${mail.token}&callbackURL=%2F`);
@@ -109,6 +147,7 @@ test("change-email: changeEmail → link mailed to the new address → followed 
   assert.equal(session.user.email, newEmail);
   assert.equal(session.user.emailVerified, false, "emailVerified stays as it was");
   assert.equal(userByEmail(server, email), undefined);
+  expectNotice(server, email, newEmail, up.user.id);
   // The password goes with the new address; the old one signs no one in.
   expectOk(await raw(server, "POST", "/sign-in/email", { json: { email: newEmail, password: PASSWORD }, origin: true }), server);
   expectError(await raw(server, "POST", "/sign-in/email", { json: { email, password: PASSWORD }, origin: true }), 401, "INVALID_EMAIL_OR_PASSWORD", undefined, server);
@@ -117,12 +156,18 @@ test("change-email: changeEmail → link mailed to the new address → followed 
   const again = await raw(server, "GET", relative(mail.url));
   assert.equal(again.headers.location, "/?error=INVALID_TOKEN");
 
-  // A verified user, callbackURL, the link followed with the client (its own session):
-  // JSON with the changed user, the session cookie set again, still verified.
+  // A verified user, callbackURL: first the confirmation mailed to the current address,
+  // followed from the mail (302 to the callback); then the link to the new address,
+  // followed with the client (its own session): JSON with the changed user, the session
+  // cookie set again, still verified.
   expectClientOk(await client.sendVerificationEmail({ email: newEmail }), server);
   expectClientOk(await client.verifyEmail({ query: { token: server.lastMail("verify-email").token } }), server);
   const third = uniqueEmail("lena-third");
   expectClientOk(await client.changeEmail({ newEmail: third, callbackURL: "/settings" }), server);
+  const confirmation = confirmationMail(server, newEmail);
+  const confirmed = await raw(server, "GET", relative(confirmation.url));
+  assert.equal(confirmed.status, 302, describe(confirmed, server));
+  assert.equal(confirmed.headers.location, "/settings");
   const mail3 = changeMail(server, third);
   assert.equal(mail3.url, `${server.base}/verify-email?token=${mail3.token}&callbackURL=%2Fsettings`);
   const cookieBefore = jar.header();
@@ -229,6 +274,180 @@ test("change-email links that no longer apply: taken address, address taken befo
   const user = expectClientOk(await client.getSession(), server).user;
   assert.equal(user.email, second);
   assert.equal(user.id, pia.user.id);
+});
+
+test("change-email of a verified address (cookie client): confirmation to the current address, nothing to the new one until it is followed; then the link to the new address; then the change and a notice to the old address", T, async () => {
+  const { client, email } = await verifiedUser(server, "rita");
+  const userId = expectClientOk(await client.getSession(), server).user.id;
+  const newEmail = uniqueEmail("rita-new");
+  const before = server.mails().length;
+  const started = Date.now();
+  assert.deepEqual(expectClientOk(await client.changeEmail({ newEmail, callbackURL: "/settings" }), server), { status: true });
+  assert.ok(Date.now() - started >= 450, "answered no sooner than 500 ms");
+  let mails = server.mails().slice(before);
+  assert.equal(mails.length, 1, "one mail");
+  const confirmation = confirmationMail(server, email);
+  assert.equal(confirmation.userId, userId);
+  assert.equal(confirmation.url, `${server.base}/verify-email?token=${confirmation.token}&callbackURL=%2Fsettings`);
+  assert.deepEqual(Object.keys(confirmation.payload), ["email", "updateTo", "requestType", "userId", "iat", "exp"]);
+  assert.deepEqual({ ...confirmation.payload, iat: 0, exp: 0 },
+    { email, updateTo: newEmail, requestType: "change-email-confirmation", userId, iat: 0, exp: 0 });
+  assert.equal(confirmation.payload.exp - confirmation.payload.iat, 3600);
+  assert.ok(confirmation.text.includes(confirmation.url));
+  assert.ok(confirmation.text.includes(masked(newEmail)) && !confirmation.text.includes(newEmail), confirmation.text);
+  assert.equal(expectClientOk(await client.getSession(), server).user.email, email);
+
+  // Followed with the client (its own session, no callbackURL): Better Auth's {status:true},
+  // the session cookie untouched; only now the link to the new address goes out.
+  const jarBefore = await client.getSession();
+  assert.deepEqual(expectClientOk(await client.verifyEmail({ query: { token: confirmation.token } }), server), { status: true });
+  assert.equal(expectClientOk(await client.getSession(), server).session.token, jarBefore.data.session.token);
+  mails = server.mails().slice(before);
+  assert.equal(mails.length, 2);
+  const link = changeMail(server, newEmail);
+  assert.equal(link.url, `${server.base}/verify-email?token=${link.token}&callbackURL=%2F`);
+  assert.deepEqual(Object.keys(link.payload), ["email", "updateTo", "requestType", "userId", "iat", "exp"]);
+  assert.deepEqual({ ...link.payload, iat: 0, exp: 0 },
+    { email, updateTo: newEmail, requestType: "change-email-verification", userId, iat: 0, exp: 0 });
+  assert.equal(expectClientOk(await client.getSession(), server).user.email, email, "nothing changed yet");
+  // The confirmation works once.
+  expectClientError(await client.verifyEmail({ query: { token: confirmation.token } }), 401, "INVALID_TOKEN", "Invalid token");
+  assert.equal((await raw(server, "GET", relative(confirmation.url))).headers.location, "/settings?error=INVALID_TOKEN");
+
+  // The link to the new address, from a mail app: the change, still verified, and the notice.
+  const res = await raw(server, "GET", relative(link.url));
+  assert.equal(res.status, 302, describe(res, server));
+  assert.equal(res.headers.location, "/");
+  const user = expectClientOk(await client.getSession(), server).user;
+  assert.equal(user.email, newEmail);
+  assert.equal(user.emailVerified, true);
+  expectNotice(server, email, newEmail, userId);
+  assert.equal(server.mails().length - before, 3);
+  expectClientError(await client.verifyEmail({ query: { token: link.token } }), 401, "INVALID_TOKEN");
+});
+
+test("change-email of a verified address with a bearer client: confirmation, link, change, notice", T, async () => {
+  const bearer = mlBearerClient(server, { origin: server.origin });
+  const email = uniqueEmail("sam");
+  const up = expectClientOk(await bearer.client.signUp.email({ name: "Sam", email, password: PASSWORD }), server);
+  expectClientOk(await bearer.client.sendVerificationEmail({ email }), server);
+  expectClientOk(await bearer.client.verifyEmail({ query: { token: server.lastMail("verify-email").token } }), server);
+  const newEmail = uniqueEmail("sam-new");
+  assert.deepEqual(expectClientOk(await bearer.client.changeEmail({ newEmail }), server), { status: true });
+  assert.equal(server.mails().filter((m) => m.email === newEmail).length, 0, "nothing to the new address yet");
+  const confirmation = confirmationMail(server, email);
+  assert.equal(confirmation.payload.requestType, "change-email-confirmation");
+  assert.deepEqual(expectClientOk(await bearer.client.verifyEmail({ query: { token: confirmation.token } }), server), { status: true });
+  const data = expectClientOk(await bearer.client.verifyEmail({ query: { token: changeMail(server, newEmail).token } }), server);
+  assert.equal(data.user.email, newEmail);
+  assert.equal(data.user.emailVerified, true);
+  assert.equal(expectClientOk(await bearer.client.getSession(), server).user.email, newEmail);
+  expectNotice(server, email, newEmail, up.user.id);
+});
+
+test("change-email confirmation links that no longer apply: superseded, another user's session, replayed, stale, expired, never issued, malformed; taken addresses reveal nothing", T, async () => {
+  const { client, email } = await verifiedUser(server, "tia");
+  const userId = expectClientOk(await client.getSession(), server).user.id;
+  const other = await signUp(server, { email: uniqueEmail("ulf") });
+
+  // Superseded: only the newest request's link works.
+  const first = uniqueEmail("tia-typo");
+  const second = uniqueEmail("tia-second");
+  expectClientOk(await client.changeEmail({ newEmail: first }), server);
+  const firstLink = confirmationMail(server, email);
+  expectClientOk(await client.changeEmail({ newEmail: second }), server);
+  const secondLink = confirmationMail(server, email);
+  expectClientError(await client.verifyEmail({ query: { token: firstLink.token } }), 401, "INVALID_TOKEN");
+  // Another user's session: Better Auth's INVALID_USER; the link stays good for its owner.
+  let res = await raw(server, "GET", `/verify-email?token=${secondLink.token}`, { cookie: other.cookie });
+  expectError(res, 401, "INVALID_USER", "Invalid user", server);
+  res = await raw(server, "GET", `/verify-email?token=${secondLink.token}&callbackURL=%2Fc`, { cookie: other.cookie });
+  assert.equal(res.headers.location, "/c?error=INVALID_USER");
+  assert.equal(server.mails().filter((m) => m.email === second || m.email === first).length, 0);
+  expectClientOk(await client.verifyEmail({ query: { token: secondLink.token } }), server);
+  const secondVerification = changeMail(server, second);
+  // Replayed.
+  expectClientError(await client.verifyEmail({ query: { token: secondLink.token } }), 401, "INVALID_TOKEN");
+  // A new request voids the link an earlier confirmation mailed to the new address.
+  const third = uniqueEmail("tia-third");
+  expectClientOk(await client.changeEmail({ newEmail: third }), server);
+  const thirdLink = confirmationMail(server, email);
+  expectClientError(await client.verifyEmail({ query: { token: secondVerification.token } }), 401, "INVALID_TOKEN");
+  // Expired, or signed with the secret but never issued by this server.
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { email, updateTo: uniqueEmail("tia-forged"), requestType: "change-email-confirmation", userId };
+  expectClientError(await client.verifyEmail({ query: { token: signedToken({ ...claims, iat: now - 7200, exp: now - 3600 }) } }), 401, "TOKEN_EXPIRED");
+  expectClientError(await client.verifyEmail({ query: { token: signedToken({ ...claims, iat: now, exp: now + 3600 }) } }), 401, "INVALID_TOKEN");
+  // Malformed claims: no userId, updateTo not an address.
+  const { userId: _, ...withoutUser } = claims;
+  expectClientError(await client.verifyEmail({ query: { token: signedToken({ ...withoutUser, iat: now, exp: now + 3600 }) } }), 401, "INVALID_TOKEN");
+  expectClientError(await client.verifyEmail({ query: { token: signedToken({ ...claims, updateTo: "not-an-email", iat: now, exp: now + 3600 }) } }), 401, "INVALID_TOKEN");
+  // Stale: the email is no longer the one the link was made for (an operator changed it).
+  server.sql(`UPDATE "user" SET email = ${q(uniqueEmail("tia-moved"))} WHERE id = ${q(userId)}`);
+  expectClientError(await client.verifyEmail({ query: { token: thirdLink.token } }), 401, "INVALID_TOKEN");
+  server.sql(`UPDATE "user" SET email = ${q(email)} WHERE id = ${q(userId)}`);
+  assert.equal(server.mails().filter((m) => [first, third, claims.updateTo].includes(m.email)).length, 0, "no link went to those addresses");
+
+  // A taken address: the same answers after the same time, the confirmation mailed all the
+  // same; only the link to the new address is left out.
+  for (const target of [other.email, uniqueEmail("tia-free")]) {
+    let started = Date.now();
+    assert.deepEqual(expectClientOk(await client.changeEmail({ newEmail: target }), server), { status: true });
+    assert.ok(Date.now() - started >= 450, "answers take at least ~500 ms either way");
+    const link = confirmationMail(server, email);
+    assert.equal(link.payload.updateTo, target);
+    const before = server.mails().length;
+    started = Date.now();
+    assert.deepEqual(expectClientOk(await client.verifyEmail({ query: { token: link.token } }), server), { status: true });
+    assert.ok(Date.now() - started >= 450, "answers take at least ~500 ms either way");
+    assert.equal(server.mails().length - before, target === other.email ? 0 : 1);
+  }
+  assert.equal(expectClientOk(await client.getSession(), server).user.email, email);
+  assert.equal(userByEmail(server, other.email).id, other.user.id);
+});
+
+test("--disable-change-email-confirmation: a verified address gets the link straight to the new address (Better Auth's reference flow)", T, async () => {
+  const s = await startMailServer({ tag: "mail-noconfirm", args: ["--disable-change-email-confirmation"] });
+  try {
+    const { client, email } = await verifiedUser(s, "vic");
+    const newEmail = uniqueEmail("vic-new");
+    const before = s.mails().length;
+    expectClientOk(await client.changeEmail({ newEmail }), s);
+    const mails = s.mails().slice(before);
+    assert.equal(mails.length, 1);
+    assert.equal(mails[0].kind, "verify-email");
+    assert.equal(mails[0].email, newEmail);
+    const link = changeMail(s, newEmail);
+    assert.equal(link.payload.requestType, "change-email-verification");
+    assert.equal(expectClientOk(await client.verifyEmail({ query: { token: link.token } }), s).user.email, newEmail);
+    expectNotice(s, email, newEmail, link.userId);
+  } finally { await s.stop(); }
+});
+
+test("SMTP refusing the notice to the old address: the change stands, the failure is logged (kernia.mail)", T, async () => {
+  const dir = makeTempDir("smtp-notice");
+  const email = uniqueEmail("wyn");
+  const sink = await startSmtpSink(dir, ["--refuse-rcpt", email]);
+  const s = await startMailServer({
+    tag: "smtp-notice",
+    args: ["--smtp-url", `smtp://127.0.0.1:${sink.port}`, "--smtp-tls", "none", "--smtp-from", "no-reply@kernia.example"],
+  });
+  try {
+    const { client } = mlCookieClient(s);
+    expectClientOk(await client.signUp.email({ name: "Wyn", email, password: PASSWORD }), s);
+    const newEmail = uniqueEmail("wyn-new");
+    expectClientOk(await client.changeEmail({ newEmail }), s);
+    assert.deepEqual(sink.mails().map((m) => m.rcpt_tos), [[newEmail]], "the link reached the new address");
+    const link = changeMail(s, newEmail);
+    const res = await raw(s, "GET", relative(link.url));
+    assert.equal(res.status, 302, describe(res, s));
+    assert.equal(res.headers.location, "/");
+    assert.equal(expectClientOk(await client.getSession(), s).user.email, newEmail);
+    assert.equal(userByEmail(s, email), undefined);
+    assert.equal(sink.mails().length, 1, "the SMTP server refused the notice");
+    for (let i = 0; i < 40 && !/could not send the email-changed mail/.test(s.stderr()); i++) await sleep(50);
+    assert.match(s.stderr(), /kernia\.mail: could not send the email-changed mail for \/verify-email: .*550/, s.logs());
+  } finally { await s.stop(); await sink.stop(); }
 });
 
 test("password reset: requestPasswordReset → mailed link → 302 with token → resetPassword; single use", T, async () => {

@@ -10,6 +10,7 @@ connections (port 0 = a free one).
   smtp_sink.py --out m --tls-cert c.pem --tls-key k.pem \\
                --require-starttls --auth user:secret           STARTTLS + AUTH required
   smtp_sink.py --out m --tls-cert c.pem --tls-key k.pem --implicit-tls   SMTPS
+  smtp_sink.py --out m --refuse-rcpt a@example.com             550 for that recipient
 """
 import argparse
 import asyncio
@@ -31,6 +32,8 @@ def main():
     parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--require-starttls", action="store_true")
     parser.add_argument("--auth", help="USER:PASSWORD; AUTH becomes required")
+    parser.add_argument("--refuse-rcpt", action="append", default=[],
+                        help="answer RCPT TO for this address with 550 (repeatable)")
     args = parser.parse_args()
 
     context = None
@@ -39,7 +42,15 @@ def main():
         context.load_cert_chain(args.tls_cert, args.tls_key)
     user, password = (args.auth.split(":", 1) if args.auth else (None, None))
 
+    refused = {address.lower() for address in args.refuse_rcpt}
+
     class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address.lower() in refused:
+                return "550 5.1.1 mailbox unavailable"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
         async def handle_DATA(self, server, session, envelope):
             message = email.message_from_bytes(envelope.original_content or envelope.content,
                                                policy=email.policy.default)
