@@ -179,18 +179,14 @@ Response mailDeletionLink(EndpointContext &context, const User &user)
                         + QStringLiteral("&callbackURL=")
                         + QString::fromLatin1(Cookies::encodeURIComponent(
                             (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
-    MailMessage message;
-    message.kind = QStringLiteral("delete-account");
-    message.email = user.email;
-    message.url = url;
-    message.token = token;
-    message.subject = QStringLiteral("Confirm deleting your account");
-    message.text = QStringLiteral("Hello%1,\n\nsomeone signed in to your account asked to delete it, with all its "
-                                  "data. If that was you, open this link while signed in to confirm:\n\n%2\n\n"
-                                  "The link is valid for 24 hours. If it was not you, ignore this mail and "
-                                  "change your password: nothing is deleted without the link.\n")
-                       .arg(user.name.isEmpty() ? QString() : QLatin1Char(' ') + user.name, url);
-    message.extra.insert(QStringLiteral("userId"), user.id);
+    const MailMessage message = accountMail(
+        QStringLiteral("delete-account"), user.email, user.id, QStringLiteral("Confirm deleting your account"),
+        QStringLiteral("Hello%1,\n\nsomeone signed in to your account asked to delete it, with all its data. If that "
+                       "was you, open this link while signed in to confirm:\n\n%2\n\nThe link is valid for 24 hours. "
+                       "If it was not you, ignore this mail and change your password: nothing is deleted without "
+                       "the link.\n")
+            .arg(user.name.isEmpty() ? QString() : QLatin1Char(' ') + user.name, url),
+        url, token);
     deliverMail(context, message);   // 500 FAILED_TO_SEND_EMAIL: the user asks again
     return Response::json(QJsonObject{{QStringLiteral("success"), true},
                                       {QStringLiteral("message"), QStringLiteral("Verification email sent")}});
