@@ -717,15 +717,10 @@ void ClientPrivate::signOutNow(Done done)
                 qCInfo(lcClient) << "server sign-out failed (session expires by itself):" << r.error.toString();
         });
     }
-    token.clear();
-    tokenConfirmed = false;
-    unconfirmedOldEntry.reset();
-    tokenUnreadable = false;
-    tokenFingerprint.reset();
+    dropToken();
     if (!previous.localId().isEmpty())
         store->setProfileStatus(previous.localId(), QString::fromLatin1(LocalStore::ProfileSignedOut));
     store->forgetMagicLinkRequests();   // a guest that signs out never comes back
-    sessionExpiresAt = QDateTime();
     setIdentity(Client::State::SignedOut, User(), false);
     keeper->setActive(false);
     Q_EMIT q->signedOut();
@@ -734,7 +729,6 @@ void ClientPrivate::signOutNow(Done done)
 
 void ClientPrivate::deleteGuestNow(Done done)
 {
-    Q_Q(Client);
     if (state != Client::State::Guest)
         return done(invalidState(QStringLiteral("Only a guest can be deleted")));
     auto finishLocally = [this, done] { forgetDeletedUser(done); };
@@ -756,16 +750,22 @@ void ClientPrivate::deleteGuestNow(Done done)
     }, done);
 }
 
-void ClientPrivate::forgetDeletedUser(Done done)
+void ClientPrivate::dropToken()
 {
-    Q_Q(Client);
-    const QString localId = user.localId();
     token.clear();
     tokenConfirmed = false;
+    // An older entry the token was copied from is not this install's: it stays as it is.
     unconfirmedOldEntry.reset();
     tokenUnreadable = false;
     tokenFingerprint.reset();
     sessionExpiresAt = QDateTime();
+}
+
+void ClientPrivate::forgetDeletedUser(Done done)
+{
+    Q_Q(Client);
+    const QString localId = user.localId();
+    dropToken();
     setIdentity(Client::State::SignedOut, User(), false);
     if (!localId.isEmpty())
         store->discard(localId);
@@ -812,13 +812,7 @@ void ClientPrivate::handleSessionGone(const Error &reason, const char *accountPr
     const User previous = user;
     const Client::State previousState = state;
     qCWarning(lcClient) << "the session of" << previous << "cannot be used any more:" << reason.toString();
-    token.clear();
-    tokenConfirmed = false;
-    // An older entry the token was copied from is not this install's: it stays as it is.
-    unconfirmedOldEntry.reset();
-    tokenUnreadable = false;
-    tokenFingerprint.reset();
-    sessionExpiresAt = QDateTime();
+    dropToken();
     vault->remove(nullptr);   // this install's own entry: what it holds is of no use here
     // A guest cannot sign in again: its data is offered to the next user.
     const char *status = previousState == Client::State::Guest ? LocalStore::ProfileOffered : accountProfileStatus;

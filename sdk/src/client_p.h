@@ -77,6 +77,8 @@ public:
     void deleteGuestNow(Done done);
     // POST /delete-user with `body` ({password} or {token}) as the signed-in account.
     void deleteAccountNow(const QJsonObject &body, Done done);
+    // Forgets the session token held in memory (the keychain entry is the caller's).
+    void dropToken();
     // The current user is gone from the server: token, identity and local data go here too.
     void forgetDeletedUser(Done done);
     // The session cannot be used any more: a guest is replaced by a new guest (its data
