@@ -656,3 +656,23 @@ test("bad SMTP settings stop the server at start-up with a clear message", T, as
     { cwd: dir, env: { KERNIA_SMTP_PASSWORD: "" } });
   assert.notEqual(bad.code, 0);
 });
+
+test("change-password (official client): a verified address gets a password-changed notice without a link; a refused change mails nothing", T, async () => {
+  const { client } = mlCookieClient(server);
+  const email = uniqueEmail("pwd");
+  expectClientOk(await client.signUp.email({ name: "Pat", email, password: PASSWORD }), server);
+  expectClientOk(await client.sendVerificationEmail({ email }), server);
+  expectClientOk(await client.verifyEmail({ query: { token: server.lastMail("verify-email").token } }), server);
+  const notices = () => server.mails().filter((m) => m.kind === "password-changed" && m.email === email);
+
+  expectClientError(await client.changePassword({ currentPassword: "wrong-password", newPassword: "password456" }),
+    400, "INVALID_PASSWORD");
+  assert.equal(notices().length, 0);
+  expectClientOk(await client.changePassword({ currentPassword: PASSWORD, newPassword: "password456" }), server);
+  assert.equal(notices().length, 1);
+  const notice = notices()[0];
+  assert.equal(notice.subject, "Your password was changed");
+  assert.equal(notice.url ?? "", "");
+  assert.ok(!/https?:/.test(notice.text), notice.text);
+  assert.ok(!notice.text.includes("password456"));
+});

@@ -1338,6 +1338,58 @@ private slots:
         QCOMPARE(session.value("user").toObject().value("email").toString(), QStringLiteral("cy2@example.com"));
     }
 
+    // --- password change notice ------------------------------------------------------------
+
+    // change-password mails a notice (no link) to a verified address; nothing for an
+    // unverified one or a refused change; a refused mail leaves the change standing.
+    void passwordChangeIsNoticed()
+    {
+        TestServer server;
+        const QString outbox = server.dir.filePath(QStringLiteral("outbox.jsonl"));
+        server.auth->setMailer(std::make_shared<RefusingMailer>(std::make_shared<OutboxMailer>(outbox),
+                                                                QStringLiteral("refused@example.com")));
+        const auto verified = [&](const QString &email) {
+            const Signed user = signUp(server, QStringLiteral("Pat"), email);
+            std::optional<User> row = server.store->userById(user.id);
+            row->emailVerified = true;
+            server.store->updateUser(*row);
+            return user;
+        };
+        const auto change = [&](const Signed &user, const char *current, const char *next) {
+            return server.post(QStringLiteral("/change-password"),
+                               {{"currentPassword", current}, {"newPassword", next}, {"revokeOtherSessions", false}}, user.cookie);
+        };
+
+        const Signed pat = verified(QStringLiteral("pat@example.com"));
+        QCOMPARE(change(pat, "wrong-password", "password456").status(), 400);
+        QCOMPARE(readJsonLines(outbox).size(), 0);
+        QCOMPARE(change(pat, "password123", "password456").status(), 200);
+        QList<QJsonObject> mails = readJsonLines(outbox);
+        QCOMPARE(mails.size(), 1);
+        const QJsonObject notice = mails.last();
+        QCOMPARE(notice.value("kind").toString(), QStringLiteral("password-changed"));
+        QCOMPARE(notice.value("email").toString(), QStringLiteral("pat@example.com"));
+        QCOMPARE(notice.value("userId").toString(), pat.id);
+        QCOMPARE(notice.value("subject").toString(), QStringLiteral("Your password was changed"));
+        QVERIFY(notice.value("url").toString().isEmpty());
+        QVERIFY(!notice.value("text").toString().contains(QStringLiteral("http")));
+        QVERIFY(!notice.value("text").toString().contains(QStringLiteral("password456")));
+
+        const Signed unproven = signUp(server, QStringLiteral("Una"), QStringLiteral("una@example.com"));
+        QCOMPARE(change(unproven, "password123", "password456").status(), 200);
+        QCOMPARE(readJsonLines(outbox).size(), 1);
+
+        const Signed refused = verified(QStringLiteral("refused@example.com"));
+        const QList<LoggedMessage> logged = captureLog([&] {
+            QCOMPARE(change(refused, "password123", "password456").status(), 200);
+        });
+        QCOMPARE(server.post(QStringLiteral("/sign-in/email"), {{"email", "refused@example.com"}, {"password", "password456"}}).status(), 200);
+        bool warned = false;
+        for (const LoggedMessage &message : logged)
+            warned = warned || (message.category == QLatin1String("kernia.mail") && message.text.contains(QStringLiteral("password-changed")));
+        QVERIFY2(warned, "a kernia.mail warning names the failed notice");
+    }
+
     // --- password reset -------------------------------------------------------------------
 
     void passwordResetFlow()

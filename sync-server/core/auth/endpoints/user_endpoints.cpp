@@ -99,6 +99,18 @@ Response changePassword(EndpointContext &context)
             store.createSession(*replacement);
         }
     });
+    // Who holds a session and the password could lock the owner out: the owner's mailbox
+    // hears of it (a proven address only; a failure is logged, the change stands).
+    if (context.server().mailer() && caller.user.emailVerified) {
+        deliverMailQuietly(context, accountMail(
+            QStringLiteral("password-changed"), caller.user.email, caller.user.id,
+            QStringLiteral("Your password was changed"),
+            QStringLiteral("Hello%1,\n\nthe password of your account was changed on %2.\n\nIf this was you, there is "
+                           "nothing to do. If it was not, someone else can use your account: reset your password "
+                           "with \"Forgot password\" at once, which also signs everyone else out.\n")
+                .arg(caller.user.name.isEmpty() ? QString() : QLatin1Char(' ') + caller.user.name,
+                     account->updatedAt.toUTC().toString(QStringLiteral("yyyy-MM-dd HH:mm 'UTC'")))));
+    }
     Response response = Response::json(QJsonObject{
         {QStringLiteral("token"), replacement ? QJsonValue(replacement->token) : QJsonValue(QJsonValue::Null)},
         {QStringLiteral("user"), userJson(caller.user)}});
@@ -287,10 +299,10 @@ Response errorPage(EndpointContext &context)
 void registerUserEndpoints(Router &router)
 {
     router.add({"POST", QStringLiteral("/update-user"), Endpoint::Body::Ignored, false, false, updateUser});
+    // Both may mail (a notice, a confirmation link), so they run where mail may wait for the
+    // SMTP server; their password checks wait for a hash helper like any other.
     router.add({"POST", QStringLiteral("/change-password"), Endpoint::Body::Required, false, false, changePassword,
-                Endpoint::Work::HashesPassword});
-    // It may mail the confirmation link, so it runs where mail may wait for the SMTP server;
-    // its password check waits for a hash helper like any other.
+                Endpoint::Work::SendsMail});
     router.add({"POST", QStringLiteral("/delete-user"), Endpoint::Body::Optional, false, false, deleteUser,
                 Endpoint::Work::SendsMail});
     router.add({"GET", QStringLiteral("/delete-user/callback"), Endpoint::Body::Ignored, false, false,
