@@ -145,3 +145,18 @@ test("--disable-delete-user-confirmation: a verified user is deleted at once (Be
     await plain.stop();
   }
 });
+
+test("the same link opened 8 times at once deletes once: one 302, the rest 404, nothing else touched", T, async () => {
+  const owner = mlCookieClient(server);
+  const user = await verifiedUser(owner.client);
+  const bystander = await verifiedUser(mlCookieClient(server).client);
+  const mail = await requestLink(owner.client);
+  const answers = await Promise.all(Array.from({ length: 8 },
+    () => raw(server, "GET", relative(mail.url), { cookie: owner.jar.header() })));
+  const statuses = answers.map((r) => r.status).sort();
+  assert.deepEqual(statuses, [302, 404, 404, 404, 404, 404, 404, 404], JSON.stringify(answers.map((r) => [r.status, r.text])));
+  for (const r of answers.filter((a) => a.status === 404))
+    assert.ok(["INVALID_TOKEN", "FAILED_TO_GET_USER_INFO"].includes(r.json?.code), r.text);
+  assert.equal(userRow(server, user.id), undefined);
+  assert.ok(userRow(server, bystander.id));
+});
