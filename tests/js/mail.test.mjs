@@ -676,3 +676,25 @@ test("change-password (official client): a verified address gets a password-chan
   assert.ok(!/https?:/.test(notice.text), notice.text);
   assert.ok(!notice.text.includes("password456"));
 });
+
+test("change-email links opened 6 times at once: the confirmation mails one link to the new address, that link changes the email once and sends one notice", T, async () => {
+  const { client, email } = await verifiedUser(server, "conc");
+  const newEmail = uniqueEmail("conc-new");
+  expectClientOk(await client.changeEmail({ newEmail }), server);
+  const confirmation = confirmationMail(server, email);
+  const count = (kind, to) => server.mails().filter((m) => m.kind === kind && m.email === to.toLowerCase()).length;
+
+  let answers = await Promise.all(Array.from({ length: 6 }, () => raw(server, "GET", relative(confirmation.url))));
+  assert.deepEqual(answers.map((r) => r.status).sort(), [302, 302, 302, 302, 302, 302]);
+  const errors = answers.map((r) => r.headers.location).filter((l) => l.includes("error="));
+  assert.equal(errors.length, 5, JSON.stringify(answers.map((r) => r.headers.location)));
+  assert.ok(errors.every((l) => l.endsWith("?error=INVALID_TOKEN")), JSON.stringify(errors));
+  assert.equal(count("verify-email", newEmail), 1, "one link to the new address");
+
+  const link = changeMail(server, newEmail);
+  answers = await Promise.all(Array.from({ length: 6 }, () => raw(server, "GET", relative(link.url))));
+  const changed = answers.filter((r) => !r.headers.location.includes("error="));
+  assert.equal(changed.length, 1, JSON.stringify(answers.map((r) => r.headers.location)));
+  assert.equal(expectClientOk(await client.getSession(), server).user.email, newEmail);
+  assert.equal(count("email-changed", email), 1, "one notice");
+});
