@@ -13,6 +13,7 @@ Rectangle {
     readonly property bool signedIn: client.state === KerniaClient.SignedIn
     readonly property bool signedOut: client.state === KerniaClient.SignedOut
     property string error: ""
+    property string notice: ""             // e.g. "check your mail" after a mailed deletion link
     property bool waiting: false           // a reply of this pane has yet to complete
     readonly property bool idle: !client.busy && !waiting
     // Enter in the password field: Sign in for a returning (signed-out) user, Create
@@ -29,6 +30,7 @@ Rectangle {
     // a password the user is already typing.
     function run(reply, clearPassword) {
         error = ""
+        notice = ""
         waiting = true
         // Bound to the pane: a reply that completes after the window is gone (CANCELLED) is ignored.
         reply.completed.connect(pane, function () {
@@ -139,6 +141,41 @@ Rectangle {
             tint: Theme.muted
             enabled: pane.idle
             onClicked: pane.run(pane.client.signOut(), false)
+        }
+        // Deleting takes two clicks: the first arms the button, the second deletes.
+        PrimaryButton {
+            id: deleteAccount
+            objectName: "deleteAccountButton"
+            property bool armed: false
+            visible: pane.signedIn
+            text: armed ? qsTr("Delete account and cart for good") : qsTr("Delete account…")
+            tint: armed ? Theme.bad : Theme.muted
+            enabled: pane.idle
+            onClicked: {
+                if (!armed) {
+                    armed = true
+                    return
+                }
+                armed = false
+                pane.run(pane.client.deleteAccount(), false)
+            }
+            onVisibleChanged: armed = false
+        }
+        Connections {
+            target: pane.client
+            // A server with a mailer confirms by mail for a verified address.
+            function onAccountDeletionMailed() {
+                pane.notice = qsTr("We mailed you a link: open it in this app to delete the account.")
+            }
+        }
+        Label {
+            objectName: "accountNotice"
+            visible: text.length > 0
+            text: pane.notice
+            color: Theme.muted
+            font.pixelSize: Theme.small
+            wrapMode: Text.WordWrap
+            Layout.fillWidth: true
         }
         Label {
             objectName: "accountError"

@@ -59,6 +59,7 @@ private Q_SLOTS:
     void signOutAndBackIn();
     void screenshot();
     void lostAccountSessionSaysSignIn();
+    void deleteAccountTakesTwoClicks();
     void cleanupTestCase();
 
 private:
@@ -469,6 +470,37 @@ bool tst_Demo::revokeSession(const QString &keychainService)
         return false;
     const QByteArray token = readToken(keychainService).value.toUtf8();
     return rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-out")), {}, token).status == 200;
+}
+
+// The first click only arms the button; the second deletes the account on the server and
+// leaves the app signed out with an empty cart.
+void tst_Demo::deleteAccountTakesTwoClicks()
+{
+    QCOMPARE(client("state").toInt(), 2 /* KerniaClient.SignedIn */);
+    QTRY_VERIFY_WITH_TIMEOUT(!client("busy").toBool(), Timeout);
+    const QString unarmed = text(QStringLiteral("deleteAccountButton"));
+    QVERIFY(click(QStringLiteral("deleteAccountButton")));
+    QVERIFY(text(QStringLiteral("deleteAccountButton")) != unarmed);
+    QTest::qWait(200);
+    QCOMPARE(client("state").toInt(), 2 /* KerniaClient.SignedIn */);   // not yet
+
+    QSignalSpy finished(m_kernia, SIGNAL(finished(QString,QVariantMap)));
+    QVERIFY(click(QStringLiteral("deleteAccountButton")));
+    QTRY_COMPARE_WITH_TIMEOUT(client("state").toInt(), 0 /* KerniaClient.SignedOut */, Timeout);
+    const auto deleted = [&finished] {   // finished comes after the keychain removal
+        for (const QList<QVariant> &args : finished) {
+            if (args.at(0).toString() == QLatin1String("DeleteAccount"))
+                return !args.at(1).toMap().value(QStringLiteral("isError")).toBool();
+        }
+        return false;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(deleted(), Timeout);
+    QTRY_COMPARE_WITH_TIMEOUT(text(QStringLiteral("cartSummary")), QStringLiteral("0 items"), Timeout);
+    QCOMPARE(text(QStringLiteral("accountError")), QString());
+    const RawReply signIn = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                       QJsonObject{ { QStringLiteral("email"), m_email },
+                                                    { QStringLiteral("password"), m_password } });
+    QCOMPARE(signIn.status, 401);   // the account is gone on the server
 }
 
 void tst_Demo::saveScreenshot(const QString &name)
