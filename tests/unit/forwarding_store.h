@@ -116,6 +116,13 @@ public:
     {
         return m_inner.syncClientMarks(userId);
     }
+    qint64 syncRecordBytes(const QString &userId, const QString &collection, const QString &recordId) override
+    {
+        return m_inner.syncRecordBytes(userId, collection, recordId);
+    }
+    qint64 syncUserBytes(const QString &userId) override { return m_inner.syncUserBytes(userId); }
+    void setSyncUserBytes(const QString &userId, qint64 bytes) override { m_inner.setSyncUserBytes(userId, bytes); }
+    qint64 recountSyncUserBytes(const QString &userId) override { return m_inner.recountSyncUserBytes(userId); }
     void deleteSyncData(const QString &userId) override { m_inner.deleteSyncData(userId); }
     QList<SharedSyncRecord> sharedSyncRecords(const QString &fromUserId, const QString &toUserId) override
     {

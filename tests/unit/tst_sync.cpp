@@ -136,6 +136,20 @@ struct SyncServer
         }
         return records;
     }
+    // The user's usage as stored (sync_user_version."bytes"); -1 without a row.
+    int usage(const QString &userId)
+    {
+        return server->scalar(QStringLiteral("SELECT \"bytes\" FROM \"sync_user_version\" WHERE \"userId\" = :u"),
+                              {{"u", userId}});
+    }
+    // The sum of the sizes of the user's live records, from a full pull.
+    qint64 liveBytes(const QByteArray &token)
+    {
+        qint64 sum = 0;
+        for (const QJsonObject &data : live(token))
+            sum += QJsonDocument(data).toJson(QJsonDocument::Compact).size();
+        return sum;
+    }
     int rows(const QString &table, const QString &userId)
     {
         return server->scalar(QStringLiteral("SELECT count(*) FROM \"%1\" WHERE \"userId\" = :u").arg(table), {{"u", userId}});
@@ -159,6 +173,16 @@ QJsonObject del(qint64 mid, const QString &collection, const QString &id)
 }
 
 QString code(const Response &r) { return TestServer::json(r).value("code").toString(); }
+
+// The compact JSON size of a record's data, as the quota counts it (UTF-8 bytes).
+qint64 jsonBytes(const QJsonObject &data) { return QJsonDocument(data).toJson(QJsonDocument::Compact).size(); }
+
+// {"t":"<n characters>"}: 8 + n bytes for ASCII characters.
+QJsonObject sized(qint64 bytes, QChar fill = QLatin1Char('x'))
+{
+    return {{"t", QString(bytes - 8, fill)}};
+}
+
 
 // Collects, while it lives, the messages of the given logging categories from every
 // thread (a sign-in runs on the password pool), and passes every message on to the
@@ -280,6 +304,10 @@ private slots:
     void linkRunAgainOnPostgresLogsOnce_data();
     void linkRunAgainOnPostgresLogsOnce();
     void deletedUserLosesSyncData();
+    void quotaRefusesPushesThatGrowAboveIt();
+    void quotaLetsAUserAboveItShrink();
+    void quotaNeverFailsALink();
+    void quotaMigrationCountsExistingRecords();
     void mergeRecordsUnit();
     void serverConfig();
 };
@@ -1620,6 +1648,193 @@ void SyncTest::deletedUserLosesSyncData()
     QCOMPARE(s.rows("sync_user_version", g.userId), 0);
 }
 
+// A small quota: pushes up to it pass; one that would go beyond it is refused whole
+// (400 SYNC_QUOTA_EXCEEDED, nothing applied, the client's mark unchanged); replacing a
+// record counts the difference, a delete frees the record's size, tombstones count 0.
+void SyncTest::quotaRefusesPushesThatGrowAboveIt()
+{
+    SyncOptions options;
+    options.maxUserBytes = 100;
+    SyncServer s(options);
+    const auto g = s.guest();
+    QCOMPARE(jsonBytes(sized(40)), qint64(40));
+
+    s.pushOk(g.token, "dev", {put(1, "c", "a", sized(40)), put(2, "c", "b", sized(40))});
+    QCOMPARE(s.usage(g.userId), 80);
+    // UTF-8 bytes, not characters: "é" is 2 bytes; 8 + 2 * 6 = 20 bytes, exactly the quota.
+    const QJsonObject accents = sized(14, QChar(0xe9));
+    QCOMPARE(jsonBytes(accents), qint64(20));
+    s.pushOk(g.token, "dev", {put(3, "c", "e", accents)});
+    QCOMPARE(s.usage(g.userId), 100);
+
+    // Two more bytes: refused, nothing of the push applied.
+    const qint64 version = s.pullOk(g.token).value("version").toInteger();
+    Response r = s.push(g.token, "dev", {del(4, "c", "a"), put(5, "c", "d", sized(40)), put(6, "c", "f", {})});
+    QCOMPARE(r.status(), 400);
+    const QJsonObject error = TestServer::json(r);
+    QCOMPARE(error.value("code").toString(), QStringLiteral("SYNC_QUOTA_EXCEEDED"));
+    const QString message = error.value("message").toString();
+    QVERIFY2(message.contains(QLatin1String("102")) && message.contains(QLatin1String("100 are used"))
+                 && message.contains(QLatin1String("at most 100")), qPrintable(message));
+    QCOMPARE(s.pullOk(g.token).value("version").toInteger(), version);
+    QCOMPARE(s.pushOk(g.token, "dev", {}).value("lastMid").toInteger(), 3);
+    QVERIFY(s.live(g.token).contains("c/a"));
+    QCOMPARE(s.usage(g.userId), 100);
+
+    // A push whose sum shrinks the usage passes, though one of its mutations grows it.
+    QCOMPARE(s.pushOk(g.token, "dev", {put(4, "c", "d", sized(10)), del(5, "c", "a")}).value("applied").toInt(), 2);
+    QCOMPARE(s.usage(g.userId), 70);
+    // Replacing a record counts the difference: 40 -> 70 is +30, up to the quota.
+    s.pushOk(g.token, "dev", {put(6, "c", "b", sized(70))});
+    QCOMPARE(s.usage(g.userId), 100);
+    r = s.push(g.token, "dev", {put(7, "c", "b", sized(71))});
+    QCOMPARE(code(r), QStringLiteral("SYNC_QUOTA_EXCEEDED"));
+    // A patch counts the merged record; the same size passes at the quota.
+    r = s.push(g.token, "dev", {patch(7, "c", "d", {{"n", 1}})});
+    QCOMPARE(code(r), QStringLiteral("SYNC_QUOTA_EXCEEDED"));
+    s.pushOk(g.token, "dev", {patch(7, "c", "d", {{"t", QString(2, 'y')}})});   // {"t":"yy"}: 10 -> 10
+    QCOMPARE(s.usage(g.userId), 100);
+    // A record written twice in one push counts once; a delete and a put again too.
+    s.pushOk(g.token, "dev", {del(8, "c", "b"), put(9, "c", "b", sized(50)), put(10, "c", "b", sized(60)), del(11, "c", "b"),
+                              put(12, "c", "b", sized(70))});
+    QCOMPARE(s.usage(g.userId), 100);
+    QCOMPARE(s.usage(g.userId), s.liveBytes(g.token));
+
+    // Another user has a quota of its own.
+    const auto other = s.guest();
+    s.pushOk(other.token, "dev", {put(1, "c", "a", sized(100))});
+    QCOMPARE(s.usage(other.userId), 100);
+
+    // 0 = unlimited: the usage is still counted.
+    SyncOptions unlimited;
+    unlimited.maxUserBytes = 0;
+    SyncServer u(unlimited);
+    const auto h = u.guest();
+    QJsonArray many;
+    for (int i = 1; i <= 40; ++i)
+        many.append(put(i, "c", QString::number(i), sized(1000)));
+    u.pushOk(h.token, "dev", many);
+    QCOMPARE(u.usage(h.userId), 40000);
+    QCOMPARE(u.usage(h.userId), u.liveBytes(h.token));
+
+    // The default quota is 100 MiB.
+    QCOMPARE(SyncOptions().maxUserBytes, qint64(100 * 1024 * 1024));
+}
+
+// A user above the quota (the quota was lowered; a link) can always delete and shrink, and
+// may keep its usage; it cannot grow.
+void SyncTest::quotaLetsAUserAboveItShrink()
+{
+    SyncServer s;
+    const auto g = s.guest();
+    s.pushOk(g.token, "dev", {put(1, "c", "a", sized(100)), put(2, "c", "b", {{"x", QString(92, 'x')}, {"y", "yy"}})});
+    QCOMPARE(s.usage(g.userId), 100 + 109);
+
+    SyncOptions lowered;
+    lowered.maxUserBytes = 150;
+    const SyncService tight(lowered);
+    int mid = 0;
+    const auto pushTight = [&](const QJsonArray &mutations) {
+        mid += 10;
+        QJsonArray numbered;
+        for (qsizetype i = 0; i < mutations.size(); ++i) {
+            QJsonObject m = mutations.at(i).toObject();
+            m.insert("mid", mid + i);
+            numbered.append(m);
+        }
+        return tight.push(*s.server->store, g.userId, tight.parsePush(QJsonObject{{"clientId", "tool"}, {"mutations", numbered}}));
+    };
+    const auto refused = [&](const QJsonArray &mutations) {
+        try {
+            pushTight(mutations);
+        } catch (const SyncError &error) {
+            return error.code() == QLatin1String("SYNC_QUOTA_EXCEEDED");
+        }
+        return false;
+    };
+    QVERIFY(refused({put(0, "c", "new", {})}));
+    QVERIFY(refused({patch(0, "c", "b", {{"z", 1}})}));
+    QCOMPARE(s.usage(g.userId), 209);
+    // The same size: passes.
+    QCOMPARE(pushTight({put(0, "c", "a", sized(100, QLatin1Char('z')))}).applied, 1);
+    QCOMPARE(s.usage(g.userId), 209);
+    // A shrinking patch, still above: passes.
+    QCOMPARE(pushTight({patch(0, "c", "b", {{"y", QJsonValue::Null}})}).applied, 1);
+    QCOMPARE(s.usage(g.userId), 200);
+    // A delete, still above: passes.
+    QCOMPARE(pushTight({del(0, "c", "b")}).applied, 1);
+    QCOMPARE(s.usage(g.userId), 100);
+    // Below it again, growing up to it passes, beyond it not.
+    QCOMPARE(pushTight({put(0, "c", "b", sized(50))}).applied, 1);
+    QVERIFY(refused({put(0, "c", "d", {})}));
+    QCOMPARE(s.usage(g.userId), 150);
+    QCOMPARE(s.usage(g.userId), s.liveBytes(g.token));
+}
+
+// A link never fails because of the quota (no data is lost at sign-up): the account may end
+// above it, with its usage the sum of its records; then it can only shrink.
+void SyncTest::quotaNeverFailsALink()
+{
+    SyncOptions options;
+    options.maxUserBytes = 200;
+    SyncServer s(options);
+    const auto account = s.signUp(QStringLiteral("quota@example.com"));
+    s.pushOk(account.token, "laptop", {put(1, "c", "mine", sized(100)), put(2, "c", "shared", {{"a", QString(50, 'a')}})});
+    QCOMPARE(s.usage(account.userId), 100 + 58);
+    QTest::qWait(5);
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "c", "theirs", sized(120)), put(2, "c", "shared", {{"g", QString(30, 'g')}}),
+                                put(3, "c", "gone", sized(50)), del(4, "c", "gone")});
+    QCOMPARE(s.usage(g.userId), 120 + 38);
+
+    const Response r = s.signInRaw(QStringLiteral("quota@example.com"), g.token);
+    QVERIFY2(r.status() == 200, r.body().constData());
+    const auto records = s.live(account.token);
+    QCOMPARE(records.size(), 3);
+    QCOMPARE(records.value("c/shared"), (QJsonObject{{"a", QString(50, 'a')}, {"g", QString(30, 'g')}}));
+    const qint64 expected = 100 + 120 + jsonBytes(records.value("c/shared"));
+    QCOMPARE(s.liveBytes(account.token), expected);
+    QCOMPARE(s.usage(account.userId), int(expected));
+    QVERIFY(expected > 200);
+    QCOMPARE(s.rows("sync_user_version", g.userId), 0);
+
+    // Above the quota: growing is refused, deleting passes and frees the space.
+    QCOMPARE(code(s.push(account.token, "laptop", {put(3, "c", "more", {})})), QStringLiteral("SYNC_QUOTA_EXCEEDED"));
+    s.pushOk(account.token, "laptop", {del(3, "c", "theirs")});
+    QCOMPARE(s.usage(account.userId), int(expected - 120));
+    s.pushOk(account.token, "laptop", {put(4, "c", "more", {})});
+    QCOMPARE(s.usage(account.userId), s.liveBytes(account.token));
+}
+
+// Migration 0009 adds the column and counts the records written before it: here the
+// column is dropped and the migration forgotten, as in a database of an older release,
+// and the real migration runs again on the store.
+void SyncTest::quotaMigrationCountsExistingRecords()
+{
+    SyncServer s;
+    const auto a = s.guest();
+    const auto b = s.guest();
+    const auto empty = s.guest();
+    s.pushOk(a.token, "dev", {put(1, "c", "x", sized(100)), put(2, "c", "y", sized(14, QChar(0xe9))), put(3, "c", "z", sized(30)),
+                              del(4, "c", "z")});
+    s.pushOk(b.token, "dev", {put(1, "c", "x", sized(33))});
+    s.pushOk(empty.token, "dev", {put(1, "c", "x", sized(33)), del(2, "c", "x")});
+    QCOMPARE(s.usage(a.userId), 120);
+
+    SqlStore &store = *s.server->store;
+    store.execTemplate(QStringLiteral("DELETE FROM \"kernia_migrations\" WHERE \"id\" = '0009_sync_user_bytes'"), {});
+    store.execTemplate(QStringLiteral("ALTER TABLE \"sync_user_version\" DROP COLUMN \"bytes\""), {});
+    store.migrate();
+    QVERIFY(store.appliedMigrations().contains(QStringLiteral("0009_sync_user_bytes")));
+    QCOMPARE(s.usage(a.userId), 120);
+    QCOMPARE(s.usage(b.userId), 33);
+    QCOMPARE(s.usage(empty.userId), 0);
+    QCOMPARE(s.usage(a.userId), s.liveBytes(a.token));
+    // Pushes go on counting from there.
+    s.pushOk(a.token, "dev", {del(5, "c", "x")});
+    QCOMPARE(s.usage(a.userId), 20);
+}
+
 void SyncTest::mergeRecordsUnit()
 {
     const QDateTime t0 = QDateTime::fromMSecsSinceEpoch(1000, Qt::UTC);
@@ -1650,7 +1865,17 @@ void SyncTest::serverConfig()
     QCOMPARE(options.maxMutationsPerPush, 500);
     QCOMPARE(options.maxRecordBytes, qint64(64 * 1024));
     QCOMPARE(options.maxPullBytes, qint64(4 * 1024 * 1024));
+    QCOMPARE(options.maxUserBytes, qint64(100 * 1024 * 1024));
     QCOMPARE(SyncService(options).policyFor("other"), MergePolicy::MergeFields);
+
+    loaded = loadServerConfig(base + QStringList{"--sync-max-user-bytes", "5000"}, env);
+    QVERIFY2(loaded.config, qPrintable(loaded.error));
+    QCOMPARE(syncOptionsFrom(loaded.config->sync).maxUserBytes, qint64(5000));
+    loaded = loadServerConfig(base + QStringList{"--sync-max-user-bytes", "0"}, env);
+    QVERIFY2(loaded.config, qPrintable(loaded.error));
+    QCOMPARE(syncOptionsFrom(loaded.config->sync).maxUserBytes, qint64(0));
+    for (const QString &bad : {QStringLiteral("-1"), QStringLiteral("lots"), QStringLiteral("1099511627777")})
+        QVERIFY2(!loadServerConfig(base + QStringList{"--sync-max-user-bytes", bad}, env).config, qPrintable(bad));
 
     for (const QString &bad : {QStringLiteral("cart"), QStringLiteral("=keep-guest"), QStringLiteral("cart=newest"),
                                QStringLiteral("a/b=keep-guest")}) {
@@ -1676,6 +1901,11 @@ void SyncTest::serverConfig()
     QCOMPARE(options.maxRecordBytes, qint64(1000));
     QCOMPARE(options.maxPullBytes, qint64(100000));
     QVERIFY(!withFile(R"({"sync":{"max_pull_bytes":100}})").config);
+    loaded = withFile(R"({"sync":{"max_user_bytes":123456}})");
+    QVERIFY2(loaded.config, qPrintable(loaded.error));
+    QCOMPARE(syncOptionsFrom(loaded.config->sync).maxUserBytes, qint64(123456));
+    QVERIFY(!withFile(R"({"sync":{"max_user_bytes":-1}})").config);
+    QVERIFY(!withFile(R"({"sync":{"max_user_bytes":2000000000000}})").config);
     QVERIFY(!withFile(R"({"sync":{"merge_policy":{}}})").config);
     QVERIFY(!withFile(R"({"sync":{"merge_policies":{"cart":"best"}}})").config);
     QVERIFY(!withFile(R"({"sync":{"max_mutations_per_push":0}})").config);

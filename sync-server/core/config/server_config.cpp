@@ -36,6 +36,8 @@ constexpr IntegerSetting kWorkerThreads{"worker-threads", "worker_threads", 1, 2
 // Polling longer than this only burns CPU: a client that has not sent its next request
 // by then is not in a tight request chain.
 constexpr IntegerSetting kIdleSpin{"idle-spin-us", "idle_spin_us", 0, 10000, " microseconds"};
+// sync.max_user_bytes / --sync-max-user-bytes: 0 (unlimited) .. 1 TiB.
+constexpr qint64 kMaxUserBytes = qint64(1) << 40;
 constexpr IntegerSetting kShutdownTimeout{"shutdown-timeout", "shutdown_timeout", 0, 3600, " seconds"};
 // Session lifetimes: config file only (no flags).
 constexpr qint64 kTenYears = qint64(10) * 365 * 24 * 3600;
@@ -190,7 +192,8 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     const QJsonObject sync = root.value(QStringLiteral("sync")).toObject();
     for (const QString &key : sync.keys()) {
         static const QStringList syncKeys = {QStringLiteral("merge_policies"), QStringLiteral("max_mutations_per_push"),
-                                             QStringLiteral("max_record_bytes"), QStringLiteral("max_pull_bytes")};
+                                             QStringLiteral("max_record_bytes"), QStringLiteral("max_pull_bytes"),
+                                             QStringLiteral("max_user_bytes")};
         if (!syncKeys.contains(key)) {
             *error = QStringLiteral("unknown key \"sync.%1\" in config file %2").arg(key, path);
             return false;
@@ -202,6 +205,7 @@ bool applyConfigFile(const QString &path, ServerConfig &config, QString *error)
     config.sync.maxMutationsPerPush = sync.value(QStringLiteral("max_mutations_per_push")).toInt(config.sync.maxMutationsPerPush);
     config.sync.maxRecordBytes = sync.value(QStringLiteral("max_record_bytes")).toInteger(config.sync.maxRecordBytes);
     config.sync.maxPullBytes = sync.value(QStringLiteral("max_pull_bytes")).toInteger(config.sync.maxPullBytes);
+    config.sync.maxUserBytes = sync.value(QStringLiteral("max_user_bytes")).toInteger(config.sync.maxUserBytes);
 
     config.shutdownTimeoutSeconds = root.value(QStringLiteral("shutdown_timeout")).toInt(config.shutdownTimeoutSeconds);
     const QJsonValue rateLimit = root.value(QStringLiteral("rate_limit"));
@@ -255,6 +259,7 @@ void addOptions(QCommandLineParser &parser)
         {QStringLiteral("passkey-rp-name"), QStringLiteral("WebAuthn relying-party name shown by authenticators (default Kernia)."), QStringLiteral("name")},
         {QStringLiteral("passkey-origin"), QStringLiteral("Accepted WebAuthn origin (repeatable), e.g. https://app.example or android:apk-key-hash:...; default: the request Origin and the base URL origin."), QStringLiteral("origin")},
         {QStringLiteral("sync-merge-policy"), QStringLiteral("Merge policy at link time for one synced collection (repeatable): COLLECTION=merge-fields|keep-account|keep-guest (default merge-fields)."), QStringLiteral("collection=policy")},
+        {QStringLiteral("sync-max-user-bytes"), QStringLiteral("Storage quota per user: bytes of synced data (its live records' JSON); a push beyond it is refused (default 104857600; 0 = unlimited)."), QStringLiteral("bytes")},
         {QStringLiteral("on-link-sql"), QStringLiteral("SQL run inside the link transaction (repeatable); binds :anonymous_user_id, :new_user_id, :anonymous_email, :new_email."), QStringLiteral("statement")},
         {QStringLiteral("no-rate-limit"), QStringLiteral("Turn rate limiting off (tests, benchmarks); it is on by default.")},
         {QStringLiteral("rate-limit-window"), QStringLiteral("Default rate-limit window in seconds (default 10)."), QStringLiteral("seconds")},
@@ -435,6 +440,11 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         }
         config.sync.mergePolicies.insert(entry.left(eq), entry.mid(eq + 1));
     }
+    if (isSet("sync-max-user-bytes")) {
+        if (!parseInteger(flag("sync-max-user-bytes"), "sync-max-user-bytes", 0, kMaxUserBytes, &number, &result.error))
+            return result;
+        config.sync.maxUserBytes = number;
+    }
 
     config.command = positional.value(0);
     if (isSet("no-rate-limit")) config.rateLimit.enabled = false;
@@ -559,6 +569,10 @@ ConfigResult loadServerConfig(const QStringList &arguments, const QProcessEnviro
         result.error = QStringLiteral("sync.max_pull_bytes must be between 1024 and 1073741824");
         return result;
     }
+    if (config.sync.maxUserBytes < 0 || config.sync.maxUserBytes > kMaxUserBytes) {
+        result.error = QStringLiteral("sync.max_user_bytes must be between 0 (unlimited) and %1").arg(kMaxUserBytes);
+        return result;
+    }
     if (config.database.isEmpty())
         config.database = QStringLiteral("sqlite:") + QDir(config.dataDir).filePath(QStringLiteral("kernia.db"));
     const bool postgres = config.database.startsWith(QLatin1String("postgres://"))
@@ -648,6 +662,7 @@ SyncOptions syncOptionsFrom(const SyncConfig &config)
     options.maxMutationsPerPush = config.maxMutationsPerPush;
     options.maxRecordBytes = config.maxRecordBytes;
     options.maxPullBytes = config.maxPullBytes;
+    options.maxUserBytes = config.maxUserBytes;
     for (auto it = config.mergePolicies.cbegin(); it != config.mergePolicies.cend(); ++it) {
         if (const std::optional<MergePolicy> policy = parseMergePolicy(it.value()))
             options.mergePolicies.insert(it.key(), *policy);

@@ -64,6 +64,7 @@ struct SyncConfig
     int maxMutationsPerPush = 500;         // max_mutations_per_push
     qint64 maxRecordBytes = 64 * 1024;     // max_record_bytes
     qint64 maxPullBytes = 4 * 1024 * 1024; // max_pull_bytes
+    qint64 maxUserBytes = 100 * 1024 * 1024; // max_user_bytes / --sync-max-user-bytes; 0 = unlimited
 };
 
 // Session lifetimes in seconds (Better Auth's session.expiresIn / updateAge / freshAge;

@@ -151,6 +151,14 @@ QList<Migration> schemaMigrations(const SqlDialect &d)
         make(d, "0008_verification_expires_at_index", "core", {
             "CREATE INDEX \"verification_expiresAt_idx\" ON \"verification\"(\"expiresAt\")",
         }),
+        // Per-user storage quota (SyncOptions::maxUserBytes): the counter row every push
+        // already locks also holds the user's usage, the UTF-8 bytes of the data of its
+        // live records (tombstones have NULL data). Existing users' usage is counted here.
+        make(d, "0009_sync_user_bytes", "sync", {
+            "ALTER TABLE \"sync_user_version\" ADD COLUMN \"bytes\" BIGINT NOT NULL DEFAULT 0",
+            "UPDATE \"sync_user_version\" SET \"bytes\" = (SELECT COALESCE(SUM(${DATA_BYTES}), 0) "
+            "FROM \"sync_record\" WHERE \"sync_record\".\"userId\" = \"sync_user_version\".\"userId\")",
+        }),
     };
 }
 

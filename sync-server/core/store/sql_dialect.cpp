@@ -66,6 +66,7 @@ QString SqlDialect::expandDdl(QString ddl) const
     ddl.replace(QLatin1String("${FALSE}"), booleanLiteral(false));
     ddl.replace(QLatin1String("${TIMESTAMP}"), timestampType());
     ddl.replace(QLatin1String("${SEQ}"), insertionOrderColumnDefinition());
+    ddl.replace(QLatin1String("${DATA_BYTES}"), byteLength(QStringLiteral("\"data\"")));
     return ddl;
 }
 

@@ -50,7 +50,8 @@ public:
     // Extra column definition for tables listed "in creation order": empty for SQLite (it
     // has rowid), `, "kernia_seq" BIGINT GENERATED ALWAYS AS IDENTITY` for PostgreSQL.
     QString insertionOrderColumnDefinition() const;
-    // Replaces ${BOOL}, ${TRUE}, ${FALSE}, ${TIMESTAMP}, ${SEQ} in a DDL statement.
+    // Replaces ${BOOL}, ${TRUE}, ${FALSE}, ${TIMESTAMP}, ${SEQ} in a DDL statement, and
+    // ${DATA_BYTES} by byteLength("data") (the UTF-8 length of the column "data").
     QString expandDdl(QString ddl) const;
 
     QVariant boolValue(bool value) const;     // value to bind for a boolean column

@@ -1453,6 +1453,60 @@ QList<QPair<QString, qint64>> SqlStore::syncClientMarks(const QString &userId)
     return result;
 }
 
+qint64 SqlStore::syncRecordBytes(const QString &userId, const QString &collection, const QString &recordId)
+{
+    const SqlDialect &d = dialect();
+    const QString select = QStringLiteral("SELECT COALESCE(%1, 0) FROM \"sync_record\" WHERE \"userId\" = :userId "
+                                          "AND \"collection\" = :collection AND \"recordId\" = :recordId")
+                               .arg(d.byteLength(QStringLiteral("\"data\"")));
+    Query q(connection(), d, QStringLiteral("syncRecordBytes"));
+    q.prepare(select)
+        .bind(QStringLiteral(":userId"), userId)
+        .bind(QStringLiteral(":collection"), collection)
+        .bind(QStringLiteral(":recordId"), recordId)
+        .exec();
+    return q.next() ? q.value(0).toLongLong() : 0;
+}
+
+qint64 SqlStore::syncUserBytes(const QString &userId)
+{
+    Query q(connection(), dialect(), QStringLiteral("syncUserBytes"));
+    q.prepare(QStringLiteral("SELECT \"bytes\" FROM \"sync_user_version\" WHERE \"userId\" = :userId"))
+        .bind(QStringLiteral(":userId"), userId)
+        .exec();
+    return q.next() ? q.value(0).toLongLong() : 0;
+}
+
+void SqlStore::setSyncUserBytes(const QString &userId, qint64 bytes)
+{
+    Query q(connection(), dialect(), QStringLiteral("setSyncUserBytes"));
+    q.prepare(QStringLiteral("UPDATE \"sync_user_version\" SET \"bytes\" = :bytes WHERE \"userId\" = :userId"))
+        .bind(QStringLiteral(":bytes"), bytes)
+        .bind(QStringLiteral(":userId"), userId)
+        .exec();
+    if (q.rowsAffected() != 1)
+        throw StoreError(QStringLiteral("setSyncUserBytes: no counter row for %1").arg(userId));
+}
+
+qint64 SqlStore::recountSyncUserBytes(const QString &userId)
+{
+    const SqlDialect &d = dialect();
+    const QString update = QStringLiteral(
+        "UPDATE \"sync_user_version\" SET \"bytes\" = (SELECT COALESCE(SUM(%1), 0) FROM \"sync_record\" "
+        "WHERE \"sync_record\".\"userId\" = :records) WHERE \"userId\" = :userId RETURNING \"bytes\"")
+                               .arg(d.byteLength(QStringLiteral("\"data\"")));
+    Query q(connection(), d, QStringLiteral("recountSyncUserBytes"));
+    q.prepare(update)
+        .bind(QStringLiteral(":records"), userId)
+        .bind(QStringLiteral(":userId"), userId)
+        .exec();
+    if (!q.next())
+        throw StoreError(QStringLiteral("recountSyncUserBytes: no counter row for %1").arg(userId));
+    const qint64 bytes = q.value(0).toLongLong();
+    while (q.next()) {}
+    return bytes;
+}
+
 void SqlStore::deleteSyncData(const QString &userId)
 {
     static const QStringList deletes = {QStringLiteral("DELETE FROM \"sync_record\" WHERE \"userId\" = :id"),

@@ -157,6 +157,10 @@ public:
     qint64 syncClientMark(const QString &userId, const QString &clientId) override;
     void setSyncClientMark(const QString &userId, const QString &clientId, qint64 lastMid) override;
     QList<QPair<QString, qint64>> syncClientMarks(const QString &userId) override;
+    qint64 syncRecordBytes(const QString &userId, const QString &collection, const QString &recordId) override;
+    qint64 syncUserBytes(const QString &userId) override;
+    void setSyncUserBytes(const QString &userId, qint64 bytes) override;
+    qint64 recountSyncUserBytes(const QString &userId) override;
     void deleteSyncData(const QString &userId) override;
     // One SELECT ... JOIN on the primary key.
     QList<SharedSyncRecord> sharedSyncRecords(const QString &fromUserId, const QString &toUserId) override;

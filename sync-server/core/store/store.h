@@ -149,6 +149,18 @@ public:
     virtual void setSyncClientMark(const QString &userId, const QString &clientId, qint64 lastMid) = 0;
     // Every (clientId, lastMid) of the user.
     virtual QList<QPair<QString, qint64>> syncClientMarks(const QString &userId) = 0;
+    // UTF-8 length of the data of (userId, collection, recordId), read without the data;
+    // 0 for a tombstone or no record.
+    virtual qint64 syncRecordBytes(const QString &userId, const QString &collection,
+                                   const QString &recordId) = 0;
+    // The user's storage usage as stored in the counter row (sync_user_version."bytes"):
+    // the UTF-8 bytes of the data of its live records; 0 without a row.
+    virtual qint64 syncUserBytes(const QString &userId) = 0;
+    // Stores the usage in the counter row, which must exist (bumpSyncVersion made it).
+    virtual void setSyncUserBytes(const QString &userId, qint64 bytes) = 0;
+    // Sets the usage from the user's records (one SUM over them) and returns it; the
+    // counter row must exist.
+    virtual qint64 recountSyncUserBytes(const QString &userId) = 0;
     // Deletes the user's records, client marks and counter (deleteUser does it by cascade).
     virtual void deleteSyncData(const QString &userId) = 0;
 

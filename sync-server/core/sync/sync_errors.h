@@ -22,6 +22,7 @@ inline constexpr ErrorCode INVALID_COLLECTION{"INVALID_COLLECTION", "collection 
 inline constexpr ErrorCode INVALID_RECORD_ID{"INVALID_RECORD_ID", "id must be a string of 1-256 characters without control characters"};
 inline constexpr ErrorCode INVALID_DATA{"INVALID_DATA", "data must be a JSON object for put and patch, and absent for delete"};
 inline constexpr ErrorCode RECORD_TOO_LARGE{"RECORD_TOO_LARGE", "A record exceeds the size limit"};
+inline constexpr ErrorCode SYNC_QUOTA_EXCEEDED{"SYNC_QUOTA_EXCEEDED", "The push would exceed the user's storage quota"};
 inline constexpr ErrorCode INVALID_SINCE{"INVALID_SINCE", "since must be a non-negative integer"};
 inline constexpr ErrorCode INVALID_LIMIT{"INVALID_LIMIT", "limit is out of range"};
 

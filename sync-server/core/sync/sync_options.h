@@ -30,6 +30,11 @@ struct SyncOptions
     // and id: a page ends early (more: true) before the change that would exceed it, but
     // always holds at least one change.
     qint64 maxPullBytes = 4 * 1024 * 1024;
+    // Storage quota per user: the UTF-8 bytes of the data of the user's live records
+    // (tombstones count 0), kept in sync_user_version."bytes". A push that would end above
+    // it and grows the usage: 400 SYNC_QUOTA_EXCEEDED, nothing applied; one that shrinks or
+    // keeps the usage always passes. A link never fails because of it. 0 = unlimited.
+    qint64 maxUserBytes = 100 * 1024 * 1024;
 
     // Merge at link time, for a (collection, id) both the guest and the account hold:
     // an entry here wins; otherwise mergeHook when set; otherwise defaultMergePolicy.

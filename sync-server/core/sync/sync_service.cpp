@@ -188,9 +188,13 @@ SyncPushResult SyncService::push(Store &store, const QString &userId, const Sync
             return;
         }
 
-        const qint64 last = store.bumpSyncVersion(userId, pending.size());
+        const qint64 last = store.bumpSyncVersion(userId, pending.size());   // locks the user's row
         qint64 version = last - pending.size();
         const QDateTime now = nowUtc();
+        // The change of the user's storage usage: each record's new size minus its size
+        // before (read within this transaction, so a record written twice in one push
+        // counts once).
+        qint64 delta = 0;
         for (const SyncMutation *mutation : std::as_const(pending)) {
             SyncRecord record;
             record.collection = mutation->collection;
@@ -200,6 +204,7 @@ SyncPushResult SyncService::push(Store &store, const QString &userId, const Sync
             switch (mutation->op) {
             case SyncMutation::Op::Put:
                 record.data = compact(mutation->data);
+                delta += record.data.size() - store.syncRecordBytes(userId, record.collection, record.recordId);
                 break;
             case SyncMutation::Op::Patch: {
                 const std::optional<SyncRecord> existing = store.syncRecord(userId, record.collection, record.recordId);
@@ -222,14 +227,29 @@ SyncPushResult SyncService::push(Store &store, const QString &userId, const Sync
                                         .arg(mutation->mid).arg(record.collection, record.recordId)
                                         .arg(record.data.size()).arg(m_options.maxRecordBytes));
                 }
+                delta += record.data.size() - sizeBefore;
                 break;
             }
             case SyncMutation::Op::Delete:
                 record.deleted = true;
+                delta -= store.syncRecordBytes(userId, record.collection, record.recordId);
                 break;
             }
             store.putSyncRecord(userId, record);
         }
+        // The quota: a push that grows the usage may not end above it (the throw rolls
+        // everything back); one that shrinks or keeps it always passes, so a user above the
+        // quota (a link, a lowered quota) can still delete and shrink.
+        const qint64 used = store.syncUserBytes(userId);
+        const qint64 usage = used + delta;
+        if (delta > 0 && m_options.maxUserBytes > 0 && usage > m_options.maxUserBytes) {
+            throw SyncError(SyncErrors::SYNC_QUOTA_EXCEEDED,
+                            QStringLiteral("The push would store %1 bytes of synced data; %2 are used and a user "
+                                           "may store at most %3")
+                                .arg(usage).arg(used).arg(m_options.maxUserBytes));
+        }
+        if (delta != 0)
+            store.setSyncUserBytes(userId, usage);
         result.applied = int(pending.size());
         result.lastMid = pending.last()->mid;
         result.version = last;
@@ -375,6 +395,9 @@ SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, cons
                 record.version = ++version;
                 store.putSyncRecord(accountId, record);
             }
+            // The account's usage, counted afresh (links are rare): the quota never fails a
+            // link, so the account may end above it; then only pushes that shrink pass.
+            store.recountSyncUserBytes(accountId);
         }
 
         // The guest's client marks travel too: a push the guest's device retries after the
