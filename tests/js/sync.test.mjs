@@ -278,3 +278,40 @@ test("a push cut off by SIGKILL mid-stream, retried after a restart, applies exa
     if (!process.env.KERNIA_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("--sync-max-user-bytes: pushes until the quota, then 400 SYNC_QUOTA_EXCEEDED; a delete frees space", T, async () => {
+  const s = await startServer({ tag: "sync-quota", args: ["--sync-max-user-bytes", "1000"] });
+  try {
+    const g = await signInAnonymous(s);
+    const sized = (bytes) => ({ t: "x".repeat(bytes - 8) });   // {"t":"..."}: 8 bytes of framing
+    assert.equal(JSON.stringify(sized(400)).length, 400);
+    assert.deepEqual(await pushOk(s, g.signed, "phone", [put(1, "notes", "a", sized(400)), put(2, "notes", "b", sized(400))]),
+      { applied: 2, skipped: 0, lastMid: 2, version: 2 });
+
+    // 800 + 400 > 1000: the whole push is refused, the record before it included.
+    const refused = await push(s, g.signed, "phone", [put(3, "notes", "small", {}), put(4, "notes", "c", sized(400))]);
+    expectError(refused, 400, "SYNC_QUOTA_EXCEEDED", undefined, s);
+    assert.deepEqual(Object.keys(refused.json).sort(), ["code", "message"]);
+    assert.match(refused.json.message, /800 are used/);
+    assert.match(refused.json.message, /at most 1000/);
+    const after = await pullOk(s, g.signed);
+    assert.equal(after.version, 2);
+    assert.deepEqual(after.changes.map((c) => c.id), ["a", "b"]);
+    assert.equal((await pushOk(s, g.signed, "phone", [])).lastMid, 2);
+
+    // Up to the quota exactly: passes; one byte more does not (another client too).
+    await pushOk(s, g.signed, "phone", [put(3, "notes", "c", sized(200))]);
+    expectError(await push(s, g.signed, "laptop", [put(1, "notes", "d", {})]), 400, "SYNC_QUOTA_EXCEEDED", undefined, s);
+
+    // A delete frees the record's bytes; a push that deletes and adds as much passes at once.
+    await pushOk(s, g.signed, "phone", [del(4, "notes", "a")]);
+    await pushOk(s, g.signed, "laptop", [put(1, "notes", "d", sized(400))]);
+    await pushOk(s, g.signed, "phone", [del(5, "notes", "b"), put(6, "notes", "e", sized(400))]);
+    assert.deepEqual(Object.keys(await liveRecords(s, g.signed)).sort(), ["notes/c", "notes/d", "notes/e"]);
+    // Another user has a quota of its own.
+    const h = await signInAnonymous(s);
+    await pushOk(s, h.signed, "tab", [put(1, "notes", "a", sized(1000))]);
+  } finally {
+    await s.stop();
+  }
+});
