@@ -175,6 +175,9 @@ bool SyncEngine::refusesAMutation(const HttpResult &result)
         QStringLiteral("INVALID_OP"), QStringLiteral("INVALID_COLLECTION"),
         QStringLiteral("INVALID_RECORD_ID"), QStringLiteral("INVALID_DATA"),
         QStringLiteral("RECORD_TOO_LARGE"), QStringLiteral("PAYLOAD_TOO_LARGE"),
+        // The user's storage quota: the first mutation that would take it above is dropped;
+        // those after it (deletes, smaller records) may still fit.
+        QStringLiteral("SYNC_QUOTA_EXCEEDED"),
     };
     return (result.status == 400 || result.status == 413) && codes.contains(result.error.code());
 }

@@ -580,6 +580,58 @@ private Q_SLOTS:
         QCOMPARE(ca->get(QStringLiteral("y"))->data, obj({ { QStringLiteral("after"), true } }));
     }
 
+    // A server with a small per-user quota (--sync-max-user-bytes): the change that would
+    // take the user above it is refused for good (SYNC_QUOTA_EXCEEDED) and leaves the outbox
+    // with changeRejected; the changes after it still sync, the outbox ends empty, and once
+    // the user deleted something the same change fits.
+    void changeAboveTheQuotaIsRejected()
+    {
+        TestServer server;
+        QVERIFY2(server.start(0, { QStringLiteral("--sync-max-user-bytes"), QStringLiteral("2000") }),
+                 qPrintable(server.output()));
+        Install install;
+        auto client = makeClient(server.url(), install, [](ClientOptions &o) { o.setAutomaticGuest(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
+        const QString email = uniqueEmail();
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        const auto sized = [](char fill) {   // {"t":"..."}: 900 bytes
+            return obj({ { QStringLiteral("t"), QString(900 - 8, QLatin1Char(fill)) } });
+        };
+        QCOMPARE(QJsonDocument(sized('a')).toJson(QJsonDocument::Compact).size(), 900);
+        Collection *notes = client->collection(QStringLiteral("notes"));
+        QVERIFY(!notes->put(QStringLiteral("a"), sized('a')).isError());
+        QCOMPARE(await(client->syncNow()), Error());
+
+        QSignalSpy rejected(client.get(), &Client::changeRejected);
+        QVERIFY(!notes->put(QStringLiteral("b"), sized('b')).isError());    // 1800: fits
+        QVERIFY(!notes->put(QStringLiteral("c"), sized('c')).isError());    // 2700: does not
+        QVERIFY(!notes->put(QStringLiteral("d"), obj({ { QStringLiteral("after"), true } })).isError());
+        QCOMPARE(await(client->syncNow()), Error());
+        QTRY_VERIFY_WITH_TIMEOUT(settled(client.get()), Long);
+        QCOMPARE(rejected.count(), 1);
+        QCOMPARE(rejected.at(0).at(0).toString(), QStringLiteral("notes"));
+        QCOMPARE(rejected.at(0).at(1).toString(), QStringLiteral("c"));
+        QCOMPARE(rejected.at(0).at(2).value<Error>().code(), QStringLiteral("SYNC_QUOTA_EXCEEDED"));
+        QCOMPARE(client->pendingChanges(), 0);
+        QVERIFY(!notes->get(QStringLiteral("c")));   // the server never had it
+        ServerState state = pullAll(server.url(), signInRaw(server.url(), email));
+        QCOMPARE(state.status, 200);
+        QCOMPARE(QSet<QString>(state.live.keyBegin(), state.live.keyEnd()),
+                 (QSet<QString>{ QStringLiteral("notes/a"), QStringLiteral("notes/b"), QStringLiteral("notes/d") }));
+
+        // A delete frees the space: the same change fits now.
+        QVERIFY(!notes->remove(QStringLiteral("a")).isError());
+        QVERIFY(!notes->put(QStringLiteral("c"), sized('c')).isError());
+        QCOMPARE(await(client->syncNow()), Error());
+        QTRY_VERIFY_WITH_TIMEOUT(settled(client.get()), Long);
+        QCOMPARE(rejected.count(), 1);
+        QCOMPARE(client->pendingChanges(), 0);
+        state = pullAll(server.url(), signInRaw(server.url(), email));
+        QCOMPARE(QSet<QString>(state.live.keyBegin(), state.live.keyEnd()),
+                 (QSet<QString>{ QStringLiteral("notes/b"), QStringLiteral("notes/c"), QStringLiteral("notes/d") }));
+        QCOMPARE(state.live.value(QStringLiteral("notes/c")), sized('c'));
+    }
+
     // A guest's 64 KiB note meets the account's own version of it at sign-in: too large to
     // merge, so the server files the guest's note whole in "_conflicts", wrapped, a few
     // hundred bytes above 64 KiB. The device pulls it and can change it as the server
