@@ -305,6 +305,7 @@ private slots:
     void linkRunAgainOnPostgresLogsOnce();
     void deletedUserLosesSyncData();
     void quotaRefusesPushesThatGrowAboveIt();
+    void quotaHoldsForConcurrentPushes();
     void quotaLetsAUserAboveItShrink();
     void quotaNeverFailsALink();
     void quotaMigrationCountsExistingRecords();
@@ -855,6 +856,8 @@ void SyncTest::concurrentPushesKeepVersionsDense()
     QCOMPARE(changes.size(), int(total));
     for (int i = 0; i < changes.size(); ++i)
         QCOMPARE(changes.at(i).toObject().value("version").toInteger(), i + 1);   // 1..N: no gap, no duplicate
+    QCOMPARE(s.usage(g.userId), int(total * jsonBytes({{"t", 0}})));   // no push's bytes lost
+    QCOMPARE(s.usage(g.userId), s.liveBytes(g.token));
 }
 
 // Sixteen devices of one user push at the same moment, again and again. Every push
@@ -1723,6 +1726,46 @@ void SyncTest::quotaRefusesPushesThatGrowAboveIt()
 
 // A user above the quota (the quota was lowered; a link) can always delete and shrink, and
 // may keep its usage; it cannot grow.
+// Devices of one user push at once against a quota: the pushes queue for the user's row,
+// so exactly as many records as fit are stored, never more, and the rest are refused.
+void SyncTest::quotaHoldsForConcurrentPushes()
+{
+    SyncOptions options;
+    options.maxUserBytes = 50 * 10;   // 50 records of 10 bytes
+    SyncServer s(options);
+    const auto g = s.guest();
+    constexpr int kThreads = 4;
+    constexpr int kPushes = 20;
+    std::atomic<int> applied{0}, refused{0}, other{0};
+    QList<QThread *> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads << QThread::create([&, t] {
+            for (int p = 1; p <= kPushes; ++p) {
+                const Response r = s.push(g.token, QStringLiteral("device-%1").arg(t),
+                                          {put(p, "race", QStringLiteral("d%1-p%2").arg(t).arg(p), sized(10))});
+                if (r.status() == 200 && TestServer::json(r).value("applied").toInt() == 1)
+                    ++applied;
+                else if (r.status() == 400 && code(r) == QLatin1String("SYNC_QUOTA_EXCEEDED"))
+                    ++refused;
+                else
+                    ++other;
+            }
+        });
+    }
+    for (QThread *thread : threads)
+        thread->start();
+    for (QThread *thread : threads) {
+        QVERIFY(thread->wait(120000));
+        delete thread;
+    }
+    QCOMPARE(other.load(), 0);
+    QCOMPARE(applied.load(), 50);
+    QCOMPARE(refused.load(), kThreads * kPushes - 50);
+    QCOMPARE(s.usage(g.userId), 500);
+    QCOMPARE(s.liveBytes(g.token), qint64(500));
+    QCOMPARE(s.pullOk(g.token).value("version").toInteger(), 50);
+}
+
 void SyncTest::quotaLetsAUserAboveItShrink()
 {
     SyncServer s;
