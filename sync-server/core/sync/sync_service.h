@@ -78,8 +78,9 @@ public:
     // Validates a push body ({clientId, mutations}); throws SyncError.
     SyncPush parsePush(const QJsonObject &body) const;
     // Applies the mutations above the client's mark, in order, in one transaction, each
-    // with the next version of the user's counter. Throws SyncError (RECORD_TOO_LARGE after
-    // a patch) or StoreError; nothing is applied then.
+    // with the next version of the user's counter, and stores the user's new storage usage.
+    // Throws SyncError (RECORD_TOO_LARGE after a patch; SYNC_QUOTA_EXCEEDED when the push
+    // grows the usage above maxUserBytes) or StoreError; nothing is applied then.
     SyncPushResult push(Store &store, const QString &userId, const SyncPush &push) const;
     // Changes with version > since: at most `limit` and at most maxPullBytes of them (but at
     // least one); throws SyncError (INVALID_SINCE, INVALID_LIMIT).
@@ -90,7 +91,8 @@ public:
     // keys both hold are read and merged here. A merge whose result would exceed
     // maxRecordBytes keeps the account's record and files the guest's under
     // conflictCollection (logged once the caller's transaction has committed, through
-    // Store::afterCommit). Joins the caller's transaction (the link transaction); throws
+    // Store::afterCommit). The account's storage usage is recounted afterwards; the quota
+    // never fails a link. Joins the caller's transaction (the link transaction); throws
     // on failure.
     SyncLinkResult linkGuest(Store &store, const QString &guestId, const QString &accountId) const;
 
