@@ -103,7 +103,7 @@ public:
         m_inner.syncChangeSizes(userId, since, upTo, limit, take);
     }
     qint64 syncVersion(const QString &userId) override { return m_inner.syncVersion(userId); }
-    qint64 bumpSyncVersion(const QString &userId, qint64 count) override { return m_inner.bumpSyncVersion(userId, count); }
+    SyncCounter bumpSyncVersion(const QString &userId, qint64 count) override { return m_inner.bumpSyncVersion(userId, count); }
     qint64 syncClientMark(const QString &userId, const QString &clientId) override
     {
         return m_inner.syncClientMark(userId, clientId);
@@ -120,7 +120,6 @@ public:
     {
         return m_inner.syncRecordBytes(userId, collection, recordId);
     }
-    qint64 syncUserBytes(const QString &userId) override { return m_inner.syncUserBytes(userId); }
     void setSyncUserBytes(const QString &userId, qint64 bytes) override { m_inner.setSyncUserBytes(userId, bytes); }
     qint64 recountSyncUserBytes(const QString &userId) override { return m_inner.recountSyncUserBytes(userId); }
     void deleteSyncData(const QString &userId) override { m_inner.deleteSyncData(userId); }

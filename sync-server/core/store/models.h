@@ -74,6 +74,13 @@ struct Passkey
 
 // One record of a user's synced data (core/sync, docs/sync-protocol.md). A deleted record
 // stays as a tombstone (deleted = true, data empty) so other devices learn of the deletion.
+// A user's sync counter row after Store::bumpSyncVersion.
+struct SyncCounter
+{
+    qint64 version = 0;   // the highest version handed out
+    qint64 bytes = 0;     // storage usage: UTF-8 bytes of the data of the live records
+};
+
 struct SyncRecord
 {
     QString collection;

@@ -1399,22 +1399,22 @@ qint64 SqlStore::syncVersion(const QString &userId)
     return q.next() ? q.value(0).toLongLong() : 0;
 }
 
-qint64 SqlStore::bumpSyncVersion(const QString &userId, qint64 count)
+SyncCounter SqlStore::bumpSyncVersion(const QString &userId, qint64 count)
 {
     Query q(connection(), dialect(), QStringLiteral("bumpSyncVersion"));
     q.prepare(QStringLiteral(
         "INSERT INTO \"sync_user_version\" (\"userId\", \"version\") VALUES (:userId, :count) "
         "ON CONFLICT (\"userId\") DO UPDATE SET \"version\" = \"sync_user_version\".\"version\" + :add "
-        "RETURNING \"version\""))
+        "RETURNING \"version\", \"bytes\""))
         .bind(QStringLiteral(":userId"), userId)
         .bind(QStringLiteral(":count"), count)
         .bind(QStringLiteral(":add"), count)
         .exec();
     if (!q.next())
         throw StoreError(QStringLiteral("bumpSyncVersion: no row returned"));
-    const qint64 version = q.value(0).toLongLong();
+    const SyncCounter counter{q.value(0).toLongLong(), q.value(1).toLongLong()};
     while (q.next()) {}
-    return version;
+    return counter;
 }
 
 qint64 SqlStore::syncClientMark(const QString &userId, const QString &clientId)
@@ -1464,15 +1464,6 @@ qint64 SqlStore::syncRecordBytes(const QString &userId, const QString &collectio
         .bind(QStringLiteral(":userId"), userId)
         .bind(QStringLiteral(":collection"), collection)
         .bind(QStringLiteral(":recordId"), recordId)
-        .exec();
-    return q.next() ? q.value(0).toLongLong() : 0;
-}
-
-qint64 SqlStore::syncUserBytes(const QString &userId)
-{
-    Query q(connection(), dialect(), QStringLiteral("syncUserBytes"));
-    q.prepare(QStringLiteral("SELECT \"bytes\" FROM \"sync_user_version\" WHERE \"userId\" = :userId"))
-        .bind(QStringLiteral(":userId"), userId)
         .exec();
     return q.next() ? q.value(0).toLongLong() : 0;
 }

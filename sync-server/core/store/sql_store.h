@@ -153,12 +153,11 @@ public:
                          const std::function<bool(qint64 version, qint64 bytes)> &take) override;
     qint64 syncVersion(const QString &userId) override;
     // One INSERT ... ON CONFLICT DO UPDATE ... RETURNING.
-    qint64 bumpSyncVersion(const QString &userId, qint64 count) override;
+    SyncCounter bumpSyncVersion(const QString &userId, qint64 count) override;
     qint64 syncClientMark(const QString &userId, const QString &clientId) override;
     void setSyncClientMark(const QString &userId, const QString &clientId, qint64 lastMid) override;
     QList<QPair<QString, qint64>> syncClientMarks(const QString &userId) override;
     qint64 syncRecordBytes(const QString &userId, const QString &collection, const QString &recordId) override;
-    qint64 syncUserBytes(const QString &userId) override;
     void setSyncUserBytes(const QString &userId, qint64 bytes) override;
     qint64 recountSyncUserBytes(const QString &userId) override;
     void deleteSyncData(const QString &userId) override;

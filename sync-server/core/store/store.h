@@ -142,8 +142,10 @@ public:
     // The user's counter: the highest version handed out (0 before the first change).
     virtual qint64 syncVersion(const QString &userId) = 0;
     // Adds `count` (>= 1) to the counter in one statement and returns the new value, so
-    // versions last-count+1 .. last belong to the caller.
-    virtual qint64 bumpSyncVersion(const QString &userId, qint64 count) = 0;
+    // versions last-count+1 .. last belong to the caller, with the user's storage usage
+    // (sync_user_version."bytes": the UTF-8 bytes of the data of its live records). The
+    // row stays locked until the transaction ends, so neither changes under the caller.
+    virtual SyncCounter bumpSyncVersion(const QString &userId, qint64 count) = 0;
     // The last mutation id applied for (userId, clientId); 0 when none.
     virtual qint64 syncClientMark(const QString &userId, const QString &clientId) = 0;
     virtual void setSyncClientMark(const QString &userId, const QString &clientId, qint64 lastMid) = 0;
@@ -153,9 +155,6 @@ public:
     // 0 for a tombstone or no record.
     virtual qint64 syncRecordBytes(const QString &userId, const QString &collection,
                                    const QString &recordId) = 0;
-    // The user's storage usage as stored in the counter row (sync_user_version."bytes"):
-    // the UTF-8 bytes of the data of its live records; 0 without a row.
-    virtual qint64 syncUserBytes(const QString &userId) = 0;
     // Stores the usage in the counter row, which must exist (bumpSyncVersion made it).
     virtual void setSyncUserBytes(const QString &userId, qint64 bytes) = 0;
     // Sets the usage from the user's records (one SUM over them) and returns it; the

@@ -188,7 +188,8 @@ SyncPushResult SyncService::push(Store &store, const QString &userId, const Sync
             return;
         }
 
-        const qint64 last = store.bumpSyncVersion(userId, pending.size());   // locks the user's row
+        const SyncCounter counter = store.bumpSyncVersion(userId, pending.size());   // locks the user's row
+        const qint64 last = counter.version;
         qint64 version = last - pending.size();
         const QDateTime now = nowUtc();
         // The change of the user's storage usage: each record's new size minus its size
@@ -240,7 +241,7 @@ SyncPushResult SyncService::push(Store &store, const QString &userId, const Sync
         // The quota: a push that grows the usage may not end above it (the throw rolls
         // everything back); one that shrinks or keeps it always passes, so a user above the
         // quota (a link, a lowered quota) can still delete and shrink.
-        const qint64 used = store.syncUserBytes(userId);
+        const qint64 used = counter.bytes;
         const qint64 usage = used + delta;
         if (delta > 0 && m_options.maxUserBytes > 0 && usage > m_options.maxUserBytes) {
             throw SyncError(SyncErrors::SYNC_QUOTA_EXCEEDED,
@@ -381,7 +382,7 @@ SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, cons
         // them: the moved records first, then the written ones, each in the guest's order.
         const qint64 count = unshared.total() + writes.size();
         if (count > 0) {
-            const qint64 last = store.bumpSyncVersion(accountId, count);
+            const qint64 last = store.bumpSyncVersion(accountId, count).version;
             qint64 version = last - count;
             if (unshared.total() > 0) {
                 const qint64 moved = store.moveUnsharedSyncRecords(guestId, accountId, version + 1);
