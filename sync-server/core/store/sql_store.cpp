@@ -1455,12 +1455,14 @@ QList<QPair<QString, qint64>> SqlStore::syncClientMarks(const QString &userId)
 
 qint64 SqlStore::syncRecordBytes(const QString &userId, const QString &collection, const QString &recordId)
 {
-    const SqlDialect &d = dialect();
-    const QString select = QStringLiteral("SELECT COALESCE(%1, 0) FROM \"sync_record\" WHERE \"userId\" = :userId "
-                                          "AND \"collection\" = :collection AND \"recordId\" = :recordId")
-                               .arg(d.byteLength(QStringLiteral("\"data\"")));
-    Query q(connection(), d, QStringLiteral("syncRecordBytes"));
-    q.prepare(select)
+    // Built once per dialect: every put of a push asks.
+    static const PerDialect select([](const SqlDialect &d) {
+        return QStringLiteral("SELECT COALESCE(%1, 0) FROM \"sync_record\" WHERE \"userId\" = :userId "
+                              "AND \"collection\" = :collection AND \"recordId\" = :recordId")
+            .arg(d.byteLength(QStringLiteral("\"data\"")));
+    });
+    Query q(connection(), dialect(), QStringLiteral("syncRecordBytes"));
+    q.prepare(select(dialect()))
         .bind(QStringLiteral(":userId"), userId)
         .bind(QStringLiteral(":collection"), collection)
         .bind(QStringLiteral(":recordId"), recordId)
@@ -1481,13 +1483,13 @@ void SqlStore::setSyncUserBytes(const QString &userId, qint64 bytes)
 
 qint64 SqlStore::recountSyncUserBytes(const QString &userId)
 {
-    const SqlDialect &d = dialect();
-    const QString update = QStringLiteral(
-        "UPDATE \"sync_user_version\" SET \"bytes\" = (SELECT COALESCE(SUM(%1), 0) FROM \"sync_record\" "
-        "WHERE \"sync_record\".\"userId\" = :records) WHERE \"userId\" = :userId RETURNING \"bytes\"")
-                               .arg(d.byteLength(QStringLiteral("\"data\"")));
-    Query q(connection(), d, QStringLiteral("recountSyncUserBytes"));
-    q.prepare(update)
+    static const PerDialect update([](const SqlDialect &d) {
+        return QStringLiteral("UPDATE \"sync_user_version\" SET \"bytes\" = (SELECT COALESCE(SUM(%1), 0) FROM \"sync_record\" "
+                              "WHERE \"sync_record\".\"userId\" = :records) WHERE \"userId\" = :userId RETURNING \"bytes\"")
+            .arg(d.byteLength(QStringLiteral("\"data\"")));
+    });
+    Query q(connection(), dialect(), QStringLiteral("recountSyncUserBytes"));
+    q.prepare(update(dialect()))
         .bind(QStringLiteral(":records"), userId)
         .bind(QStringLiteral(":userId"), userId)
         .exec();

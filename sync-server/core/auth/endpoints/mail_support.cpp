@@ -133,11 +133,16 @@ QByteArray changeEmailToken(const QByteArray &secret, ChangeEmailStep step, cons
                                  secret, expiresInSeconds, now);
 }
 
-QString verifyEmailUrl(const AuthOptions &options, const QString &token, const QString &callbackUrl)
+QString mailedLinkUrl(const AuthOptions &options, const QString &path, const QString &token, const QString &callbackUrl)
 {
-    return authBaseUrl(options) + QStringLiteral("/verify-email?token=") + token + QStringLiteral("&callbackURL=")
+    return authBaseUrl(options) + path + QStringLiteral("?token=") + token + QStringLiteral("&callbackURL=")
            + QString::fromLatin1(Cookies::encodeURIComponent(
                (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
+}
+
+QString verifyEmailUrl(const AuthOptions &options, const QString &token, const QString &callbackUrl)
+{
+    return mailedLinkUrl(options, QStringLiteral("/verify-email"), token, callbackUrl);
 }
 
 MailMessage accountMail(const QString &kind, const QString &to, const QString &userId, const QString &subject,

@@ -82,6 +82,9 @@ QByteArray changeEmailToken(const QByteArray &secret, ChangeEmailStep step, cons
 // <base>/verify-email?token=<token>&callbackURL=<callbackUrl, or "/" when empty, encoded>:
 // the link of the email-verification and change-email mails, as Better Auth writes it.
 QString verifyEmailUrl(const AuthOptions &options, const QString &token, const QString &callbackUrl);
+// The same for any mailed link: <base><path>?token=<token>&callbackURL=<…> (e.g.
+// "/delete-user/callback").
+QString mailedLinkUrl(const AuthOptions &options, const QString &path, const QString &token, const QString &callbackUrl);
 
 // A mail about user `userId`'s account (the outbox line gets "userId"). `url` is the link
 // to follow and `token` the token in it; a notice has neither.

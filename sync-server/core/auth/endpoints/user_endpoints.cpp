@@ -144,10 +144,14 @@ bool confirmsByMail(EndpointContext &context, const User &user)
            && user.emailVerified;
 }
 
-Response userDeleted(EndpointContext &context)
+// Better Auth's "User deleted" answer, or a redirect to `callbackUrl`; the session cookies
+// are cleared either way.
+Response userDeleted(EndpointContext &context, const QString &callbackUrl = QString())
 {
-    Response response = Response::json(QJsonObject{{QStringLiteral("success"), true},
-                                                   {QStringLiteral("message"), QStringLiteral("User deleted")}});
+    Response response = !callbackUrl.isEmpty()
+        ? redirectTo(callbackUrl)
+        : Response::json(QJsonObject{{QStringLiteral("success"), true},
+                                     {QStringLiteral("message"), QStringLiteral("User deleted")}});
     context.sessions().clearSessionCookies(response, context.cookies());
     return response;
 }
@@ -186,11 +190,8 @@ Response mailDeletionLink(EndpointContext &context, const User &user)
         link.createdAt = link.updatedAt = now;
         store.createVerification(link);
     });
-    const QString callbackUrl = context.body.value(QStringLiteral("callbackURL")).toString();
-    const QString url = authBaseUrl(context.options()) + QStringLiteral("/delete-user/callback?token=") + token
-                        + QStringLiteral("&callbackURL=")
-                        + QString::fromLatin1(Cookies::encodeURIComponent(
-                            (callbackUrl.isEmpty() ? QStringLiteral("/") : callbackUrl).toUtf8()));
+    const QString url = mailedLinkUrl(context.options(), QStringLiteral("/delete-user/callback"), token,
+                                      context.body.value(QStringLiteral("callbackURL")).toString());
     const MailMessage message = accountMail(
         QStringLiteral("delete-account"), user.email, user.id, QStringLiteral("Confirm deleting your account"),
         QStringLiteral("Hello%1,\n\nsomeone signed in to your account asked to delete it, with all its data. If that "
@@ -251,11 +252,7 @@ Response deleteUserCallback(EndpointContext &context)
         throw ApiError(404, CoreErrors::FAILED_TO_GET_USER_INFO);
     deleteWithToken(context, caller->user, query.queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded));
     const QString callbackUrl = query.queryItemValue(QStringLiteral("callbackURL"), QUrl::FullyDecoded);
-    if (callbackUrl.isEmpty())
-        return userDeleted(context);
-    Response response = redirectTo(callbackUrl);
-    context.sessions().clearSessionCookies(response, context.cookies());
-    return response;
+    return userDeleted(context, callbackUrl);
 }
 
 Response listAccounts(EndpointContext &context)
