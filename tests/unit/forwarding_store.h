@@ -41,6 +41,10 @@ public:
     void updateAccount(const Account &account) override { m_inner.updateAccount(account); }
 
     void createSession(const Session &session) override { m_inner.createSession(session); }
+    void createUserWithSession(const User &user, const Session &session) override
+    {
+        m_inner.createUserWithSession(user, session);
+    }
     std::optional<Session> sessionByToken(const QString &token) override { return m_inner.sessionByToken(token); }
     std::optional<std::pair<Session, User>> sessionWithUserByToken(const QString &token) override
     {

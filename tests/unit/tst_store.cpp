@@ -767,6 +767,63 @@ private slots:
         store->deleteSessionByToken(QStringLiteral("does-not-exist"));   // no error
     }
 
+    // The guest's one-statement write (PostgreSQL) and its transaction (SQLite, or inside
+    // an open transaction): every column of both rows, and nothing of either when one fails.
+    void userWithSessionIsWrittenWhole()
+    {
+        auto store = openMigrated();
+        QVERIFY(store);
+        User guest = makeUser(QStringLiteral("g1"), QStringLiteral("g1@anonymous.invalid"));
+        guest.isAnonymous = true;
+        store->createUserWithSession(guest, makeSession(QStringLiteral("s1"), QStringLiteral("t1"), guest.id, 1000));
+        const auto both = store->sessionWithUserByToken(QStringLiteral("t1"));
+        QVERIFY(both);
+        QCOMPARE(both->first.id, QStringLiteral("s1"));
+        QCOMPARE(both->first.userId, QStringLiteral("g1"));
+        QCOMPARE(both->first.createdAt, ms(1000));
+        QCOMPARE(both->first.updatedAt, ms(1001));
+        QCOMPARE(both->first.expiresAt, ms(1000 + 7LL * 24 * 3600 * 1000));
+        QCOMPARE(both->first.ipAddress, QStringLiteral("127.0.0.1"));
+        QCOMPARE(both->first.userAgent, QStringLiteral("tst_store"));
+        QCOMPARE(both->second.email, QStringLiteral("g1@anonymous.invalid"));
+        QVERIFY(both->second.isAnonymous);
+        QCOMPARE(both->second.createdAt, guest.createdAt);
+
+        // A taken email: no user, and no session either.
+        try {
+            store->createUserWithSession(makeUser(QStringLiteral("g2"), QStringLiteral("g1@anonymous.invalid")),
+                                         makeSession(QStringLiteral("s2"), QStringLiteral("t2"), QStringLiteral("g2"), 2000));
+            QFAIL("a taken email was written");
+        } catch (const StoreError &e) {
+            QVERIFY2(e.isUniqueViolation(), e.what());
+        }
+        QVERIFY(!store->userById(QStringLiteral("g2")));
+        QVERIFY(!store->sessionByToken(QStringLiteral("t2")));
+        // A taken session token: the user goes back out with it.
+        try {
+            store->createUserWithSession(makeUser(QStringLiteral("g3"), QStringLiteral("g3@anonymous.invalid")),
+                                         makeSession(QStringLiteral("s3"), QStringLiteral("t1"), QStringLiteral("g3"), 3000));
+            QFAIL("a taken token was written");
+        } catch (const StoreError &e) {
+            QVERIFY2(e.isUniqueViolation(), e.what());
+        }
+        QVERIFY(!store->userById(QStringLiteral("g3")));
+
+        // Inside a transaction it joins it, and goes when the transaction rolls back.
+        try {
+            store->transaction([&] {
+                store->createUserWithSession(makeUser(QStringLiteral("g4"), QStringLiteral("g4@anonymous.invalid")),
+                                             makeSession(QStringLiteral("s4"), QStringLiteral("t4"), QStringLiteral("g4"), 4000));
+                QVERIFY(store->sessionByToken(QStringLiteral("t4")));
+                throw std::runtime_error("roll back");
+            });
+        } catch (const std::runtime_error &) {
+        }
+        QVERIFY(!store->userById(QStringLiteral("g4")));
+        QVERIFY(!store->sessionByToken(QStringLiteral("t4")));
+        QCOMPARE(store->sessionsByUser(QStringLiteral("g1")).size(), 1);
+    }
+
     void passkeyRoundTrip()
     {
         auto store = openMigrated();

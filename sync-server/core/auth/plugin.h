@@ -58,6 +58,14 @@ public:
         Q_UNUSED(context);
         Q_UNUSED(issued);
     }
+    // Whether onSessionIssued has anything to do for this request. When no plugin has, a
+    // new user and its session are written without a transaction around them
+    // (SessionManager::issueForNewUser). Override it with onSessionIssued.
+    virtual bool needsSessionIssued(EndpointContext &context) const
+    {
+        Q_UNUSED(context);
+        return false;
+    }
 
     // After the endpoint produced its response (success or error).
     virtual void onResponse(EndpointContext &context, Response &response)

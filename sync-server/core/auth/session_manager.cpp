@@ -86,6 +86,22 @@ SessionWithUser SessionManager::issue(EndpointContext &context, const std::funct
     return issued;
 }
 
+SessionWithUser SessionManager::issueForNewUser(EndpointContext &context, const User &user, bool rememberMe)
+{
+    const QList<Plugin *> &plugins = context.server().plugins();
+    const bool hooked = std::any_of(plugins.cbegin(), plugins.cend(),
+                                    [&](const Plugin *plugin) { return plugin->needsSessionIssued(context); });
+    if (hooked) {
+        return issue(context, [&] {
+            m_store.createUser(user);
+            return user;
+        }, rememberMe);
+    }
+    SessionWithUser issued{newSession(user.id, rememberMe, context.request()), user};
+    m_store.createUserWithSession(issued.user, issued.session);
+    return issued;
+}
+
 Cookies::CookieAttributes SessionManager::attributes(std::optional<qint64> maxAge) const
 {
     Cookies::CookieAttributes attrs;

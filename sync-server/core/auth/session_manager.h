@@ -45,6 +45,10 @@ public:
     // answers with setSessionCookie().
     SessionWithUser issue(EndpointContext &context, const std::function<User()> &resolveUser,
                           bool rememberMe);
+    // issue() for a user that is new, not yet written: when no plugin needs its
+    // onSessionIssued hook for this request (Plugin::needsSessionIssued), the user and the
+    // session are written by one Store::createUserWithSession.
+    SessionWithUser issueForNewUser(EndpointContext &context, const User &user, bool rememberMe);
 
     void setSessionCookie(Response &response, const Session &session, bool rememberMe,
                           const QMap<QByteArray, QByteArray> &requestCookies) const;

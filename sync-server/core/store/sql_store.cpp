@@ -227,16 +227,18 @@ Query &bindAccountRow(Query &q, const Account &a)
     return q;
 }
 
-Query &bindSessionRow(Query &q, const Session &s)
+// `prefix`: that of TableSql::insertWithPlaceholderPrefix.
+Query &bindSessionRow(Query &q, const Session &s, const QString &prefix = QString())
 {
-    q.bind(QStringLiteral(":id"), textValue(s.id));
-    q.bind(QStringLiteral(":token"), textValue(s.token));
-    q.bind(QStringLiteral(":userId"), textValue(s.userId));
-    q.bind(QStringLiteral(":expiresAt"), timestampValue(s.expiresAt));
-    q.bind(QStringLiteral(":createdAt"), timestampValue(s.createdAt));
-    q.bind(QStringLiteral(":updatedAt"), timestampValue(s.updatedAt));
-    q.bind(QStringLiteral(":ipAddress"), textValue(s.ipAddress));
-    q.bind(QStringLiteral(":userAgent"), textValue(s.userAgent));
+    const auto placeholder = [&](const char *column) { return QLatin1Char(':') + prefix + QLatin1String(column); };
+    q.bind(placeholder("id"), textValue(s.id));
+    q.bind(placeholder("token"), textValue(s.token));
+    q.bind(placeholder("userId"), textValue(s.userId));
+    q.bind(placeholder("expiresAt"), timestampValue(s.expiresAt));
+    q.bind(placeholder("createdAt"), timestampValue(s.createdAt));
+    q.bind(placeholder("updatedAt"), timestampValue(s.updatedAt));
+    q.bind(placeholder("ipAddress"), textValue(s.ipAddress));
+    q.bind(placeholder("userAgent"), textValue(s.userAgent));
     return q;
 }
 
@@ -1033,6 +1035,28 @@ void SqlStore::createSession(const Session &s)
     Query q(connection(), dialect(), QStringLiteral("createSession"));
     q.prepare(kSession.insert);
     bindSessionRow(q, s).exec();
+}
+
+void SqlStore::createUserWithSession(const User &u, const Session &s)
+{
+    if (dialect().kind() != SqlDialect::Kind::Postgres || threadState().depth > 0) {
+        transaction([&] {
+            createUser(u);
+            createSession(s);
+        });
+        return;
+    }
+    // One statement is atomic without a transaction, and the session's foreign key is
+    // checked at its end, when both rows are in. A connection the server closed meanwhile
+    // is replaced and the statement sent once more (the same ids: never two guests).
+    static const QString sql = QStringLiteral("WITH \"newUser\" AS (%1) %2")
+                                   .arg(kUser.insert, kSession.insertWithPlaceholderPrefix(QStringLiteral("session_")));
+    onLiveConnection([&](const Connection &db) {
+        Query q(db, dialect(), QStringLiteral("createUserWithSession"));
+        q.prepare(sql);
+        bindUserRow(q, dialect(), u);
+        bindSessionRow(q, s, QStringLiteral("session_")).exec();
+    });
 }
 
 std::optional<Session> SqlStore::sessionByToken(const QString &token)

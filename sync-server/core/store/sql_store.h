@@ -116,6 +116,7 @@ public:
     void updateAccount(const Account &account) override;
 
     void createSession(const Session &session) override;
+    void createUserWithSession(const User &user, const Session &session) override;
     // userById/userByEmail/userByUsername/sessionByToken inside transaction() on
     // PostgreSQL lock the row they return (SELECT ... FOR UPDATE) until the transaction ends.
     std::optional<Session> sessionByToken(const QString &token) override;

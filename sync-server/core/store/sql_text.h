@@ -30,8 +30,12 @@ struct TableSql
 
     // The columns qualified by a table alias, for joins: "s"."id", "s"."token", ...
     QString qualifiedColumns(const QString &alias) const;
+    // `insert` with placeholders :<prefix><column>, for a statement that writes two rows
+    // whose columns share names.
+    QString insertWithPlaceholderPrefix(const QString &prefix) const;
 
 private:
+    QString m_table;
     QStringList m_names;
 };
 

@@ -91,6 +91,10 @@ public:
 
     // Sessions
     virtual void createSession(const Session &session) = 0;
+    // A new user and its first session, written together or not at all (StoreError(unique)
+    // as createUser). Outside a transaction PostgreSQL writes both in one statement: one
+    // round trip instead of four (BEGIN, two INSERTs, COMMIT). Guests are made this way.
+    virtual void createUserWithSession(const User &user, const Session &session) = 0;
     virtual std::optional<Session> sessionByToken(const QString &token) = 0;
     // The session and its user in one read (every authenticated request needs both); nullopt
     // when either is missing.

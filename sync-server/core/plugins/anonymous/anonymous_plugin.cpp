@@ -47,20 +47,15 @@ Response AnonymousPlugin::signInAnonymous(EndpointContext &context)
     const QString email = placeholderEmail();
     const QString name = m_options.generateName ? m_options.generateName(context.request())
                                                 : QStringLiteral("Anonymous");
-    Store &store = context.store();
     SessionWithUser issued;
     try {
-        issued = context.sessions().issue(context, [&] {
-            const QDateTime now = nowUtc();
-            User user;
-            user.id = Crypto::sortableId();
-            user.name = name;
-            user.email = email;
-            user.isAnonymous = true;
-            user.createdAt = user.updatedAt = now;
-            store.createUser(user);
-            return user;
-        }, true);
+        User user;
+        user.id = Crypto::sortableId();
+        user.name = name;
+        user.email = email;
+        user.isAnonymous = true;
+        user.createdAt = user.updatedAt = nowUtc();
+        issued = context.sessions().issueForNewUser(context, user, true);
     } catch (const StoreError &error) {
         // e.g. a custom generate_random_email that repeats itself
         qCWarning(lcAnonymous) << "could not create an anonymous user:" << error.what();
@@ -89,6 +84,12 @@ Response AnonymousPlugin::deleteAnonymousUser(EndpointContext &context)
     Response response = Response::json(QJsonObject{{QStringLiteral("success"), true}});
     context.sessions().clearSessionCookies(response, context.cookies());
     return response;
+}
+
+bool AnonymousPlugin::needsSessionIssued(EndpointContext &context) const
+{
+    // Only a request that carries a session cookie can name a guest to link.
+    return context.sessions().tokenFromCookies(context.cookies()).has_value();
 }
 
 void AnonymousPlugin::onSessionIssued(EndpointContext &context, const SessionWithUser &issued)

@@ -21,6 +21,7 @@ public:
     QString id() const override { return QStringLiteral("anonymous"); }
     void registerEndpoints(Router &router) override;
     void onSessionIssued(EndpointContext &context, const SessionWithUser &issued) override;
+    bool needsSessionIssued(EndpointContext &context) const override;
     // A success that linked a guest says which: `kernia-linked-guest: <guest id>`; a
     // failed sign-in whose on_link failed logs why.
     void onResponse(EndpointContext &context, Response &response) override;
