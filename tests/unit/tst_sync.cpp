@@ -308,6 +308,7 @@ private slots:
     void quotaHoldsForConcurrentPushes();
     void quotaLetsAUserAboveItShrink();
     void quotaNeverFailsALink();
+    void quotaCountsWhatOnLinkSqlChanged();
     void quotaMigrationCountsExistingRecords();
     void mergeRecordsUnit();
     void serverConfig();
@@ -1847,6 +1848,35 @@ void SyncTest::quotaNeverFailsALink()
     QCOMPARE(s.usage(account.userId), int(expected - 120));
     s.pushOk(account.token, "laptop", {put(4, "c", "more", {})});
     QCOMPARE(s.usage(account.userId), s.liveBytes(account.token));
+}
+
+// The operator's on_link SQL runs after the merge and may rewrite the account's records
+// (server.md): the usage is counted after it, so the quota sees what it did.
+void SyncTest::quotaCountsWhatOnLinkSqlChanged()
+{
+    const OnLinkFunction operatorSql = [](const AnonymousLink &link, QString *) {
+        link.store.execTemplate(QStringLiteral("UPDATE \"sync_record\" SET \"data\" = '{\"note\":\"%1\"}' "
+                                               "WHERE \"userId\" = :new_user_id AND \"recordId\" = 'mine'")
+                                    .arg(QString(300, 'n')),
+                                {{QStringLiteral("new_user_id"), link.newUser.user.id}});
+        return true;
+    };
+    SyncServer s({}, operatorSql);
+    const auto account = s.signUp(QStringLiteral("operator@example.com"));
+    s.pushOk(account.token, "laptop", {put(1, "c", "mine", sized(100))});
+    const auto g = s.guest();
+    s.pushOk(g.token, "phone", {put(1, "c", "theirs", sized(40))});
+
+    s.signIn(QStringLiteral("operator@example.com"), g.token);
+    const qint64 expected = 40 + jsonBytes({{"note", QString(300, 'n')}});
+    QCOMPARE(s.liveBytes(account.token), expected);
+    QCOMPARE(s.usage(account.userId), int(expected));
+
+    // An account that never synced has no usage to count: the link still succeeds.
+    const auto fresh = s.signUp(QStringLiteral("fresh@example.com"));
+    const auto g2 = s.guest();
+    s.signIn(QStringLiteral("fresh@example.com"), g2.token);
+    QCOMPARE(s.usage(fresh.userId), -1);
 }
 
 // Migration 0009 adds the column and counts the records written before it: here the

@@ -119,7 +119,20 @@ OnLinkFunction syncOnLink(std::shared_ptr<const SyncService> service, OnLinkFunc
                 return false;
             }
         }
-        return next ? next(link, errorMessage) : true;
+        if (!next)
+            return true;
+        if (!next(link, errorMessage))
+            return false;
+        // What runs after the merge (the operator's on_link SQL) may have changed the
+        // account's records: the quota must see them (links are rare).
+        try {
+            SyncService::recountUsage(link.store, account.id);
+        } catch (const std::exception &error) {
+            if (errorMessage)
+                *errorMessage = QStringLiteral("counting the account's synced data failed: %1").arg(QString::fromUtf8(error.what()));
+            return false;
+        }
+        return true;
     };
 }
 
