@@ -42,6 +42,7 @@ private slots:
     void throwingOnLinkRollsEverythingBack();
     void concurrentLinksRunOnLinkOnce();
     void configTemplatesAndOnLinkSql();
+    void onLinkSqlNamingNoColumnFailsTheLink();
 };
 
 void AnonymousTest::signInGivesAGuestWithPlaceholderEmail()
@@ -360,6 +361,27 @@ void AnonymousTest::configTemplatesAndOnLinkSql()
     const QString adaId = TestServer::json(signUp).value("user").toObject().value("id").toString();
     QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM cart WHERE user_id = :id"), {{"id", adaId}}), 1);
     QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM \"user\" WHERE \"isAnonymous\" = TRUE")), 0);
+}
+
+// A misspelt double-quoted column is an error on both backends. SQLite by default reads
+// such a name as a string ("owner" = 'owner'): the statement would match nothing, and the
+// guest's rows would silently stay behind while the sign-up succeeds and deletes the guest.
+void AnonymousTest::onLinkSqlNamingNoColumnFailsTheLink()
+{
+    AnonymousConfig config;
+    config.onLinkSql = {QStringLiteral("UPDATE cart SET user_id = :new_user_id WHERE \"owner\" = :anonymous_user_id")};
+    TestServer server(anonymousOptionsFrom(config));
+    server.store->execTemplate(QStringLiteral("CREATE TABLE cart (user_id TEXT, item TEXT)"), {});
+    const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+    const QString guestId = TestServer::json(guest).value("user").toObject().value("id").toString();
+    server.store->execTemplate(QStringLiteral("INSERT INTO cart VALUES (:id, 'tea')"), {{"id", guestId}});
+
+    const Response signUp = server.post(QStringLiteral("/sign-up/email"), kAda, server.sessionCookie(guest));
+    QCOMPARE(signUp.status(), 500);
+    QCOMPARE(TestServer::json(signUp).value("code").toString(), QStringLiteral("ACCOUNT_LINK_FAILED"));
+    QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM cart WHERE user_id = :id"), {{"id", guestId}}), 1);
+    QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM \"user\" WHERE \"id\" = :id"), {{"id", guestId}}), 1);
+    QCOMPARE(server.scalar(QStringLiteral("SELECT count(*) FROM \"user\" WHERE \"isAnonymous\" = FALSE")), 0);
 }
 
 QTEST_GUILESS_MAIN(AnonymousTest)

@@ -1,5 +1,6 @@
 #include "sql_dialect.h"
 
+#include "sqlite_statement.h"
 #include "store.h"
 
 #include <QSqlDatabase>
@@ -142,6 +143,8 @@ void SqlDialect::initialiseConnection(QSqlDatabase &db, int busyTimeoutMs) const
         }
         run(QStringLiteral("PRAGMA synchronous=NORMAL"));
         run(QStringLiteral("PRAGMA foreign_keys=ON"));
+        if (!SqlDetail::refuseDoubleQuotedStrings(db))
+            qDebug("SqlStore: Qt's SQLite is not ours: \"name\" stays a string where no column has that name");
         // When the log is rewound, a file a burst made huge is cut back to this size.
         run(QStringLiteral("PRAGMA journal_size_limit=67108864"));
         q.finish();

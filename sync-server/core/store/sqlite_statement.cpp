@@ -59,6 +59,17 @@ bool usesOurSqlite(const QSqlDatabase &database)
     return driver && driver->dbmsType() == QSqlDriver::SQLite && pluginSharesOurSqlite(driver);
 }
 
+bool refuseDoubleQuotedStrings(const QSqlDatabase &database)
+{
+    if (!usesOurSqlite(database))
+        return false;
+    const QVariant handle = database.driver()->handle();
+    if (qstrcmp(handle.typeName(), "sqlite3*") != 0)
+        return false;
+    sqlite3 *connection = *static_cast<sqlite3 *const *>(handle.constData());
+    return connection && sqlite3_db_config(connection, SQLITE_DBCONFIG_DQS_DML, 0, nullptr) == SQLITE_OK;
+}
+
 SqliteStatement::SqliteStatement(const QSqlDatabase &database)
     : m_owner(database)
 {

@@ -26,6 +26,12 @@ namespace Kernia::Server::SqlDetail {
 // must never reach this program's SQLite functions.
 bool usesOurSqlite(const QSqlDatabase &database);
 
+// Makes a double-quoted name that is no column an error in this connection's statements,
+// as it is in PostgreSQL, instead of SQLite's legacy reading of it as a string literal: a
+// misspelt column in an operator's on_link SQL must fail the link, not match nothing.
+// False when the connection's SQLite is not ours (usesOurSqlite) and stays as it was.
+bool refuseDoubleQuotedStrings(const QSqlDatabase &database);
+
 class SqliteStatement final : public Statement
 {
 public:
