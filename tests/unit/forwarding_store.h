@@ -125,7 +125,10 @@ public:
         return m_inner.syncRecordBytes(userId, collection, recordId);
     }
     void setSyncUserBytes(const QString &userId, qint64 bytes) override { m_inner.setSyncUserBytes(userId, bytes); }
-    qint64 recountSyncUserBytes(const QString &userId) override { return m_inner.recountSyncUserBytes(userId); }
+    std::optional<qint64> recountSyncUserBytes(const QString &userId) override
+    {
+        return m_inner.recountSyncUserBytes(userId);
+    }
     void deleteSyncData(const QString &userId) override { m_inner.deleteSyncData(userId); }
     QList<SharedSyncRecord> sharedSyncRecords(const QString &fromUserId, const QString &toUserId) override
     {

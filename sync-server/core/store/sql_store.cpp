@@ -1505,7 +1505,7 @@ void SqlStore::setSyncUserBytes(const QString &userId, qint64 bytes)
         throw StoreError(QStringLiteral("setSyncUserBytes: no counter row for %1").arg(userId));
 }
 
-qint64 SqlStore::recountSyncUserBytes(const QString &userId)
+std::optional<qint64> SqlStore::recountSyncUserBytes(const QString &userId)
 {
     static const PerDialect update([](const SqlDialect &d) {
         return QStringLiteral("UPDATE \"sync_user_version\" SET \"bytes\" = (SELECT COALESCE(SUM(%1), 0) FROM \"sync_record\" "
@@ -1518,7 +1518,7 @@ qint64 SqlStore::recountSyncUserBytes(const QString &userId)
         .bind(QStringLiteral(":userId"), userId)
         .exec();
     if (!q.next())
-        throw StoreError(QStringLiteral("recountSyncUserBytes: no counter row for %1").arg(userId));
+        return std::nullopt;
     const qint64 bytes = q.value(0).toLongLong();
     while (q.next()) {}
     return bytes;

@@ -160,7 +160,7 @@ public:
     QList<QPair<QString, qint64>> syncClientMarks(const QString &userId) override;
     qint64 syncRecordBytes(const QString &userId, const QString &collection, const QString &recordId) override;
     void setSyncUserBytes(const QString &userId, qint64 bytes) override;
-    qint64 recountSyncUserBytes(const QString &userId) override;
+    std::optional<qint64> recountSyncUserBytes(const QString &userId) override;
     void deleteSyncData(const QString &userId) override;
     // One SELECT ... JOIN on the primary key.
     QList<SharedSyncRecord> sharedSyncRecords(const QString &fromUserId, const QString &toUserId) override;

@@ -161,9 +161,9 @@ public:
                                    const QString &recordId) = 0;
     // Stores the usage in the counter row, which must exist (bumpSyncVersion made it).
     virtual void setSyncUserBytes(const QString &userId, qint64 bytes) = 0;
-    // Sets the usage from the user's records (one SUM over them) and returns it; the
-    // counter row must exist.
-    virtual qint64 recountSyncUserBytes(const QString &userId) = 0;
+    // Sets the usage from the user's records (one SUM over them) and returns it; nullopt,
+    // and nothing written, for a user that never synced (no counter row).
+    virtual std::optional<qint64> recountSyncUserBytes(const QString &userId) = 0;
     // Deletes the user's records, client marks and counter (deleteUser does it by cascade).
     virtual void deleteSyncData(const QString &userId) = 0;
 

@@ -124,9 +124,10 @@ OnLinkFunction syncOnLink(std::shared_ptr<const SyncService> service, OnLinkFunc
         if (!next(link, errorMessage))
             return false;
         // What runs after the merge (the operator's on_link SQL) may have changed the
-        // account's records: the quota must see them (links are rare).
+        // account's records: the quota must see them (links are rare). An account that
+        // never synced has no usage to count.
         try {
-            SyncService::recountUsage(link.store, account.id);
+            link.store.recountSyncUserBytes(account.id);
         } catch (const std::exception &error) {
             if (errorMessage)
                 *errorMessage = QStringLiteral("counting the account's synced data failed: %1").arg(QString::fromUtf8(error.what()));

@@ -297,12 +297,6 @@ SyncPullResult SyncService::pull(Store &store, const QString &userId, qint64 sin
     return result;
 }
 
-void SyncService::recountUsage(Store &store, const QString &userId)
-{
-    if (store.syncVersion(userId) > 0)
-        store.recountSyncUserBytes(userId);
-}
-
 SyncLinkResult SyncService::linkGuest(Store &store, const QString &guestId, const QString &accountId) const
 {
     SyncLinkResult result;

@@ -95,9 +95,6 @@ public:
     // never fails a link. Joins the caller's transaction (the link transaction); throws
     // on failure.
     SyncLinkResult linkGuest(Store &store, const QString &guestId, const QString &accountId) const;
-    // Counts the user's storage usage afresh from its records, when it has synced at all
-    // (a counter row): after SQL outside this service changed them (the on_link SQL).
-    static void recountUsage(Store &store, const QString &userId);
 
     // {collection, id, version, deleted, data, updatedAt} as the pull answer carries it.
     static QJsonObject changeJson(const SyncRecord &record);
