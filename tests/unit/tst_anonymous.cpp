@@ -19,6 +19,17 @@ namespace {
 const QJsonObject kAda{{"name", "Ada"}, {"email", "ada@example.com"}, {"password", "password123"}};
 const QJsonObject kAdaSignIn{{"email", "ada@example.com"}, {"password", "password123"}};
 
+// The on_link SQL tests' start: an app table `cart` and a guest with one item in it.
+// Returns the guest's sign-in answer.
+Response guestWithTeaInCart(TestServer &server)
+{
+    server.store->execTemplate(QStringLiteral("CREATE TABLE cart (user_id TEXT, item TEXT)"), {});
+    const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+    server.store->execTemplate(QStringLiteral("INSERT INTO cart VALUES (:id, 'tea')"),
+                               {{"id", TestServer::json(guest).value("user").toObject().value("id").toString()}});
+    return guest;
+}
+
 } // namespace
 
 class AnonymousTest : public QObject
@@ -268,10 +279,8 @@ void AnonymousTest::failingOnLinkRollsEverythingBack()
         return false;
     };
     TestServer server(options);
-    server.store->execTemplate(QStringLiteral("CREATE TABLE cart (user_id TEXT, item TEXT)"), {});
-    const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+    const Response guest = guestWithTeaInCart(server);
     const QString guestId = TestServer::json(guest).value("user").toObject().value("id").toString();
-    server.store->execTemplate(QStringLiteral("INSERT INTO cart VALUES (:id, 'tea')"), {{"id", guestId}});
 
     const Response signUp = server.post(QStringLiteral("/sign-up/email"), kAda, server.sessionCookie(guest));
     QCOMPARE(signUp.status(), 500);
@@ -349,12 +358,10 @@ void AnonymousTest::configTemplatesAndOnLinkSql()
     config.emailTemplate = QStringLiteral("guest-{uuid}@example.com");
     config.onLinkSql = {QStringLiteral("UPDATE cart SET user_id = :new_user_id WHERE user_id = :anonymous_user_id")};
     TestServer server(anonymousOptionsFrom(config));
-    server.store->execTemplate(QStringLiteral("CREATE TABLE cart (user_id TEXT, item TEXT)"), {});
-    const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+    const Response guest = guestWithTeaInCart(server);
     const QJsonObject guestUser = TestServer::json(guest).value("user").toObject();
     QVERIFY(guestUser.value("name").toString().startsWith(QStringLiteral("Guest ")));
     QVERIFY(guestUser.value("email").toString().startsWith(QStringLiteral("guest-")));
-    server.store->execTemplate(QStringLiteral("INSERT INTO cart VALUES (:id, 'tea')"), {{"id", guestUser.value("id").toString()}});
 
     const Response signUp = server.post(QStringLiteral("/sign-up/email"), kAda, server.sessionCookie(guest));
     QCOMPARE(signUp.status(), 200);
@@ -371,10 +378,8 @@ void AnonymousTest::onLinkSqlNamingNoColumnFailsTheLink()
     AnonymousConfig config;
     config.onLinkSql = {QStringLiteral("UPDATE cart SET user_id = :new_user_id WHERE \"owner\" = :anonymous_user_id")};
     TestServer server(anonymousOptionsFrom(config));
-    server.store->execTemplate(QStringLiteral("CREATE TABLE cart (user_id TEXT, item TEXT)"), {});
-    const Response guest = server.post(QStringLiteral("/sign-in/anonymous"), {});
+    const Response guest = guestWithTeaInCart(server);
     const QString guestId = TestServer::json(guest).value("user").toObject().value("id").toString();
-    server.store->execTemplate(QStringLiteral("INSERT INTO cart VALUES (:id, 'tea')"), {{"id", guestId}});
 
     const Response signUp = server.post(QStringLiteral("/sign-up/email"), kAda, server.sessionCookie(guest));
     QCOMPARE(signUp.status(), 500);
