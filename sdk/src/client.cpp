@@ -141,6 +141,7 @@ void ClientPrivate::init()
     const Error storeError = store->open();
     if (storeError.isError())
         lastError = storeError;
+    resolveClientId();   // before any profile is saved: each gets a client id of its own
 
     const std::optional<StoredIdentity> stored = store->identity();
     if (stored && stored->state != int(Client::State::SignedOut) && !stored->localId.isEmpty()) {
@@ -666,8 +667,8 @@ void ClientPrivate::authenticate(Sender send, Done done, GuestLinked guestLinked
             // An account signing in again on this device gets back the data it left (at
             // sign-out, or when its session was lost).
             // With several (rare: each sign-in takes the others back), none is continued:
-            // a fresh profile takes them all back with fresh mids, since a kept profile's
-            // old pending mids could be at or below the server's mark for this client.
+            // a fresh profile takes them all back (each change keeps its mid and the
+            // client id it was numbered under).
             const QStringList left = store->leftProfiles(userJson.toObject().value(QLatin1String("id")).toString());
             localId = left.size() == 1 ? left.first() : newLocalId();
         }
@@ -945,7 +946,7 @@ bool ClientPrivate::absorbLeftProfiles()
     QStringList left = store->leftProfiles(user.id(), user.localId());
     std::reverse(left.begin(), left.end());
     for (const QString &localId : std::as_const(left)) {
-        // Same server user: only its pending changes move, with fresh mids (see adopt()).
+        // Same server user: only its pending changes move, keeping their mids (see adopt()).
         const Error e = store->adopt(localId, user.localId());
         if (e.isError()) {
             qCWarning(lcClient) << "cannot take back the local data" << localId << "of" << user << ":" << e.toString();
@@ -1000,9 +1001,8 @@ void ClientPrivate::offerOrphans()
 
 // --- data sync -------------------------------------------------------------------------
 
-void ClientPrivate::initSync()
+void ClientPrivate::resolveClientId()
 {
-    Q_Q(Client);
     clientId = options.clientId();
     if (!clientId.isEmpty() && !SyncEngine::isValidClientId(clientId)) {
         qCWarning(lcClient) << "ClientOptions::clientId" << clientId << "is not [A-Za-z0-9._:-]{1,128}; using the generated id";
@@ -1021,6 +1021,12 @@ void ClientPrivate::initSync()
             }
         }
     }
+    store->setInstallClientId(clientId);
+}
+
+void ClientPrivate::initSync()
+{
+    Q_Q(Client);
     sync = std::make_unique<SyncEngine>(store.get(), transport.get(), SyncEngine::syncBasePathFor(options.basePath()),
                                         clientId);
     QObject::connect(sync.get(), &SyncEngine::recordsTouched, q,

@@ -110,6 +110,7 @@ public:
     QByteArray guestBearer() const;
 
     // --- data sync -----------------------------------------------------------------
+    void resolveClientId();   // ClientOptions::clientId() or the persisted generated one
     void initSync();
     QString owner() const;            // the current profile's localId ("" when signed out)
     void scheduleSync();              // debounced automatic sync after a local write

@@ -5,6 +5,7 @@
 #include <QtCore/QDir>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonValue>
+#include <QtCore/QRandomGenerator>
 #include <QtCore/QSet>
 #include <QtCore/QUuid>
 #include <QtSql/QSqlDatabase>
@@ -90,6 +91,17 @@ const QList<Migration> &migrations()
                              " email TEXT NOT NULL,"
                              " requested_at TEXT NOT NULL,"
                              " PRIMARY KEY (user_id, email))"),
+          } },
+        { 5, "a sync client id per profile",
+          {
+              // The protocol's clientId this profile's changes are numbered under: the
+              // install's id plus a suffix of the profile's own, so that marks a linked
+              // guest's pushes leave on the account never cover another profile's mids.
+              // NULL: a profile from before, which pushes under the install's id.
+              QStringLiteral("ALTER TABLE profiles ADD COLUMN client_id TEXT"),
+              // Set on a change taken back from another profile: the client id its mid was
+              // numbered under. NULL: the owning profile's.
+              QStringLiteral("ALTER TABLE sync_outbox ADD COLUMN client_id TEXT"),
           } },
     };
     return list;
@@ -316,12 +328,12 @@ Error LocalStore::saveCurrent(const StoredIdentity &identity, const User &user)
         const QString now = nowIso();
         if (user.isValid() && !user.localId().isEmpty()) {
             const Error error = run(q, QStringLiteral(
-                    "INSERT INTO profiles (local_id, user_id, user_json, status, created_at, updated_at)"
-                    " VALUES (:lid, :uid, :json, :status, :now, :now)"
+                    "INSERT INTO profiles (local_id, user_id, user_json, status, created_at, updated_at, client_id)"
+                    " VALUES (:lid, :uid, :json, :status, :now, :now, :cid)"
                     " ON CONFLICT(local_id) DO UPDATE SET user_id = excluded.user_id, user_json = excluded.user_json,"
-                    " status = excluded.status, updated_at = excluded.updated_at"),
+                    " status = excluded.status, updated_at = excluded.updated_at"),   // a profile keeps its client id
                 {{":lid", user.localId()}, {":uid", user.id()}, {":json", toJsonText(user.toJson())},
-                 {":status", QString::fromLatin1(ProfileCurrent)}, {":now", now}},
+                 {":status", QString::fromLatin1(ProfileCurrent)}, {":now", now}, {":cid", newProfileClientId()}},
                 QStringLiteral("Cannot save the profile"));
             if (error.isError())
                 return error;
@@ -571,72 +583,20 @@ std::optional<QJsonObject> LocalStore::applyOp(const std::optional<QJsonObject> 
     return result;
 }
 
-// Adopting another profile's data is a new set of changes for the current user, with
-// fresh mids: the old mids may be at or below the server's mark for this client (e.g. a
-// guest's marks move into the account at link time), so the server would skip them.
-// - Another server user's data: every live record becomes a pending put (that user's
-//   records are not on the current user's server side; its outbox was meant for it).
+// Adopting another profile's data:
+// - Another server user's data: every live record becomes a pending put of the current
+//   user, with fresh mids (that user's records are not on the current user's server side;
+//   its outbox was meant for it).
 // - The same server user's (an account's own profile left at sign-out or at a lost
-//   session): only its pending changes are replayed, op by op. Its settled records are
-//   the server's state at the time; pushing them as puts would overwrite what other
-//   devices wrote since, and the next pull brings the current state anyway. Where the
-//   current profile changed the same record since, its newer change wins (see below).
+//   session): only its pending changes move (takeBackPendingChanges). Its settled records
+//   are the server's state at the time; pushing them as puts would overwrite what other
+//   devices wrote since, and the next pull brings the current state anyway.
 Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString &to, bool sameUser)
 {
     const QString now = nowIso();
     if (sameUser) {
-        if (const Error error = run(q, QStringLiteral("SELECT op, collection, id, data FROM sync_outbox"
-                                                      " WHERE owner_local_id = :from ORDER BY mid"),
-                                    {{":from", from}}, QStringLiteral("Cannot read the adopted outbox"));
-            error.isError())
+        if (const Error error = takeBackPendingChanges(q, from, to, now); error.isError())
             return error;
-        struct Entry { qint64 mid; QString op, collection, id; QJsonObject data; };
-        using Key = QPair<QString, QString>;
-        QList<Entry> entries;
-        QSet<Key> keys;
-        while (q.next()) {
-            entries.append({ 0, q.value(0).toString(), q.value(1).toString(), q.value(2).toString(), fromJsonText(q.value(3)) });
-            keys.insert({ entries.last().collection, entries.last().id });
-        }
-        q.finish();
-        // The current profile's own pending changes are newer than the ones it takes back
-        // (it was left before): for a record both changed, the newer write must win.
-        // A put or delete of the current profile supersedes every older change of that
-        // record: those are dropped. Only patches: the older changes go first, then the
-        // current profile's patches are queued again after them (new mids), so the merge
-        // order is the order of writing, here and on the server.
-        if (const Error error = run(q, QStringLiteral("SELECT mid, op, collection, id, data FROM sync_outbox"
-                                                      " WHERE owner_local_id = :to ORDER BY mid"),
-                                    {{":to", to}}, QStringLiteral("Cannot read the outbox"));
-            error.isError())
-            return error;
-        QList<Entry> newer;
-        QSet<Key> superseded;
-        while (q.next()) {
-            const Key key{ q.value(2).toString(), q.value(3).toString() };
-            if (!keys.contains(key))
-                continue;
-            newer.append({ q.value(0).toLongLong(), q.value(1).toString(), key.first, key.second, fromJsonText(q.value(4)) });
-            if (newer.last().op != QLatin1String("patch"))
-                superseded.insert(key);
-        }
-        q.finish();
-        for (const Entry &e : std::as_const(entries)) {
-            if (superseded.contains({ e.collection, e.id }))
-                continue;
-            if (const Error error = writeLocalIn(q, to, e.op, e.collection, e.id, e.data, now); error.isError())
-                return error;
-        }
-        for (const Entry &e : std::as_const(newer)) {
-            if (superseded.contains({ e.collection, e.id }))
-                continue;
-            if (const Error error = run(q, QStringLiteral("DELETE FROM sync_outbox WHERE mid = :mid"), {{":mid", e.mid}},
-                                        QStringLiteral("Cannot requeue a change"));
-                error.isError())
-                return error;
-            if (const Error error = writeLocalIn(q, to, e.op, e.collection, e.id, e.data, now); error.isError())
-                return error;
-        }
     } else {
         if (const Error error = run(q, QStringLiteral("SELECT collection, id, data FROM sync_records"
                                                       " WHERE owner_local_id = :from AND deleted = 0 ORDER BY collection, id"),
@@ -665,9 +625,108 @@ Error LocalStore::adoptSyncData(QSqlQuery &q, const QString &from, const QString
     return Error();
 }
 
+namespace {
+
+// A taken-back change of a record that the current profile has only patched since. Those
+// patches are newer, so they are folded into it; the server may get the two in either
+// order (the current profile's may have landed first, e.g. pushed by the guest whose
+// records and marks moved into the account at link), and both orders end as written.
+std::pair<QString, QJsonObject> withNewerPatches(const QString &op, const QJsonObject &data,
+                                                 const QList<QJsonObject> &patches)
+{
+    if (op == QLatin1String("patch")) {
+        QJsonObject merged = data;   // null values stay: they remove the field on apply
+        for (const QJsonObject &patch : patches) {
+            for (auto it = patch.constBegin(); it != patch.constEnd(); ++it)
+                merged.insert(it.key(), it.value());
+        }
+        return { op, merged };
+    }
+    // A put or delete replaces the record: it becomes the put of what the patches make of it.
+    std::optional<QJsonObject> state;
+    if (op == QLatin1String("put"))
+        state = data;
+    for (const QJsonObject &patch : patches)
+        state = LocalStore::applyOp(state, QStringLiteral("patch"), patch);
+    return { QStringLiteral("put"), state.value_or(QJsonObject()) };
+}
+
+} // namespace
+
+// The pending changes of `from`, a profile the same server user left, move to `to` with
+// the mid and the client id they were numbered under, so the server skips one whose push
+// landed but whose answer was lost (the mark per client id says so) and applies the
+// others, in the order they were written (a left profile's mids are below those written
+// after it). The current profile's own pending changes are newer: a put or delete of a
+// record supersedes the taken-back changes of that record (they are dropped); only
+// patches are folded into them (withNewerPatches). Changes numbered under the install's
+// id by an older SDK get fresh mids instead: a linked guest's marks on that id may cover
+// them.
+Error LocalStore::takeBackPendingChanges(QSqlQuery &q, const QString &from, const QString &to, const QString &now)
+{
+    using Key = QPair<QString, QString>;
+    QHash<Key, QList<QJsonObject>> newerPatches;
+    QSet<Key> superseded;
+    if (const Error error = run(q, QStringLiteral("SELECT op, collection, id, data FROM sync_outbox"
+                                                  " WHERE owner_local_id = :to ORDER BY mid"),
+                                {{":to", to}}, QStringLiteral("Cannot read the outbox"));
+        error.isError())
+        return error;
+    while (q.next()) {
+        const Key key{ q.value(1).toString(), q.value(2).toString() };
+        if (q.value(0).toString() == QLatin1String("patch"))
+            newerPatches[key].append(fromJsonText(q.value(3)));
+        else
+            superseded.insert(key);
+    }
+    q.finish();
+
+    if (const Error error = run(q, QStringLiteral("SELECT o.mid, o.op, o.collection, o.id, o.data, COALESCE(o.client_id, p.client_id)"
+                                                  " FROM sync_outbox o LEFT JOIN profiles p ON p.local_id = o.owner_local_id"
+                                                  " WHERE o.owner_local_id = :from ORDER BY o.mid"),
+                                {{":from", from}}, QStringLiteral("Cannot read the adopted outbox"));
+        error.isError())
+        return error;
+    struct Entry { qint64 mid; QString op, collection, id; QJsonObject data; QString clientId; };
+    QList<Entry> entries;
+    while (q.next()) {
+        entries.append({ q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString(), q.value(3).toString(),
+                         fromJsonText(q.value(4)), q.value(5).toString() });
+    }
+    q.finish();
+
+    for (const Entry &e : std::as_const(entries)) {
+        const Key key{ e.collection, e.id };
+        if (superseded.contains(key))
+            continue;   // dropped with the rest of `from`
+        const auto [op, data] = withNewerPatches(e.op, e.data, newerPatches.value(key));
+        if (const Error error = applyToRecord(q, to, op, e.collection, e.id, data, now); error.isError())
+            return error;
+        const Error error = e.clientId.isEmpty()
+            ? queueChange(q, to, op, e.collection, e.id, data)
+            : run(q, QStringLiteral("UPDATE sync_outbox SET owner_local_id = :to, client_id = :cid, op = :op, data = :data"
+                                    " WHERE mid = :mid"),
+                  {{":to", to}, {":cid", e.clientId}, {":op", op},
+                   {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}, {":mid", e.mid}},
+                  QStringLiteral("Cannot take back a change"));
+        if (error.isError())
+            return error;
+    }
+    return Error();
+}
+
 Error LocalStore::writeLocalIn(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
                                const QString &id, const QJsonObject &data, const QString &now,
                                std::optional<QJsonObject> *state)
+{
+    if (const Error error = applyToRecord(q, owner, op, collection, id, data, now, state); error.isError())
+        return error;
+    return queueChange(q, owner, op, collection, id, data);
+}
+
+Error LocalStore::applyToRecord(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
+                                const QString &id, const QJsonObject &data, const QString &now,
+                                std::optional<QJsonObject> *state)
 {
     if (const Error error = run(q, QStringLiteral("SELECT data, deleted FROM sync_records"
                                                   " WHERE owner_local_id = :o AND collection = :c AND id = :id"),
@@ -681,21 +740,34 @@ Error LocalStore::writeLocalIn(QSqlQuery &q, const QString &owner, const QString
     const std::optional<QJsonObject> after = applyOp(base, op, data);
     if (state)
         *state = after;
-    if (const Error error = run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                                  " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
-                                                  " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                                  " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"),
-                                {{":o", owner}, {":c", collection}, {":id", id},
-                                 {":data", after ? QVariant(toJsonText(*after)) : QVariant()}, {":now", now},
-                                 {":deleted", after ? 0 : 1}},
-                                QStringLiteral("Cannot write the record"));
-        error.isError())
-        return error;
+    return run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                 " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
+                                 " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                 " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"),
+               {{":o", owner}, {":c", collection}, {":id", id},
+                {":data", after ? QVariant(toJsonText(*after)) : QVariant()}, {":now", now},
+                {":deleted", after ? 0 : 1}},
+               QStringLiteral("Cannot write the record"));
+}
+
+Error LocalStore::queueChange(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
+                              const QString &id, const QJsonObject &data)
+{
     return run(q, QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
                                  " VALUES (:o, :op, :c, :id, :data)"),
                {{":o", owner}, {":op", op}, {":c", collection}, {":id", id},
                 {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}},
                QStringLiteral("Cannot queue the change"));
+}
+
+QVariant LocalStore::newProfileClientId() const
+{
+    if (m_installClientId.isEmpty())
+        return QVariant();   // pushes under the install's id, as a profile from before
+    // [A-Za-z0-9._:-]{1,128}: room for ':' and ten hex digits.
+    const quint64 suffix = QRandomGenerator::global()->generate64() & 0xFF'FFFF'FFFFull;
+    return m_installClientId.left(128 - 11) + QLatin1Char(':')
+        + QString::number(suffix, 16).rightJustified(10, QLatin1Char('0'));
 }
 
 Error LocalStore::writeLocal(const QString &owner, const QString &op, const QString &collection, const QString &id,
@@ -772,8 +844,10 @@ int LocalStore::outboxCount(const QString &owner) const
 QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
 {
     QList<OutboxEntry> out;
-    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT mid, op, collection, id, data, length(CAST(data AS BLOB))"
-                                                     " FROM sync_outbox WHERE owner_local_id = :o ORDER BY mid LIMIT :limit"),
+    std::optional<QSqlQuery> q = read(QStringLiteral("SELECT o.mid, o.op, o.collection, o.id, o.data, length(CAST(o.data AS BLOB)),"
+                                                     " COALESCE(o.client_id, p.client_id)"
+                                                     " FROM sync_outbox o LEFT JOIN profiles p ON p.local_id = o.owner_local_id"
+                                                     " WHERE o.owner_local_id = :o ORDER BY o.mid LIMIT :limit"),
                                       {{":o", owner}, {":limit", limit}}, QStringLiteral("Cannot read the outbox"));
     while (q && q->next()) {
         OutboxEntry e;
@@ -783,6 +857,7 @@ QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
         e.id = q->value(3).toString();
         e.data = fromJsonText(q->value(4));
         e.dataBytes = q->value(5).toLongLong();   // NULL (delete): 0
+        e.clientId = q->value(6).toString();
         out.append(e);
     }
     return out;

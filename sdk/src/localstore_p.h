@@ -66,6 +66,7 @@ struct OutboxEntry
     QString id;
     QJsonObject data;          // put: the record; patch: the fields (null removes); delete: empty
     qsizetype dataBytes = 0;   // size of `data` as stored: compact JSON in UTF-8 (0 for delete)
+    QString clientId;          // the protocol clientId `mid` was numbered under; empty: the install's
 };
 
 // One change from GET /api/sync/pull.
@@ -101,6 +102,10 @@ public:
 
     Error open();
     bool isOpen() const { return m_open; }
+    // The install's sync client id (ClientOptions::clientId() or the generated one). A
+    // profile saved for the first time afterwards pushes under it plus a suffix of its own
+    // (its mids stay its own when another profile's are merged into the same account).
+    void setInstallClientId(const QString &clientId) { m_installClientId = clientId; }
     QString databasePath() const;
     int schemaVersion() const;
     static int latestSchemaVersion();
@@ -123,8 +128,8 @@ public:
 
     // Moves the data of `from` to `to` and drops the `from` profile. Profiles of one
     // server user: only the pending changes of `from` move (its settled records are the
-    // server's state, which `to` pulls); otherwise every live record of `from` becomes a
-    // pending put of `to`. Either way the changes get fresh mids.
+    // server's state, which `to` pulls), each keeping its mid and client id; otherwise
+    // every live record of `from` becomes a pending put of `to` (fresh mids).
     Error adopt(const QString &from, const QString &to);
     // Deletes a profile and every row it owns.
     Error discard(const QString &localId);
@@ -173,10 +178,19 @@ private:
     Error inTransaction(const std::function<Error(QSqlQuery &)> &steps,
                         const QString &beginWhat = QStringLiteral("Cannot begin a transaction"));
     Error adoptSyncData(QSqlQuery &q, const QString &from, const QString &to, bool sameUser);
-    // writeLocal's steps inside a transaction.
+    Error takeBackPendingChanges(QSqlQuery &q, const QString &from, const QString &to, const QString &now);
+    // writeLocal's steps inside a transaction: applyToRecord, then queueChange.
     Error writeLocalIn(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
                        const QString &id, const QJsonObject &data, const QString &now,
                        std::optional<QJsonObject> *state = nullptr);
+    // The record's new local state after `op` (pending); `state`: that state.
+    Error applyToRecord(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
+                        const QString &id, const QJsonObject &data, const QString &now,
+                        std::optional<QJsonObject> *state = nullptr);
+    // A new outbox entry (the next mid) of `owner`.
+    Error queueChange(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
+                      const QString &id, const QJsonObject &data);
+    QVariant newProfileClientId() const;
     Error dropProfile(QSqlQuery &q, const QString &localId) const;
     Error migrate();
     QStringList ownedTables() const;
@@ -197,6 +211,7 @@ private:
 
     QString m_directory;
     QString m_connection;
+    QString m_installClientId;
     bool m_open = false;
 };
 

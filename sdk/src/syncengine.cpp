@@ -106,10 +106,17 @@ void SyncEngine::push()
     if (entries.isEmpty())
         return pull(m_cursor.version);
 
+    // One client id per push: the leading run of changes numbered under the same one (a
+    // profile's own and those it took back from another profile of the account).
+    const auto clientIdOf = [this](const OutboxEntry &e) { return e.clientId.isEmpty() ? m_clientId : e.clientId; };
+    const QString clientId = clientIdOf(entries.constFirst());
     QJsonArray mutations;
     qsizetype bytes = 0;
     qint64 lastSent = 0;
     for (const OutboxEntry &e : entries) {
+        if (clientIdOf(e) != clientId)
+            break;   // the next push
+
         QJsonObject m{ { QLatin1String("mid"), double(e.mid) },
                        { QLatin1String("op"), e.op },
                        { QLatin1String("collection"), e.collection },
@@ -127,8 +134,9 @@ void SyncEngine::push()
         lastSent = e.mid;
     }
     const OutboxEntry first = entries.constFirst();
-    qCDebug(lcSync) << "push" << mutations.size() << "mutations," << bytes << "bytes, mids" << first.mid << "…" << lastSent;
-    const QJsonObject body{ { QLatin1String("clientId"), m_clientId }, { QLatin1String("mutations"), mutations } };
+    qCDebug(lcSync) << "push" << mutations.size() << "mutations," << bytes << "bytes, mids" << first.mid << "…" << lastSent
+                    << "as" << clientId;
+    const QJsonObject body{ { QLatin1String("clientId"), clientId }, { QLatin1String("mutations"), mutations } };
     QPointer<SyncEngine> guard(this);
     const bool alone = mutations.size() == 1;
     m_transport->postAt(m_base + QStringLiteral("/push"), body, m_context.bearer,

@@ -96,7 +96,7 @@ private:
     LocalStore *m_store;
     Transport *m_transport;
     QString m_base;
-    QString m_clientId;
+    QString m_clientId;   // the install's: for changes without a client id of their own (OutboxEntry::clientId)
 
     bool m_running = false;
     Context m_context;

@@ -74,6 +74,27 @@ inline bool execOnSdkDatabase(const Install &install, const QString &sql)
     return ok;
 }
 
+// The first value a query answers on an install's SDK database (a connection of its own).
+inline QVariant queryDatabase(const Install &install, const QString &sql)
+{
+    const QString connection = QStringLiteral("kernia-test-beside-the-sdk");
+    QVariant value;
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
+        db.setDatabaseName(QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db")));
+        if (db.open()) {
+            QSqlQuery q(db);
+            if (!q.exec(sql))
+                qWarning() << sql << q.lastError().text();
+            else if (q.next())
+                value = q.value(0);
+        }
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(connection);
+    return value;
+}
+
 // Short timeouts and retries, no system network information; `tweak` adjusts the rest.
 inline std::unique_ptr<Kernia::Client> makeClient(const QUrl &url, const Install &install,
                                                   const std::function<void(Kernia::ClientOptions &)> &tweak = {})

@@ -59,23 +59,25 @@ QHash<QString, QJsonObject> serverRecords(const QUrl &server, const QByteArray &
     return live;
 }
 
-// The first value a query answers on an install's SDK database (a connection of its own).
-QVariant queryDatabase(const Install &install, const QString &sql)
+// Sends the current profile's latest pending change as the SDK would (its mid, under the
+// profile's client id) and drops the answer: a push that landed but whose answer was lost.
+void landLatestChange(const QUrl &server, const Install &install, const Client *client)
 {
-    const QString connection = QStringLiteral("tst-client-beside-the-sdk");
-    QVariant value;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connection);
-        db.setDatabaseName(QDir(install.dir.path()).filePath(QStringLiteral("kernia-client.db")));
-        if (db.open()) {
-            QSqlQuery q(db);
-            if (q.exec(sql) && q.next())
-                value = q.value(0);
-        }
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(connection);
-    return value;
+    const QString where = QStringLiteral(" FROM sync_outbox o JOIN profiles p ON p.local_id = o.owner_local_id"
+                                         " WHERE o.owner_local_id = '%1' ORDER BY o.mid DESC LIMIT 1").arg(client->user().localId());
+    const auto column = [&](const char *name) {
+        return queryDatabase(install, QStringLiteral("SELECT ") + QLatin1String(name) + where);
+    };
+    const QJsonObject change{ { "mid", column("o.mid").toLongLong() }, { "op", column("o.op").toString() },
+                              { "collection", column("o.collection").toString() }, { "id", column("o.id").toString() },
+                              { "data", QJsonDocument::fromJson(column("o.data").toString().toUtf8()).object() } };
+    const QString clientId = column("p.client_id").toString();
+    QVERIFY2(clientId.startsWith(client->clientId() + QLatin1Char(':')), qPrintable(clientId));   // the profile's own
+    const QJsonObject push{ { "clientId", clientId }, { "mutations", QJsonArray{ change } } };
+    const RawReply landed = rawRequest("POST", syncApi(server, QStringLiteral("/push")), push,
+                                       readToken(install.service).value.toUtf8());
+    QCOMPARE(landed.status, 200);
+    QCOMPARE(landed.body.toObject().value(QLatin1String("applied")).toInt(), 1);
 }
 
 // --- a client process that is SIGKILLed in the middle of a sign-up ----------------------
@@ -692,7 +694,16 @@ private Q_SLOTS:
             QVERIFY(db.open());
             QSqlQuery q(db);
             QVERIFY(q.exec(QStringLiteral("PRAGMA user_version")) && q.next());
-            QCOMPARE(q.value(0).toInt(), 4);   // 1: identity/profiles, 2: data sync, 3: token fingerprint, 4: magic-link requests
+            // 1: identity/profiles, 2: data sync, 3: token fingerprint, 4: magic-link requests,
+            // 5: a sync client id per profile
+            QCOMPARE(q.value(0).toInt(), 5);
+            // The first launch's guest has its own: the install's generated id and a suffix.
+            QVERIFY(q.exec(QStringLiteral("SELECT p.client_id, m.value FROM profiles p, kernia_meta m"
+                                          " WHERE m.key = 'sync.client_id'")) && q.next());
+            QVERIFY2(q.value(0).toString().startsWith(q.value(1).toString() + QLatin1Char(':')),
+                     qPrintable(q.value(0).toString() + QStringLiteral(" / ") + q.value(1).toString()));
+            QVERIFY(!q.value(1).toString().isEmpty());
+            QVERIFY(!q.next());
             QVERIFY(q.exec(QStringLiteral("PRAGMA journal_mode")) && q.next());
             QCOMPARE(q.value(0).toString(), QStringLiteral("wal"));
             q.finish();
@@ -782,13 +793,25 @@ private Q_SLOTS:
     // Signed in as A with unsynced changes, signed out, continued as a guest, signed in
     // as A again (the guest is upgraded): A's changes are pushed, nothing is stranded,
     // and what A had already synced does not overwrite another device's newer write.
+    void signInFromGuestPushesTheAccountsPendingChanges_data()
+    {
+        QTest::addColumn<bool>("olderSdk");
+        QTest::newRow("profiles with their own client id") << false;
+        // The account's profile pushed under the install's id (schema 4): its change is
+        // taken back with a fresh mid, above the guest's.
+        QTest::newRow("account profile of an older SDK") << true;
+    }
+
     void signInFromGuestPushesTheAccountsPendingChanges()
     {
+        QFETCH(bool, olderSdk);
         Install install;
         const QString email = uniqueEmail();
         auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
         QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
         QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        if (olderSdk)
+            QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE profiles SET client_id = NULL")));
         Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
         QCOMPARE(cart->put(QStringLiteral("plum"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
         QCOMPARE(await(client->syncNow()), Error());
@@ -806,9 +829,9 @@ private Q_SLOTS:
         QCOMPARE(await(client->signInAsGuest()), Error());
         QVERIFY(client->hasServerSession());
         QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 3 } }), Error());
-        // The guest pushes: this client's mark on the server (moved into the account when
-        // the guest is linked) goes above the mid of the account's pending apple, which
-        // the server would skip if it kept its old mid.
+        // The guest pushes: its mark on the server (moved into the account when the guest
+        // is linked) goes above the mid of the account's pending apple, which the server
+        // would skip if the apple were sent under the guest's client id with its old mid.
         QCOMPARE(await(client->syncNow()), Error());
         QCOMPARE(client->pendingChanges(), 0);
         QCOMPARE(await(client->signInEmail(email, Password)), Error());
@@ -910,11 +933,59 @@ private Q_SLOTS:
               server.contains(QStringLiteral("cart/plum")));
     }
 
-    // Two profiles the account left (rare; made by hand here), one of them with a later
+    // Changes whose push landed but whose answer was lost, on both sides of a take-back:
+    // the account's put of the apple before it signed out, and the guest's patch of the
+    // fig. Each keeps its mid and its profile's client id, so the server skips both: the
+    // apple another device changed since stays as that device wrote it (a second
+    // application would undo it), and the guest's newer fig patch still wins over the
+    // account's older one taken back with it.
+    void takenBackChangeWhoseAnswerWasLostIsNotAppliedTwice()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
+        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
+        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        landLatestChange(m_server.url(), install, client.get());
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(cart->patch(QStringLiteral("fig"), QJsonObject{ { QStringLiteral("qty"), 2 }, { QStringLiteral("size"), QStringLiteral("L") } }), Error());
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        const QJsonObject push{ { "clientId", "another-device" },
+                                { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
+                                                                        { "collection", "cart" }, { "id", "apple" },
+                                                                        { "data", QJsonObject{ { "qty", 7 } } } } } } };
+        QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other).status, 200);
+
+        QCOMPARE(await(client->signOut()), Error());
+        QCOMPARE(await(client->signInAsGuest()), Error());
+        QCOMPARE(cart->patch(QStringLiteral("fig"), QJsonObject{ { QStringLiteral("qty"), 5 } }), Error());
+        landLatestChange(m_server.url(), install, client.get());
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(client->state(), Client::State::SignedIn);
+        QCOMPARE(client->pendingChanges(), 3);   // apple and fig taken back, the guest's fig
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), other);
+        const QJsonObject fig{ { QStringLiteral("qty"), 5 }, { QStringLiteral("size"), QStringLiteral("L") } };
+        QCOMPARE(server.value(QStringLiteral("cart/apple")), (QJsonObject{ { QStringLiteral("qty"), 7 } }));
+        QCOMPARE(server.value(QStringLiteral("cart/fig")), fig);
+        QCOMPARE(cart->get(QStringLiteral("apple"))->data, (QJsonObject{ { QStringLiteral("qty"), 7 } }));
+        QCOMPARE(cart->get(QStringLiteral("fig"))->data, fig);
+    }
+
+    // Two profiles the account left (rare; made by hand here) in a database of an older
+    // SDK, whose profiles all pushed under the install's client id. One of them has a later
     // wall-clock time but an older pending change whose mid is at the server's mark for
-    // this client: signing in continues neither, both are taken back with fresh mids, and
-    // every pending change reaches the server.
-    void severalLeftProfilesAllReachTheServer()
+    // that id: signing in continues neither, both are taken back with fresh mids under the
+    // new profile's own client id, and every pending change reaches the server.
+    void severalLeftProfilesOfAnOlderSdkAllReachTheServer()
     {
         Install install;
         const QString email = uniqueEmail();
@@ -922,6 +993,7 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(client->isReady(), Long);
         QCOMPARE(await(client->signUpEmail(email, Password)), Error());
         const QString first = client->user().localId();
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE profiles SET client_id = NULL")));   // as before schema 5
         Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
         QCOMPARE(cart->put(QStringLiteral("plum"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
         QCOMPARE(await(client->syncNow()), Error());   // the server's mark: plum's mid
@@ -930,8 +1002,9 @@ private Q_SLOTS:
         QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
         QCOMPARE(await(client->signOut()), Error());
         // A second left profile, "newer" by the clock, with a pending pear under plum's mid.
-        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO profiles SELECT 'second-left', user_id, user_json, status,"
-                                                          " created_at, '2999-01-01T00:00:00.000Z' FROM profiles WHERE local_id = '%1'").arg(first)));
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO profiles (local_id, user_id, user_json, status, created_at, updated_at)"
+                                                          " SELECT 'second-left', user_id, user_json, status, created_at,"
+                                                          " '2999-01-01T00:00:00.000Z' FROM profiles WHERE local_id = '%1'").arg(first)));
         QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_outbox (mid, owner_local_id, op, collection, id, data)"
                                                           " VALUES (%1, 'second-left', 'put', 'cart', 'pear', '{\"qty\":4}')").arg(plumMid)));
         QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"

@@ -821,8 +821,9 @@ private Q_SLOTS:
             QCOMPARE(state.live.value(QStringLiteral("items/item-%1").arg(i)).value(QLatin1String("i")).toInt(), i);
     }
 
-    // A push that landed but whose answer was lost: the SDK's retry (same clientId and
-    // mids) is answered "skipped" and the outbox is cleared without applying anything twice.
+    // A push that landed but whose answer was lost: the SDK's retry (same client id, its
+    // profile's, and mids) is answered "skipped" and the outbox is cleared without applying
+    // anything twice.
     void lostAnswerIsSkipped()
     {
         Install install;
@@ -854,8 +855,12 @@ private Q_SLOTS:
                   { QStringLiteral("id"), QStringLiteral("a") }, { QStringLiteral("data"), obj({ { QStringLiteral("qty"), 2 } }) } }),
             obj({ { QStringLiteral("mid"), 3 }, { QStringLiteral("op"), QStringLiteral("put") }, { QStringLiteral("collection"), QStringLiteral("cart") },
                   { QStringLiteral("id"), QStringLiteral("b") }, { QStringLiteral("data"), obj({ { QStringLiteral("qty"), 5 } }) } }) };
+        // The profile's own client id: the install's plus a suffix.
+        const QString clientId = queryDatabase(install, QStringLiteral("SELECT client_id FROM profiles WHERE local_id = '%1'")
+                                                            .arg(client->user().localId())).toString();
+        QVERIFY2(clientId.startsWith(client->clientId() + QLatin1Char(':')), qPrintable(clientId));
         const RawReply landed = rawRequest("POST", push,
-                                           QJsonObject{ { QStringLiteral("clientId"), client->clientId() },
+                                           QJsonObject{ { QStringLiteral("clientId"), clientId },
                                                         { QStringLiteral("mutations"), mutations } }, token);
         QCOMPARE(landed.status, 200);
         QCOMPARE(landed.body.toObject().value(QLatin1String("applied")).toInt(), 3);

@@ -180,7 +180,8 @@ public:
     Q_INVOKABLE Kernia::Collection *collection(const QString &name);
     SyncState syncState() const;
     int pendingChanges() const;   // local mutations not yet acknowledged by the server
-    QString clientId() const;     // ClientOptions::clientId() or the generated, persisted one
+    QString clientId() const;     // ClientOptions::clientId() or the generated, persisted one (the install's;
+                                  // each local profile pushes under it plus a suffix of its own)
     // Push the pending changes, then pull; needs a server session (a local-only guest
     // registers first). Automatic sync (ClientOptions::autoSync()) runs on reconnect,
     // shortly after local writes and with backoff after failures.

@@ -89,6 +89,8 @@ public:
 
     // The sync protocol's clientId ([A-Za-z0-9._:-]{1,128}), unique per install: mids are
     // numbered per local database. Default (empty): a random id persisted in the local DB.
+    // Each local profile (guest or account) pushes under this id plus ":" and a suffix of
+    // its own (see docs/sdk.md).
     QString clientId() const;
     void setClientId(const QString &clientId);
 
