@@ -59,6 +59,36 @@ QHash<QString, QJsonObject> serverRecords(const QUrl &server, const QByteArray &
     return live;
 }
 
+// A client whose guest signed up as `email`, syncing only when asked; null (the test
+// failed) if it could not.
+std::unique_ptr<Client> signedUpWithoutAutoSync(const QUrl &server, const Install &install, const QString &email)
+{
+    auto client = makeClient(server, install, [](ClientOptions &o) { o.setAutoSync(false); });
+    QDeadlineTimer deadline(Long);
+    while (!client->hasServerSession() && !deadline.hasExpired())
+        QTest::qWait(10);
+    const Error signedUp = await(client->signUpEmail(email, Password));
+    if (!client->hasServerSession() || signedUp.isError()) {
+        qWarning() << "signing up" << email << "failed:" << signedUp.toString();
+        return nullptr;
+    }
+    return client;
+}
+
+// Another device of the account (its own session) puts cart/`id` {qty}; its token, to
+// read the server's state with.
+QByteArray putFromAnotherDevice(const QUrl &server, const QString &email, const QString &id, int qty)
+{
+    const QByteArray token = rawRequest("POST", api(server, QStringLiteral("/sign-in/email")),
+                                        { { "email", email }, { "password", Password } }).setAuthToken;
+    const QJsonObject push{ { "clientId", "another-device" },
+                            { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
+                                                                    { "collection", "cart" }, { "id", id },
+                                                                    { "data", QJsonObject{ { "qty", qty } } } } } } };
+    [&] { QCOMPARE(rawRequest("POST", syncApi(server, QStringLiteral("/push")), push, token).status, 200); }();
+    return token;
+}
+
 // Sends the current profile's latest pending change as the SDK would (its mid, under the
 // profile's client id) and drops the answer: a push that landed but whose answer was lost.
 void landLatestChange(const QUrl &server, const Install &install, const Client *client)
@@ -807,9 +837,8 @@ private Q_SLOTS:
         QFETCH(bool, olderSdk);
         Install install;
         const QString email = uniqueEmail();
-        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
-        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
-        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        auto client = signedUpWithoutAutoSync(m_server.url(), install, email);
+        QVERIFY(client);
         if (olderSdk)
             QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE profiles SET client_id = NULL")));
         Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
@@ -817,13 +846,9 @@ private Q_SLOTS:
         QCOMPARE(await(client->syncNow()), Error());
         QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
         QCOMPARE(client->pendingChanges(), 1);
-        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
-                                            { { "email", email }, { "password", Password } }).setAuthToken;
-        const QJsonObject push{ { "clientId", "another-device" },
-                                { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
-                                                                        { "collection", "cart" }, { "id", "plum" },
-                                                                        { "data", QJsonObject{ { "qty", 9 } } } } } } };
-        QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other).status, 200);
+        const QByteArray other = putFromAnotherDevice(m_server.url(), email, QStringLiteral("plum"), 9);
+        if (QTest::currentTestFailed())
+            return;
 
         QCOMPARE(await(client->signOut()), Error());
         QCOMPARE(await(client->signInAsGuest()), Error());
@@ -870,13 +895,9 @@ private Q_SLOTS:
         QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 4 } }), Error());   // not synced
 
         // Another device of the account changes the apple.
-        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
-                                            { { "email", email }, { "password", Password } }).setAuthToken;
-        const QJsonObject push{ { "clientId", "another-device" },
-                                { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
-                                                                        { "collection", "cart" }, { "id", "apple" },
-                                                                        { "data", QJsonObject{ { "qty", 7 } } } } } } };
-        QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other).status, 200);
+        const QByteArray other = putFromAnotherDevice(m_server.url(), email, QStringLiteral("apple"), 7);
+        if (QTest::currentTestFailed())
+            return;
         // This device's session is revoked.
         QCOMPARE(rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-out")), {},
                             readToken(install.service).value.toUtf8()).status, 200);
@@ -901,9 +922,8 @@ private Q_SLOTS:
     {
         Install install;
         const QString email = uniqueEmail();
-        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
-        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
-        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        auto client = signedUpWithoutAutoSync(m_server.url(), install, email);
+        QVERIFY(client);
         Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
         QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());   // older
         QCOMPARE(cart->patch(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 2 }, { QStringLiteral("size"), QStringLiteral("L") } }), Error());
@@ -943,22 +963,17 @@ private Q_SLOTS:
     {
         Install install;
         const QString email = uniqueEmail();
-        auto client = makeClient(m_server.url(), install, [](ClientOptions &o) { o.setAutoSync(false); });
-        QTRY_VERIFY_WITH_TIMEOUT(client->hasServerSession(), Long);
-        QCOMPARE(await(client->signUpEmail(email, Password)), Error());
+        auto client = signedUpWithoutAutoSync(m_server.url(), install, email);
+        QVERIFY(client);
         Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
         QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
         landLatestChange(m_server.url(), install, client.get());
         if (QTest::currentTestFailed())
             return;
         QCOMPARE(cart->patch(QStringLiteral("fig"), QJsonObject{ { QStringLiteral("qty"), 2 }, { QStringLiteral("size"), QStringLiteral("L") } }), Error());
-        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
-                                            { { "email", email }, { "password", Password } }).setAuthToken;
-        const QJsonObject push{ { "clientId", "another-device" },
-                                { "mutations", QJsonArray{ QJsonObject{ { "mid", 1 }, { "op", "put" },
-                                                                        { "collection", "cart" }, { "id", "apple" },
-                                                                        { "data", QJsonObject{ { "qty", 7 } } } } } } };
-        QCOMPARE(rawRequest("POST", syncApi(m_server.url(), QStringLiteral("/push")), push, other).status, 200);
+        const QByteArray other = putFromAnotherDevice(m_server.url(), email, QStringLiteral("apple"), 7);
+        if (QTest::currentTestFailed())
+            return;
 
         QCOMPARE(await(client->signOut()), Error());
         QCOMPARE(await(client->signInAsGuest()), Error());
