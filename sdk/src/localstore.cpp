@@ -3,6 +3,7 @@
 #include "logging_p.h"
 
 #include <QtCore/QDir>
+#include <QtCore/QJsonArray>
 #include <QtCore/QJsonDocument>
 #include <QtCore/QJsonValue>
 #include <QtCore/QRandomGenerator>
@@ -656,28 +657,25 @@ std::pair<QString, QJsonObject> withNewerPatches(const QString &op, const QJsonO
 // The pending changes of `from`, a profile the same server user left, move to `to` with
 // the mid and the client id they were numbered under, so the server skips one whose push
 // landed but whose answer was lost (the mark per client id says so) and applies the
-// others, in the order they were written (a left profile's mids are below those written
-// after it). The current profile's own pending changes are newer: a put or delete of a
-// record supersedes the taken-back changes of that record (they are dropped); only
-// patches are folded into them (withNewerPatches). Changes numbered under the install's
-// id by an older SDK get fresh mids instead: a linked guest's marks on that id may cover
-// them.
+// others, in the order they were written (mids grow with every write of the install).
+// A pending change of `to` with a higher mid than a taken-back one is newer: a put or
+// delete supersedes the taken-back changes of that record (they are dropped); patches are
+// folded into them (withNewerPatches). Changes numbered under the install's id by an
+// older SDK get fresh mids instead, since a linked guest's marks on that id may cover
+// them (their place in the write order is lost with it).
 Error LocalStore::takeBackPendingChanges(QSqlQuery &q, const QString &from, const QString &to, const QString &now)
 {
     using Key = QPair<QString, QString>;
-    QHash<Key, QList<QJsonObject>> newerPatches;
-    QSet<Key> superseded;
-    if (const Error error = run(q, QStringLiteral("SELECT op, collection, id, data FROM sync_outbox"
+    struct Change { qint64 mid; QString op; QJsonObject data; };
+    QHash<Key, QList<Change>> current;   // `to`'s pending changes per record, by mid
+    if (const Error error = run(q, QStringLiteral("SELECT mid, op, collection, id, data FROM sync_outbox"
                                                   " WHERE owner_local_id = :to ORDER BY mid"),
                                 {{":to", to}}, QStringLiteral("Cannot read the outbox"));
         error.isError())
         return error;
     while (q.next()) {
-        const Key key{ q.value(1).toString(), q.value(2).toString() };
-        if (q.value(0).toString() == QLatin1String("patch"))
-            newerPatches[key].append(fromJsonText(q.value(3)));
-        else
-            superseded.insert(key);
+        current[{ q.value(2).toString(), q.value(3).toString() }].append(
+                { q.value(0).toLongLong(), q.value(1).toString(), fromJsonText(q.value(4)) });
     }
     q.finish();
 
@@ -696,10 +694,21 @@ Error LocalStore::takeBackPendingChanges(QSqlQuery &q, const QString &from, cons
     q.finish();
 
     for (const Entry &e : std::as_const(entries)) {
-        const Key key{ e.collection, e.id };
-        if (superseded.contains(key))
+        // Only what `to` wrote after it counts as newer: `to` may hold changes taken back
+        // from an older left profile a moment ago, or be a profile resumed from before.
+        bool superseded = false;
+        QList<QJsonObject> newerPatches;
+        for (const Change &c : current.value({ e.collection, e.id })) {
+            if (c.mid < e.mid)
+                continue;
+            if (c.op == QLatin1String("patch"))
+                newerPatches.append(c.data);
+            else
+                superseded = true;
+        }
+        if (superseded)
             continue;   // dropped with the rest of `from`
-        const auto [op, data] = withNewerPatches(e.op, e.data, newerPatches.value(key));
+        const auto [op, data] = withNewerPatches(e.op, e.data, newerPatches);
         if (const Error error = applyToRecord(q, to, op, e.collection, e.id, data, now); error.isError())
             return error;
         const Error error = e.clientId.isEmpty()
@@ -863,20 +872,27 @@ QList<OutboxEntry> LocalStore::outbox(const QString &owner, int limit) const
     return out;
 }
 
-Error LocalStore::acknowledge(const QString &owner, qint64 maxMid, TouchedRecords *touched)
+Error LocalStore::acknowledge(const QString &owner, const QList<qint64> &mids, TouchedRecords *touched)
 {
+    if (mids.isEmpty())
+        return Error();
+    QJsonArray midList;
+    for (qint64 mid : mids)
+        midList.append(double(mid));
+    const QString midsJson = QString::fromUtf8(QJsonDocument(midList).toJson(QJsonDocument::Compact));
     return inTransaction([&](QSqlQuery &q) {
         if (const Error error = run(q, QStringLiteral("SELECT DISTINCT collection, id FROM sync_outbox"
-                                                      " WHERE owner_local_id = :o AND mid <= :mid"),
-                                    {{":o", owner}, {":mid", maxMid}}, QStringLiteral("Cannot read the outbox"));
+                                                      " WHERE owner_local_id = :o AND mid IN (SELECT value FROM json_each(:mids))"),
+                                    {{":o", owner}, {":mids", midsJson}}, QStringLiteral("Cannot read the outbox"));
             error.isError())
             return error;
         QList<QPair<QString, QString>> keys;
         while (q.next())
             keys.append({ q.value(0).toString(), q.value(1).toString() });
         q.finish();
-        if (const Error error = run(q, QStringLiteral("DELETE FROM sync_outbox WHERE owner_local_id = :o AND mid <= :mid"),
-                                    {{":o", owner}, {":mid", maxMid}}, QStringLiteral("Cannot acknowledge outbox entries"));
+        if (const Error error = run(q, QStringLiteral("DELETE FROM sync_outbox"
+                                                      " WHERE owner_local_id = :o AND mid IN (SELECT value FROM json_each(:mids))"),
+                                    {{":o", owner}, {":mids", midsJson}}, QStringLiteral("Cannot acknowledge outbox entries"));
             error.isError())
             return error;
         for (const auto &key : std::as_const(keys)) {

@@ -155,9 +155,10 @@ public:
     int recordCount(const QString &owner, const QString &collection) const;            // live
     int outboxCount(const QString &owner) const;
     QList<OutboxEntry> outbox(const QString &owner, int limit) const;                  // by mid
-    // The server has every entry up to maxMid: drop them, clear `pending` of records
-    // without further entries.
-    Error acknowledge(const QString &owner, qint64 maxMid, TouchedRecords *touched);
+    // The server has these entries (the mids of a push it answered, or one it refused):
+    // drop them, clear `pending` of records without further entries. Exactly these: rows
+    // taken back from another profile while the push was on its way keep their lower mids.
+    Error acknowledge(const QString &owner, const QList<qint64> &mids, TouchedRecords *touched);
     SyncCursor cursor(const QString &owner) const;
     Error setCursor(const QString &owner, const SyncCursor &cursor);
     // Applies one pulled page and the new cursor in one transaction. A record with local

@@ -112,7 +112,7 @@ void SyncEngine::push()
     const QString clientId = clientIdOf(entries.constFirst());
     QJsonArray mutations;
     qsizetype bytes = 0;
-    qint64 lastSent = 0;
+    QList<qint64> sent;
     for (const OutboxEntry &e : entries) {
         if (clientIdOf(e) != clientId)
             break;   // the next push
@@ -131,8 +131,9 @@ void SyncEngine::push()
             break;   // the rest goes in the next push
         bytes += size;
         mutations.append(m);
-        lastSent = e.mid;
+        sent.append(e.mid);
     }
+    const qint64 lastSent = sent.constLast();
     const OutboxEntry first = entries.constFirst();
     qCDebug(lcSync) << "push" << mutations.size() << "mutations," << bytes << "bytes, mids" << first.mid << "…" << lastSent
                     << "as" << clientId;
@@ -140,7 +141,7 @@ void SyncEngine::push()
     QPointer<SyncEngine> guard(this);
     const bool alone = mutations.size() == 1;
     m_transport->postAt(m_base + QStringLiteral("/push"), body, m_context.bearer,
-                        [this, guard, lastSent, first, alone](const HttpResult &r) {
+                        [this, guard, sent, lastSent, first, alone](const HttpResult &r) {
         if (!guard)
             return;
         if (r.error.isError() && refusesAMutation(r)) {
@@ -159,7 +160,8 @@ void SyncEngine::push()
             return finish(badResponse(QStringLiteral("POST /sync/push answered without lastMid"), r.status));
         const qint64 lastMid = qint64(lastMidValue.toDouble());
         // Everything at or below the client's mark is on the server (applied now or by an
-        // earlier push whose answer was lost).
+        // earlier push whose answer was lost). Only what this push sent leaves the outbox:
+        // changes taken back from another profile meanwhile may have lower mids.
         const qint64 acknowledged = qMin(lastMid, lastSent);
         if (acknowledged < first.mid)
             return finish(badResponse(QStringLiteral("POST /sync/push did not acknowledge mid %1 (lastMid %2)")
@@ -167,7 +169,9 @@ void SyncEngine::push()
         qCDebug(lcSync) << "pushed: applied" << answer.value(QLatin1String("applied")).toInt()
                         << "skipped" << answer.value(QLatin1String("skipped")).toInt() << "lastMid" << lastMid;
         TouchedRecords touched;
-        const Error e = m_store->acknowledge(m_context.owner, acknowledged, &touched);
+        QList<qint64> landed = sent;
+        landed.removeIf([acknowledged](qint64 mid) { return mid > acknowledged; });
+        const Error e = m_store->acknowledge(m_context.owner, landed, &touched);
         if (e.isError())
             return finish(e);
         Q_EMIT outboxChanged(m_context.owner);
@@ -195,7 +199,7 @@ void SyncEngine::rejectFirst(const OutboxEntry &entry, const Error &reason)
     qCWarning(lcSync) << "the server refused" << entry.op << "of" << entry.collection << entry.id
                       << "(mid" << entry.mid << "):" << reason.toString() << "- dropping it";
     TouchedRecords touched;
-    const Error e = m_store->acknowledge(m_context.owner, entry.mid, &touched);   // the first: only it
+    const Error e = m_store->acknowledge(m_context.owner, { entry.mid }, &touched);
     if (e.isError())
         return finish(e);
     Q_EMIT outboxChanged(m_context.owner);

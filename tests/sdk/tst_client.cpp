@@ -7,6 +7,7 @@
 #include <QtCore/QJsonArray>
 #include <QtCore/QLoggingCategory>
 #include <QtCore/QPointer>
+#include <QtCore/QTimer>
 #include <QtSql/QSqlDatabase>
 #include <QtSql/QSqlQuery>
 #include <QtTest/QSignalSpy>
@@ -57,6 +58,22 @@ QHash<QString, QJsonObject> serverRecords(const QUrl &server, const QByteArray &
             live.insert(key, c.value(QLatin1String("data")).toObject());
     }
     return live;
+}
+
+// A profile made by hand beside `like` (the same server user), "newer" by the clock, with
+// one pending put of cart/`id`: how a crash between a sign-in and taking back what the
+// account left, or a failed take-back, leaves a database. `clientId` "NULL" for a profile
+// of an older SDK; `mid` "NULL" for the install's next one.
+bool addProfileWithPendingPut(const Install &install, const QString &like, const QString &localId, const QString &status,
+                              const QString &clientId, const QString &mid, const QString &id, const QString &json)
+{
+    return execOnSdkDatabase(install, QStringLiteral("INSERT INTO profiles (local_id, user_id, user_json, status, created_at, updated_at, client_id)"
+                                                     " SELECT '%1', user_id, user_json, '%2', created_at, '2999-01-01T00:00:00.000Z', %3"
+                                                     " FROM profiles WHERE local_id = '%4'").arg(localId, status, clientId, like))
+        && execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_outbox (mid, owner_local_id, op, collection, id, data)"
+                                                     " VALUES (%1, '%2', 'put', 'cart', '%3', '%4')").arg(mid, localId, id, json))
+        && execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                                     " VALUES ('%1', 'cart', '%2', '%3', '2999-01-01T00:00:00.000Z', 1, 0)").arg(localId, id, json));
 }
 
 // A client whose guest signed up as `email`, syncing only when asked; null (the test
@@ -853,6 +870,8 @@ private Q_SLOTS:
         QCOMPARE(await(client->signOut()), Error());
         QCOMPARE(await(client->signInAsGuest()), Error());
         QVERIFY(client->hasServerSession());
+        if (olderSdk)   // the guest pushes under the install's id too, above the apple's mid
+            QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE profiles SET client_id = NULL")));
         QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 3 } }), Error());
         // The guest pushes: its mark on the server (moved into the account when the guest
         // is linked) goes above the mid of the account's pending apple, which the server
@@ -1017,13 +1036,9 @@ private Q_SLOTS:
         QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
         QCOMPARE(await(client->signOut()), Error());
         // A second left profile, "newer" by the clock, with a pending pear under plum's mid.
-        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO profiles (local_id, user_id, user_json, status, created_at, updated_at)"
-                                                          " SELECT 'second-left', user_id, user_json, status, created_at,"
-                                                          " '2999-01-01T00:00:00.000Z' FROM profiles WHERE local_id = '%1'").arg(first)));
-        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_outbox (mid, owner_local_id, op, collection, id, data)"
-                                                          " VALUES (%1, 'second-left', 'put', 'cart', 'pear', '{\"qty\":4}')").arg(plumMid)));
-        QVERIFY(execOnSdkDatabase(install, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                                          " VALUES ('second-left', 'cart', 'pear', '{\"qty\":4}', '2999-01-01T00:00:00.000Z', 1, 0)")));
+        QVERIFY(addProfileWithPendingPut(install, first, QStringLiteral("second-left"), QStringLiteral("signed_out"),
+                                         QStringLiteral("NULL"), QString::number(plumMid), QStringLiteral("pear"),
+                                         QStringLiteral("{\"qty\":4}")));
         QCOMPARE(await(client->signInEmail(email, Password)), Error());
         QCOMPARE(client->pendingChanges(), 2);
         QCOMPARE(await(client->syncNow()), Error());
@@ -1035,6 +1050,76 @@ private Q_SLOTS:
         QCOMPARE(server.value(QStringLiteral("cart/apple")).value(QLatin1String("qty")).toInt(), 2);
         QCOMPARE(server.value(QStringLiteral("cart/pear")).value(QLatin1String("qty")).toInt(), 4);
         QCOMPARE(queryDatabase(install, QStringLiteral("SELECT COUNT(*) FROM profiles")).toInt(), 1);
+    }
+
+    // Two profiles the account left, each with a pending put of the apple under a client id
+    // of its own; the one the clock calls older holds the newer put (the higher mid).
+    // Signing in takes both back into a new profile, the older one first, and the newer
+    // put wins: it is not taken for older than the other profile's change, which the new
+    // profile holds by then.
+    void severalLeftProfilesEndWithTheNewestChange()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = signedUpWithoutAutoSync(m_server.url(), install, email);
+        QVERIFY(client);
+        const QString first = client->user().localId();
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        QCOMPARE(await(client->signOut()), Error());
+        QVERIFY(addProfileWithPendingPut(install, first, QStringLiteral("second-left"), QStringLiteral("signed_out"),
+                                         QStringLiteral("'%1:00000000aa'").arg(client->clientId()), QStringLiteral("NULL"),
+                                         QStringLiteral("apple"), QStringLiteral("{\"qty\":2}")));
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(cart->get(QStringLiteral("apple"))->data, (QJsonObject{ { QStringLiteral("qty"), 2 } }));
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        QCOMPARE(serverRecords(m_server.url(), other).value(QStringLiteral("cart/apple")),
+                 (QJsonObject{ { QStringLiteral("qty"), 2 } }));
+        QCOMPARE(cart->get(QStringLiteral("apple"))->data, (QJsonObject{ { QStringLiteral("qty"), 2 } }));
+    }
+
+    // The app adopts offered data of its own account while a push is on its way. The
+    // adopted change keeps its lower mid; the push's answer acknowledges only what that
+    // push sent, so the adopted change stays queued and goes in the next push.
+    void adoptingWhilePushingKeepsTheAdoptedChange()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = signedUpWithoutAutoSync(m_server.url(), install, email);
+        QVERIFY(client);
+        // Offered (a lost session's leftovers, say), with a pending apple numbered before
+        // anything the current profile writes now.
+        QVERIFY(addProfileWithPendingPut(install, client->user().localId(), QStringLiteral("offered-one"),
+                                         QStringLiteral("offered"), QStringLiteral("'%1:00000000bb'").arg(client->clientId()),
+                                         QStringLiteral("NULL"), QStringLiteral("apple"), QStringLiteral("{\"qty\":3}")));
+        QVERIFY(client->offeredLocalData().contains(QStringLiteral("offered-one")));
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("pear"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        // The cycle reads the outbox and sends the pear at once; a zero timer then runs
+        // before the answer can arrive.
+        Error adopted = Error::fromKind(Error::Kind::InvalidState, QStringLiteral("not adopted"));
+        int pendingBeforeTheAnswer = -1;
+        const QMetaObject::Connection watch = connect(client.get(), &Client::syncStateChanged, this, [&](Client::SyncState state) {
+            if (state != Client::SyncState::Syncing)
+                return;
+            QTimer::singleShot(0, this, [&] {
+                adopted = client->adoptLocalData(QStringLiteral("offered-one"));
+                pendingBeforeTheAnswer = client->pendingChanges();
+            });
+        });
+        QCOMPARE(await(client->syncNow()), Error());
+        disconnect(watch);
+        QCOMPARE(adopted, Error());
+        QCOMPARE(pendingBeforeTheAnswer, 2);
+        QCOMPARE(client->pendingChanges(), 0);   // the apple went in the cycle's next push
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), other);
+        QCOMPARE(server.value(QStringLiteral("cart/apple")), (QJsonObject{ { QStringLiteral("qty"), 3 } }));
+        QCOMPARE(server.value(QStringLiteral("cart/pear")), (QJsonObject{ { QStringLiteral("qty"), 1 } }));
     }
 
     // Two installs of one app (same appId, default keychain service) with their own data
