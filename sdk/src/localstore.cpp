@@ -103,6 +103,14 @@ const QList<Migration> &migrations()
               // numbered under. NULL: the owning profile's.
               QStringLiteral("ALTER TABLE sync_outbox ADD COLUMN client_id TEXT"),
           } },
+        { 6, "the local writes a record holds",
+          {
+              // Which local writes the record's state holds, kept after the server has them:
+              // {"replaced": mid of the last put or delete, "fields": {name: mid of the last
+              // patch of that field}}. Taking back an older change of the record compares
+              // with it (takeBackPendingChanges). NULL: none known (pulled, or older).
+              QStringLiteral("ALTER TABLE sync_records ADD COLUMN local_writes TEXT"),
+          } },
     };
     return list;
 }
@@ -651,6 +659,27 @@ std::pair<QString, QJsonObject> withNewerPatches(const QString &op, const QJsonO
     return { QStringLiteral("put"), state.value_or(QJsonObject()) };
 }
 
+// sync_records.local_writes after a local write of `op` numbered `mid` (a change taken
+// back may be older than what the record holds: later entries stay).
+QJsonObject withLocalWrite(const QJsonObject &writes, const QString &op, const QJsonObject &data, qint64 mid)
+{
+    const qint64 replaced = qint64(writes.value(QLatin1String("replaced")).toDouble());
+    QJsonObject fields = writes.value(QLatin1String("fields")).toObject();
+    if (op == QLatin1String("patch")) {
+        for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
+            if (qint64(fields.value(it.key()).toDouble()) < mid)
+                fields.insert(it.key(), double(mid));
+        }
+    } else {   // a put or delete replaces every field written before it
+        for (const QString &name : fields.keys()) {
+            if (qint64(fields.value(name).toDouble()) < mid)
+                fields.remove(name);
+        }
+    }
+    return QJsonObject{ { QLatin1String("replaced"), double(op == QLatin1String("patch") ? replaced : qMax(replaced, mid)) },
+                        { QLatin1String("fields"), fields } };
+}
+
 } // namespace
 
 // The pending changes of `from`, a profile the same server user left, move to `to` with
@@ -705,21 +734,58 @@ Error LocalStore::takeBackPendingChanges(QSqlQuery &q, const QString &from, cons
             else
                 superseded = true;
         }
+        // ... also what it wrote after it and has synced since (no longer in the outbox):
+        // the record's local writes say which; the fields' values are those it holds.
+        QJsonObject synced;
+        if (const Error error = laterLocalWrites(q, to, e.collection, e.id, e.mid, &synced, &superseded); error.isError())
+            return error;
         if (superseded)
             continue;   // dropped with the rest of `from`
+        if (!synced.isEmpty())
+            newerPatches.append(synced);
         const auto [op, data] = withNewerPatches(e.op, e.data, newerPatches);
-        if (const Error error = applyToRecord(q, to, op, e.collection, e.id, data, now); error.isError())
-            return error;
-        const Error error = e.clientId.isEmpty()
-            ? queueChange(q, to, op, e.collection, e.id, data)
-            : run(q, QStringLiteral("UPDATE sync_outbox SET owner_local_id = :to, client_id = :cid, op = :op, data = :data"
-                                    " WHERE mid = :mid"),
-                  {{":to", to}, {":cid", e.clientId}, {":op", op},
-                   {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}, {":mid", e.mid}},
-                  QStringLiteral("Cannot take back a change"));
+        Error error;
+        if (e.clientId.isEmpty()) {
+            qint64 mid = 0;
+            error = queueChange(q, to, op, e.collection, e.id, data, &mid);
+            if (!error.isError())
+                error = applyToRecord(q, to, op, e.collection, e.id, data, mid, now);
+        } else {
+            error = applyToRecord(q, to, op, e.collection, e.id, data, e.mid, now);
+            if (!error.isError()) {
+                error = run(q, QStringLiteral("UPDATE sync_outbox SET owner_local_id = :to, client_id = :cid, op = :op, data = :data"
+                                              " WHERE mid = :mid"),
+                            {{":to", to}, {":cid", e.clientId}, {":op", op},
+                             {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}, {":mid", e.mid}},
+                            QStringLiteral("Cannot take back a change"));
+            }
+        }
         if (error.isError())
             return error;
     }
+    return Error();
+}
+
+Error LocalStore::laterLocalWrites(QSqlQuery &q, const QString &owner, const QString &collection, const QString &id,
+                                    qint64 mid, QJsonObject *newer, bool *superseded) const
+{
+    if (const Error error = run(q, QStringLiteral("SELECT data, deleted, local_writes FROM sync_records"
+                                                  " WHERE owner_local_id = :o AND collection = :c AND id = :id"),
+                                {{":o", owner}, {":c", collection}, {":id", id}}, QStringLiteral("Cannot read the record"));
+        error.isError())
+        return error;
+    if (q.next()) {
+        const QJsonObject state = q.value(1).toInt() == 0 ? fromJsonText(q.value(0)) : QJsonObject();
+        const QJsonObject writes = fromJsonText(q.value(2));
+        if (qint64(writes.value(QLatin1String("replaced")).toDouble()) > mid)
+            *superseded = true;
+        const QJsonObject fields = writes.value(QLatin1String("fields")).toObject();
+        for (auto it = fields.constBegin(); it != fields.constEnd(); ++it) {
+            if (qint64(it.value().toDouble()) > mid)
+                newer->insert(it.key(), state.contains(it.key()) ? state.value(it.key()) : QJsonValue(QJsonValue::Null));
+        }
+    }
+    q.finish();
     return Error();
 }
 
@@ -727,45 +793,54 @@ Error LocalStore::writeLocalIn(QSqlQuery &q, const QString &owner, const QString
                                const QString &id, const QJsonObject &data, const QString &now,
                                std::optional<QJsonObject> *state)
 {
-    if (const Error error = applyToRecord(q, owner, op, collection, id, data, now, state); error.isError())
+    qint64 mid = 0;
+    if (const Error error = queueChange(q, owner, op, collection, id, data, &mid); error.isError())
         return error;
-    return queueChange(q, owner, op, collection, id, data);
+    return applyToRecord(q, owner, op, collection, id, data, mid, now, state);
 }
 
 Error LocalStore::applyToRecord(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
-                                const QString &id, const QJsonObject &data, const QString &now,
+                                const QString &id, const QJsonObject &data, qint64 mid, const QString &now,
                                 std::optional<QJsonObject> *state)
 {
-    if (const Error error = run(q, QStringLiteral("SELECT data, deleted FROM sync_records"
+    if (const Error error = run(q, QStringLiteral("SELECT data, deleted, local_writes FROM sync_records"
                                                   " WHERE owner_local_id = :o AND collection = :c AND id = :id"),
                                 {{":o", owner}, {":c", collection}, {":id", id}}, QStringLiteral("Cannot read the record"));
         error.isError())
         return error;
     std::optional<QJsonObject> base;
-    if (q.next() && q.value(1).toInt() == 0)
-        base = fromJsonText(q.value(0));
+    QJsonObject writes;
+    if (q.next()) {
+        if (q.value(1).toInt() == 0)
+            base = fromJsonText(q.value(0));
+        writes = fromJsonText(q.value(2));
+    }
     q.finish();
     const std::optional<QJsonObject> after = applyOp(base, op, data);
     if (state)
         *state = after;
-    return run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                 " VALUES (:o, :c, :id, :data, :now, 1, :deleted)"
+    return run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted, local_writes)"
+                                 " VALUES (:o, :c, :id, :data, :now, 1, :deleted, :writes)"
                                  " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                 " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted"),
+                                 " updated_at = excluded.updated_at, pending = 1, deleted = excluded.deleted,"
+                                 " local_writes = excluded.local_writes"),
                {{":o", owner}, {":c", collection}, {":id", id},
                 {":data", after ? QVariant(toJsonText(*after)) : QVariant()}, {":now", now},
-                {":deleted", after ? 0 : 1}},
+                {":deleted", after ? 0 : 1}, {":writes", toJsonText(withLocalWrite(writes, op, data, mid))}},
                QStringLiteral("Cannot write the record"));
 }
 
 Error LocalStore::queueChange(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
-                              const QString &id, const QJsonObject &data)
+                              const QString &id, const QJsonObject &data, qint64 *mid)
 {
-    return run(q, QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
-                                 " VALUES (:o, :op, :c, :id, :data)"),
-               {{":o", owner}, {":op", op}, {":c", collection}, {":id", id},
-                {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}},
-               QStringLiteral("Cannot queue the change"));
+    const Error error = run(q, QStringLiteral("INSERT INTO sync_outbox (owner_local_id, op, collection, id, data)"
+                                              " VALUES (:o, :op, :c, :id, :data)"),
+                            {{":o", owner}, {":op", op}, {":c", collection}, {":id", id},
+                             {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}},
+                            QStringLiteral("Cannot queue the change"));
+    if (!error.isError() && mid)
+        *mid = q.lastInsertId().toLongLong();
+    return error;
 }
 
 QVariant LocalStore::newProfileClientId() const
@@ -903,8 +978,9 @@ Error LocalStore::acknowledge(const QString &owner, const QList<qint64> &mids, T
                                                 " (SELECT 1 FROM sync_outbox WHERE owner_local_id = :o AND collection = :c AND id = :id)"),
                               record, QStringLiteral("Cannot settle a record"));
             if (!error.isError()) {
+                // (One this profile deleted keeps its row: its local writes, see applyRemote.)
                 error = run(q, QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
-                                              " AND pending = 0 AND deleted = 1"),
+                                              " AND pending = 0 AND deleted = 1 AND local_writes IS NULL"),
                             record, QStringLiteral("Cannot drop a settled tombstone"));
             }
             if (error.isError())
@@ -965,19 +1041,32 @@ Error LocalStore::applyRemote(const QString &owner, const QList<RemoteChange> &c
                 state = applyOp(state, q.value(0).toString(), fromJsonText(q.value(1)));
             }
             q.finish();
-            const Error error = !state && !pending
-                ? run(q, QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"),
-                      {{":o", owner}, {":c", change.collection}, {":id", change.id}},
-                      QStringLiteral("Cannot apply a pulled change"))
-                : run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
-                                        " VALUES (:o, :c, :id, :data, :at, :pending, :deleted)"
-                                        " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
-                                        " updated_at = excluded.updated_at, pending = excluded.pending, deleted = excluded.deleted"),
-                      {{":o", owner}, {":c", change.collection}, {":id", change.id},
-                       {":data", state ? QVariant(toJsonText(*state)) : QVariant()},
-                       {":at", change.updatedAt.isValid() ? change.updatedAt.toUTC().toString(Qt::ISODateWithMs) : nowIso()},
-                       {":pending", pending ? 1 : 0}, {":deleted", state ? 0 : 1}},
-                      QStringLiteral("Cannot apply a pulled change"));
+            const QString at = change.updatedAt.isValid() ? change.updatedAt.toUTC().toString(Qt::ISODateWithMs) : nowIso();
+            const Binds record = {{":o", owner}, {":c", change.collection}, {":id", change.id}};
+            Error error;
+            if (!state && !pending) {
+                // Gone on the server, gone here. A record this profile wrote keeps a
+                // tombstone row for its local writes: a change taken back later that is
+                // older than them must not bring it back (takeBackPendingChanges).
+                error = run(q, QStringLiteral("DELETE FROM sync_records WHERE owner_local_id = :o AND collection = :c AND id = :id"
+                                              " AND local_writes IS NULL"),
+                            record, QStringLiteral("Cannot apply a pulled change"));
+                if (!error.isError()) {
+                    error = run(q, QStringLiteral("UPDATE sync_records SET data = NULL, deleted = 1, pending = 0, updated_at = :at"
+                                                  " WHERE owner_local_id = :o AND collection = :c AND id = :id"),
+                                {{":o", owner}, {":c", change.collection}, {":id", change.id}, {":at", at}},
+                                QStringLiteral("Cannot apply a pulled change"));
+                }
+            } else {
+                error = run(q, QStringLiteral("INSERT INTO sync_records (owner_local_id, collection, id, data, updated_at, pending, deleted)"
+                                              " VALUES (:o, :c, :id, :data, :at, :pending, :deleted)"
+                                              " ON CONFLICT(owner_local_id, collection, id) DO UPDATE SET data = excluded.data,"
+                                              " updated_at = excluded.updated_at, pending = excluded.pending, deleted = excluded.deleted"),
+                            {{":o", owner}, {":c", change.collection}, {":id", change.id},
+                             {":data", state ? QVariant(toJsonText(*state)) : QVariant()}, {":at", at},
+                             {":pending", pending ? 1 : 0}, {":deleted", state ? 0 : 1}},
+                            QStringLiteral("Cannot apply a pulled change"));
+            }
             if (error.isError())
                 return error;
             if (touched)

@@ -180,17 +180,23 @@ private:
                         const QString &beginWhat = QStringLiteral("Cannot begin a transaction"));
     Error adoptSyncData(QSqlQuery &q, const QString &from, const QString &to, bool sameUser);
     Error takeBackPendingChanges(QSqlQuery &q, const QString &from, const QString &to, const QString &now);
-    // writeLocal's steps inside a transaction: applyToRecord, then queueChange.
+    // What `owner` wrote to the record after change `mid` (its local writes, synced or
+    // not): in `newer` the fields later patches set, with the values the record holds
+    // now; `superseded` set when a later put or delete replaced the record.
+    Error laterLocalWrites(QSqlQuery &q, const QString &owner, const QString &collection, const QString &id,
+                            qint64 mid, QJsonObject *newer, bool *superseded) const;
+    // writeLocal's steps inside a transaction: queueChange, then applyToRecord.
     Error writeLocalIn(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
                        const QString &id, const QJsonObject &data, const QString &now,
                        std::optional<QJsonObject> *state = nullptr);
-    // The record's new local state after `op` (pending); `state`: that state.
+    // The record's new local state after `op` (pending), the change numbered `mid`;
+    // `state`: that state.
     Error applyToRecord(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
-                        const QString &id, const QJsonObject &data, const QString &now,
+                        const QString &id, const QJsonObject &data, qint64 mid, const QString &now,
                         std::optional<QJsonObject> *state = nullptr);
-    // A new outbox entry (the next mid) of `owner`.
+    // A new outbox entry of `owner`; `mid`: the mid it got (the next one).
     Error queueChange(QSqlQuery &q, const QString &owner, const QString &op, const QString &collection,
-                      const QString &id, const QJsonObject &data);
+                      const QString &id, const QJsonObject &data, qint64 *mid = nullptr);
     QVariant newProfileClientId() const;
     Error dropProfile(QSqlQuery &q, const QString &localId) const;
     Error migrate();

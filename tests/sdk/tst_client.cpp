@@ -742,8 +742,8 @@ private Q_SLOTS:
             QSqlQuery q(db);
             QVERIFY(q.exec(QStringLiteral("PRAGMA user_version")) && q.next());
             // 1: identity/profiles, 2: data sync, 3: token fingerprint, 4: magic-link requests,
-            // 5: a sync client id per profile
-            QCOMPARE(q.value(0).toInt(), 5);
+            // 5: a sync client id per profile, 6: the local writes a record holds
+            QCOMPARE(q.value(0).toInt(), 6);
             // The first launch's guest has its own: the install's generated id and a suffix.
             QVERIFY(q.exec(QStringLiteral("SELECT p.client_id, m.value FROM profiles p, kernia_meta m"
                                           " WHERE m.key = 'sync.client_id'")) && q.next());
@@ -970,6 +970,54 @@ private Q_SLOTS:
         const QHash<QString, QJsonObject> server = serverRecords(m_server.url(), other);
         check(QStringLiteral("server"), server.value(QStringLiteral("cart/apple")), server.value(QStringLiteral("cart/pear")),
               server.contains(QStringLiteral("cart/plum")));
+    }
+
+    void takenBackChangeDoesNotUndoANewerSyncedOne_data()
+    {
+        QTest::addColumn<QString>("guestWrites");
+        QTest::addColumn<QJsonObject>("apple");   // empty: no apple
+        // The guest's put replaces the account's older one.
+        QTest::newRow("newer put") << QStringLiteral("put") << QJsonObject{ { QStringLiteral("qty"), 5 } };
+        // The guest's patch is folded into the account's older put.
+        QTest::newRow("newer patch") << QStringLiteral("patch")
+                                     << QJsonObject{ { QStringLiteral("qty"), 5 }, { QStringLiteral("size"), QStringLiteral("L") } };
+        // The guest's delete (its tombstone row stays after the sync) drops the older put.
+        QTest::newRow("newer delete") << QStringLiteral("delete") << QJsonObject();
+    }
+
+    // The account writes the apple offline and signs out; the guest writes it and syncs
+    // (nothing of it is pending any more); the account signs in again and takes its older
+    // change back: the guest's newer write still wins, here and on the server.
+    void takenBackChangeDoesNotUndoANewerSyncedOne()
+    {
+        QFETCH(QString, guestWrites);
+        QFETCH(QJsonObject, apple);
+        const auto appleOf = [](const std::optional<Kernia::Record> &r) { return r ? r->data : QJsonObject(); };
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = signedUpWithoutAutoSync(m_server.url(), install, email);
+        QVERIFY(client);
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 }, { QStringLiteral("size"), QStringLiteral("L") } }), Error());
+        QCOMPARE(await(client->signOut()), Error());
+        QCOMPARE(await(client->signInAsGuest()), Error());
+        const QJsonObject five{ { QStringLiteral("qty"), 5 } };
+        if (guestWrites == QLatin1String("patch"))
+            QCOMPARE(cart->patch(QStringLiteral("apple"), five), Error());
+        else
+            QCOMPARE(cart->put(QStringLiteral("apple"), five), Error());
+        if (guestWrites == QLatin1String("delete"))
+            QCOMPARE(cart->remove(QStringLiteral("apple")), Error());
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(appleOf(cart->get(QStringLiteral("apple"))), apple);
+        QCOMPARE(await(client->syncNow()), Error());
+        QCOMPARE(client->pendingChanges(), 0);
+        QCOMPARE(appleOf(cart->get(QStringLiteral("apple"))), apple);
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        QCOMPARE(serverRecords(m_server.url(), other).value(QStringLiteral("cart/apple")), apple);
     }
 
     // Changes whose push landed but whose answer was lost, on both sides of a take-back:
