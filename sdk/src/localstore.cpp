@@ -744,22 +744,18 @@ Error LocalStore::takeBackPendingChanges(QSqlQuery &q, const QString &from, cons
         if (!synced.isEmpty())
             newerPatches.append(synced);
         const auto [op, data] = withNewerPatches(e.op, e.data, newerPatches);
-        Error error;
-        if (e.clientId.isEmpty()) {
-            qint64 mid = 0;
-            error = queueChange(q, to, op, e.collection, e.id, data, &mid);
-            if (!error.isError())
-                error = applyToRecord(q, to, op, e.collection, e.id, data, mid, now);
-        } else {
-            error = applyToRecord(q, to, op, e.collection, e.id, data, e.mid, now);
-            if (!error.isError()) {
-                error = run(q, QStringLiteral("UPDATE sync_outbox SET owner_local_id = :to, client_id = :cid, op = :op, data = :data"
-                                              " WHERE mid = :mid"),
-                            {{":to", to}, {":cid", e.clientId}, {":op", op},
-                             {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}, {":mid", e.mid}},
-                            QStringLiteral("Cannot take back a change"));
-            }
-        }
+        // The record's local writes note the change at its place in the order of writing
+        // (e.mid), also when it is queued again under a fresh mid below.
+        Error error = applyToRecord(q, to, op, e.collection, e.id, data, e.mid, now);
+        if (error.isError())
+            return error;
+        error = e.clientId.isEmpty()
+            ? queueChange(q, to, op, e.collection, e.id, data)
+            : run(q, QStringLiteral("UPDATE sync_outbox SET owner_local_id = :to, client_id = :cid, op = :op, data = :data"
+                                    " WHERE mid = :mid"),
+                  {{":to", to}, {":cid", e.clientId}, {":op", op},
+                   {":data", op == QLatin1String("delete") ? QVariant() : QVariant(toJsonText(data))}, {":mid", e.mid}},
+                  QStringLiteral("Cannot take back a change"));
         if (error.isError())
             return error;
     }

@@ -1020,6 +1020,31 @@ private Q_SLOTS:
         QCOMPARE(serverRecords(m_server.url(), other).value(QStringLiteral("cart/apple")), apple);
     }
 
+    // An older SDK's account profile (its changes numbered under the install's id) with a
+    // put and then a patch of one record, taken back when the account signs in from a
+    // guest: both are queued again under fresh mids, in their order, and the patch is not
+    // taken for older than the put.
+    void olderSdkChangesOfOneRecordKeepTheirOrder()
+    {
+        Install install;
+        const QString email = uniqueEmail();
+        auto client = signedUpWithoutAutoSync(m_server.url(), install, email);
+        QVERIFY(client);
+        QVERIFY(execOnSdkDatabase(install, QStringLiteral("UPDATE profiles SET client_id = NULL")));   // as before schema 5
+        Kernia::Collection *cart = client->collection(QStringLiteral("cart"));
+        QCOMPARE(cart->put(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 1 } }), Error());
+        QCOMPARE(cart->patch(QStringLiteral("apple"), QJsonObject{ { QStringLiteral("qty"), 2 } }), Error());
+        QCOMPARE(await(client->signOut()), Error());
+        QCOMPARE(await(client->signInAsGuest()), Error());
+        QCOMPARE(await(client->signInEmail(email, Password)), Error());
+        QCOMPARE(client->pendingChanges(), 2);
+        QCOMPARE(cart->get(QStringLiteral("apple"))->data, (QJsonObject{ { QStringLiteral("qty"), 2 } }));
+        QCOMPARE(await(client->syncNow()), Error());
+        const QByteArray other = rawRequest("POST", api(m_server.url(), QStringLiteral("/sign-in/email")),
+                                            { { "email", email }, { "password", Password } }).setAuthToken;
+        QCOMPARE(serverRecords(m_server.url(), other).value(QStringLiteral("cart/apple")), (QJsonObject{ { QStringLiteral("qty"), 2 } }));
+    }
+
     // Changes whose push landed but whose answer was lost, on both sides of a take-back:
     // the account's put of the apple before it signed out, and the guest's patch of the
     // fig. Each keeps its mid and its profile's client id, so the server skips both: the
