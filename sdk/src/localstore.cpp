@@ -724,6 +724,9 @@ Error LocalStore::takeBackPendingChanges(QSqlQuery &q, const QString &from, cons
     for (const Entry &e : std::as_const(entries)) {
         // Only what `to` wrote after it counts as newer: `to` may hold changes taken back
         // from an older left profile a moment ago, or be a profile resumed from before.
+        // Its pending changes are read from the outbox, its synced ones from the record's
+        // local writes below; the local writes hold the pending ones too, except those
+        // written before schema 6 (which had none), so both are needed.
         bool superseded = false;
         QList<QJsonObject> newerPatches;
         for (const Change &c : current.value({ e.collection, e.id })) {
@@ -734,7 +737,7 @@ Error LocalStore::takeBackPendingChanges(QSqlQuery &q, const QString &from, cons
             else
                 superseded = true;
         }
-        // ... also what it wrote after it and has synced since (no longer in the outbox):
+        // ... and what it wrote after it and has synced since (no longer in the outbox):
         // the record's local writes say which; the fields' values are those it holds.
         QJsonObject synced;
         if (const Error error = laterLocalWrites(q, to, e.collection, e.id, e.mid, &synced, &superseded); error.isError())
